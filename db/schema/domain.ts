@@ -1,0 +1,166 @@
+// The clinical domain: therapists, sessions, notes, mood, assessments, crisis alerts.
+import { sql } from 'drizzle-orm';
+import {
+  boolean,
+  check,
+  index,
+  integer,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { users } from './users.ts';
+
+const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
+
+export const therapistProfiles = pgTable(
+  'therapist_profiles',
+  {
+    userId: uuid()
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    bio: text(),
+    specializations: text().array().notNull().default(sql`'{}'::text[]`),
+    languages: text().array().notNull().default(sql`'{}'::text[]`),
+    feePaise: integer().notNull().default(0),
+    acceptingPatients: boolean().notNull().default(true),
+    updatedAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('therapist_profiles_specializations_idx').using('gin', t.specializations),
+    index('therapist_profiles_languages_idx').using('gin', t.languages),
+    check('therapist_profiles_fee_nonnegative', sql`${t.feePaise} >= 0`),
+  ],
+);
+
+/** A session occupies one slot: it starts on a whole UTC hour (see API.md, therapy.book). */
+export const therapySessions = pgTable(
+  'therapy_sessions',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    patientId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    therapistId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    startsAt: tstz().notNull(),
+    durationMinutes: smallint().notNull().default(50),
+    status: text({ enum: ['booked', 'cancelled', 'completed'] })
+      .notNull()
+      .default('booked'),
+    cancelledAt: tstz(),
+    cancelledBy: uuid(),
+    createdAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    // The database decides double bookings: one live session per therapist slot, and
+    // per patient slot, safe under concurrent inserts.
+    uniqueIndex('therapy_sessions_therapist_slot_uq')
+      .on(t.therapistId, t.startsAt)
+      .where(sql`${t.status} <> 'cancelled'`),
+    uniqueIndex('therapy_sessions_patient_slot_uq')
+      .on(t.patientId, t.startsAt)
+      .where(sql`${t.status} <> 'cancelled'`),
+    index('therapy_sessions_patient_idx').on(t.patientId, t.startsAt),
+    index('therapy_sessions_therapist_idx').on(t.therapistId, t.startsAt),
+    check('therapy_sessions_slot_boundary', sql`mod(extract(epoch FROM ${t.startsAt})::bigint, 3600) = 0`),
+    check('therapy_sessions_duration_range', sql`${t.durationMinutes} BETWEEN 15 AND 60`),
+    check('therapy_sessions_status_valid', sql`${t.status} IN ('booked', 'cancelled', 'completed')`),
+    check('therapy_sessions_distinct_people', sql`${t.patientId} <> ${t.therapistId}`),
+  ],
+);
+
+/** Notes are AES-256-GCM ciphertext (iv.tag.ciphertext, base64url) with the id of the key. */
+export const sessionNotes = pgTable(
+  'session_notes',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    sessionId: uuid()
+      .notNull()
+      .references(() => therapySessions.id, { onDelete: 'cascade' }),
+    authorId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    keyId: text().notNull(),
+    ciphertext: text().notNull(),
+    createdAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [index('session_notes_session_idx').on(t.sessionId, t.createdAt)],
+);
+
+export const moodEntries = pgTable(
+  'mood_entries',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    score: smallint().notNull(),
+    note: text(),
+    tags: text().array().notNull().default(sql`'{}'::text[]`),
+    createdAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('mood_entries_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
+    check('mood_entries_score_range', sql`${t.score} BETWEEN 1 AND 10`),
+    check('mood_entries_note_length', sql`length(${t.note}) <= 5000`),
+    check('mood_entries_tags_count', sql`cardinality(${t.tags}) <= 20`),
+  ],
+);
+
+export const assessments = pgTable(
+  'assessments',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    instrument: text({ enum: ['PHQ9', 'GAD7'] }).notNull(),
+    answers: smallint().array().notNull(),
+    score: smallint().notNull(),
+    severity: text().notNull(),
+    crisis: boolean().notNull().default(false),
+    createdAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('assessments_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
+    index('assessments_created_idx').on(t.createdAt),
+    check(
+      'assessments_shape',
+      sql`(${t.instrument} = 'PHQ9' AND cardinality(${t.answers}) = 9 AND ${t.score} BETWEEN 0 AND 27)
+        OR (${t.instrument} = 'GAD7' AND cardinality(${t.answers}) = 7 AND ${t.score} BETWEEN 0 AND 21)`,
+    ),
+    check('assessments_answer_range', sql`0 <= ALL(${t.answers}) AND 3 >= ALL(${t.answers})`),
+    check('assessments_no_null_answers', sql`array_position(${t.answers}, NULL) IS NULL`),
+  ],
+);
+
+export const crisisAlerts = pgTable(
+  'crisis_alerts',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    assessmentId: uuid()
+      .notNull()
+      .unique()
+      .references(() => assessments.id, { onDelete: 'cascade' }),
+    status: text({ enum: ['open', 'acknowledged'] })
+      .notNull()
+      .default('open'),
+    createdAt: tstz().notNull().defaultNow(),
+    acknowledgedBy: uuid().references(() => users.id, { onDelete: 'set null' }),
+    acknowledgedAt: tstz(),
+  },
+  (t) => [
+    index('crisis_alerts_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
+    index('crisis_alerts_created_idx').on(t.createdAt),
+    check('crisis_alerts_status_valid', sql`${t.status} IN ('open', 'acknowledged')`),
+    check('crisis_alerts_ack_consistent', sql`(${t.status} = 'open') = (${t.acknowledgedAt} IS NULL)`),
+  ],
+);

@@ -1,0 +1,124 @@
+// Accounts, subscriptions, refresh tokens and the audit log.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { plans, roles } from './rbac.ts';
+
+const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    email: text().notNull(),
+    name: text().notNull(),
+    phone: text(),
+    language: text(),
+    passwordHash: text().notNull(),
+    roleId: smallint()
+      .notNull()
+      .references(() => roles.id),
+    status: text({ enum: ['active', 'suspended'] })
+      .notNull()
+      .default('active'),
+    suspendedReason: text(),
+    failedLogins: integer().notNull().default(0),
+    lockedUntil: tstz(),
+    // Access tokens issued before this instant are dead (logout-all, role change, ...).
+    tokensValidAfter: tstz().notNull().default(sql`'epoch'`),
+    lastLoginAt: tstz(),
+    createdAt: tstz().notNull().defaultNow(),
+    updatedAt: tstz().notNull().defaultNow(),
+    deletedAt: tstz(),
+  },
+  (t) => [
+    uniqueIndex('users_email_lower_uq').on(sql`lower(${t.email})`),
+    index('users_name_lower_idx').on(sql`lower(${t.name}) text_pattern_ops`),
+    index('users_role_idx').on(t.roleId),
+    check('users_email_format', sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$' AND length(${t.email}) <= 254`),
+    check('users_name_length', sql`length(${t.name}) BETWEEN 1 AND 100`),
+    check('users_status_valid', sql`${t.status} IN ('active', 'suspended')`),
+    check('users_failed_logins_nonnegative', sql`${t.failedLogins} >= 0`),
+  ],
+);
+
+export const subscriptions = pgTable(
+  'subscriptions',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    // One subscription row per user: the plan they are on now.
+    userId: uuid()
+      .notNull()
+      .unique()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    planId: smallint()
+      .notNull()
+      .references(() => plans.id),
+    status: text({ enum: ['active', 'cancelled', 'past_due', 'expired'] })
+      .notNull()
+      .default('active'),
+    currentPeriodEnd: tstz(),
+    createdAt: tstz().notNull().defaultNow(),
+    updatedAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('subscriptions_plan_idx').on(t.planId),
+    check('subscriptions_status_valid', sql`${t.status} IN ('active', 'cancelled', 'past_due', 'expired')`),
+  ],
+);
+
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    id: uuid().primaryKey().defaultRandom(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    // SHA-256 (hex) of the opaque token; the token itself is never stored.
+    tokenHash: text().notNull(),
+    familyId: uuid().notNull(),
+    parentId: uuid(),
+    createdAt: tstz().notNull().defaultNow(),
+    expiresAt: tstz().notNull(),
+    usedAt: tstz(),
+    revokedAt: tstz(),
+    userAgent: text(),
+    ip: text(),
+  },
+  (t) => [
+    uniqueIndex('refresh_tokens_hash_uq').on(t.tokenHash),
+    index('refresh_tokens_family_idx').on(t.familyId),
+    index('refresh_tokens_user_idx').on(t.userId),
+    index('refresh_tokens_expires_idx').on(t.expiresAt),
+    check('refresh_tokens_hash_format', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
+  ],
+);
+
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    at: tstz().notNull().defaultNow(),
+    actorId: uuid(),
+    action: text().notNull(),
+    targetId: uuid(),
+    ip: text(),
+    details: jsonb().$type<Record<string, unknown>>(),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    index('audit_log_actor_idx').on(t.actorId, t.id),
+    index('audit_log_action_idx').on(t.action, t.id),
+  ],
+);

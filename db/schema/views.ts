@@ -1,0 +1,56 @@
+// Materialized views (created by the custom migration migrations/0002_*.sql) and the
+// table in which refresh_materialized_views() records each refresh.
+import {
+  bigint,
+  doublePrecision,
+  integer,
+  pgMaterializedView,
+  pgTable,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
+
+export const mvUserPermissions = pgMaterializedView('mv_user_permissions', {
+  userId: uuid().notNull(),
+  role: text().notNull(),
+  privilegeLevel: integer().notNull(),
+  permissions: text().array().notNull(),
+}).existing();
+
+export const mvUserFeatures = pgMaterializedView('mv_user_features', {
+  userId: uuid().notNull(),
+  plan: text().notNull(),
+  features: text().array().notNull(),
+}).existing();
+
+export const mvUsersWithSubscription = pgMaterializedView('mv_users_with_subscription', {
+  userId: uuid().notNull(),
+  email: text().notNull(),
+  name: text().notNull(),
+  role: text().notNull(),
+  privilegeLevel: integer().notNull(),
+  status: text().notNull(),
+  plan: text().notNull(),
+  subscriptionStatus: text().notNull(),
+  currentPeriodEnd: tstz(),
+  createdAt: tstz().notNull(),
+}).existing();
+
+export const viewRefreshStatus = pgTable('view_refresh_status', {
+  viewName: text().primaryKey(),
+  lastRefreshedAt: tstz().notNull(),
+  durationMs: doublePrecision().notNull(),
+  rowCount: bigint({ mode: 'number' }).notNull(),
+  // The value of view_change_seq seen when the refresh started; a refresh is skipped
+  // when the sequence has not moved since (no base table changed).
+  changeSeq: bigint({ mode: 'number' }).notNull(),
+});
+
+export const MATERIALIZED_VIEWS = [
+  'mv_user_permissions',
+  'mv_user_features',
+  'mv_users_with_subscription',
+] as const;

@@ -1,0 +1,46 @@
+// Materialized-view operations shared by the refresh job, admin.views.* and scripts.
+import { sql } from 'drizzle-orm';
+import { type Executor, queryRows } from './client.ts';
+import { MATERIALIZED_VIEWS } from './schema/views.ts';
+
+export interface ViewRefresh {
+  name: string;
+  ms: number;
+  rows: number;
+}
+
+/** Refreshes the three views CONCURRENTLY (one statement); returns name, ms and rows per view. */
+export async function refreshViews(db: Executor): Promise<ViewRefresh[]> {
+  const rows = await queryRows<{ view_name: string; duration_ms: number; row_count: string | number }>(
+    db,
+    sql`SELECT view_name, duration_ms, row_count FROM refresh_materialized_views()`,
+  );
+  return rows.map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
+}
+
+/** True when a base table changed since the last refresh (or a view was never refreshed). */
+export async function viewsStale(db: Executor): Promise<boolean> {
+  const [row] = await queryRows<{ stale: boolean }>(db, sql`SELECT materialized_views_stale() AS stale`);
+  return row?.stale ?? true;
+}
+
+/**
+ * Start-up check: each view must exist with a unique index (REFRESH CONCURRENTLY needs
+ * one). Throws a clear error naming what is missing, e.g. when migrations were not run.
+ */
+export async function assertViewsReady(db: Executor): Promise<void> {
+  const rows = await queryRows<{ matviewname: string; has_unique: boolean }>(
+    db,
+    sql`SELECT m.matviewname,
+               EXISTS (SELECT 1 FROM pg_index i
+                       WHERE i.indrelid = format('%I.%I', m.schemaname, m.matviewname)::regclass
+                         AND i.indisunique AND i.indpred IS NULL) AS has_unique
+        FROM pg_matviews m WHERE m.schemaname = current_schema()`,
+  );
+  const found = new Map(rows.map((r) => [r.matviewname, r.has_unique]));
+  for (const name of MATERIALIZED_VIEWS) {
+    if (!found.has(name)) throw new Error(`materialized view ${name} is missing: run npm run db:migrate`);
+    if (!found.get(name))
+      throw new Error(`materialized view ${name} has no unique index: REFRESH CONCURRENTLY would fail`);
+  }
+}

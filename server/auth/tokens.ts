@@ -1,0 +1,150 @@
+// Access tokens: sign and verify JWTs that carry identity, role, permissions and plan
+// features, so authentication, RBAC and feature gates make no database query.
+// Verification pins the algorithm, issuer, audience, type (at+jwt) and required claims.
+import { randomUUID } from 'node:crypto';
+import { errors, type JWTHeaderParameters, jwtVerify, SignJWT } from 'jose';
+import { z } from 'zod';
+import type { KeyRing } from './keys.ts';
+
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+/** Tokens longer than this are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 8 * 1024;
+export const CLOCK_TOLERANCE_SECONDS = 30;
+
+const claimsSchema = z.object({
+  sub: z.uuid(),
+  email: z.string().max(254),
+  role: z.string().max(40),
+  privilegeLevel: z.number().int().min(0).max(100),
+  permissions: z.array(z.string().max(64)).max(200),
+  features: z.array(z.string().max(64)).max(100),
+  plan: z.string().max(40),
+  sid: z.uuid(),
+  jti: z.string().min(1).max(100),
+  iat: z.number().int(),
+  exp: z.number().int(),
+  iss: z.string(),
+  aud: z.union([z.string(), z.array(z.string())]),
+});
+export type AccessClaims = z.infer<typeof claimsSchema>;
+
+/** What the server knows about a user when it issues a token. */
+export interface TokenSubject {
+  id: string;
+  email: string;
+  role: string;
+  privilegeLevel: number;
+  permissions: string[];
+  features: string[];
+  plan: string;
+}
+
+export class InvalidTokenError extends Error {
+  constructor(readonly why: string) {
+    super(`invalid access token: ${why}`);
+  }
+}
+
+export interface TokenServiceOptions {
+  keys: KeyRing;
+  issuer: string;
+  audience: string;
+  ttlSeconds: number;
+  /** Entries in the verified-token cache; 0 turns it off. */
+  cacheSize?: number;
+}
+
+export class TokenService {
+  private readonly cache = new Map<string, AccessClaims>();
+  private readonly cacheSize: number;
+  constructor(private readonly opts: TokenServiceOptions) {
+    this.cacheSize = opts.cacheSize ?? 10_000;
+  }
+
+  get ttlSeconds(): number {
+    return this.opts.ttlSeconds;
+  }
+
+  get jwks() {
+    return this.opts.keys.jwks;
+  }
+
+  /**
+   * Signs an access token. `notBefore` (epoch seconds) lifts iat to the user's
+   * tokens_valid_after, so a token issued in the same second as a revocation is not
+   * mistaken for one issued before it.
+   */
+  async sign(
+    subject: TokenSubject,
+    sid: string,
+    notBefore = 0,
+  ): Promise<{ token: string; claims: AccessClaims }> {
+    const iat = Math.max(Math.floor(Date.now() / 1000), notBefore);
+    const exp = iat + this.opts.ttlSeconds;
+    const jti = randomUUID();
+    const { signing, algorithm } = this.opts.keys;
+    const body = {
+      email: subject.email,
+      role: subject.role,
+      privilegeLevel: subject.privilegeLevel,
+      permissions: subject.permissions,
+      features: subject.features,
+      plan: subject.plan,
+      sid,
+    };
+    const token = await new SignJWT(body)
+      .setProtectedHeader({ alg: algorithm, kid: signing.kid, typ: ACCESS_TOKEN_TYPE })
+      .setSubject(subject.id)
+      .setJti(jti)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setIssuer(this.opts.issuer)
+      .setAudience(this.opts.audience)
+      .sign(signing.key);
+    return {
+      token,
+      claims: { ...body, sub: subject.id, jti, iat, exp, iss: this.opts.issuer, aud: this.opts.audience },
+    };
+  }
+
+  /** Verifies a bearer token; throws InvalidTokenError. Revocation is checked by the caller. */
+  async verify(token: string): Promise<AccessClaims> {
+    if (token.length > MAX_TOKEN_BYTES) throw new InvalidTokenError('too large');
+    const nowSeconds = Date.now() / 1000;
+    const cached = this.cache.get(token);
+    if (cached) {
+      if (cached.exp + CLOCK_TOLERANCE_SECONDS > nowSeconds) return cached;
+      this.cache.delete(token);
+    }
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, this.getKey, {
+        algorithms: [this.opts.keys.algorithm],
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        typ: ACCESS_TOKEN_TYPE,
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }));
+    } catch (err) {
+      throw new InvalidTokenError(err instanceof errors.JOSEError ? err.code : 'malformed');
+    }
+    const parsed = claimsSchema.safeParse(payload);
+    if (!parsed.success) throw new InvalidTokenError('claims');
+    const claims = parsed.data;
+    if (claims.iat > nowSeconds + CLOCK_TOLERANCE_SECONDS)
+      throw new InvalidTokenError('issued in the future');
+    if (this.cacheSize > 0) {
+      // Bounded: drop the oldest entry (Map keeps insertion order).
+      if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(token, claims);
+    }
+    return claims;
+  }
+
+  private readonly getKey = (header: JWTHeaderParameters) => {
+    const key = typeof header.kid === 'string' ? this.opts.keys.verification.get(header.kid) : undefined;
+    if (!key) throw new InvalidTokenError('unknown kid');
+    return key;
+  };
+}

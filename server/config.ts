@@ -1,0 +1,119 @@
+// The one place that reads process.env: every variable of API.md's configuration table,
+// validated with zod. A bad value stops start-up with one line naming the variable.
+import { z } from 'zod';
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .url()
+    .refine(
+      (v) => protocols.some((p) => v.startsWith(`${p}:`)),
+      `must start with ${protocols.join(' or ')}:`,
+    );
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: port.default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+    DATABASE_REPLICA_URLS: z
+      .string()
+      .optional()
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
+      )
+      .pipe(z.array(url(['postgres', 'postgresql']))),
+    DATABASE_POOL_MAX: positiveInt.max(500).default(50),
+    // How long a request may wait for a pooled connection before it fails with 503.
+    DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(1000),
+    REDIS_URL: url(['redis', 'rediss']).optional(),
+    DATA_DIR: z.string().min(1).default('./.data'),
+    JWT_PRIVATE_KEYS: z.string().min(1).optional(),
+    JWT_SECRET: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || Buffer.byteLength(v, 'utf8') >= 32, 'must be at least 32 bytes'),
+    JWT_ISSUER: z.string().min(1).default('manas360'),
+    JWT_AUDIENCE: z.string().min(1).default('manas360-api'),
+    ACCESS_TOKEN_TTL_SECONDS: positiveInt.min(30).max(86_400).default(900),
+    REFRESH_TOKEN_TTL_SECONDS: positiveInt
+      .min(300)
+      .max(90 * 86_400)
+      .default(604_800),
+    ADMIN_EMAIL: z.string().email().optional(),
+    ADMIN_PASSWORD: z.string().min(12).max(128).optional(),
+    RATE_LIMIT_ENABLED: bool.default(true),
+    RATE_LIMIT_GENERAL_PER_MINUTE: positiveInt.default(600),
+    RATE_LIMIT_REGISTER_PER_HOUR: positiveInt.default(20),
+    RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
+    RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
+    VIEW_REFRESH_CRON: z.string().min(1).default('*/5 * * * *'),
+    AUDIT_RETENTION_DAYS: positiveInt.default(365),
+    JOBS_ENABLED: bool.default(true),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    NOTES_ENCRYPTION_KEY: z
+      .string()
+      .optional()
+      .refine(
+        (v) =>
+          v === undefined ||
+          v.split(',').every((k) => Buffer.from(k.split(':').pop()!, 'base64').length === 32),
+        'must be a base64 32-byte key (or kid:key pairs, comma-separated, newest first)',
+      ),
+    CORS_ORIGINS: z
+      .string()
+      .optional()
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : [],
+      ),
+    TRUST_PROXY: bool.default(false),
+    WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+    SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    MAX_BATCH_SIZE: positiveInt.max(100).default(10),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV !== 'production') return;
+    const need = (key: keyof typeof c, why: string) =>
+      ctx.addIssue({ code: 'custom', path: [key], message: why });
+    if (!c.DATABASE_URL)
+      need('DATABASE_URL', 'is required in production (the embedded database is for development)');
+    if (!c.REDIS_URL)
+      need('REDIS_URL', 'is required in production (rate limits and revocation must be shared)');
+    if (!c.JWT_PRIVATE_KEYS && !c.JWT_SECRET)
+      need(
+        'JWT_PRIVATE_KEYS',
+        'or JWT_SECRET is required in production (generated keys are for development)',
+      );
+    if (!c.NOTES_ENCRYPTION_KEY) need('NOTES_ENCRYPTION_KEY', 'is required in production');
+    if (!c.RATE_LIMIT_ENABLED) need('RATE_LIMIT_ENABLED', 'cannot be false in production');
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses an environment; throws ConfigError with one line per bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means unset, as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map(
+    (i) => `invalid configuration: ${String(i.path[0] ?? '?')} ${i.message}`,
+  );
+  throw new ConfigError(lines.join('\n'));
+}

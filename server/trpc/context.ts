@@ -1,0 +1,69 @@
+// Request context in two parts (CONVENTIONS.md): createContext turns an HTTP request
+// into verified claims (0 DB queries: signature, pinned claims, in-memory revocation
+// check); createContextInner turns claims into the context, so tests inject claims
+// without signing tokens and createCaller drives routers directly.
+import type { AccessClaims } from '../auth/tokens.ts';
+import { InvalidTokenError } from '../auth/tokens.ts';
+import type { AppDeps } from '../deps.ts';
+
+export interface RequestInfo {
+  ip: string;
+  requestId: string;
+  userAgent?: string | undefined;
+}
+
+export interface Context {
+  deps: AppDeps;
+  /** Verified, unrevoked access-token claims, or null when anonymous. */
+  auth: AccessClaims | null;
+  /** Why a presented token was refused (a protected procedure answers UNAUTHORIZED). */
+  authError: string | null;
+  req: RequestInfo;
+  /** Response headers a procedure may set (e.g. Retry-After). */
+  resHeaders: Map<string, string>;
+}
+
+export function createContextInner(opts: {
+  deps: AppDeps;
+  auth?: AccessClaims | null;
+  authError?: string | null;
+  req?: Partial<RequestInfo>;
+}): Context {
+  return {
+    deps: opts.deps,
+    auth: opts.auth ?? null,
+    authError: opts.authError ?? null,
+    req: {
+      ip: opts.req?.ip ?? '127.0.0.1',
+      requestId: opts.req?.requestId ?? 'internal',
+      userAgent: opts.req?.userAgent,
+    },
+    resHeaders: new Map(),
+  };
+}
+
+/** Reads "Bearer <token>", verifies it and checks revocation. Never throws. */
+export async function authenticate(
+  deps: AppDeps,
+  authorization: string | undefined,
+): Promise<{ auth: AccessClaims | null; authError: string | null }> {
+  if (authorization === undefined || authorization === '') return { auth: null, authError: null };
+  const match = /^Bearer ([^\s]+)$/i.exec(authorization);
+  if (!match?.[1]) return { auth: null, authError: 'malformed authorization header' };
+  try {
+    const claims = await deps.tokens.verify(match[1]);
+    if (deps.revocations.isRevoked(claims)) return { auth: null, authError: 'revoked' };
+    return { auth: claims, authError: null };
+  } catch (err) {
+    if (err instanceof InvalidTokenError) return { auth: null, authError: err.why };
+    throw err;
+  }
+}
+
+export async function createContext(
+  deps: AppDeps,
+  req: RequestInfo & { authorization?: string | undefined },
+): Promise<Context> {
+  const { auth, authError } = await authenticate(deps, req.authorization);
+  return createContextInner({ deps, auth, authError, req });
+}

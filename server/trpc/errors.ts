@@ -1,0 +1,46 @@
+// Errors clients act on (API.md, "Errors clients act on"). The extra fields travel as
+// the TRPCError's cause and the error formatter copies them into error.data.
+import { TRPCError } from '@trpc/server';
+import type { AppErrorData, ForbiddenReason } from '../../shared/errors.ts';
+
+export class ErrorDetails extends Error {
+  constructor(readonly details: Omit<AppErrorData, 'zodError'>) {
+    super('error details');
+  }
+}
+
+export function forbidden(reason: ForbiddenReason, required?: string, message?: string): TRPCError {
+  return new TRPCError({
+    code: 'FORBIDDEN',
+    message: message ?? FORBIDDEN_MESSAGES[reason],
+    cause: new ErrorDetails(required === undefined ? { reason } : { reason, required }),
+  });
+}
+
+const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
+  missing_permission: 'You do not have permission to do this',
+  missing_feature: 'Your plan does not include this feature',
+  insufficient_privilege: 'Your role is not allowed to do this',
+  account_suspended: 'This account is suspended',
+};
+
+export function unauthorized(message = 'Authentication required'): TRPCError {
+  return new TRPCError({ code: 'UNAUTHORIZED', message });
+}
+
+export function tooManyRequests(retryAfterSeconds: number): TRPCError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new TRPCError({
+    code: 'TOO_MANY_REQUESTS',
+    message: `Too many requests; retry in ${seconds} s`,
+    cause: new ErrorDetails({ retryAfterSeconds: seconds }),
+  });
+}
+
+export function notFound(what: string): TRPCError {
+  return new TRPCError({ code: 'NOT_FOUND', message: `${what} not found` });
+}
+
+export function conflict(message: string): TRPCError {
+  return new TRPCError({ code: 'CONFLICT', message });
+}

@@ -1,0 +1,49 @@
+// The access catalog as types and constants, shared by the server and clients.
+// The database holds the same catalog (seeded by migrations/0001_catalog.sql); a test
+// checks that the two agree.
+
+export const PERMISSIONS = [
+  'profile.read',
+  'profile.update',
+  'mood.write',
+  'mood.read',
+  'assessments.submit',
+  'assessments.read',
+  'sessions.book',
+  'sessions.read',
+  'sessions.manage',
+  'notes.write',
+  'notes.read',
+  'crisis.manage',
+  'users.read',
+  'users.manage',
+  'roles.assign',
+  'roles.manage',
+  'subscriptions.manage',
+  'analytics.read',
+  'audit.read',
+  'views.refresh',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const FEATURES = [
+  'mood_tracking',
+  'assessments',
+  'therapist_booking',
+  'data_export',
+  'premium_dashboard',
+  'priority_support',
+  'api_access',
+  'advanced_reporting',
+] as const;
+export type Feature = (typeof FEATURES)[number];
+
+export const ROLES = { patient: 10, therapist: 40, admin: 90, superadmin: 100 } as const;
+export type BuiltinRole = keyof typeof ROLES;
+
+export const PLAN_CODES = ['free', 'basic', 'premium', 'enterprise'] as const;
+export type PlanCode = (typeof PLAN_CODES)[number];
+
+/** The role and plan of a newly registered user. */
+export const DEFAULT_ROLE: BuiltinRole = 'patient';
+export const DEFAULT_PLAN: PlanCode = 'free';

@@ -1,0 +1,17 @@
+// Reasons a FORBIDDEN error carries in error.data.reason, so a client can act on them
+// (for example show "upgrade to Basic" for missing_feature).
+export const FORBIDDEN_REASONS = [
+  'missing_permission',
+  'missing_feature',
+  'insufficient_privilege',
+  'account_suspended',
+] as const;
+export type ForbiddenReason = (typeof FORBIDDEN_REASONS)[number];
+
+/** Extra fields of error.data beyond tRPC's defaults. */
+export interface AppErrorData {
+  reason?: ForbiddenReason;
+  required?: string;
+  retryAfterSeconds?: number;
+  zodError?: { formErrors: string[]; fieldErrors: Record<string, string[] | undefined> } | null;
+}

@@ -1,0 +1,164 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../db/client.ts';
+import { plans, roles, subscriptions, therapySessions, users } from '../db/schema/index.ts';
+import { assertViewsReady, refreshViews, viewsStale } from '../db/views.ts';
+import { FEATURES, PERMISSIONS, ROLES } from '../shared/catalog.ts';
+import { createTestDatabase, DB_KINDS } from './helpers.ts';
+
+describe.each(DB_KINDS)('foundation on %s', (kind) => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await database?.dispose();
+  });
+
+  async function insertUser(email: string, role = 'patient') {
+    const db = database.db;
+    const [r] = await db.select({ id: roles.id }).from(roles).where(eq(roles.name, role));
+    const [u] = await db
+      .insert(users)
+      .values({ email, name: 'Test User', passwordHash: 'x', roleId: r!.id })
+      .returning({ id: users.id });
+    return u!.id;
+  }
+
+  it('applies migrations from zero and seeds the catalog exactly as API.md says', async () => {
+    const db = database.db;
+    const roleRows = await db.select().from(roles);
+    expect(Object.fromEntries(roleRows.map((r) => [r.name, r.privilegeLevel]))).toEqual(ROLES);
+    const perms = await queryRows<{ role: string; perms: string[] }>(
+      db,
+      sql`SELECT r.name AS role, array_agg(p.name ORDER BY p.name) AS perms FROM roles r
+          JOIN role_permissions rp ON rp.role_id = r.id JOIN permissions p ON p.id = rp.permission_id GROUP BY r.name`,
+    );
+    const byRole = Object.fromEntries(perms.map((p) => [p.role, p.perms]));
+    expect(byRole.superadmin).toEqual([...PERMISSIONS].sort());
+    expect(byRole.patient).toEqual(
+      [
+        'profile.read',
+        'profile.update',
+        'mood.write',
+        'mood.read',
+        'assessments.submit',
+        'assessments.read',
+        'sessions.book',
+        'sessions.read',
+      ].sort(),
+    );
+    expect(byRole.therapist).toHaveLength(7);
+    expect(byRole.admin).toHaveLength(11);
+    expect(byRole.admin).not.toContain('roles.manage');
+    const planFeats = await queryRows<{ code: string; price_paise: number; feats: string[] }>(
+      db,
+      sql`SELECT p.code, p.price_paise, array_agg(f.code ORDER BY f.code) AS feats FROM plans p
+          JOIN plan_features pf ON pf.plan_id = p.id JOIN features f ON f.id = pf.feature_id GROUP BY p.code, p.price_paise`,
+    );
+    const byPlan = Object.fromEntries(planFeats.map((p) => [p.code, p]));
+    expect(byPlan.free?.feats).toEqual(['assessments', 'mood_tracking']);
+    expect(byPlan.basic?.feats).toEqual(['assessments', 'data_export', 'mood_tracking', 'therapist_booking']);
+    expect(byPlan.premium?.feats).toHaveLength(6);
+    expect(byPlan.enterprise?.feats).toEqual([...FEATURES].sort());
+    expect(Number(byPlan.basic?.price_paise)).toBe(49900);
+    await assertViewsReady(db);
+  });
+
+  it('rejects a duplicate email that differs only in case', async () => {
+    await insertUser('Case.Test@Example.com');
+    await expect(insertUser('case.test@example.COM')).rejects.toThrow();
+  });
+
+  it('rejects out-of-range scores and answers', async () => {
+    const userId = await insertUser('ranges@example.com');
+    const db = database.db;
+    await expect(
+      db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 11)`),
+    ).rejects.toThrow();
+    await expect(
+      db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 0)`),
+    ).rejects.toThrow();
+    await db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 10)`);
+    await expect(
+      db.execute(
+        sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'GAD7', '{0,1,2,3,4,0,0}', 10, 'moderate')`,
+      ),
+    ).rejects.toThrow();
+    await expect(
+      db.execute(
+        sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'PHQ9', '{0,1,2,3,0,0,0}', 6, 'mild')`,
+      ),
+    ).rejects.toThrow();
+    await db.execute(
+      sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'GAD7', '{0,1,2,3,3,0,0}', 9, 'mild')`,
+    );
+  });
+
+  it('lets only one of ten concurrent bookings of a slot succeed', async () => {
+    const therapist = await insertUser('slot-therapist@example.com', 'therapist');
+    const patients = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => insertUser(`slot-p${i}@example.com`)),
+    );
+    const startsAt = new Date(Math.ceil(Date.now() / 3_600_000 + 24) * 3_600_000);
+    const results = await Promise.allSettled(
+      patients.map((patientId) =>
+        database.db.insert(therapySessions).values({ patientId, therapistId: therapist, startsAt }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(9);
+  });
+
+  it('rejects a session that does not start on a slot boundary', async () => {
+    const therapist = await insertUser('edge-therapist@example.com', 'therapist');
+    const patient = await insertUser('edge-patient@example.com');
+    const startsAt = new Date(Math.ceil(Date.now() / 3_600_000 + 24) * 3_600_000 + 15 * 60_000);
+    await expect(
+      database.db.insert(therapySessions).values({ patientId: patient, therapistId: therapist, startsAt }),
+    ).rejects.toThrow();
+  });
+
+  it('refreshes the three views and they hold the expected rows', async () => {
+    const db = database.db;
+    const userId = await insertUser('views@example.com');
+    const [basic] = await db.select({ id: plans.id }).from(plans).where(eq(plans.code, 'basic'));
+    await db.insert(subscriptions).values({ userId, planId: basic!.id });
+    expect(await viewsStale(db)).toBe(true);
+    const result = await refreshViews(db);
+    expect(result.map((r) => r.name)).toEqual([
+      'mv_user_permissions',
+      'mv_user_features',
+      'mv_users_with_subscription',
+    ]);
+    const [{ count: userCount }] = (await queryRows<{ count: number }>(
+      db,
+      sql`SELECT count(*)::int AS count FROM users`,
+    )) as [{ count: number }];
+    for (const r of result) {
+      expect(r.rows).toBe(userCount);
+      expect(r.ms).toBeGreaterThanOrEqual(0);
+    }
+    expect(await viewsStale(db)).toBe(false);
+    const [feat] = await queryRows<{ plan: string; features: string[] }>(
+      db,
+      sql`SELECT plan, features FROM mv_user_features WHERE user_id = ${userId}`,
+    );
+    expect(feat).toEqual({
+      plan: 'basic',
+      features: ['assessments', 'data_export', 'mood_tracking', 'therapist_booking'],
+    });
+    const [perm] = await queryRows<{ role: string; privilege_level: number; permissions: string[] }>(
+      db,
+      sql`SELECT role, privilege_level, permissions FROM mv_user_permissions WHERE user_id = ${userId}`,
+    );
+    expect(perm?.role).toBe('patient');
+    expect(perm?.privilege_level).toBe(10);
+    expect(perm?.permissions).toContain('mood.write');
+    // A write that does not touch the views' columns leaves them fresh; one that does makes them stale.
+    await db.update(users).set({ failedLogins: 1 }).where(eq(users.id, userId));
+    expect(await viewsStale(db)).toBe(false);
+    await db.update(users).set({ name: 'Renamed' }).where(eq(users.id, userId));
+    expect(await viewsStale(db)).toBe(true);
+  });
+});

@@ -1,0 +1,73 @@
+// Test fixtures: a database of the test file's own (in-memory PGlite, or a fresh database
+// on the real server when DATABASE_URL is set), services built on it, and callers.
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { createDatabase, type Database } from '../db/client.ts';
+import { createDeps, createLogger } from '../server/app.ts';
+import type { AccessClaims } from '../server/auth/tokens.ts';
+import { loadConfig } from '../server/config.ts';
+import type { AppDeps } from '../server/deps.ts';
+import { appRouter } from '../server/routers/index.ts';
+import { createContextInner, type RequestInfo } from '../server/trpc/context.ts';
+import { createCallerFactory } from '../server/trpc/init.ts';
+
+export const REAL_DATABASE_URL = process.env.DATABASE_URL;
+export const REAL_REDIS_URL = process.env.REDIS_URL;
+
+export type DbKind = 'pglite' | 'postgres';
+/** The database kinds this run can test: PGlite always, Postgres when DATABASE_URL is set. */
+export const DB_KINDS: DbKind[] = REAL_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+/** A migrated database of the caller's own; dispose() drops it. */
+export async function createTestDatabase(
+  kind: DbKind = 'pglite',
+  opts: { poolMax?: number } = {},
+): Promise<Database & { url?: string; dispose(): Promise<void> }> {
+  if (kind === 'pglite') {
+    const database = await createDatabase({ memory: true });
+    await database.migrate();
+    return { ...database, dispose: () => database.close() };
+  }
+  if (!REAL_DATABASE_URL) throw new Error('DATABASE_URL is not set');
+  const name = `t_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(REAL_DATABASE_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE "${name}"`);
+  const url = new URL(REAL_DATABASE_URL);
+  url.pathname = `/${name}`;
+  const database = await createDatabase({ url: url.toString(), poolMax: opts.poolMax ?? 10 });
+  await database.migrate();
+  return {
+    ...database,
+    url: url.toString(),
+    async dispose() {
+      await database.close();
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+/** Services on a database of the test's own. Config comes from env overrides only. */
+export async function createTestDeps(
+  kind: DbKind = 'pglite',
+  env: Record<string, string> = {},
+): Promise<AppDeps & { dispose(): Promise<void> }> {
+  const database = await createTestDatabase(kind);
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    RATE_LIMIT_ENABLED: 'false',
+    JOBS_ENABLED: 'false',
+    ...env,
+  });
+  const deps = await createDeps(config, { database, log: createLogger(config) });
+  return { ...deps, dispose: () => database.dispose() };
+}
+
+const createCaller = createCallerFactory(appRouter);
+
+/** A server-side caller acting with the given claims (null: anonymous). */
+export function callerFor(deps: AppDeps, auth: AccessClaims | null = null, req: Partial<RequestInfo> = {}) {
+  return createCaller(createContextInner({ deps, auth, req }));
+}

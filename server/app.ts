@@ -3,70 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
-import { createDatabase, type Database } from '../db/client.ts';
-import { assertViewsReady } from '../db/views.ts';
-import { loadKeyRing } from './auth/keys.ts';
-import { RevocationList } from './auth/revocation.ts';
-import { TokenService } from './auth/tokens.ts';
-import type { Config } from './config.ts';
 import type { AppDeps } from './deps.ts';
 import { type AppRouter, appRouter } from './routers/index.ts';
 import { createContext } from './trpc/context.ts';
-
-/** Paths and keys pino must never write: tokens, passwords, notes, answers. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  '*.password',
-  '*.currentPassword',
-  '*.newPassword',
-  '*.refreshToken',
-  '*.accessToken',
-  '*.token',
-  '*.note',
-  '*.answers',
-];
-
-export function createLogger(config: Pick<Config, 'LOG_LEVEL'>): Logger {
-  return pino({ level: config.LOG_LEVEL, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
-}
-
-export async function createDeps(
-  config: Config,
-  opts: { log?: Logger; database?: Database } = {},
-): Promise<AppDeps> {
-  const log = opts.log ?? createLogger(config);
-  const database =
-    opts.database ??
-    (await createDatabase({
-      url: config.DATABASE_URL,
-      dataDir: config.DATA_DIR,
-      poolMax: config.DATABASE_POOL_MAX,
-    }));
-  if (database.kind === 'pglite') {
-    log.warn(`no DATABASE_URL: using the embedded PGlite database under ${config.DATA_DIR}`);
-    await database.migrate();
-  }
-  await assertViewsReady(database.db);
-  const keys = await loadKeyRing(config, (msg) => log.warn(msg));
-  const tokens = new TokenService({
-    keys,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-  });
-  return {
-    config,
-    database,
-    db: database.db,
-    readDb: database.db,
-    tokens,
-    revocations: new RevocationList(),
-    log,
-    hooks: {},
-  };
-}
 
 export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -112,8 +51,4 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
   return app;
-}
-
-export async function closeDeps(deps: AppDeps): Promise<void> {
-  await deps.database.close();
 }

@@ -1,9 +1,14 @@
-// The services a request needs, built once at start and passed down (no globals).
-import type { Logger } from 'pino';
-import type { Database, Db } from '../db/client.ts';
-import type { RevocationList } from './auth/revocation.ts';
-import type { TokenService } from './auth/tokens.ts';
+// The services a request needs, built once at start (createDeps) and passed down: no
+// module-level singletons, nothing reads process.env past server/config.ts.
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { createDatabase, type Database, type Db } from '../db/client.ts';
+import { assertViewsReady } from '../db/views.ts';
+import { loadKeyRing } from './auth/keys.ts';
+import { RevocationList } from './auth/revocation.ts';
+import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
+import { type LoginLimiter, memoryLoginLimiter } from './limits/login.ts';
 import type { Context } from './trpc/context.ts';
 import type { Meta } from './trpc/init.ts';
 
@@ -30,8 +35,98 @@ export interface AppDeps {
   db: Db;
   /** Read-only procedures (admin lists, analytics, directory); the primary when no replicas. */
   readDb: Db;
+  /** Shared Redis (rate limits, revocation pub/sub); undefined → process memory, one instance. */
+  redis: Redis | undefined;
   tokens: TokenService;
   revocations: RevocationList;
+  loginLimiter: LoginLimiter;
   log: Logger;
   hooks: ProcedureHooks;
+  /** Closers run in order at shutdown (after HTTP has drained). */
+  closers: Array<() => Promise<void>>;
+}
+
+/** Paths and keys pino must never write: tokens, passwords, notes, answers. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.refreshToken',
+  '*.accessToken',
+  '*.token',
+  '*.note',
+  '*.answers',
+];
+
+export function createLogger(config: Pick<Config, 'LOG_LEVEL'>): Logger {
+  return pino({ level: config.LOG_LEVEL, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+}
+
+export async function connectRedis(url: string): Promise<Redis> {
+  // No offline queue and a short command timeout: when Redis is down, callers fail fast
+  // and fall back (general limits) or fail closed (login), never stall.
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    commandTimeout: 1000,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+  });
+  redis.on('error', () => {}); // reconnects by itself; state is reported by /readyz
+  await redis.connect();
+  return redis;
+}
+
+export async function createDeps(
+  config: Config,
+  opts: { log?: Logger; database?: Database } = {},
+): Promise<AppDeps> {
+  const log = opts.log ?? createLogger(config);
+  const database =
+    opts.database ??
+    (await createDatabase({
+      url: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      poolMax: config.DATABASE_POOL_MAX,
+    }));
+  if (database.kind === 'pglite') {
+    log.warn(`no DATABASE_URL: using the embedded PGlite database under ${config.DATA_DIR}`);
+    await database.migrate();
+  }
+  await assertViewsReady(database.db);
+  const keys = await loadKeyRing(config, (msg) => log.warn(msg));
+  const tokens = new TokenService({
+    keys,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });
+  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
+  if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
+  const closers: AppDeps['closers'] = [];
+  if (redis) closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
+  closers.push(() => database.close());
+  return {
+    config,
+    database,
+    db: database.db,
+    readDb: database.db,
+    redis,
+    tokens,
+    revocations: new RevocationList(),
+    loginLimiter: memoryLoginLimiter({
+      failuresPerEmailIp: config.RATE_LIMIT_LOGIN_FAILURES,
+      failuresPerIpPerDay: config.RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY,
+    }),
+    log,
+    hooks: {},
+    closers,
+  };
+}
+
+/** Runs the closers (Redis, database) once, in order. */
+export async function closeDeps(deps: AppDeps): Promise<void> {
+  for (const close of deps.closers.splice(0)) await close();
 }

@@ -1,6 +1,7 @@
 // Entry point: `npm start`. Loads config, builds the services and serves HTTP.
-import { buildServer, closeDeps, createDeps } from './app.ts';
+import { buildServer } from './app.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
+import { closeDeps, createDeps } from './deps.ts';
 
 function configOrExit(): Config {
   try {

@@ -3,10 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { createDatabase, type Database } from '../db/client.ts';
-import { createDeps, createLogger } from '../server/app.ts';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { loadConfig } from '../server/config.ts';
-import type { AppDeps } from '../server/deps.ts';
+import { type AppDeps, closeDeps, createDeps, createLogger } from '../server/deps.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { createContextInner, type RequestInfo } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
@@ -62,7 +61,13 @@ export async function createTestDeps(
     ...env,
   });
   const deps = await createDeps(config, { database, log: createLogger(config) });
-  return { ...deps, dispose: () => database.dispose() };
+  return {
+    ...deps,
+    async dispose() {
+      await closeDeps(deps);
+      await database.dispose();
+    },
+  };
 }
 
 const createCaller = createCallerFactory(appRouter);

@@ -1,10 +1,28 @@
 // The application router: one entry per area, so a procedure's path names its file
 // (admin.users.list → server/routers/admin/users.ts).
 import { router } from '../trpc/init.ts';
+import { adminRouter } from './admin/index.ts';
+import { analyticsRouter } from './analytics.ts';
+import { assessmentsRouter } from './assessments.ts';
+import { authRouter } from './auth.ts';
+import { crisisRouter } from './crisis.ts';
+import { moodRouter } from './mood.ts';
 import { subscriptionsRouter } from './subscriptions.ts';
+import { therapistsRouter } from './therapists.ts';
+import { therapyRouter } from './therapy.ts';
+import { usersRouter } from './users.ts';
 
 export const appRouter = router({
+  auth: authRouter,
+  users: usersRouter,
   subscriptions: subscriptionsRouter,
+  mood: moodRouter,
+  assessments: assessmentsRouter,
+  therapists: therapistsRouter,
+  therapy: therapyRouter,
+  crisis: crisisRouter,
+  admin: adminRouter,
+  analytics: analyticsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,0 +1,4 @@
+// admin.audit.* procedures (API.md).
+import { router } from '../../trpc/init.ts';
+
+export const adminAuditRouter = router({});

@@ -1,0 +1,4 @@
+// admin.views.* procedures (API.md).
+import { router } from '../../trpc/init.ts';
+
+export const adminViewsRouter = router({});

@@ -1,0 +1,4 @@
+// analytics.* procedures (API.md).
+import { router } from '../trpc/init.ts';
+
+export const analyticsRouter = router({});

@@ -1,0 +1,4 @@
+// assessments.* procedures (API.md).
+import { router } from '../trpc/init.ts';
+
+export const assessmentsRouter = router({});

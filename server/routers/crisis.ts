@@ -1,0 +1,4 @@
+// crisis.* procedures (API.md).
+import { router } from '../trpc/init.ts';
+
+export const crisisRouter = router({});

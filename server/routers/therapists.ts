@@ -1,0 +1,4 @@
+// therapists.* procedures (API.md).
+import { router } from '../trpc/init.ts';
+
+export const therapistsRouter = router({});

@@ -1,0 +1,4 @@
+// therapy.* procedures (API.md).
+import { router } from '../trpc/init.ts';
+
+export const therapyRouter = router({});

@@ -1,0 +1,4 @@
+// users.* procedures (API.md).
+import { router } from '../trpc/init.ts';
+
+export const usersRouter = router({});

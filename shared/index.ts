@@ -1,0 +1,10 @@
+// The one entry clients import: `import type { AppRouter, RouterInputs, RouterOutputs } from '<this package>/shared'`.
+// Type-only re-exports: a client bundle pulls no server code from here.
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from '../server/routers/index.ts';
+
+export type { AppRouter };
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+export * from './catalog.ts';
+export * from './errors.ts';

@@ -1,11 +1,9 @@
-// Builds the application: services (createDeps) and the HTTP server (buildServer).
+// The HTTP server: health, readiness, JWKS and tRPC at /trpc.
 
 import { randomUUID } from 'node:crypto';
-import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './deps.ts';
-import { type AppRouter, appRouter } from './routers/index.ts';
-import { createContext } from './trpc/context.ts';
+import { registerTrpc } from './http/trpc.ts';
 
 export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -32,23 +30,6 @@ export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/.well-known/jwks.json', async () => deps.tokens.jwks);
 
-  await app.register(fastifyTRPCPlugin, {
-    prefix: '/trpc',
-    trpcOptions: {
-      router: appRouter,
-      maxBatchSize: deps.config.MAX_BATCH_SIZE,
-      createContext: ({ req }) =>
-        createContext(deps, {
-          ip: req.ip,
-          requestId: req.id,
-          userAgent: req.headers['user-agent'],
-          authorization: req.headers.authorization,
-        }),
-      onError({ error, path, ctx }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR')
-          deps.log.error({ err: error.cause ?? error, path, reqId: ctx?.req.requestId }, 'procedure failed');
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
-  });
+  await registerTrpc(app, deps);
   return app;
 }

@@ -1,0 +1,78 @@
+// The real HTTP server for end-to-end and security tests: services on a database of the
+// test's own (createTestDeps), the Fastify app (buildServer) on 127.0.0.1 port 0, and a
+// real @trpc/client over HTTP. Options are an object so new knobs do not break callers.
+import type { AddressInfo } from 'node:net';
+import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import type { Logger } from 'pino';
+import superjson from 'superjson';
+import { buildServer } from '../server/app.ts';
+import type { AppDeps } from '../server/deps.ts';
+import type { AppRouter } from '../shared/index.ts';
+import { createTestDeps, type DbKind } from './helpers.ts';
+
+export interface TestServerOptions {
+  /** Database kind (default PGlite). */
+  kind?: DbKind;
+  /** Environment overrides for loadConfig (e.g. JWT_PRIVATE_KEYS, RATE_LIMIT_ENABLED). */
+  env?: Record<string, string>;
+  /** Replaces the silent test logger (to read what the server logs). */
+  log?: Logger;
+}
+
+/** A bearer token, or a function read before every request (a client that re-logs in). */
+export type TokenSource = string | null | undefined | (() => string | null | undefined);
+
+export interface TestServer {
+  /** Base URL, e.g. http://127.0.0.1:40123 (tRPC at `${url}/trpc`). */
+  url: string;
+  deps: AppDeps;
+  /** A typed tRPC client (httpBatchLink + superjson) sending the token as Bearer. */
+  client(token?: TokenSource): ReturnType<typeof createTRPCClient<AppRouter>>;
+  close(): Promise<void>;
+}
+
+export function bearer(token: TokenSource): Record<string, string> {
+  const value = typeof token === 'function' ? token() : token;
+  return value ? { authorization: `Bearer ${value}` } : {};
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const deps = await createTestDeps(opts.kind ?? 'pglite', opts.env ?? {});
+  if (opts.log) deps.log = opts.log;
+  const app = await buildServer(deps);
+  try {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (err) {
+    await deps.dispose();
+    throw err;
+  }
+  const { port } = app.server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  let closed = false;
+  return {
+    url,
+    deps,
+    client: (token) =>
+      createTRPCClient<AppRouter>({
+        links: [httpBatchLink({ url: `${url}/trpc`, transformer: superjson, headers: () => bearer(token) })],
+      }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await deps.dispose();
+    },
+  };
+}
+
+/** The JSON body of a raw tRPC call, serialised as the superjson client would. */
+export function trpcInput(input: unknown): string {
+  return JSON.stringify(superjson.serialize(input));
+}
+
+/** True when a response body shows internals a client must never see. */
+export function leaksInternals(body: string): boolean {
+  return /\bat .+:\d+:\d+|"stack"|\bselect\b.+\bfrom\b|\binsert into\b|\bupdate\b.+\bset\b|params:|Failed query|drizzle|postgres/i.test(
+    body,
+  );
+}

@@ -8,6 +8,7 @@ import { loadKeyRing } from './auth/keys.ts';
 import { RevocationList } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
+import { loadNotesCipher, type NotesCipher } from './crypto/notes.ts';
 import { type LoginLimiter, memoryLoginLimiter } from './limits/login.ts';
 import type { Context } from './trpc/context.ts';
 import type { Meta } from './trpc/init.ts';
@@ -39,6 +40,8 @@ export interface AppDeps {
   redis: Redis | undefined;
   tokens: TokenService;
   revocations: RevocationList;
+  /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
+  notes: NotesCipher;
   loginLimiter: LoginLimiter;
   log: Logger;
   hooks: ProcedureHooks;
@@ -97,6 +100,7 @@ export async function createDeps(
   }
   await assertViewsReady(database.db);
   const keys = await loadKeyRing(config, (msg) => log.warn(msg));
+  const notes = loadNotesCipher(config, (msg) => log.warn(msg));
   const tokens = new TokenService({
     keys,
     issuer: config.JWT_ISSUER,
@@ -116,6 +120,7 @@ export async function createDeps(
     redis,
     tokens,
     revocations: new RevocationList(),
+    notes,
     loginLimiter: memoryLoginLimiter({
       failuresPerEmailIp: config.RATE_LIMIT_LOGIN_FAILURES,
       failuresPerIpPerDay: config.RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY,

@@ -51,6 +51,9 @@ const observe = t.middleware(async ({ ctx, path, type, next }) => {
   const scope = { queries: 0 };
   const started = performance.now();
   const result = await queryScope.run(scope, () => next());
+  // An enclosing countQueries() (tests, jobs) sees this call's statements too.
+  const outer = queryScope.getStore();
+  if (outer) outer.queries += scope.queries;
   ctx.deps.hooks.onProcedure?.({
     path,
     type,

@@ -84,6 +84,8 @@ export const configSchema = z
     WORKERS: z.coerce.number().int().min(1).max(64).default(1),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
     MAX_BATCH_SIZE: positiveInt.max(100).default(10),
+    // Which tRPC HTTP path serves /trpc: the lean one (server/http/lean.ts) or tRPC's adapter.
+    TRPC_PATH: z.enum(['lean', 'official']).default('lean'),
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'production') return;

@@ -1,0 +1,266 @@
+// The lean tRPC request path: the same wire protocol as tRPC's fetch-based adapters
+// (what @trpc/client's httpLink and httpBatchLink speak), without building a Fetch API
+// Request/Response, Headers, URL, AbortSignal and web streams for every call — about
+// 300 µs of CPU per request on this machine. It calls procedures with tRPC's public
+// `callTRPCProcedure`, shapes errors with `getErrorShape`, picks the status with
+// `getHTTPStatusCode` and serializes with `transformTRPCResponse`, so error formatting,
+// middlewares, superjson and statuses are tRPC's own. What it does not serve
+// (subscriptions, streaming `trpc-accept: application/jsonl`, non-JSON bodies, HEAD and
+// other methods, connectionParams) goes to the official adapter: see canServeLean.
+// docs/decisions/lean-request-path.md explains the choice and what was measured.
+import {
+  type AnyTRPCProcedure,
+  type AnyTRPCRouter,
+  callTRPCProcedure,
+  getErrorShape,
+  getTRPCErrorFromUnknown,
+  type inferRouterContext,
+  TRPCError,
+  type TRPCProcedureType,
+  transformTRPCResponse,
+} from '@trpc/server';
+import { getHTTPStatusCode } from '@trpc/server/http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export interface LeanErrorInfo<TContext> {
+  error: TRPCError;
+  path: string | undefined;
+  input: unknown;
+  ctx: TContext | undefined;
+  type: TRPCProcedureType | 'unknown';
+}
+
+export interface LeanHandlerOptions<TRouter extends AnyTRPCRouter> {
+  router: TRouter;
+  maxBatchSize: number;
+  createContext: (req: FastifyRequest) => Promise<inferRouterContext<TRouter>>;
+  onError?: (info: LeanErrorInfo<inferRouterContext<TRouter>>) => void;
+  /** Headers the procedures asked for (e.g. Retry-After), applied after the calls ran. */
+  responseHeaders?: (ctx: inferRouterContext<TRouter>) => Iterable<[string, string]> | undefined;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+type Outcome = { error: TRPCError } | { data: unknown };
+// tRPC's TYPE_ACCEPTED_METHOD_MAP without method override.
+const ACCEPTED_METHOD: Record<TRPCProcedureType, 'GET' | 'POST'> = {
+  query: 'GET',
+  mutation: 'POST',
+  subscription: 'GET',
+};
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function mediaType(req: FastifyRequest): string | undefined {
+  const ct = req.headers['content-type'];
+  return ct === undefined ? undefined : ct.split(';', 1)[0]!.trim().toLowerCase();
+}
+
+/**
+ * True when the lean path serves this request exactly as tRPC would: GET (no body type, or
+ * JSON) and POST with a JSON body, without streaming or connection params. Subscriptions
+ * are detected later (by procedure type) and also handed over.
+ */
+export function canServeLean(req: FastifyRequest): boolean {
+  const method = req.method;
+  if (method !== 'GET' && method !== 'POST') return false;
+  const type = mediaType(req);
+  if (method === 'POST' ? type !== 'application/json' : type !== undefined && type !== 'application/json')
+    return false;
+  if (req.headers['trpc-accept'] !== undefined) return false;
+  const accept = req.headers.accept;
+  if (accept?.includes('application/jsonl')) return false;
+  return (req.query as Query).connectionParams === undefined;
+}
+
+/** Looks a procedure up by its dotted path in the router's flat procedure table. */
+function procedureAt(router: AnyTRPCRouter, path: string): AnyTRPCProcedure | null {
+  const table = router._def.procedures as Record<string, AnyTRPCProcedure>;
+  return Object.hasOwn(table, path) ? table[path]! : null;
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch (cause) {
+    throw new TRPCError({ code: 'BAD_REQUEST', message: `Invalid URL-encoding in path "${path}"`, cause });
+  }
+}
+
+function isStreamLike(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (Symbol.asyncIterator in value || typeof (value as { subscribe?: unknown }).subscribe === 'function')
+  );
+}
+
+/**
+ * Serves one request, or returns false (having sent nothing) when it must go to the
+ * official adapter: a subscription, or a path the router only knows lazily.
+ */
+export async function handleLean<TRouter extends AnyTRPCRouter>(
+  opts: LeanHandlerOptions<TRouter>,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  rawPath: string,
+): Promise<boolean> {
+  type Ctx = inferRouterContext<TRouter>;
+  const { router } = opts;
+  const config = router._def._config;
+  const headers: Record<string, string> = { vary: 'trpc-accept, accept', 'content-type': 'application/json' };
+  const method = req.method;
+  const query = req.query as Query;
+  const isBatch = first(query.batch) === '1';
+  let ctx: Ctx | undefined;
+  let body: unknown;
+  let status: number;
+  try {
+    // --- What tRPC's getRequestInfo checks before any context exists.
+    const fullPath = decodePath(rawPath);
+    const paths = isBatch ? fullPath.split(',') : [fullPath];
+    if (isBatch && paths.length > opts.maxBatchSize)
+      throw new TRPCError({ code: 'BAD_REQUEST', message: 'Batch call exceeds maximum size' });
+    const procs = paths.map((p) => procedureAt(router, p));
+    const types = new Set<TRPCProcedureType>();
+    for (const p of procs) if (p) types.add(p._def.type);
+    if (types.has('subscription')) return false;
+    if (procs.includes(null) && Object.keys(router._def.lazy).length > 0) return false;
+    if (types.size > 1)
+      throw new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `Cannot mix procedure types in call: ${[...types].join(', ')}`,
+      });
+
+    // --- Inputs: parsed once, on the first call that reads them, as tRPC does.
+    let inputs: Record<number, unknown> | undefined;
+    let inputError: TRPCError | undefined;
+    const readInputs = (): Record<number, unknown> => {
+      if (inputs) return inputs;
+      if (inputError) throw inputError;
+      try {
+        const raw = method === 'GET' ? first(query.input) : (req.body as string | undefined);
+        const parsed: unknown = raw ? JSON.parse(raw) : undefined;
+        const acc: Record<number, unknown> = Object.create(null);
+        if (parsed !== undefined) {
+          if (!isBatch) acc[0] = config.transformer.input.deserialize(parsed);
+          else {
+            if (typeof parsed !== 'object' || parsed === null)
+              throw new TRPCError({
+                code: 'BAD_REQUEST',
+                message: '"input" needs to be an object when doing a batch call',
+              });
+            for (let i = 0; i < paths.length; i++) {
+              const one = (parsed as Record<number, unknown>)[i];
+              if (one !== undefined) acc[i] = config.transformer.input.deserialize(one);
+            }
+          }
+        }
+        inputs = acc;
+        return acc;
+      } catch (cause) {
+        inputError =
+          cause instanceof TRPCError
+            ? cause
+            : new TRPCError({
+                code: 'BAD_REQUEST',
+                message: cause instanceof Error ? cause.message : 'Invalid input',
+                cause,
+              });
+        throw inputError;
+      }
+    };
+
+    // --- Context once per request; a failure becomes each call's error.
+    let ctxError: TRPCError | undefined;
+    try {
+      ctx = await opts.createContext(req);
+    } catch (cause) {
+      ctxError = getTRPCErrorFromUnknown(cause);
+    }
+
+    const call = async (path: string, proc: AnyTRPCProcedure | null, index: number): Promise<Outcome> => {
+      try {
+        if (!proc)
+          throw new TRPCError({ code: 'NOT_FOUND', message: `No procedure found on path "${path}"` });
+        const type = proc._def.type;
+        if (ACCEPTED_METHOD[type] !== method) {
+          headers.allow = ACCEPTED_METHOD[type];
+          throw new TRPCError({
+            code: 'METHOD_NOT_SUPPORTED',
+            message: `Unsupported ${method}-request to ${type} procedure at path "${path}"`,
+          });
+        }
+        if (ctxError) throw ctxError;
+        const data = await callTRPCProcedure({
+          router,
+          path,
+          type,
+          ctx,
+          getRawInput: async () => readInputs()[index],
+          signal: undefined,
+          batchIndex: index,
+        });
+        if (isStreamLike(data))
+          throw new TRPCError({
+            code: 'UNSUPPORTED_MEDIA_TYPE',
+            message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
+          });
+        return { data };
+      } catch (cause) {
+        const error = getTRPCErrorFromUnknown(cause);
+        opts.onError?.({ error, path, input: inputs?.[index], ctx, type: proc?._def.type ?? 'unknown' });
+        return { error };
+      }
+    };
+
+    const outcomes =
+      paths.length === 1
+        ? [await call(paths[0]!, procs[0]!, 0)]
+        : await Promise.all(paths.map((p, i) => call(p, procs[i]!, i)));
+    const errors: TRPCError[] = [];
+    const items = outcomes.map((o, i) => {
+      if ('data' in o) return { result: { data: o.data } };
+      errors[i] = o.error;
+      return {
+        error: getErrorShape({
+          config,
+          ctx,
+          error: o.error,
+          input: inputs?.[i],
+          path: paths[i],
+          type: procs[i]?._def.type ?? 'unknown',
+        }),
+      };
+    });
+    body = isBatch ? items : items[0];
+    status = getHTTPStatusCode(body as Parameters<typeof getHTTPStatusCode>[0], errors);
+  } catch (cause) {
+    // A request-level failure (bad path encoding, batch too large, mixed types): one
+    // error object, no context, as tRPC answers it.
+    const error = getTRPCErrorFromUnknown(cause);
+    opts.onError?.({ error, path: undefined, input: undefined, ctx: undefined, type: 'unknown' });
+    body = {
+      error: getErrorShape({
+        config,
+        ctx: undefined,
+        error,
+        input: undefined,
+        path: undefined,
+        type: 'unknown',
+      }),
+    };
+    status = getHTTPStatusCode(body as Parameters<typeof getHTTPStatusCode>[0], [error]);
+  }
+  if (ctx !== undefined && opts.responseHeaders) {
+    const extra = opts.responseHeaders(ctx);
+    if (extra) for (const [k, v] of extra) headers[k.toLowerCase()] = v;
+  }
+  const json = JSON.stringify(
+    transformTRPCResponse(config, body as Parameters<typeof transformTRPCResponse>[1]),
+  );
+  // A Buffer, so Fastify sends the content-type as set (a string would gain "; charset=utf-8").
+  await reply.code(status).headers(headers).send(Buffer.from(json));
+  return true;
+}

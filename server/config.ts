@@ -51,6 +51,9 @@ export const configSchema = z
       .default(604_800),
     ADMIN_EMAIL: z.string().email().optional(),
     ADMIN_PASSWORD: z.string().min(12).max(128).optional(),
+    // log2 of scrypt's N for new password hashes. Tests only (refused in production):
+    // the production cost (17) takes ~300 ms per hash, which would dominate the suite.
+    PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).optional(),
     RATE_LIMIT_ENABLED: bool.default(true),
     RATE_LIMIT_GENERAL_PER_MINUTE: positiveInt.default(600),
     RATE_LIMIT_REGISTER_PER_HOUR: positiveInt.default(20),
@@ -102,6 +105,8 @@ export const configSchema = z
       );
     if (!c.NOTES_ENCRYPTION_KEY) need('NOTES_ENCRYPTION_KEY', 'is required in production');
     if (!c.RATE_LIMIT_ENABLED) need('RATE_LIMIT_ENABLED', 'cannot be false in production');
+    if (c.PASSWORD_HASH_COST !== undefined)
+      need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
   });
 
 export type Config = z.infer<typeof configSchema>;

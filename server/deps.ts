@@ -4,8 +4,10 @@ import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { createDatabase, type Database, type Db } from '../db/client.ts';
 import { assertViewsReady } from '../db/views.ts';
+import { ensureSuperadmin } from './auth/bootstrap.ts';
 import { loadKeyRing } from './auth/keys.ts';
-import { RevocationList } from './auth/revocation.ts';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
+import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher, type NotesCipher } from './crypto/notes.ts';
@@ -40,6 +42,7 @@ export interface AppDeps {
   redis: Redis | undefined;
   tokens: TokenService;
   revocations: RevocationList;
+  passwords: PasswordHasher;
   /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
   notes: NotesCipher;
   loginLimiter: LoginLimiter;
@@ -110,6 +113,24 @@ export async function createDeps(
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
   if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
   const closers: AppDeps['closers'] = [];
+  // Revocation state: loaded from Postgres, kept in sync through Redis pub/sub. Its
+  // closer runs first, before Redis and the database close.
+  const revocations = new RevocationList();
+  closers.push(
+    await startRevocationSync({
+      list: revocations,
+      db: database.db,
+      accessTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      log,
+      redis,
+      channel: `${config.JWT_ISSUER}:revocations`,
+    }),
+  );
+  const passwords = createPasswordHasher(config.PASSWORD_HASH_COST);
+  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+    const outcome = await ensureSuperadmin(database.db, passwords, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
+  } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
   if (redis) closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
   closers.push(() => database.close());
   return {
@@ -119,7 +140,8 @@ export async function createDeps(
     readDb: database.db,
     redis,
     tokens,
-    revocations: new RevocationList(),
+    revocations,
+    passwords,
     notes,
     loginLimiter: memoryLoginLimiter({
       failuresPerEmailIp: config.RATE_LIMIT_LOGIN_FAILURES,

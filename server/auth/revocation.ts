@@ -3,10 +3,18 @@
 //   user → tokens_valid_after (epoch seconds): tokens with iat before it are dead
 //          (logout-all, password change, suspension, role/plan change, admin revoke);
 //   sid  → revoked session (refresh-token family) until its last access token expires
-//          (logout).
-// Entries are persisted in Postgres by the procedure that revokes (so a restarted
-// instance reloads them) and published through Redis so every instance learns them
-// within a second. Without Redis it works in one process.
+//          (logout, refresh-token reuse).
+// The procedure that revokes persists the fact in Postgres (users.tokens_valid_after,
+// refresh_tokens.revoked_at) and then announces it: applied here at once and published
+// through Redis so every instance learns it within a second. An instance loads the
+// facts of the last access-token lifetime from Postgres at start (and again whenever its
+// subscriber reconnects, so nothing published during an outage is missed). Without
+// Redis it works in one process. See docs/decisions/revocation.md.
+import { sql } from 'drizzle-orm';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { type Executor, queryRows } from '../../db/client.ts';
 import type { AccessClaims } from './tokens.ts';
 
 export interface RevocationEvent {
@@ -17,9 +25,17 @@ export interface RevocationEvent {
   at: number;
 }
 
+const eventSchema = z.strictObject({
+  kind: z.enum(['user', 'session']),
+  id: z.uuid(),
+  at: z.number().int().nonnegative(),
+});
+const messageSchema = z.array(eventSchema).min(1).max(1000);
+
 export class RevocationList {
   private readonly users = new Map<string, number>();
   private readonly sessions = new Map<string, number>();
+  private publisher: ((events: RevocationEvent[]) => Promise<void>) | undefined;
 
   /** True when the token was revoked after it was issued. */
   isRevoked(claims: Pick<AccessClaims, 'sub' | 'sid' | 'iat'>): boolean {
@@ -34,6 +50,22 @@ export class RevocationList {
     if (prev === undefined || event.at > prev) map.set(event.id, event.at);
   }
 
+  /**
+   * Applies events here and publishes them to the other instances. Call it after the
+   * revocation is committed to Postgres. A failed publish is logged by the publisher,
+   * never thrown: the fact is persisted and peers reload it when their subscriber
+   * reconnects.
+   */
+  async announce(...events: RevocationEvent[]): Promise<void> {
+    for (const e of events) this.apply(e);
+    await this.publisher?.(events);
+  }
+
+  /** Set by startRevocationSync when Redis is configured. */
+  setPublisher(publisher: ((events: RevocationEvent[]) => Promise<void>) | undefined): void {
+    this.publisher = publisher;
+  }
+
   /** Forget entries that can no longer matter: every token they could kill has expired. */
   prune(nowSeconds: number, accessTtlSeconds: number): void {
     for (const [id, at] of this.users) if (at + accessTtlSeconds < nowSeconds) this.users.delete(id);
@@ -43,4 +75,111 @@ export class RevocationList {
   get size(): number {
     return this.users.size + this.sessions.size;
   }
+}
+
+/** tokens_valid_after for "every token issued up to now is dead": the next whole second. */
+export const BUMP_TOKENS_VALID_AFTER = sql`date_trunc('second', clock_timestamp()) + interval '1 second'`;
+
+export function userRevocation(userId: string, tokensValidAfter: number): RevocationEvent {
+  return { kind: 'user', id: userId, at: Math.ceil(tokensValidAfter) };
+}
+
+/** A revoked session: its access tokens die, and the entry can go once they would have expired. */
+export function sessionRevocation(familyId: string, accessTtlSeconds: number): RevocationEvent {
+  return { kind: 'session', id: familyId, at: Math.floor(Date.now() / 1000) + accessTtlSeconds + 1 };
+}
+
+/**
+ * Loads what can still matter from Postgres: users whose tokens_valid_after moved within
+ * the last access-token lifetime, and families revoked within it. Two queries at start.
+ */
+export async function loadRevocations(
+  db: Executor,
+  list: RevocationList,
+  accessTtlSeconds: number,
+): Promise<number> {
+  const users = await queryRows<{ id: string; at: number }>(
+    db,
+    sql`SELECT id, extract(epoch FROM tokens_valid_after)::float8 AS at FROM users
+        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})`,
+  );
+  const families = await queryRows<{ id: string; at: number }>(
+    db,
+    sql`SELECT family_id AS id, extract(epoch FROM max(revoked_at))::float8 AS at FROM refresh_tokens
+        WHERE revoked_at > now() - make_interval(secs => ${accessTtlSeconds})
+        GROUP BY family_id`,
+  );
+  for (const u of users) list.apply(userRevocation(u.id, Number(u.at)));
+  for (const f of families)
+    list.apply({ kind: 'session', id: f.id, at: Math.ceil(Number(f.at)) + accessTtlSeconds + 1 });
+  return users.length + families.length;
+}
+
+export interface RevocationSyncOptions {
+  list: RevocationList;
+  db: Executor;
+  accessTtlSeconds: number;
+  log: Logger;
+  /** Shared Redis; undefined → this process only. */
+  redis: Redis | undefined;
+  /** Pub/sub channel; namespace it by deployment (tokens of another issuer never verify here). */
+  channel: string;
+  /** How often expired entries are dropped. */
+  pruneIntervalMs?: number;
+}
+
+/**
+ * Loads the revocation state, subscribes to the channel (a dedicated connection: a
+ * subscribed ioredis connection cannot run other commands), and starts the pruning
+ * timer. Returns stop(), to run at shutdown before Redis is closed.
+ */
+export async function startRevocationSync(opts: RevocationSyncOptions): Promise<() => Promise<void>> {
+  const { list, db, accessTtlSeconds, log, redis, channel } = opts;
+  const loaded = await loadRevocations(db, list, accessTtlSeconds);
+  log.debug({ loaded }, 'revocation state loaded');
+
+  const timer = setInterval(
+    () => list.prune(Date.now() / 1000, accessTtlSeconds),
+    opts.pruneIntervalMs ?? 60_000,
+  );
+  timer.unref();
+  if (!redis) return async () => clearInterval(timer);
+
+  const subscriber = redis.duplicate({ lazyConnect: true });
+  subscriber.on('error', () => {}); // reconnects by itself
+  subscriber.on('message', (ch: string, message: string) => {
+    if (ch !== channel) return;
+    let events: RevocationEvent[];
+    try {
+      events = messageSchema.parse(JSON.parse(message));
+    } catch {
+      log.warn({ channel }, 'ignored a malformed revocation message');
+      return;
+    }
+    for (const e of events) list.apply(e);
+  });
+  let connectedOnce = false;
+  subscriber.on('ready', () => {
+    // After a reconnect, catch up on whatever was published while we were away.
+    if (connectedOnce)
+      loadRevocations(db, list, accessTtlSeconds).catch((err) =>
+        log.warn({ err }, 'could not reload revocations after a Redis reconnect'),
+      );
+    connectedOnce = true;
+  });
+  await subscriber.connect();
+  await subscriber.subscribe(channel);
+
+  list.setPublisher(async (events) => {
+    try {
+      await redis.publish(channel, JSON.stringify(events));
+    } catch (err) {
+      log.error({ err }, 'could not publish a revocation; other instances learn it on reconnect');
+    }
+  });
+  return async () => {
+    clearInterval(timer);
+    list.setPublisher(undefined);
+    await subscriber.quit().catch(() => subscriber.disconnect());
+  };
 }

@@ -1,7 +1,55 @@
 // auth.* procedures: register, login, refresh, logout, logoutAll, me, changePassword.
-import { protectedProcedure, router } from '../trpc/init.ts';
+// The use cases live in server/auth/service.ts; here they meet their inputs and policy.
+
+import {
+  changePasswordInput,
+  loginInput,
+  logoutInput,
+  refreshInput,
+  registerInput,
+} from '../../shared/inputs/auth.ts';
+import * as auth from '../auth/service.ts';
+import type { Context } from '../trpc/context.ts';
+import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
+
+const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
 
 export const authRouter = router({
+  register: publicProcedure
+    .meta({ rateLimit: 'register' })
+    .input(registerInput)
+    .mutation(({ ctx, input }) => auth.register(ctx.deps, input, client(ctx))),
+
+  login: publicProcedure
+    .meta({ rateLimit: 'login' })
+    .input(loginInput)
+    .mutation(({ ctx, input }) => auth.login(ctx.deps, input, client(ctx))),
+
+  /** Rotation: the presented token is consumed and a new pair comes back. */
+  refresh: publicProcedure
+    .input(refreshInput)
+    .mutation(({ ctx, input }) => auth.refresh(ctx.deps, input.refreshToken, client(ctx))),
+
+  /** Ends the session of this refresh token (and its access tokens). Needs no access token. */
+  logout: publicProcedure
+    .input(logoutInput)
+    .mutation(({ ctx, input }) => auth.logout(ctx.deps, input.refreshToken, client(ctx))),
+
+  /** Ends every session of the caller, on every instance, at once. */
+  logoutAll: protectedProcedure.mutation(async ({ ctx }) => {
+    await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
+      actorId: ctx.auth.sub,
+      action: 'auth.logout_all',
+      ip: ctx.req.ip,
+    });
+    return { ok: true as const };
+  }),
+
+  /** A new token pair; every other session of the caller ends. */
+  changePassword: protectedProcedure
+    .input(changePasswordInput)
+    .mutation(({ ctx, input }) => auth.changePassword(ctx.deps, ctx.auth.sub, input, client(ctx))),
+
   /** Who the caller is, from the verified token alone: zero database queries. */
   me: protectedProcedure.query(({ ctx }) => {
     const a = ctx.auth;

@@ -1,0 +1,90 @@
+// The claims an access token carries — role, privilege level, permissions[], plan,
+// features[] — read with ONE SQL statement straight from the base tables
+// (users → roles → role_permissions → permissions; the active subscription → plans →
+// plan_features → features; no active subscription → 'free'). Base tables, not the
+// materialized views, so a user registered or re-planned a second ago gets correct
+// claims (docs/decisions/claims-in-tokens.md).
+//
+// The SELECT list is a fragment so other statements can wrap it: register reads the
+// claims of the user its own CTE just inserted, refresh reads them in the statement that
+// consumes the refresh token, login reads them by email together with the password hash.
+import { type SQL, sql } from 'drizzle-orm';
+import { type Executor, queryRows } from '../../db/client.ts';
+import type { TokenSubject } from './tokens.ts';
+
+/** One row of a claims read: what a token needs plus what login/refresh decide on. */
+export interface ClaimsRow {
+  id: string;
+  email: string;
+  name: string;
+  status: 'active' | 'suspended';
+  password_hash: string;
+  /** users.tokens_valid_after as epoch seconds: the notBefore of new access tokens. */
+  tokens_valid_after: number;
+  role: string;
+  privilege_level: number;
+  permissions: string[];
+  plan: string;
+  features: string[];
+}
+
+/**
+ * `SELECT <claims columns> FROM <from> u JOIN roles ... JOIN plans ...`, where `from`
+ * yields users rows aliased `u` (the users table, or a CTE that inserted one). Extra
+ * columns (e.g. a refresh-token family) come in through `extraColumns`.
+ */
+export function claimsSelect(from: SQL, extraColumns: SQL = sql``): SQL {
+  return sql`
+    SELECT u.id, u.email, u.name, u.status, u.password_hash,
+           extract(epoch FROM u.tokens_valid_after)::float8 AS tokens_valid_after,
+           r.name AS role, r.privilege_level::int AS privilege_level,
+           ARRAY(SELECT p.name FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+                 WHERE rp.role_id = r.id ORDER BY p.name) AS permissions,
+           pl.code AS plan,
+           ARRAY(SELECT f.code FROM plan_features pf JOIN features f ON f.id = pf.feature_id
+                 WHERE pf.plan_id = pl.id ORDER BY f.code) AS features
+           ${extraColumns}
+    FROM ${from}
+    JOIN roles r ON r.id = u.role_id
+    JOIN plans pl ON pl.id = coalesce(
+      (SELECT s.plan_id FROM subscriptions s WHERE s.user_id = u.id AND s.status = 'active'),
+      (SELECT id FROM plans WHERE code = 'free'))`;
+}
+
+/** Claims of a live (not deleted) user by id; undefined when there is none. */
+export async function readClaimsById(db: Executor, userId: string): Promise<ClaimsRow | undefined> {
+  const [row] = await queryRows<ClaimsRow>(
+    db,
+    sql`${claimsSelect(sql`users u`)} WHERE u.id = ${userId} AND u.deleted_at IS NULL`,
+  );
+  return row && normalizeClaimsRow(row);
+}
+
+/** Claims and password hash of a live user by email (case-insensitive). */
+export async function readClaimsByEmail(db: Executor, email: string): Promise<ClaimsRow | undefined> {
+  const [row] = await queryRows<ClaimsRow>(
+    db,
+    sql`${claimsSelect(sql`users u`)} WHERE lower(u.email) = lower(${email}) AND u.deleted_at IS NULL`,
+  );
+  return row && normalizeClaimsRow(row);
+}
+
+/** Drivers differ on numeric types; make the row's numbers numbers. */
+export function normalizeClaimsRow<T extends ClaimsRow>(row: T): T {
+  row.tokens_valid_after = Math.ceil(Number(row.tokens_valid_after));
+  row.privilege_level = Number(row.privilege_level);
+  return row;
+}
+
+/** What TokenService.sign needs, from a claims row. */
+export function tokenSubject(row: ClaimsRow): TokenSubject {
+  return {
+    id: row.id,
+    email: row.email,
+    role: row.role,
+    privilegeLevel: row.privilege_level,
+    permissions: row.permissions,
+    features: row.features,
+    plan: row.plan,
+  };
+}

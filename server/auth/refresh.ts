@@ -1,0 +1,133 @@
+// Refresh tokens: opaque 256-bit random strings (base64url); only their SHA-256 (hex) is
+// stored. A token is consumed atomically and rotated on every use (same family, parent
+// link). Presenting a token that was already used, after a short grace window for a
+// lost response, means it leaked: the whole family is revoked.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { type SQL, sql } from 'drizzle-orm';
+import { type Executor, queryRows } from '../../db/client.ts';
+import { type ClaimsRow, claimsSelect, normalizeClaimsRow } from './claims.ts';
+
+/** A used token presented again within this many seconds is refused without revoking. */
+export const REFRESH_REUSE_GRACE_SECONDS = 5;
+
+/** Where a session was started or refreshed from (stored with the token). */
+export interface ClientInfo {
+  ip: string;
+  userAgent?: string | undefined;
+}
+
+export interface NewRefreshToken {
+  token: string;
+  hash: string;
+}
+
+export function newRefreshToken(): NewRefreshToken {
+  const token = randomBytes(32).toString('base64url');
+  return { token, hash: hashRefreshToken(token) };
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function newFamilyId(): string {
+  return randomUUID();
+}
+
+/**
+ * The VALUES of a refresh_tokens row for `INSERT INTO refresh_tokens (user_id,
+ * token_hash, family_id, parent_id, expires_at, user_agent, ip) SELECT ...`.
+ */
+export function refreshTokenValues(opts: {
+  userId: SQL;
+  hash: string;
+  familyId: SQL;
+  parentId?: SQL;
+  ttlSeconds: number;
+  client: ClientInfo;
+}): SQL {
+  const ua = opts.client.userAgent?.slice(0, 256) ?? null;
+  return sql`${opts.userId}, ${opts.hash}, ${opts.familyId}, ${opts.parentId ?? sql`NULL::uuid`},
+             now() + make_interval(secs => ${opts.ttlSeconds}), ${ua}, ${opts.client.ip.slice(0, 64)}`;
+}
+
+export const REFRESH_TOKEN_COLUMNS = sql`(user_id, token_hash, family_id, parent_id, expires_at, user_agent, ip)`;
+
+export type RotateResult =
+  | { kind: 'ok'; claims: ClaimsRow; familyId: string; refreshToken: string }
+  /** A used token presented after the grace window: its family is now revoked. */
+  | { kind: 'reused'; familyId: string; userId: string }
+  /** Unknown, expired, revoked, suspended user, or a used token within the grace window. */
+  | { kind: 'invalid' };
+
+/**
+ * Consumes `token` and issues its successor, reading the claims for the new access
+ * token in the same statement. The UPDATE ... WHERE used_at IS NULL makes two parallel
+ * refreshes of one token produce at most one successor: the second waits on the row
+ * lock, re-checks the condition and matches nothing.
+ */
+export async function rotateRefreshToken(
+  db: Executor,
+  token: string,
+  opts: { ttlSeconds: number; client: ClientInfo },
+): Promise<RotateResult> {
+  const hash = hashRefreshToken(token);
+  const next = newRefreshToken();
+  const rows = await queryRows<ClaimsRow & { family_id: string }>(
+    db,
+    sql`WITH consumed AS (
+          UPDATE refresh_tokens t SET used_at = now()
+          WHERE t.token_hash = ${hash} AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
+            AND EXISTS (SELECT 1 FROM users su WHERE su.id = t.user_id AND su.status = 'active' AND su.deleted_at IS NULL)
+          RETURNING t.id, t.user_id, t.family_id
+        ), successor AS (
+          INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
+          SELECT ${refreshTokenValues({ userId: sql`c.user_id`, hash: next.hash, familyId: sql`c.family_id`, parentId: sql`c.id`, ...opts })}
+          FROM consumed c
+        )
+        ${claimsSelect(sql`consumed c JOIN users u ON u.id = c.user_id`, sql`, c.family_id`)}`,
+  );
+  const row = rows[0];
+  if (row)
+    return { kind: 'ok', claims: normalizeClaimsRow(row), familyId: row.family_id, refreshToken: next.token };
+
+  // Nothing consumed. A used, unrevoked token outside the grace window is a replay:
+  // revoke its family in the same statement that finds out.
+  const [found] = await queryRows<{ family_id: string; user_id: string; reused: boolean }>(
+    db,
+    sql`WITH tok AS (
+          SELECT family_id, user_id,
+                 (used_at IS NOT NULL AND revoked_at IS NULL
+                  AND used_at < now() - make_interval(secs => ${REFRESH_REUSE_GRACE_SECONDS})) AS reused
+          FROM refresh_tokens WHERE token_hash = ${hash}
+        ), revoked AS (
+          UPDATE refresh_tokens SET revoked_at = now()
+          WHERE family_id IN (SELECT family_id FROM tok WHERE reused) AND revoked_at IS NULL
+        )
+        SELECT family_id, user_id, reused FROM tok`,
+  );
+  if (found?.reused) return { kind: 'reused', familyId: found.family_id, userId: found.user_id };
+  return { kind: 'invalid' };
+}
+
+/** Revokes the family of `token` (logout). Returns the family, or undefined for an unknown token. */
+export async function revokeFamilyOf(
+  db: Executor,
+  token: string,
+): Promise<{ familyId: string; userId: string } | undefined> {
+  const [row] = await queryRows<{ family_id: string; user_id: string }>(
+    db,
+    sql`WITH tok AS (SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = ${hashRefreshToken(token)}),
+        revoked AS (
+          UPDATE refresh_tokens SET revoked_at = now()
+          WHERE family_id IN (SELECT family_id FROM tok) AND revoked_at IS NULL
+        )
+        SELECT family_id, user_id FROM tok`,
+  );
+  return row && { familyId: row.family_id, userId: row.user_id };
+}
+
+/** SQL that revokes every live refresh token of the users `userIds` yields. */
+export function revokeAllRefreshTokensOf(userIds: SQL): SQL {
+  return sql`UPDATE refresh_tokens SET revoked_at = now() WHERE user_id IN (${userIds}) AND revoked_at IS NULL`;
+}

@@ -1,0 +1,301 @@
+// The auth.* use cases as plain functions of (deps, input, client): register, login,
+// refresh, logout, logoutAll, changePassword. The router in server/routers/auth.ts only
+// wires them to procedures. Each SQL statement here is counted; the numbers are in the
+// report and asserted by test/auth.test.ts.
+import { sql } from 'drizzle-orm';
+import { queryRows, uniqueViolation } from '../../db/client.ts';
+import type { TChangePasswordInput, TLoginInput, TRegisterInput } from '../../shared/inputs/auth.ts';
+import { recordAudit } from '../audit.ts';
+import type { AppDeps } from '../deps.ts';
+import { conflict, forbidden, unauthorized } from '../trpc/errors.ts';
+import {
+  type ClaimsRow,
+  claimsSelect,
+  normalizeClaimsRow,
+  readClaimsByEmail,
+  readClaimsById,
+  tokenSubject,
+} from './claims.ts';
+import {
+  type ClientInfo,
+  newFamilyId,
+  newRefreshToken,
+  REFRESH_TOKEN_COLUMNS,
+  refreshTokenValues,
+  revokeAllRefreshTokensOf,
+  revokeFamilyOf,
+  rotateRefreshToken,
+} from './refresh.ts';
+import { BUMP_TOKENS_VALID_AFTER, sessionRevocation, userRevocation } from './revocation.ts';
+
+type AuthDeps = Pick<AppDeps, 'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'config'>;
+
+/** The same message for an unknown email and a wrong password (API.md). */
+export const LOGIN_FAILED_MESSAGE = 'Invalid email or password';
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+export interface SessionUser {
+  id: string;
+  email: string;
+  name: string;
+  role: string;
+  privilegeLevel: number;
+  permissions: string[];
+  plan: string;
+  features: string[];
+}
+
+export type AuthResult = TokenPair & { user: SessionUser };
+
+function sessionUser(row: ClaimsRow): SessionUser {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    privilegeLevel: row.privilege_level,
+    permissions: row.permissions,
+    plan: row.plan,
+    features: row.features,
+  };
+}
+
+/** Signs the access token of a session (sid = refresh family) for the claims read. */
+async function tokenPair(
+  deps: AuthDeps,
+  row: ClaimsRow,
+  familyId: string,
+  refreshToken: string,
+): Promise<TokenPair> {
+  const { token } = await deps.tokens.sign(tokenSubject(row), familyId, row.tokens_valid_after);
+  return { accessToken: token, refreshToken, expiresIn: deps.tokens.ttlSeconds };
+}
+
+/**
+ * auth.register: ONE statement inserts the user (patient), the free subscription, the
+ * first refresh token and the audit entry, and returns the claims. A duplicate email in
+ * any letter case hits users_email_lower_uq → CONFLICT.
+ */
+export async function register(
+  deps: AuthDeps,
+  input: TRegisterInput,
+  client: ClientInfo,
+): Promise<AuthResult> {
+  const passwordHash = await deps.passwords.hash(input.password);
+  const refresh = newRefreshToken();
+  const familyId = newFamilyId();
+  let rows: ClaimsRow[];
+  try {
+    rows = await queryRows<ClaimsRow>(
+      deps.db,
+      sql`WITH u AS (
+            INSERT INTO users (email, name, password_hash, role_id)
+            SELECT ${input.email}, ${input.name}, ${passwordHash}, id FROM roles WHERE name = 'patient'
+            RETURNING *
+          ), sub AS (
+            INSERT INTO subscriptions (user_id, plan_id, status)
+            SELECT u.id, p.id, 'active' FROM u, plans p WHERE p.code = 'free'
+          ), rt AS (
+            INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
+            SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
+            FROM u
+          ), audit AS (
+            INSERT INTO audit_log (actor_id, action, target_id, ip)
+            SELECT u.id, 'auth.register', u.id, ${client.ip} FROM u
+          )
+          ${claimsSelect(sql`u`)}`,
+    );
+  } catch (err) {
+    if (uniqueViolation(err) === 'users_email_lower_uq') throw conflict('This email is already registered');
+    throw err;
+  }
+  // The subscription CTE's row is not visible to the SELECT (one snapshot), but the
+  // claims fall back to 'free' without an active subscription: the same answer.
+  const row = normalizeClaimsRow(rows[0]!);
+  return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
+}
+
+/** Starts a new session (refresh family) for a user: one statement with its audit entry. */
+async function startSession(
+  deps: AuthDeps,
+  row: ClaimsRow,
+  client: ClientInfo,
+  audit: { action: string; extraSql?: ReturnType<typeof sql> },
+): Promise<AuthResult> {
+  const refresh = newRefreshToken();
+  const familyId = newFamilyId();
+  await deps.db.execute(
+    sql`WITH rt AS (
+          INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
+          VALUES (${refreshTokenValues({ userId: sql`${row.id}::uuid`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })})
+        ), audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip) VALUES (${row.id}, ${audit.action}, ${row.id}, ${client.ip})
+        )
+        UPDATE users SET last_login_at = now() WHERE id = ${row.id}`,
+  );
+  return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
+}
+
+/**
+ * auth.login: limiter check first; the password is verified (or a dummy hash, for an
+ * unknown email) before anything else is revealed; a suspended account is reported only
+ * after a correct password. 2 statements either way (claims read + session or audit).
+ */
+export async function login(deps: AuthDeps, input: TLoginInput, client: ClientInfo): Promise<AuthResult> {
+  await deps.loginLimiter.check(input.email, client.ip);
+  const row = await readClaimsByEmail(deps.db, input.email);
+  let ok = false;
+  if (row) ok = await deps.passwords.verify(input.password, row.password_hash);
+  else await deps.passwords.dummyVerify(input.password);
+  if (!ok) {
+    await deps.loginLimiter.recordFailure(input.email, client.ip);
+    await recordAudit(deps.db, {
+      actorId: row?.id ?? null,
+      action: 'auth.login_failed',
+      targetId: row?.id ?? null,
+      ip: client.ip,
+      details: { reason: row ? 'wrong_password' : 'unknown_email' },
+    });
+    throw unauthorized(LOGIN_FAILED_MESSAGE);
+  }
+  const user = row!;
+  if (user.status !== 'active') {
+    await recordAudit(deps.db, {
+      actorId: user.id,
+      action: 'auth.login_failed',
+      targetId: user.id,
+      ip: client.ip,
+      details: { reason: 'account_suspended' },
+    });
+    throw forbidden('account_suspended');
+  }
+  await deps.loginLimiter.recordSuccess(input.email, client.ip);
+  return startSession(deps, user, client, { action: 'auth.login' });
+}
+
+/** auth.refresh: rotation. 1 statement on success; 2 when the token is refused. */
+export async function refresh(
+  deps: AuthDeps & Pick<AppDeps, 'log'>,
+  refreshToken: string,
+  client: ClientInfo,
+): Promise<TokenPair> {
+  const result = await rotateRefreshToken(deps.db, refreshToken, {
+    ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS,
+    client,
+  });
+  if (result.kind === 'ok') return tokenPair(deps, result.claims, result.familyId, result.refreshToken);
+  if (result.kind === 'reused') {
+    // The family is revoked in Postgres; kill its live access tokens everywhere.
+    await deps.revocations.announce(sessionRevocation(result.familyId, deps.tokens.ttlSeconds));
+    await recordAudit(deps.db, {
+      actorId: null,
+      action: 'auth.refresh_reuse',
+      targetId: result.userId,
+      ip: client.ip,
+      details: { sessionId: result.familyId },
+    });
+  }
+  throw unauthorized('Invalid or expired refresh token');
+}
+
+/** auth.logout: revokes the family of the refresh token and its access tokens. Unknown token → ok. */
+export async function logout(
+  deps: AuthDeps,
+  refreshToken: string,
+  client: ClientInfo,
+): Promise<{ ok: true }> {
+  const family = await revokeFamilyOf(deps.db, refreshToken);
+  if (family) {
+    await deps.revocations.announce(sessionRevocation(family.familyId, deps.tokens.ttlSeconds));
+    await recordAudit(deps.db, {
+      actorId: family.userId,
+      action: 'auth.logout',
+      targetId: family.userId,
+      ip: client.ip,
+      details: { sessionId: family.familyId },
+    });
+  }
+  return { ok: true };
+}
+
+/**
+ * Ends every session of a user: bumps tokens_valid_after (access tokens) and revokes
+ * the refresh tokens, with the audit entry, in one statement; then announces it.
+ * Used by auth.logoutAll (actor = the user) and admin.users.* (see there).
+ */
+export async function endAllSessions(
+  deps: Pick<AppDeps, 'db' | 'revocations'>,
+  userId: string,
+  audit: { actorId: string; action: string; ip: string },
+): Promise<void> {
+  const [row] = await queryRows<{ tva: number }>(
+    deps.db,
+    sql`WITH bumped AS (
+          UPDATE users SET tokens_valid_after = ${BUMP_TOKENS_VALID_AFTER}, updated_at = now()
+          WHERE id = ${userId} RETURNING id, tokens_valid_after
+        ), revoked AS (${revokeAllRefreshTokensOf(sql`SELECT id FROM bumped`)}),
+        audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip)
+          SELECT ${audit.actorId}, ${audit.action}, id, ${audit.ip} FROM bumped
+        )
+        SELECT extract(epoch FROM tokens_valid_after)::float8 AS tva FROM bumped`,
+  );
+  if (row) await deps.revocations.announce(userRevocation(userId, Number(row.tva)));
+}
+
+/**
+ * auth.changePassword: verifies the current password (failures count against the login
+ * limiter: a stolen access token must not become a password oracle), then in one
+ * statement stores the new hash, bumps tokens_valid_after, revokes every refresh token,
+ * starts a new session and audits. Returns the new pair; every other session ends.
+ */
+export async function changePassword(
+  deps: AuthDeps,
+  userId: string,
+  input: TChangePasswordInput,
+  client: ClientInfo,
+): Promise<AuthResult> {
+  const current = await readClaimsById(deps.db, userId);
+  if (current?.status !== 'active') throw unauthorized();
+  await deps.loginLimiter.check(current.email, client.ip);
+  if (!(await deps.passwords.verify(input.currentPassword, current.password_hash))) {
+    await deps.loginLimiter.recordFailure(current.email, client.ip);
+    await recordAudit(deps.db, {
+      actorId: userId,
+      action: 'auth.password_change_failed',
+      targetId: userId,
+      ip: client.ip,
+    });
+    throw unauthorized('Current password is incorrect');
+  }
+  const passwordHash = await deps.passwords.hash(input.newPassword);
+  const refresh = newRefreshToken();
+  const familyId = newFamilyId();
+  const [row] = await queryRows<ClaimsRow>(
+    deps.db,
+    sql`WITH u AS (
+          UPDATE users SET password_hash = ${passwordHash}, tokens_valid_after = ${BUMP_TOKENS_VALID_AFTER},
+                 updated_at = now()
+          WHERE id = ${userId} AND status = 'active' AND deleted_at IS NULL
+          RETURNING *
+        ), revoked AS (${revokeAllRefreshTokensOf(sql`SELECT id FROM u`)}),
+        rt AS (
+          INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
+          SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
+          FROM u
+        ), audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT u.id, 'auth.password_changed', u.id, ${client.ip} FROM u
+        )
+        ${claimsSelect(sql`u`)}`,
+  );
+  if (!row) throw unauthorized();
+  const claims = normalizeClaimsRow(row);
+  await deps.revocations.announce(userRevocation(userId, claims.tokens_valid_after));
+  await deps.loginLimiter.recordSuccess(current.email, client.ip);
+  return { user: sessionUser(claims), ...(await tokenPair(deps, claims, familyId, refresh.token)) };
+}

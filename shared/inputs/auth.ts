@@ -1,0 +1,41 @@
+// auth.* inputs (API.md). Lengths are checked here, before anything is hashed: a 1 MB
+// password is a 400, never an scrypt call.
+import { z } from 'zod';
+
+/** Trimmed and lower-cased, so "A@x.io " and "a@x.io" are the same account. */
+export const emailInput = z.string().trim().toLowerCase().max(254).pipe(z.email());
+/** 8–128 characters (NIST 800-63B: long passphrases allowed, no composition rules). */
+export const passwordInput = z.string().min(8).max(128);
+/** An opaque refresh token: 32 random bytes in base64url (43 characters). */
+export const refreshTokenInput = z
+  .string()
+  .min(20)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/);
+
+export const registerInput = z.strictObject({
+  email: emailInput,
+  password: passwordInput,
+  name: z.string().trim().min(1).max(100),
+});
+export type TRegisterInput = z.infer<typeof registerInput>;
+
+export const loginInput = z.strictObject({
+  email: emailInput,
+  // Any length up to the maximum is checked against the hash; a too-long one never is.
+  password: z.string().min(1).max(128),
+});
+export type TLoginInput = z.infer<typeof loginInput>;
+
+export const refreshInput = z.strictObject({ refreshToken: refreshTokenInput });
+export type TRefreshInput = z.infer<typeof refreshInput>;
+
+export const logoutInput = refreshInput;
+
+export const changePasswordInput = z
+  .strictObject({ currentPassword: z.string().min(1).max(128), newPassword: passwordInput })
+  .refine((v) => v.currentPassword !== v.newPassword, {
+    message: 'The new password must differ from the current one',
+    path: ['newPassword'],
+  });
+export type TChangePasswordInput = z.infer<typeof changePasswordInput>;

@@ -1,0 +1,159 @@
+// SECURITY-TESTS 23–29: sessions that must end, refresh tokens that must not come back,
+// through the real HTTP server and @trpc/client. Clock-dependent cases (a reuse outside the
+// grace window, an expired refresh token) move the stored timestamps back instead of waiting.
+import { TRPCClientError } from '@trpc/client';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../../db/client.ts';
+import { hashRefreshToken } from '../../server/auth/refresh.ts';
+import { DB_KINDS } from '../helpers.ts';
+import { startTestServer, type TestServer } from '../server.ts';
+
+describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–29)', (kind) => {
+  let server: TestServer;
+  let n = 0;
+  const PASSWORD = 'a long enough password';
+
+  beforeAll(async () => {
+    server = await startTestServer({ kind });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  async function register() {
+    n += 1;
+    return server
+      .client()
+      .auth.register.mutate({ email: `s${n}@example.com`, password: PASSWORD, name: `S ${n}` });
+  }
+  const me = (token: string) => server.client(token).auth.me.query();
+  const refresh = (refreshToken: string) => server.client().auth.refresh.mutate({ refreshToken });
+
+  /** The call fails with UNAUTHORIZED (HTTP 401). */
+  async function expect401(call: Promise<unknown>) {
+    const err = await call.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TRPCClientError);
+    expect((err as TRPCClientError<never>).data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
+  }
+  async function familyOf(refreshToken: string) {
+    const [row] = await queryRows<{ family_id: string }>(
+      server.deps.db,
+      sql`SELECT family_id FROM refresh_tokens WHERE token_hash = ${hashRefreshToken(refreshToken)}`,
+    );
+    return row!.family_id;
+  }
+  async function familyRows(familyId: string) {
+    return queryRows<{ used: boolean; revoked: boolean }>(
+      server.deps.db,
+      sql`SELECT used_at IS NOT NULL AS used, revoked_at IS NOT NULL AS revoked
+          FROM refresh_tokens WHERE family_id = ${familyId} ORDER BY created_at`,
+    );
+  }
+  async function countRefreshTokens() {
+    const [row] = await queryRows<{ n: number }>(
+      server.deps.db,
+      sql`SELECT count(*)::int AS n FROM refresh_tokens`,
+    );
+    return Number(row!.n);
+  }
+
+  it('23 an access token after logout / logout-all → 401', async () => {
+    // logout ends this session's access tokens, not the user's other sessions.
+    const a = await register();
+    const other = await server.client().auth.login.mutate({ email: a.user.email, password: PASSWORD });
+    expect((await me(a.accessToken)).id).toBe(a.user.id);
+    await server.client().auth.logout.mutate({ refreshToken: a.refreshToken });
+    await expect401(me(a.accessToken));
+    await expect401(refresh(a.refreshToken));
+    expect((await me(other.accessToken)).id).toBe(a.user.id);
+
+    // logoutAll ends every session of the user, access and refresh tokens alike.
+    const b = await register();
+    const b2 = await server.client().auth.login.mutate({ email: b.user.email, password: PASSWORD });
+    await server.client(b.accessToken).auth.logoutAll.mutate();
+    await expect401(me(b.accessToken));
+    await expect401(me(b2.accessToken));
+    await expect401(refresh(b2.refreshToken));
+    // A new login works again, with a token issued after the cut-off.
+    const b3 = await server.client().auth.login.mutate({ email: b.user.email, password: PASSWORD });
+    expect((await me(b3.accessToken)).id).toBe(b.user.id);
+  });
+
+  it('26 a rotated refresh token reused outside the grace window → 401, family revoked', async () => {
+    const a = await register();
+    const first = await refresh(a.refreshToken);
+    // Within the grace window (a lost response): refused, but the family survives.
+    await expect401(refresh(a.refreshToken));
+    const second = await refresh(first.refreshToken);
+    expect((await me(second.accessToken)).id).toBe(a.user.id);
+
+    // Later, the first token comes back (a thief's copy): the whole family dies.
+    const family = await familyOf(a.refreshToken);
+    await server.deps.db.execute(
+      sql`UPDATE refresh_tokens SET used_at = used_at - interval '1 hour' WHERE family_id = ${family} AND used_at IS NOT NULL`,
+    );
+    await expect401(refresh(a.refreshToken));
+    expect((await familyRows(family)).every((r) => r.revoked)).toBe(true);
+    await expect401(refresh(second.refreshToken)); // the legitimate holder's latest token
+    await expect401(me(second.accessToken)); // and the session's live access token
+    const [audit] = await queryRows<{ n: number }>(
+      server.deps.db,
+      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refresh_reuse' AND target_id = ${a.user.id}`,
+    );
+    expect(Number(audit!.n)).toBe(1);
+  });
+
+  it('27 two parallel refreshes of one token → exactly one success, the other 401', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const a = await register();
+      // Two HTTP requests (two clients: one client would batch them into one request).
+      const results = await Promise.allSettled([refresh(a.refreshToken), refresh(a.refreshToken)]);
+      const ok = results.filter((r) => r.status === 'fulfilled');
+      expect(ok).toHaveLength(1);
+      const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect((failed.reason as TRPCClientError<never>).data).toMatchObject({ code: 'UNAUTHORIZED' });
+      // One successor in the family, and it still works (the loser was inside the grace window).
+      const family = await familyOf(a.refreshToken);
+      expect(await familyRows(family)).toEqual([
+        { used: true, revoked: false },
+        { used: false, revoked: false },
+      ]);
+      const winner = (ok[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof refresh>>>).value;
+      expect((await refresh(winner.refreshToken)).accessToken).toBeTruthy();
+    }
+  });
+
+  it('28 an expired or revoked refresh token → 401, nothing issued', async () => {
+    const expired = await register();
+    await server.deps.db.execute(
+      sql`UPDATE refresh_tokens SET expires_at = now() - interval '1 second'
+          WHERE token_hash = ${hashRefreshToken(expired.refreshToken)}`,
+    );
+    const revoked = await register();
+    await server.client().auth.logout.mutate({ refreshToken: revoked.refreshToken });
+    const before = await countRefreshTokens();
+    await expect401(refresh(expired.refreshToken));
+    await expect401(refresh(revoked.refreshToken));
+    await expect401(refresh('A'.repeat(43))); // never issued
+    expect(await countRefreshTokens()).toBe(before);
+  });
+
+  it('29 a refresh after a password change → 401 (the new pair works)', async () => {
+    const a = await register();
+    const elsewhere = await server.client().auth.login.mutate({ email: a.user.email, password: PASSWORD });
+    const changed = await server
+      .client(a.accessToken)
+      .auth.changePassword.mutate({ currentPassword: PASSWORD, newPassword: 'another long password' });
+    await expect401(refresh(a.refreshToken));
+    await expect401(refresh(elsewhere.refreshToken));
+    await expect401(me(a.accessToken));
+    await expect401(me(elsewhere.accessToken));
+    expect((await me(changed.accessToken)).id).toBe(a.user.id);
+    expect((await refresh(changed.refreshToken)).accessToken).toBeTruthy();
+    await expect401(server.client().auth.login.mutate({ email: a.user.email, password: PASSWORD }));
+  });
+});

@@ -23,7 +23,7 @@ import { onQuery } from '../../db/client.ts';
 import { generatePrivateJwk, hmacKeyRing, loadKeyRing } from '../../server/auth/keys.ts';
 import { InvalidTokenError } from '../../server/auth/tokens.ts';
 import { ConfigError, loadConfig } from '../../server/config.ts';
-import { leaksInternals, startTestServer, type TestServer } from '../server.ts';
+import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
 type Header = Record<string, unknown>;
@@ -380,6 +380,43 @@ describe('access tokens under attack (SECURITY-TESTS 1–22, 30)', () => {
       await expectRefused(ed, token);
       await expectVerifyFails(ed, token);
     }
+  });
+
+  it('18b a real refresh token (opaque) as bearer → 401', async () => {
+    const pair = await ed.client().auth.register.mutate({
+      email: 'bearer@example.com',
+      password: 'a long enough password',
+      name: 'B',
+    });
+    await expectAccepted(ed, pair.accessToken);
+    await expectRefused(ed, pair.refreshToken);
+  });
+
+  it('19 an access token at the refresh endpoint → refused (400 by shape, 401 by value), nothing issued', async () => {
+    const pair = await ed.client().auth.register.mutate({
+      email: 'refresh-endpoint@example.com',
+      password: 'a long enough password',
+      name: 'R',
+    });
+    const refreshWith = async (refreshToken: string) => {
+      const res = await fetch(`${ed.url}/trpc/auth.refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: trpcInput({ refreshToken }),
+      });
+      const body = await res.text();
+      expect(leaksInternals(body), body).toBe(false);
+      // Refused means nothing issued.
+      if (res.status !== 200) expect(body).not.toMatch(/"accessToken":/);
+      return res.status;
+    };
+    // The whole JWT does not even have the shape of a refresh token (dots, > 128 chars).
+    expect([400, 401]).toContain(await refreshWith(pair.accessToken));
+    // Parts of it that do have the shape are unknown tokens.
+    for (const part of pair.accessToken.split('.').filter((p) => p.length >= 20 && p.length <= 128))
+      expect(await refreshWith(part)).toBe(401);
+    // The real refresh token still works: nothing was consumed or revoked.
+    expect(await refreshWith(pair.refreshToken)).toBe(200);
   });
 
   it('20 2-part / 4-part / empty "Bearer " / bad base64 → 401, no stack', async () => {

@@ -1,8 +1,8 @@
 // subscriptions.*: the plan catalog (public) and the caller's current subscription.
 import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { features, planFeatures, plans } from '../../db/schema/index.ts';
-import { publicProcedure, router } from '../trpc/init.ts';
+import { features, planFeatures, plans, subscriptions } from '../../db/schema/index.ts';
+import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
 /** The four plans with their features, cheapest first. One query. */
 export async function listPlans(db: Db) {
@@ -22,6 +22,26 @@ export async function listPlans(db: Db) {
     .orderBy(asc(plans.tier));
 }
 
+/**
+ * The caller's subscription. `plan` is the plan in effect: the subscribed plan while the
+ * subscription is active, else 'free' (as in the token and mv_users_with_subscription);
+ * `status` is 'none' for a user who never subscribed. One query.
+ */
+export async function currentSubscription(db: Db, userId: string) {
+  const [row] = await db
+    .select({
+      plan: sql<string>`CASE WHEN ${subscriptions.status} = 'active' THEN ${plans.code} ELSE 'free' END`,
+      status: subscriptions.status,
+      currentPeriodEnd: subscriptions.currentPeriodEnd,
+    })
+    .from(subscriptions)
+    .innerJoin(plans, eq(plans.id, subscriptions.planId))
+    .where(eq(subscriptions.userId, userId));
+  return row ?? { plan: 'free', status: 'none' as const, currentPeriodEnd: null };
+}
+
 export const subscriptionsRouter = router({
   plans: publicProcedure.query(({ ctx }) => listPlans(ctx.deps.readDb)),
+  // Read from the primary: right after an admin changes the plan, the caller sees it.
+  current: protectedProcedure.query(({ ctx }) => currentSubscription(ctx.deps.db, ctx.auth.sub)),
 });

@@ -1,0 +1,26 @@
+// admin.users.* inputs (API.md).
+import { z } from 'zod';
+import { idInput, paginationInput } from './common.ts';
+
+/** A role name as the catalog spells it (admins may add roles, so not a fixed enum). */
+export const roleNameInput = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{1,39}$/, 'must be a role name such as therapist');
+export const planCodeInput = z.string().regex(/^[a-z][a-z0-9_]{1,39}$/, 'must be a plan code such as basic');
+
+export const adminUsersListInput = z
+  .strictObject({
+    /** Prefix of the email or the name, case-insensitive. */
+    search: z.string().trim().min(1).max(100).optional(),
+    role: roleNameInput.optional(),
+    plan: planCodeInput.optional(),
+    status: z.enum(['active', 'suspended']).optional(),
+    ...paginationInput,
+  })
+  .prefault({});
+export type TAdminUsersListInput = z.infer<typeof adminUsersListInput>;
+
+export const setRoleInput = z.strictObject({ userId: idInput, role: roleNameInput });
+export const setPlanInput = z.strictObject({ userId: idInput, planCode: planCodeInput });
+export const suspendInput = z.strictObject({ userId: idInput, reason: z.string().trim().min(1).max(500) });
+export const userIdInput = z.strictObject({ userId: idInput });

@@ -1,0 +1,27 @@
+// Building blocks of the shared input schemas: pagination, ids, bounded text.
+import { z } from 'zod';
+
+/** An opaque keyset cursor, as returned in `nextCursor`. */
+export const cursorInput = z.string().min(1).max(512);
+/** Page size: default 20, at most 100. */
+export const limitInput = z.number().int().min(1).max(100).default(20);
+export const idInput = z.uuid();
+
+/** A short label (a tag, a specialization, a language): trimmed, lower-cased, 1–40 characters. */
+export const labelInput = z.string().trim().toLowerCase().min(1).max(40);
+/** A list of labels: at most 20, duplicates dropped. */
+export const labelListInput = z
+  .array(labelInput)
+  .max(20)
+  .transform((v) => [...new Set(v)]);
+
+/** Free text a person writes (mood note, session note): 1–5,000 characters. */
+export const noteInput = z.string().min(1).max(5000);
+
+export const paginationInput = { cursor: cursorInput.optional(), limit: limitInput };
+
+/** Refines an object with optional `from`/`to` dates so that from ≤ to. */
+export function orderedRange(v: { from?: Date | undefined; to?: Date | undefined }): boolean {
+  return !v.from || !v.to || v.from.getTime() <= v.to.getTime();
+}
+export const rangeMessage = { message: '`from` must not be after `to`', path: ['from'] };

@@ -1,0 +1,11 @@
+// crisis.* inputs (API.md).
+import { z } from 'zod';
+import { idInput, paginationInput } from './common.ts';
+
+export const CRISIS_STATUSES = ['open', 'acknowledged'] as const;
+
+export const crisisListInput = z
+  .strictObject({ status: z.enum(CRISIS_STATUSES).optional(), ...paginationInput })
+  .prefault({});
+
+export const acknowledgeCrisisInput = z.strictObject({ alertId: idInput });

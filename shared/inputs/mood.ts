@@ -1,0 +1,14 @@
+// mood.* inputs (API.md).
+import { z } from 'zod';
+import { labelListInput, noteInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
+
+export const logMoodInput = z.strictObject({
+  score: z.number().int().min(1).max(10),
+  note: noteInput.optional(),
+  tags: labelListInput.optional(),
+});
+
+export const listMoodInput = z
+  .strictObject({ from: z.date().optional(), to: z.date().optional(), ...paginationInput })
+  .refine(orderedRange, rangeMessage)
+  .prefault({});

@@ -51,7 +51,12 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
       anon().auth.register({ email: `  ${email.toUpperCase()} `, password: PASSWORD, name: 'Asha' }),
     );
     expect(queries).toBe(1);
-    expect(result.user).toMatchObject({ email: email.toLowerCase(), name: 'Asha', role: 'patient', plan: 'free' });
+    expect(result.user).toMatchObject({
+      email: email.toLowerCase(),
+      name: 'Asha',
+      role: 'patient',
+      plan: 'free',
+    });
     expect(result.expiresIn).toBe(deps.config.ACCESS_TOKEN_TTL_SECONDS);
     expect(result.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const claims = await bearer(deps, result.accessToken);
@@ -85,7 +90,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
       expect(result.code).toBe('BAD_REQUEST');
       expect(queries).toBe(0);
     }
-    const err = await errorOf(anon().auth.login({ email: uniqueEmail('x'), password: 'y'.repeat(1024 * 1024) }));
+    const err = await errorOf(
+      anon().auth.login({ email: uniqueEmail('x'), password: 'y'.repeat(1024 * 1024) }),
+    );
     expect(err.code).toBe('BAD_REQUEST');
   });
 
@@ -111,7 +118,11 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
           ORDER BY id`,
     );
     expect(audit.map((a) => `${a.action}:${a.reason}`)).toEqual(
-      expect.arrayContaining(['auth.login:null', 'auth.login_failed:wrong_password', 'auth.login_failed:unknown_email']),
+      expect.arrayContaining([
+        'auth.login:null',
+        'auth.login_failed:wrong_password',
+        'auth.login_failed:unknown_email',
+      ]),
     );
   });
 
@@ -160,7 +171,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
   it('refuses a used refresh token within the grace window without revoking the family', async () => {
     const first = await register();
     const second = await anon().auth.refresh({ refreshToken: first.refreshToken });
-    expect((await errorOf(anon().auth.refresh({ refreshToken: first.refreshToken }))).code).toBe('UNAUTHORIZED');
+    expect((await errorOf(anon().auth.refresh({ refreshToken: first.refreshToken }))).code).toBe(
+      'UNAUTHORIZED',
+    );
     // The legitimate successor still works.
     await expect(anon().auth.refresh({ refreshToken: second.refreshToken })).resolves.toBeTruthy();
   });
@@ -173,9 +186,13 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     await deps.db.execute(
       sql`UPDATE refresh_tokens SET used_at = now() - interval '1 minute' WHERE token_hash = ${hashRefreshToken(first.refreshToken)}`,
     );
-    expect((await errorOf(anon().auth.refresh({ refreshToken: first.refreshToken }))).code).toBe('UNAUTHORIZED');
+    expect((await errorOf(anon().auth.refresh({ refreshToken: first.refreshToken }))).code).toBe(
+      'UNAUTHORIZED',
+    );
     // The successor (held by the legitimate client or the thief) is dead too...
-    expect((await errorOf(anon().auth.refresh({ refreshToken: second.refreshToken }))).code).toBe('UNAUTHORIZED');
+    expect((await errorOf(anon().auth.refresh({ refreshToken: second.refreshToken }))).code).toBe(
+      'UNAUTHORIZED',
+    );
     // ...and so is the session's live access token, with no database query.
     const { result, queries } = await countQueries(() => bearer(deps, second.accessToken));
     expect(result).toBeNull();
@@ -233,7 +250,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     const email = uniqueEmail('logout');
     const s1 = await register(email);
     const s2 = await anon().auth.login({ email, password: PASSWORD });
-    const { result, queries } = await countQueries(() => anon().auth.logout({ refreshToken: s1.refreshToken }));
+    const { result, queries } = await countQueries(() =>
+      anon().auth.logout({ refreshToken: s1.refreshToken }),
+    );
     expect(result).toEqual({ ok: true });
     expect(queries).toBe(2);
     expect(await bearer(deps, s1.accessToken)).toBeNull();
@@ -253,7 +272,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(await bearer(deps, s1.accessToken)).toBeNull();
     expect(await bearer(deps, s2.accessToken)).toBeNull();
     for (const s of [s1, s2])
-      expect((await errorOf(anon().auth.refresh({ refreshToken: s.refreshToken }))).code).toBe('UNAUTHORIZED');
+      expect((await errorOf(anon().auth.refresh({ refreshToken: s.refreshToken }))).code).toBe(
+        'UNAUTHORIZED',
+      );
     // A new login right after works (its token is issued at or after tokens_valid_after).
     const s3 = await anon().auth.login({ email, password: PASSWORD });
     expect(await bearer(deps, s3.accessToken)).not.toBeNull();
@@ -269,22 +290,38 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     const s1 = await register(email);
     const s2 = await anon().auth.login({ email, password: PASSWORD });
     const wrong = await errorOf(
-      (await as(s1.accessToken)).auth.changePassword({ currentPassword: 'not it at all', newPassword: 'a new passphrase' }),
+      (await as(s1.accessToken)).auth.changePassword({
+        currentPassword: 'not it at all',
+        newPassword: 'a new passphrase',
+      }),
     );
     expect(wrong.code).toBe('UNAUTHORIZED');
     const { result, queries } = await countQueries(async () =>
-      (await as(s1.accessToken)).auth.changePassword({ currentPassword: PASSWORD, newPassword: 'a new passphrase' }),
+      (await as(s1.accessToken)).auth.changePassword({
+        currentPassword: PASSWORD,
+        newPassword: 'a new passphrase',
+      }),
     );
     expect(queries).toBe(2);
     expect(await bearer(deps, result.accessToken)).not.toBeNull();
     for (const s of [s1, s2]) {
       expect(await bearer(deps, s.accessToken)).toBeNull();
-      expect((await errorOf(anon().auth.refresh({ refreshToken: s.refreshToken }))).code).toBe('UNAUTHORIZED');
+      expect((await errorOf(anon().auth.refresh({ refreshToken: s.refreshToken }))).code).toBe(
+        'UNAUTHORIZED',
+      );
     }
     await expect(anon().auth.refresh({ refreshToken: result.refreshToken })).resolves.toBeTruthy();
     expect((await errorOf(anon().auth.login({ email, password: PASSWORD }))).code).toBe('UNAUTHORIZED');
     await expect(anon().auth.login({ email, password: 'a new passphrase' })).resolves.toBeTruthy();
-    expect((await errorOf((await as(result.accessToken)).auth.changePassword({ currentPassword: 'a new passphrase', newPassword: 'short' }))).code).toBe('BAD_REQUEST');
+    expect(
+      (
+        await errorOf(
+          (
+            await as(result.accessToken)
+          ).auth.changePassword({ currentPassword: 'a new passphrase', newPassword: 'short' }),
+        )
+      ).code,
+    ).toBe('BAD_REQUEST');
   });
 
   it('refuses a suspended account with account_suspended only after a correct password', async () => {

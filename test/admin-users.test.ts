@@ -1,0 +1,253 @@
+// admin.users.*: list (one query on the materialized view), role/plan changes,
+// suspension, session revocation; each takes effect on live access tokens at once and is
+// audited; privilege escalation attempts fail.
+import { TRPCError } from '@trpc/server';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countQueries, queryRows } from '../db/client.ts';
+import { refreshViews } from '../db/views.ts';
+import { authenticate } from '../server/trpc/context.ts';
+import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
+
+type Deps = Awaited<ReturnType<typeof createTestDeps>>;
+const PASSWORD = 'correct horse battery';
+let seq = 0;
+
+async function errorOf(p: Promise<unknown>): Promise<TRPCError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TRPCError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+const reasonOf = (err: TRPCError) =>
+  (err.cause as { details?: { reason?: string; required?: string } })?.details;
+
+describe.each(DB_KINDS)('admin.users on %s', (kind) => {
+  let deps: Deps;
+  let superadmin: Awaited<ReturnType<typeof makeUser>>;
+  let admin: Awaited<ReturnType<typeof makeUser>>;
+  let therapist: Awaited<ReturnType<typeof makeUser>>;
+
+  beforeAll(async () => {
+    deps = await createTestDeps(kind);
+    superadmin = await makeUser('superadmin', 'root');
+    admin = await makeUser('admin', 'boss');
+    therapist = await makeUser('therapist', 'doc');
+  });
+  afterAll(async () => {
+    await deps?.dispose();
+  });
+
+  /** A user of `role`, logged in (its token carries that role). */
+  async function makeUser(role: string, tag = 'user', name = 'Test User') {
+    const email = `${tag}.${Date.now().toString(36)}.${seq++}@example.com`;
+    const reg = await callerFor(deps).auth.register({ email, password: PASSWORD, name });
+    if (role !== 'patient')
+      await deps.db.execute(
+        sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE name = ${role}) WHERE id = ${reg.user.id}`,
+      );
+    const session = await callerFor(deps).auth.login({ email, password: PASSWORD });
+    return { ...session, id: reg.user.id, email };
+  }
+  const claimsOf = async (accessToken: string) => (await authenticate(deps, `Bearer ${accessToken}`)).auth;
+  const as = async (user: { accessToken: string }) => {
+    const claims = await claimsOf(user.accessToken);
+    if (!claims) throw new Error('token refused');
+    return callerFor(deps, claims, { ip: '10.0.0.1' });
+  };
+  const auditCount = async (action: string, targetId: string) => {
+    const [row] = await queryRows<{ n: number }>(
+      deps.db,
+      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = ${action} AND target_id = ${targetId}`,
+    );
+    return row?.n ?? 0;
+  };
+
+  it('lists users from the view with search, filters and keyset pages in one query', async () => {
+    const tag = `zq${Date.now().toString(36)}`;
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push(await makeUser('patient', `${tag}${i}`, `Name ${i}`));
+    await makeUser('patient', `${tag}_x`, 'Underscore'); // "_" must not act as a wildcard
+    await refreshViews(deps.db);
+    const caller = await as(admin);
+    const { result: page1, queries } = await countQueries(() =>
+      caller.admin.users.list({ search: tag.toUpperCase(), limit: 2 }),
+    );
+    expect(queries).toBe(1);
+    expect(page1.items).toHaveLength(2);
+    expect(page1.nextCursor).toBeTruthy();
+    const page2 = await caller.admin.users.list({ search: tag, limit: 2, cursor: page1.nextCursor! });
+    const page3 = await caller.admin.users.list({ search: tag, limit: 2, cursor: page2.nextCursor! });
+    const all = [...page1.items, ...page2.items, ...page3.items];
+    expect(all).toHaveLength(6);
+    expect(new Set(all.map((u) => u.id)).size).toBe(6);
+    expect(page3.nextCursor).toBeNull();
+    expect(all.map((u) => u.id)).toEqual([...all.map((u) => u.id)].sort());
+    expect(all[0]).toMatchObject({ role: 'patient', plan: 'free', status: 'active' });
+
+    const underscore = await caller.admin.users.list({ search: `${tag}_` });
+    expect(underscore.items.map((u) => u.email)).toEqual([expect.stringMatching(new RegExp(`^${tag}_x`))]);
+    const byName = await caller.admin.users.list({ search: 'underscore' });
+    expect(byName.items.some((u) => u.email.startsWith(`${tag}_x`))).toBe(true);
+    const therapists = await caller.admin.users.list({ role: 'therapist', limit: 100 });
+    expect(therapists.items.map((u) => u.id)).toContain(therapist.id);
+    expect(therapists.items.every((u) => u.role === 'therapist')).toBe(true);
+    const suspended = await caller.admin.users.list({ status: 'suspended', plan: 'free' });
+    expect(suspended.items.every((u) => u.status === 'suspended')).toBe(true);
+
+    expect((await errorOf(caller.admin.users.list({ limit: 101 }))).code).toBe('BAD_REQUEST');
+    expect((await errorOf(caller.admin.users.list({ cursor: 'not-a-cursor' }))).code).toBe('BAD_REQUEST');
+    const denied = await countQueries(async () => errorOf((await as(therapist)).admin.users.list({})));
+    expect(denied.result.code).toBe('FORBIDDEN');
+    expect(reasonOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'users.read' });
+    expect(denied.queries).toBe(0);
+  });
+
+  it('setRole kills live access tokens at once; the refresh token gives the new claims; audited', async () => {
+    const user = await makeUser('patient');
+    const { queries } = await countQueries(async () =>
+      (await as(admin)).admin.users.setRole({ userId: user.id, role: 'therapist' }),
+    );
+    expect(queries).toBe(1);
+    const { result: refused, queries: authQueries } = await countQueries(() => claimsOf(user.accessToken));
+    expect(refused).toBeNull();
+    expect(authQueries).toBe(0);
+    const refreshed = await callerFor(deps).auth.refresh({ refreshToken: user.refreshToken });
+    const claims = await claimsOf(refreshed.accessToken);
+    expect(claims).toMatchObject({ role: 'therapist', privilegeLevel: 40 });
+    expect(claims?.permissions).toContain('notes.write');
+    expect(await auditCount('admin.users.set_role', user.id)).toBe(1);
+  });
+
+  it('setPlan kills live access tokens at once; the refresh token gives the new features; audited', async () => {
+    const user = await makeUser('patient');
+    expect((await claimsOf(user.accessToken))?.features).not.toContain('therapist_booking');
+    await (await as(admin)).admin.users.setPlan({ userId: user.id, planCode: 'basic' });
+    expect(await claimsOf(user.accessToken)).toBeNull();
+    const refreshed = await callerFor(deps).auth.refresh({ refreshToken: user.refreshToken });
+    const claims = await claimsOf(refreshed.accessToken);
+    expect(claims?.plan).toBe('basic');
+    expect(claims?.features).toContain('therapist_booking');
+    expect(await auditCount('admin.users.set_plan', user.id)).toBe(1);
+    const unknown = await errorOf(
+      (await as(admin)).admin.users.setPlan({ userId: user.id, planCode: 'platinum' }),
+    );
+    expect(unknown.code).toBe('NOT_FOUND');
+  });
+
+  it('suspend ends every session and blocks login; unsuspend lets the user log in again; audited', async () => {
+    const user = await makeUser('patient');
+    const caller = await as(admin);
+    await caller.admin.users.suspend({ userId: user.id, reason: 'abuse report #12' });
+    expect(await claimsOf(user.accessToken)).toBeNull();
+    expect((await errorOf(callerFor(deps).auth.refresh({ refreshToken: user.refreshToken }))).code).toBe(
+      'UNAUTHORIZED',
+    );
+    const login = await errorOf(callerFor(deps).auth.login({ email: user.email, password: PASSWORD }));
+    expect(login.code).toBe('FORBIDDEN');
+    expect(reasonOf(login)?.reason).toBe('account_suspended');
+    await caller.admin.users.unsuspend({ userId: user.id });
+    const again = await callerFor(deps).auth.login({ email: user.email, password: PASSWORD });
+    expect(await claimsOf(again.accessToken)).not.toBeNull();
+    expect(await auditCount('admin.users.suspend', user.id)).toBe(1);
+    expect(await auditCount('admin.users.unsuspend', user.id)).toBe(1);
+  });
+
+  it('revokeSessions kills the access and refresh tokens of the user; audited', async () => {
+    const user = await makeUser('patient');
+    await (await as(admin)).admin.users.revokeSessions({ userId: user.id });
+    expect(await claimsOf(user.accessToken)).toBeNull();
+    expect((await errorOf(callerFor(deps).auth.refresh({ refreshToken: user.refreshToken }))).code).toBe(
+      'UNAUTHORIZED',
+    );
+    expect(await auditCount('admin.users.revoke_sessions', user.id)).toBe(1);
+  });
+
+  it('refuses privilege escalation: granting admin or superadmin, acting on an equal or higher role', async () => {
+    const user = await makeUser('patient');
+    const otherAdmin = await makeUser('admin');
+    const caller = await as(admin);
+    const attempts = [
+      () => caller.admin.users.setRole({ userId: user.id, role: 'superadmin' }),
+      () => caller.admin.users.setRole({ userId: user.id, role: 'admin' }),
+      () => caller.admin.users.setRole({ userId: admin.id, role: 'superadmin' }),
+      () => caller.admin.users.suspend({ userId: otherAdmin.id, reason: 'coup' }),
+      () => caller.admin.users.revokeSessions({ userId: otherAdmin.id }),
+      () => caller.admin.users.setPlan({ userId: otherAdmin.id, planCode: 'enterprise' }),
+      () => caller.admin.users.setRole({ userId: superadmin.id, role: 'patient' }),
+      () => caller.admin.users.suspend({ userId: admin.id, reason: 'self' }),
+    ];
+    for (const attempt of attempts) {
+      const err = await errorOf(attempt());
+      expect(err.code).toBe('FORBIDDEN');
+      expect(reasonOf(err)?.reason).toBe('insufficient_privilege');
+    }
+    // Nothing changed, nothing was audited, live tokens still work.
+    expect(await claimsOf(otherAdmin.accessToken)).not.toBeNull();
+    expect(await claimsOf(user.accessToken)).toMatchObject({ role: 'patient' });
+    expect(await auditCount('admin.users.suspend', otherAdmin.id)).toBe(0);
+
+    // A therapist lacks roles.assign: refused by the policy, before any query.
+    const denied = await countQueries(async () =>
+      errorOf((await as(therapist)).admin.users.setRole({ userId: user.id, role: 'therapist' })),
+    );
+    expect(denied.result.code).toBe('FORBIDDEN');
+    expect(reasonOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'roles.assign' });
+    expect(denied.queries).toBe(0);
+
+    // A superadmin may make an admin; nobody may make a superadmin.
+    await (await as(superadmin)).admin.users.setRole({ userId: user.id, role: 'admin' });
+    const topErr = await errorOf(
+      (await as(superadmin)).admin.users.setRole({ userId: otherAdmin.id, role: 'superadmin' }),
+    );
+    expect(reasonOf(topErr)?.reason).toBe('insufficient_privilege');
+  });
+
+  it('answers NOT_FOUND for an unknown user or role', async () => {
+    const caller = await as(admin);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    for (const call of [
+      () => caller.admin.users.setRole({ userId: missing, role: 'therapist' }),
+      () => caller.admin.users.suspend({ userId: missing, reason: 'x' }),
+      () => caller.admin.users.unsuspend({ userId: missing }),
+      () => caller.admin.users.revokeSessions({ userId: missing }),
+      () => caller.admin.users.setPlan({ userId: missing, planCode: 'basic' }),
+      () => caller.admin.users.setRole({ userId: therapist.id, role: 'wizard' }),
+    ])
+      expect((await errorOf(call())).code).toBe('NOT_FOUND');
+  });
+
+  it('makes zero queries on the auth path of every gated procedure it owns', async () => {
+    // A revoked or missing token is refused before the resolver: no statement at all.
+    const user = await makeUser('patient');
+    const callers = [
+      (c: ReturnType<typeof callerFor>) => c.auth.me(),
+      (c: ReturnType<typeof callerFor>) => c.auth.logoutAll(),
+      (c: ReturnType<typeof callerFor>) =>
+        c.auth.changePassword({ currentPassword: PASSWORD, newPassword: 'another one!' }),
+      (c: ReturnType<typeof callerFor>) => c.admin.users.list({}),
+      (c: ReturnType<typeof callerFor>) => c.admin.users.setRole({ userId: user.id, role: 'patient' }),
+      (c: ReturnType<typeof callerFor>) => c.admin.users.setPlan({ userId: user.id, planCode: 'free' }),
+      (c: ReturnType<typeof callerFor>) => c.admin.users.suspend({ userId: user.id, reason: 'x' }),
+      (c: ReturnType<typeof callerFor>) => c.admin.users.unsuspend({ userId: user.id }),
+      (c: ReturnType<typeof callerFor>) => c.admin.users.revokeSessions({ userId: user.id }),
+    ];
+    const patient = await as(user);
+    for (const call of callers) {
+      const anonymous = await countQueries(() => errorOf(call(callerFor(deps, null))));
+      expect(anonymous.result.code).toBe('UNAUTHORIZED');
+      expect(anonymous.queries).toBe(0);
+    }
+    for (const call of callers.slice(3)) {
+      const denied = await countQueries(() => errorOf(call(patient)));
+      expect(denied.result.code).toBe('FORBIDDEN');
+      expect(denied.queries).toBe(0);
+    }
+    // Verification and the revocation check themselves: zero statements.
+    const { queries } = await countQueries(() => claimsOf(user.accessToken));
+    expect(queries).toBe(0);
+  });
+});

@@ -1,0 +1,161 @@
+// Instant revocation: the in-memory list, its reload from Postgres at start, and — with
+// real Postgres and Redis — two service instances sharing them: a revocation on A must
+// reach B within a second (the measured delay is printed).
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countQueries, createDatabase } from '../db/client.ts';
+import { loadRevocations, RevocationList } from '../server/auth/revocation.ts';
+import { type AppDeps, closeDeps, createDeps, createLogger } from '../server/deps.ts';
+import { authenticate } from '../server/trpc/context.ts';
+import { callerFor, createTestDeps, DB_KINDS, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
+
+const PASSWORD = 'correct horse battery';
+let seq = 0;
+const email = () => `rev.${Date.now().toString(36)}.${seq++}@example.com`;
+const claimsOn = async (deps: AppDeps, token: string) => (await authenticate(deps, `Bearer ${token}`)).auth;
+
+describe('RevocationList', () => {
+  const user = '11111111-1111-4111-8111-111111111111';
+  const sid = '22222222-2222-4222-8222-222222222222';
+  it('refuses tokens issued before tokens_valid_after and tokens of a revoked session', () => {
+    const list = new RevocationList();
+    list.apply({ kind: 'user', id: user, at: 1000 });
+    expect(list.isRevoked({ sub: user, sid, iat: 999 })).toBe(true);
+    expect(list.isRevoked({ sub: user, sid, iat: 1000 })).toBe(false);
+    // An older event never lowers the bar.
+    list.apply({ kind: 'user', id: user, at: 500 });
+    expect(list.isRevoked({ sub: user, sid, iat: 999 })).toBe(true);
+    list.apply({ kind: 'session', id: sid, at: 5000 });
+    expect(list.isRevoked({ sub: user, sid, iat: 2000 })).toBe(true);
+  });
+
+  it('prunes entries once every token they could kill has expired', () => {
+    const list = new RevocationList();
+    list.apply({ kind: 'user', id: user, at: 1000 });
+    list.apply({ kind: 'session', id: sid, at: 1900 });
+    list.prune(1899, 900);
+    expect(list.size).toBe(2);
+    list.prune(1901, 900);
+    expect(list.size).toBe(0);
+  });
+});
+
+describe.each(DB_KINDS)('revocation state on %s', (kind) => {
+  let deps: Awaited<ReturnType<typeof createTestDeps>>;
+  beforeAll(async () => {
+    deps = await createTestDeps(kind);
+  });
+  afterAll(async () => {
+    await deps?.dispose();
+  });
+
+  it('is reloaded from Postgres at start: user bumps and revoked sessions of the last token lifetime', async () => {
+    const anon = callerFor(deps);
+    const a = await anon.auth.register({ email: email(), password: PASSWORD, name: 'A' });
+    const b = await anon.auth.register({ email: email(), password: PASSWORD, name: 'B' });
+    const aClaims = (await claimsOn(deps, a.accessToken))!;
+    const bClaims = (await claimsOn(deps, b.accessToken))!;
+    await callerFor(deps, aClaims).auth.logoutAll();
+    await anon.auth.logout({ refreshToken: b.refreshToken });
+
+    // A fresh instance knows nothing until it loads.
+    const fresh = new RevocationList();
+    expect(fresh.isRevoked(aClaims) || fresh.isRevoked(bClaims)).toBe(false);
+    await loadRevocations(deps.db, fresh, deps.config.ACCESS_TOKEN_TTL_SECONDS);
+    expect(fresh.isRevoked(aClaims)).toBe(true);
+    expect(fresh.isRevoked(bClaims)).toBe(true);
+    // A token issued after the bump is fine.
+    const again = await anon.auth.login({ email: aClaims.email, password: PASSWORD });
+    const againClaims = (await claimsOn(deps, again.accessToken))!;
+    expect(fresh.isRevoked(againClaims)).toBe(false);
+  });
+
+  it('checks revocation per request from memory only', async () => {
+    const a = await callerFor(deps).auth.register({ email: email(), password: PASSWORD, name: 'A' });
+    const { result, queries } = await countQueries(() => claimsOn(deps, a.accessToken));
+    expect(result?.sub).toBe(a.user.id);
+    expect(queries).toBe(0);
+  });
+});
+
+describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Postgres and Redis', () => {
+  let a: Awaited<ReturnType<typeof createTestDeps>>;
+  let b: AppDeps;
+  beforeAll(async () => {
+    // A channel of this run's own (the channel is namespaced by the issuer).
+    a = await createTestDeps('postgres', {
+      REDIS_URL: REAL_REDIS_URL!,
+      JWT_ISSUER: `manas360-test-${randomBytes(4).toString('hex')}`,
+    });
+    const url = (a.database as { url?: string }).url!;
+    const second = await createDatabase({ url, poolMax: 5 });
+    b = await createDeps(a.config, { database: second, log: createLogger(a.config) });
+  });
+  afterAll(async () => {
+    if (b) await closeDeps(b);
+    await a?.dispose();
+  });
+
+  /** Polls B until it refuses the token; returns the delay in ms from `since`. */
+  async function delayUntilRefusedOnB(token: string, since: number): Promise<number> {
+    while ((await claimsOn(b, token)) !== null) {
+      if (performance.now() - since > 5000) throw new Error('B still accepts the token after 5 s');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return performance.now() - since;
+  }
+
+  it.each([
+    ['admin revokeSessions', 'revoke'],
+    ['logoutAll', 'logoutAll'],
+    ['logout (one session)', 'logout'],
+    ['setRole', 'setRole'],
+  ] as const)('a revocation on A (%s) reaches B within a second', async (label, action) => {
+    const user = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'U' });
+    expect(await claimsOn(b, user.accessToken)).not.toBeNull();
+    const admin = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'Admin' });
+    await a.db.execute(
+      sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE name = 'admin') WHERE id = ${admin.user.id}`,
+    );
+    const adminLogin = await callerFor(a).auth.login({ email: admin.user.email, password: PASSWORD });
+    const adminCaller = callerFor(a, await claimsOn(a, adminLogin.accessToken));
+    const userCaller = callerFor(a, await claimsOn(a, user.accessToken));
+
+    const started = performance.now();
+    if (action === 'revoke') await adminCaller.admin.users.revokeSessions({ userId: user.user.id });
+    if (action === 'logoutAll') await userCaller.auth.logoutAll();
+    if (action === 'logout') await callerFor(a).auth.logout({ refreshToken: user.refreshToken });
+    if (action === 'setRole')
+      await adminCaller.admin.users.setRole({ userId: user.user.id, role: 'therapist' });
+    const committed = performance.now();
+    expect(await claimsOn(a, user.accessToken)).toBeNull();
+    const fromCommit = await delayUntilRefusedOnB(user.accessToken, committed);
+    const fromStart = committed - started + fromCommit;
+    console.log(
+      `[revocation] ${label}: B refused the token ${fromCommit.toFixed(1)} ms after A's call returned (${fromStart.toFixed(1)} ms after it started)`,
+    );
+    expect(fromStart).toBeLessThan(1000);
+  });
+
+  it('a third instance started after the revocation refuses the token from its first request', async () => {
+    const user = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'U' });
+    await callerFor(a, await claimsOn(a, user.accessToken)).auth.logoutAll();
+    const url = (a.database as { url?: string }).url!;
+    const c = await createDeps(a.config, { database: await createDatabase({ url, poolMax: 2 }) });
+    try {
+      expect(await claimsOn(c, user.accessToken)).toBeNull();
+    } finally {
+      await closeDeps(c);
+    }
+  });
+
+  it('ignores malformed revocation messages on the channel', async () => {
+    const user = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'U' });
+    const channel = `${a.config.JWT_ISSUER}:revocations`;
+    await a.redis!.publish(channel, 'not json');
+    await a.redis!.publish(channel, JSON.stringify([{ kind: 'user', id: user.user.id, at: 'soon' }]));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await claimsOn(b, user.accessToken)).not.toBeNull();
+  });
+});

@@ -11,7 +11,7 @@ import { queryRows } from '../../db/client.ts';
 import type { AppDeps } from '../deps.ts';
 import { forbidden, notFound } from '../trpc/errors.ts';
 import { revokeAllRefreshTokensOf } from './refresh.ts';
-import { BUMP_TOKENS_VALID_AFTER, userRevocation } from './revocation.ts';
+import { bumpTokensValidAfter, userRevocation } from './revocation.ts';
 
 export interface Actor {
   id: string;
@@ -49,7 +49,7 @@ async function changeUser(
 ) {
   const assignments = [
     change.set,
-    change.bumpTokens ? sql`tokens_valid_after = ${BUMP_TOKENS_VALID_AFTER}` : undefined,
+    change.bumpTokens ? sql`tokens_valid_after = ${bumpTokensValidAfter()}` : undefined,
     sql`updated_at = now()`,
   ].filter((s): s is SQL => s !== undefined);
   const details = JSON.stringify(change.details ?? {});

@@ -39,7 +39,6 @@ export interface PasswordHasher {
  * production by server/config.ts).
  */
 export function createPasswordHasher(cost = DEFAULT_HASH_COST): PasswordHasher {
-  let dummy: Promise<string> | undefined;
   const hash = async (password: string) => {
     const salt = randomBytes(SALT_BYTES);
     const key = await scryptAsync(password, salt, KEY_LENGTH, { N: 2 ** cost, r: R, p: P, maxmem: MAX_MEM });
@@ -62,12 +61,14 @@ export function createPasswordHasher(cost = DEFAULT_HASH_COST): PasswordHasher {
     });
     return timingSafeEqual(actual, expected);
   };
+  // Made once, up front, so even the first unknown-email login costs one verification.
+  const dummy = hash('dummy password for unknown accounts');
+  dummy.catch(() => {});
   return {
     cost,
     hash,
     verify,
     async dummyVerify(password) {
-      dummy ??= hash('dummy password for unknown accounts');
       await verify(password, await dummy);
     },
   };

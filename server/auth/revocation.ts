@@ -10,7 +10,7 @@
 // facts of the last access-token lifetime from Postgres at start (and again whenever its
 // subscriber reconnects, so nothing published during an outage is missed). Without
 // Redis it works in one process. See docs/decisions/revocation.md.
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -77,8 +77,17 @@ export class RevocationList {
   }
 }
 
-/** tokens_valid_after for "every token issued up to now is dead": the next whole second. */
-export const BUMP_TOKENS_VALID_AFTER = sql`date_trunc('second', clock_timestamp()) + interval '1 second'`;
+/**
+ * `tokens_valid_after = <this>` means "every token issued up to now is dead": the next
+ * whole second by the later of the database's clock and this process's (iat comes from
+ * the process, so a process clock ahead of the database must not let a token survive),
+ * and never earlier than a previous bump.
+ */
+export function bumpTokensValidAfter(): SQL {
+  const processNext = Math.floor(Date.now() / 1000) + 1;
+  return sql`greatest(tokens_valid_after, date_trunc('second', clock_timestamp()) + interval '1 second',
+                      to_timestamp(${processNext}))`;
+}
 
 export function userRevocation(userId: string, tokensValidAfter: number): RevocationEvent {
   return { kind: 'user', id: userId, at: Math.ceil(tokensValidAfter) };

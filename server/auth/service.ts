@@ -26,7 +26,7 @@ import {
   revokeFamilyOf,
   rotateRefreshToken,
 } from './refresh.ts';
-import { BUMP_TOKENS_VALID_AFTER, sessionRevocation, userRevocation } from './revocation.ts';
+import { bumpTokensValidAfter, sessionRevocation, userRevocation } from './revocation.ts';
 
 type AuthDeps = Pick<AppDeps, 'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'config'>;
 
@@ -236,7 +236,7 @@ export async function endAllSessions(
   const [row] = await queryRows<{ tva: number }>(
     deps.db,
     sql`WITH bumped AS (
-          UPDATE users SET tokens_valid_after = ${BUMP_TOKENS_VALID_AFTER}, updated_at = now()
+          UPDATE users SET tokens_valid_after = ${bumpTokensValidAfter()}, updated_at = now()
           WHERE id = ${userId} RETURNING id, tokens_valid_after
         ), revoked AS (${revokeAllRefreshTokensOf(sql`SELECT id FROM bumped`)}),
         audit AS (
@@ -279,7 +279,7 @@ export async function changePassword(
   const [row] = await queryRows<ClaimsRow>(
     deps.db,
     sql`WITH u AS (
-          UPDATE users SET password_hash = ${passwordHash}, tokens_valid_after = ${BUMP_TOKENS_VALID_AFTER},
+          UPDATE users SET password_hash = ${passwordHash}, tokens_valid_after = ${bumpTokensValidAfter()},
                  updated_at = now()
           WHERE id = ${userId} AND status = 'active' AND deleted_at IS NULL
           RETURNING *

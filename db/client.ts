@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -56,11 +56,135 @@ export interface DatabaseOptions {
   memory?: boolean;
   poolMax?: number;
   applicationName?: string;
+  /** Longest wait for a pooled connection before PoolBusyError (default 1000 ms). */
+  poolWaitMs?: number;
+  /** Read replicas: readDb sends selects to them (Drizzle withReplicas). Ignored without url. */
+  replicaUrls?: string[];
+}
+
+/** No pooled connection became free within the wait: the caller answers 503. */
+export class PoolBusyError extends Error {
+  constructor(
+    readonly pool: string,
+    readonly waitedMs: number,
+  ) {
+    super(`no database connection free in pool ${pool} within ${waitedMs} ms`);
+    this.name = 'PoolBusyError';
+  }
+}
+
+/**
+ * A counting semaphore sized to a postgres.js pool. postgres.js queues queries without
+ * limit when every connection is busy; the gate bounds that wait. A permit is taken only
+ * when a statement or transaction actually runs, so procedures that make no query pay
+ * nothing. inUse/waiting are the pool figures /metrics shows.
+ */
+export class PoolGate {
+  inUse = 0;
+  timeouts = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(
+    readonly name: string,
+    readonly size: number,
+    readonly waitMs: number,
+  ) {}
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inUse < this.size) this.inUse += 1;
+    else await this.wait();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private wait(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve(); // the permit passes straight from the releaser: inUse stays the same
+      };
+      const timer = setTimeout(() => {
+        const i = this.queue.indexOf(grant);
+        if (i >= 0) this.queue.splice(i, 1);
+        this.timeouts += 1;
+        reject(new PoolBusyError(this.name, this.waitMs));
+      }, this.waitMs);
+      this.queue.push(grant);
+    });
+  }
+
+  private release(): void {
+    const next = this.queue.shift();
+    if (next) next();
+    else this.inUse -= 1;
+  }
+}
+
+/** The postgres.js client as Drizzle sees it: every statement and transaction takes a gate permit. */
+function gatedClient(pg: postgres.Sql, gate: PoolGate): postgres.Sql {
+  // Drizzle only awaits unsafe(...) or unsafe(...).values(), and calls begin() for a
+  // transaction (whose statements then run on the reserved connection, outside the gate).
+  const unsafe = (query: string, params?: unknown[], opts?: postgres.UnsafeQueryOptions) => {
+    const run = (values: boolean) =>
+      gate.run(async () => {
+        const q = pg.unsafe(query, params as postgres.ParameterOrJSON<never>[], opts);
+        return values ? await q.values() : await q;
+      });
+    return {
+      values: () => run(true),
+      // biome-ignore lint/suspicious/noThenProperty: Drizzle awaits the query object itself
+      then: <A, B>(ok?: (v: unknown) => A, fail?: (e: unknown) => B) => run(false).then(ok, fail),
+    };
+  };
+  const begin = (...args: unknown[]) =>
+    gate.run(() => (pg.begin as (...a: unknown[]) => Promise<unknown>)(...args));
+  return new Proxy(pg, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') return unsafe;
+      if (prop === 'begin') return begin;
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+}
+
+export type DbErrorKind = 'pool_busy' | 'statement_timeout' | 'connection';
+
+/**
+ * What kind of infrastructure failure an error is (through Drizzle's wrapping), so the
+ * API can answer 503/504 with a clean message instead of a 500 that logs SQL.
+ */
+export function classifyDbError(err: unknown): DbErrorKind | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    if (e instanceof PoolBusyError) return 'pool_busy';
+    const code = (e as { code?: unknown }).code;
+    if (code === '57014') return 'statement_timeout';
+    if (
+      typeof code === 'string' &&
+      (/^(08|57P)/.test(code) ||
+        /^(CONNECTION_(CLOSED|ENDED|DESTROYED)|CONNECT_TIMEOUT|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/.test(
+          code,
+        ))
+    )
+      return 'connection';
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 export interface Database {
   db: Db;
+  /** Selects go to a read replica when DATABASE_REPLICA_URLS is set; else the primary. */
+  readDb?: Db;
   kind: 'postgres' | 'pglite';
+  /** Connection gates (primary first, then replicas): in-use and waiting for /metrics. */
+  pools?: PoolGate[];
   /** Apply pending migrations (drizzle journal in migrations/). */
   migrate(): Promise<void>;
   ping(): Promise<void>;
@@ -87,14 +211,36 @@ export function postgresOptions(
   };
 }
 
+function gatedDrizzle(url: string, name: string, opts: DatabaseOptions) {
+  const poolMax = opts.poolMax ?? 50;
+  const pg = postgres(url, postgresOptions(poolMax, opts.applicationName));
+  const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000);
+  const db = drizzlePostgres({
+    client: gatedClient(pg, gate),
+    schema,
+    casing: 'snake_case',
+    logger: countingLogger,
+  });
+  return { pg, gate, db };
+}
+
 export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
-    const pg = postgres(opts.url, postgresOptions(opts.poolMax, opts.applicationName));
-    const db = drizzlePostgres({ client: pg, schema, casing: 'snake_case', logger: countingLogger });
+    const { pg, gate, db } = gatedDrizzle(opts.url, 'primary', opts);
+    const replicas = (opts.replicaUrls ?? []).map((u, i) =>
+      gatedDrizzle(u, `replica${i}`, {
+        ...opts,
+        applicationName: `${opts.applicationName ?? 'manas360-api'}-replica`,
+      }),
+    );
+    const [firstReplica, ...moreReplicas] = replicas.map((r) => r.db);
     return {
       db,
+      // Selects go to a random replica; insert/update/delete/execute/transaction stay on the primary.
+      readDb: firstReplica ? withReplicas(db, [firstReplica, ...moreReplicas]) : db,
       kind: 'postgres',
       pg,
+      pools: [gate, ...replicas.map((r) => r.gate)],
       async migrate() {
         // A dedicated single connection, as drizzle recommends for migrations.
         const one = postgres(opts.url!, { ...postgresOptions(1, 'manas360-migrate'), max: 1 });
@@ -110,7 +256,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
         await pg`select 1`;
       },
       async close() {
-        await pg.end({ timeout: 5 });
+        await Promise.all([pg, ...replicas.map((r) => r.pg)].map((c) => c.end({ timeout: 5 })));
       },
     };
   }
@@ -123,6 +269,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
     db,
+    readDb: db,
     kind: 'pglite',
     async migrate() {
       await migratePglite(drizzlePglite({ client, casing: 'snake_case' }), {

@@ -1,38 +1,125 @@
-// The HTTP server: health, readiness, JWKS and tRPC at /trpc.
-
+// The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz), Prometheus
+// metrics (/metrics) and the JWKS, behind the production hardening: security headers,
+// a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
+// and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
 import { randomUUID } from 'node:crypto';
+import { constants as zlib } from 'node:zlib';
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppDeps } from './deps.ts';
+import { requestCalls } from './http/calls.ts';
+import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
 
-export async function buildServer(deps: AppDeps): Promise<FastifyInstance> {
+/** Longest a client may take to send its headers, and its whole request. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** Node's default: larger headers (e.g. a 20 KB Authorization) get 431 before any work. */
+export const MAX_HEADER_BYTES = 16 * 1024;
+/** Responses smaller than this are sent uncompressed (not worth the CPU). */
+export const COMPRESS_THRESHOLD_BYTES = 1024;
+/** /readyz gives up on a dependency that does not answer within this. */
+const READY_CHECK_TIMEOUT_MS = 2000;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** True from the first moment of a graceful shutdown: /readyz answers 503. */
+    draining: boolean;
+  }
+}
+
+export interface ServerOptions {
+  /** The /metrics body; default: this process's registry (the cluster primary aggregates). */
+  metricsText?: () => Promise<string>;
+}
+
+export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
+    logController: new RequestLog(),
     bodyLimit: 1024 * 1024,
     // A tRPC batch names every procedure in one path segment ("a.b,c.d,..."); Fastify's
     // default of 100 characters answered 414 to a batch of six ordinary calls.
     maxParamLength: 4096,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: HEADERS_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES },
     trustProxy: deps.config.TRUST_PROXY,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     },
   });
+  app.decorate('draining', false);
+
+  await app.register(helmet);
+  await app.register(cors, {
+    // An empty CORS_ORIGINS allows no browser origin (server-to-server and mobile still work).
+    origin: deps.config.CORS_ORIGINS.length > 0 ? deps.config.CORS_ORIGINS : false,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'trpc-accept'],
+    exposedHeaders: ['x-request-id', 'retry-after'],
+    maxAge: 600,
+  });
+  await app.register(compress, {
+    threshold: COMPRESS_THRESHOLD_BYTES,
+    encodings: ['br', 'gzip'],
+    // Brotli's default quality (11) costs more CPU than an API response is worth.
+    brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
+  });
+
+  // Every body, whatever its content type, is read by Fastify under bodyLimit (413 as
+  // JSON beyond it); tRPC's routes register their own JSON and multipart parsers.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+  });
+  // The calls of this request are collected for its log line (server/http/calls.ts).
+  // preHandler runs after the body is read, so the route handler runs inside the store.
+  app.addHook('preHandler', (req, _reply, done) => {
+    const calls: NonNullable<typeof req.calls> = [];
+    req.calls = calls;
+    requestCalls.run(calls, done);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    try {
-      await deps.database.ping();
-      return { status: 'ready' };
-    } catch {
-      return reply.code(503).send({ status: 'unavailable' });
-    }
+    if (app.draining) return reply.code(503).send({ status: 'draining' });
+    const checks = await readiness(deps);
+    const ok = Object.values(checks).every((c) => c === 'ok');
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const body = opts.metricsText ? await opts.metricsText() : await deps.metrics.registry.metrics();
+    return reply.type(deps.metrics.registry.contentType).send(body);
   });
   app.get('/.well-known/jwks.json', async () => deps.tokens.jwks);
 
   await registerTrpc(app, deps);
   return app;
+}
+
+/** Postgres and Redis each answer within READY_CHECK_TIMEOUT_MS. */
+async function readiness(deps: AppDeps): Promise<Record<string, 'ok' | 'failed'>> {
+  const check = (p: Promise<unknown>) =>
+    withTimeout(p, READY_CHECK_TIMEOUT_MS).then(
+      () => 'ok' as const,
+      () => 'failed' as const,
+    );
+  const redis = deps.redis;
+  const [database, cache] = await Promise.all([
+    check(deps.database.ping()),
+    redis ? (redis.status === 'ready' ? check(redis.ping()) : Promise.resolve('failed' as const)) : undefined,
+  ]);
+  return cache === undefined ? { database } : { database, redis: cache };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

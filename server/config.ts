@@ -1,5 +1,6 @@
 // The one place that reads process.env: every variable of API.md's configuration table,
 // validated with zod. A bad value stops start-up with one line naming the variable.
+import cron from 'node-cron';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -59,7 +60,11 @@ export const configSchema = z
     RATE_LIMIT_REGISTER_PER_HOUR: positiveInt.default(20),
     RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
     RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
-    VIEW_REFRESH_CRON: z.string().min(1).default('*/5 * * * *'),
+    VIEW_REFRESH_CRON: z
+      .string()
+      .min(1)
+      .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
+      .default('*/5 * * * *'),
     AUDIT_RETENTION_DAYS: positiveInt.default(365),
     JOBS_ENABLED: bool.default(true),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -86,11 +91,21 @@ export const configSchema = z
     TRUST_PROXY: bool.default(false),
     WORKERS: z.coerce.number().int().min(1).max(64).default(1),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    // After SIGTERM, how long readiness says 503 while the server still serves, so a load
+    // balancer stops sending before the listener closes. Production: its health-check
+    // interval × failure threshold (e.g. 5000); 0 in development.
+    SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
     MAX_BATCH_SIZE: positiveInt.max(100).default(10),
     // Which tRPC HTTP path serves /trpc: the lean one (server/http/lean.ts) or tRPC's adapter.
     TRPC_PATH: z.enum(['lean', 'official']).default('lean'),
   })
   .superRefine((c, ctx) => {
+    if (c.SHUTDOWN_DELAY_MS >= c.SHUTDOWN_TIMEOUT_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHUTDOWN_DELAY_MS'],
+        message: 'must be shorter than SHUTDOWN_TIMEOUT_MS',
+      });
     if (c.NODE_ENV !== 'production') return;
     const need = (key: keyof typeof c, why: string) =>
       ctx.addIssue({ code: 'custom', path: [key], message: why });

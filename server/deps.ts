@@ -1,5 +1,6 @@
 // The services a request needs, built once at start (createDeps) and passed down: no
 // module-level singletons, nothing reads process.env past server/config.ts.
+import type { TRPCError } from '@trpc/server';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { createDatabase, type Database, type Db } from '../db/client.ts';
@@ -11,7 +12,11 @@ import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher, type NotesCipher } from './crypto/notes.ts';
-import { type LoginLimiter, memoryLoginLimiter } from './limits/login.ts';
+import { noteCall } from './http/calls.ts';
+import { serializeError } from './logging.ts';
+import { createRateLimits } from './limits/index.ts';
+import type { LoginLimiter } from './limits/login.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import type { Context } from './trpc/context.ts';
 import type { Meta } from './trpc/init.ts';
 
@@ -20,6 +25,8 @@ export interface ProcedureReport {
   type: string;
   ok: boolean;
   code: string;
+  /** The error a failed call answered with (e.g. TOO_MANY_REQUESTS with retryAfterSeconds). */
+  error?: TRPCError | undefined;
   durationMs: number;
   queries: number;
   ctx: Context;
@@ -46,6 +53,8 @@ export interface AppDeps {
   /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
   notes: NotesCipher;
   loginLimiter: LoginLimiter;
+  /** Prometheus registry and recorders (server/metrics.ts). */
+  metrics: Metrics;
   log: Logger;
   hooks: ProcedureHooks;
   /** Closers run in order at shutdown (after HTTP has drained). */
@@ -53,21 +62,29 @@ export interface AppDeps {
 }
 
 /** Paths and keys pino must never write: tokens, passwords, notes, answers. */
+const SECRET_KEYS = [
+  'password',
+  'currentPassword',
+  'newPassword',
+  'refreshToken',
+  'accessToken',
+  'token',
+  'note',
+  'answers',
+];
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
-  '*.password',
-  '*.currentPassword',
-  '*.newPassword',
-  '*.refreshToken',
-  '*.accessToken',
-  '*.token',
-  '*.note',
-  '*.answers',
+  // At the top of a log object and up to two levels down ({ input: { password } }, ...).
+  ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
 ];
 
 export function createLogger(config: Pick<Config, 'LOG_LEVEL'>): Logger {
-  return pino({ level: config.LOG_LEVEL, redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  return pino({
+    level: config.LOG_LEVEL,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError, error: serializeError },
+  });
 }
 
 export async function connectRedis(url: string): Promise<Redis> {
@@ -78,6 +95,9 @@ export async function connectRedis(url: string): Promise<Redis> {
     enableOfflineQueue: false,
     commandTimeout: 1000,
     maxRetriesPerRequest: 1,
+    // A command in flight when the connection drops fails instead of being sent again
+    // after the reconnect: a rate-limit point is never counted twice.
+    autoResendUnfulfilledCommands: false,
     connectTimeout: 2000,
   });
   redis.on('error', () => {}); // reconnects by itself; state is reported by /readyz
@@ -96,6 +116,8 @@ export async function createDeps(
       url: config.DATABASE_URL,
       dataDir: config.DATA_DIR,
       poolMax: config.DATABASE_POOL_MAX,
+      poolWaitMs: config.DATABASE_POOL_WAIT_MS,
+      replicaUrls: config.DATABASE_REPLICA_URLS,
     }));
   if (database.kind === 'pglite') {
     log.warn(`no DATABASE_URL: using the embedded PGlite database under ${config.DATA_DIR}`);
@@ -131,24 +153,30 @@ export async function createDeps(
     const outcome = await ensureSuperadmin(database.db, passwords, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
+  const metrics = createMetrics({ database, revocations });
+  const limits = createRateLimits(config, redis);
   if (redis) closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
   closers.push(() => database.close());
   return {
     config,
     database,
     db: database.db,
-    readDb: database.db,
+    readDb: database.readDb ?? database.db,
     redis,
     tokens,
     revocations,
     passwords,
     notes,
-    loginLimiter: memoryLoginLimiter({
-      failuresPerEmailIp: config.RATE_LIMIT_LOGIN_FAILURES,
-      failuresPerIpPerDay: config.RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY,
-    }),
+    loginLimiter: limits.loginLimiter,
+    metrics,
     log,
-    hooks: {},
+    hooks: {
+      beforeProcedure: limits.beforeProcedure,
+      onProcedure(report) {
+        metrics.procedure(report);
+        noteCall(report);
+      },
+    },
     closers,
   };
 }

@@ -1,7 +1,13 @@
-// Entry point: `npm start`. Loads config, builds the services and serves HTTP.
+// Entry point: `npm start`. Loads config; with WORKERS > 1 becomes the cluster primary
+// (server/cluster.ts) and forks the workers; otherwise, and in each worker, builds the
+// services, starts the scheduled jobs and serves HTTP until SIGTERM/SIGINT.
+import cluster from 'node:cluster';
 import { buildServer } from './app.ts';
+import { clusterMetricsSource, runPrimary } from './cluster.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { closeDeps, createDeps } from './deps.ts';
+import { createDeps, createLogger } from './deps.ts';
+import { gracefulShutdown } from './http/shutdown.ts';
+import { JobRunner } from './jobs/index.ts';
 
 function configOrExit(): Config {
   try {
@@ -12,19 +18,23 @@ function configOrExit(): Config {
     process.exit(1);
   }
 }
-const config = configOrExit();
-const deps = await createDeps(config);
-const app = await buildServer(deps);
-await app.listen({ port: config.PORT, host: config.HOST });
 
-let stopping = false;
-async function stop(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  deps.log.info({ signal }, 'shutting down');
-  await app.close();
-  await closeDeps(deps);
-  process.exit(0);
+const config = configOrExit();
+if (config.WORKERS > 1 && cluster.isPrimary) {
+  runPrimary(config, createLogger(config));
+} else {
+  const deps = await createDeps(config);
+  const app = await buildServer(deps, {
+    metricsText: cluster.isWorker ? clusterMetricsSource(deps.metrics.registry) : undefined,
+  });
+  if (config.JOBS_ENABLED) {
+    const jobs = new JobRunner(deps);
+    jobs.start();
+    // First at shutdown: the schedule stops and a running job finishes before the pool closes.
+    deps.closers.unshift(() => jobs.stop());
+  }
+  const shutdown = gracefulShutdown(app, deps);
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen({ port: config.PORT, host: config.HOST });
 }
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));

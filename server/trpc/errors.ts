@@ -1,6 +1,7 @@
 // Errors clients act on (API.md, "Errors clients act on"). The extra fields travel as
 // the TRPCError's cause and the error formatter copies them into error.data.
 import { TRPCError } from '@trpc/server';
+import { classifyDbError } from '../../db/client.ts';
 import type { AppErrorData, ForbiddenReason } from '../../shared/errors.ts';
 
 export class ErrorDetails extends Error {
@@ -43,4 +44,23 @@ export function notFound(what: string): TRPCError {
 
 export function conflict(message: string): TRPCError {
   return new TRPCError({ code: 'CONFLICT', message });
+}
+
+/**
+ * Database infrastructure failures as clean client errors: no free pooled connection
+ * within DATABASE_POOL_WAIT_MS or a lost connection → SERVICE_UNAVAILABLE (503), a
+ * statement timeout → GATEWAY_TIMEOUT (504). Never the SQL or the driver's message.
+ */
+export function databaseFailure(error: TRPCError): TRPCError | undefined {
+  const kind = classifyDbError(error.cause);
+  if (!kind) return undefined;
+  if (kind === 'statement_timeout')
+    return new TRPCError({
+      code: 'GATEWAY_TIMEOUT',
+      message: 'The database took too long to answer',
+      cause: error.cause,
+    });
+  const message =
+    kind === 'pool_busy' ? 'The server is busy; retry shortly' : 'The database is unavailable; retry shortly';
+  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause: error.cause });
 }

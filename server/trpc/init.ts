@@ -7,7 +7,7 @@ import { queryScope } from '../../db/client.ts';
 import type { Feature, Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
 import type { Context } from './context.ts';
-import { ErrorDetails, forbidden, unauthorized } from './errors.ts';
+import { databaseFailure, ErrorDetails, forbidden, unauthorized } from './errors.ts';
 
 /** Access policy and limits, declared per procedure with .meta({...}). */
 export interface Meta {
@@ -50,7 +50,11 @@ export const middleware = t.middleware;
 const observe = t.middleware(async ({ ctx, path, type, next }) => {
   const scope = { queries: 0 };
   const started = performance.now();
-  const result = await queryScope.run(scope, () => next());
+  let result = await queryScope.run(scope, () => next());
+  // A busy pool, a statement timeout or a lost connection answers 503/504 with a clean
+  // message instead of a 500 (see databaseFailure).
+  const dbError = result.ok ? undefined : databaseFailure(result.error);
+  if (dbError && !result.ok) result = { ...result, error: dbError };
   // An enclosing countQueries() (tests, jobs) sees this call's statements too.
   const outer = queryScope.getStore();
   if (outer) outer.queries += scope.queries;
@@ -59,6 +63,7 @@ const observe = t.middleware(async ({ ctx, path, type, next }) => {
     type,
     ok: result.ok,
     code: result.ok ? 'OK' : result.error.code,
+    error: result.ok ? undefined : result.error,
     durationMs: performance.now() - started,
     queries: scope.queries,
     ctx,

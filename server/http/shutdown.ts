@@ -1,0 +1,54 @@
+// Graceful shutdown on SIGTERM/SIGINT, in the order a load balancer needs:
+//   1. readiness turns 503 at once (app.draining), the server still serves;
+//   2. after SHUTDOWN_DELAY_MS (the time the balancer takes to notice), stop accepting
+//      connections and let in-flight requests finish;
+//   3. at the deadline, connections still open are closed;
+//   4. closeDeps: jobs stop (a running refresh finishes), then revocation sync, Redis and
+//      the pool close;
+//   5. exit 0. A hard timer exits 1 if all this overruns SHUTDOWN_TIMEOUT_MS.
+import type { FastifyInstance } from 'fastify';
+import { type AppDeps, closeDeps } from '../deps.ts';
+
+/** Time kept back from the drain for closing jobs, Redis and the pool. */
+const CLOSE_RESERVE_MS = 1000;
+
+export function gracefulShutdown(
+  app: FastifyInstance,
+  deps: AppDeps,
+  exit: (code: number) => void = (code) => process.exit(code),
+): (signal: string) => Promise<void> {
+  let started = false;
+  return async (signal) => {
+    if (started) return;
+    started = true;
+    const { SHUTDOWN_TIMEOUT_MS, SHUTDOWN_DELAY_MS } = deps.config;
+    const { log } = deps;
+    const begun = Date.now();
+    const hardStop = setTimeout(() => {
+      log.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown overran its deadline: exiting');
+      exit(1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    hardStop.unref();
+
+    app.draining = true;
+    log.info({ signal, delayMs: SHUTDOWN_DELAY_MS }, 'shutting down: readiness is 503');
+    if (SHUTDOWN_DELAY_MS > 0) await sleep(SHUTDOWN_DELAY_MS);
+
+    const closing = app.close();
+    const drainBudget = Math.max(0, SHUTDOWN_TIMEOUT_MS - (Date.now() - begun) - CLOSE_RESERVE_MS);
+    const drained = await Promise.race([closing.then(() => true), sleep(drainBudget).then(() => false)]);
+    if (!drained) {
+      log.warn('requests still in flight at the deadline: closing their connections');
+      app.server.closeAllConnections();
+      await closing;
+    }
+    await closeDeps(deps);
+    clearTimeout(hardStop);
+    log.info({ ms: Date.now() - begun }, 'shutdown complete');
+    exit(0);
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

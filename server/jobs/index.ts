@@ -1,0 +1,149 @@
+// Scheduled jobs (node-cron): the materialized-view refresh on VIEW_REFRESH_CRON, the
+// daily clean-up of expired refresh tokens and the audit-log retention. Every instance
+// schedules them; each firing runs inside a transaction that first takes a
+// transaction-scoped advisory lock (pg_try_advisory_xact_lock), so exactly one of N
+// instances does the work and a firing never overlaps a previous one still running:
+// the others skip, and say so in the log and in job_runs_total. The lock is released
+// by the commit, also when the process dies. On PGlite (one process) it simply runs.
+import { sql } from 'drizzle-orm';
+import cron, { type ScheduledTask } from 'node-cron';
+import { type Database, type Executor, queryRows } from '../../db/client.ts';
+import { refreshViews, type ViewRefresh, viewsStale } from '../../db/views.ts';
+import type { AppDeps } from '../deps.ts';
+import type { JobOutcome, Metrics } from '../metrics.ts';
+
+/** First key of every job lock (pg_try_advisory_xact_lock(int, int)); the job's id is the second. */
+export const JOB_LOCK_NAMESPACE = 360_360;
+
+export interface JobResult {
+  outcome: JobOutcome;
+  durationMs?: number;
+  /** What the job reports (views refreshed, rows deleted). */
+  detail?: Record<string, unknown>;
+}
+
+interface Job {
+  name: string;
+  lockId: number;
+  /** Returns undefined to say "nothing to do" (skipped_fresh). */
+  work(tx: Executor, deps: JobDeps): Promise<Record<string, unknown> | undefined>;
+}
+
+type JobDeps = Pick<AppDeps, 'config' | 'database' | 'log'> & { metrics?: Metrics | undefined };
+
+export const viewRefreshJob: Job = {
+  name: 'view-refresh',
+  lockId: 1,
+  async work(tx, deps) {
+    if (!(await viewsStale(tx))) return undefined;
+    const views: ViewRefresh[] = await refreshViews(tx);
+    deps.metrics?.viewRefresh(views);
+    return { views };
+  },
+};
+
+export const refreshTokenCleanupJob: Job = {
+  name: 'refresh-token-cleanup',
+  lockId: 2,
+  async work(tx) {
+    const [row] = await queryRows<{ n: number }>(
+      tx,
+      sql`WITH d AS (DELETE FROM refresh_tokens WHERE expires_at < now() RETURNING 1) SELECT count(*)::int AS n FROM d`,
+    );
+    return { deleted: Number(row?.n ?? 0) };
+  },
+};
+
+export const auditRetentionJob: Job = {
+  name: 'audit-retention',
+  lockId: 3,
+  async work(tx, deps) {
+    const days = deps.config.AUDIT_RETENTION_DAYS;
+    const [row] = await queryRows<{ n: number }>(
+      tx,
+      sql`WITH d AS (DELETE FROM audit_log WHERE at < now() - make_interval(days => ${days}) RETURNING 1)
+          SELECT count(*)::int AS n FROM d`,
+    );
+    return { deleted: Number(row?.n ?? 0), retentionDays: days };
+  },
+};
+
+/**
+ * Runs fn in a transaction holding the job's advisory lock, or returns locked: false at
+ * once when another session (instance) holds it. Jobs may run longer than the pool's
+ * 30 s statement timeout, so the transaction raises it for itself.
+ */
+export async function withJobLock<T>(
+  database: Database,
+  lockId: number,
+  fn: (tx: Executor) => Promise<T>,
+): Promise<{ locked: true; value: T } | { locked: false }> {
+  if (database.kind === 'pglite') return { locked: true, value: await fn(database.db) };
+  return database.db.transaction(async (tx) => {
+    const [row] = await queryRows<{ locked: boolean }>(
+      tx,
+      sql`SELECT pg_try_advisory_xact_lock(${JOB_LOCK_NAMESPACE}, ${lockId}) AS locked`,
+    );
+    if (!row?.locked) return { locked: false as const };
+    await tx.execute(sql`SET LOCAL statement_timeout = '15min'`);
+    return { locked: true as const, value: await fn(tx) };
+  });
+}
+
+export class JobRunner {
+  private readonly running = new Map<string, Promise<JobResult>>();
+  private tasks: ScheduledTask[] = [];
+
+  constructor(private readonly deps: JobDeps) {}
+
+  /** Runs a job now (the schedule calls this too); never throws. */
+  run(job: Job): Promise<JobResult> {
+    const { log, metrics } = this.deps;
+    if (this.running.has(job.name)) {
+      // This instance's previous firing still runs: do not queue a second one behind it.
+      log.warn({ job: job.name, outcome: 'skipped_running' }, 'job skipped: the previous run still runs');
+      metrics?.job(job.name, 'skipped_running');
+      return Promise.resolve({ outcome: 'skipped_running' });
+    }
+    const started = performance.now();
+    const done = withJobLock(this.deps.database, job.lockId, (tx) => job.work(tx, this.deps))
+      .then((res): JobResult => {
+        const durationMs = Math.round(performance.now() - started);
+        if (!res.locked) {
+          log.info({ job: job.name, outcome: 'skipped_locked' }, 'job skipped: another run holds its lock');
+          metrics?.job(job.name, 'skipped_locked');
+          return { outcome: 'skipped_locked' };
+        }
+        const outcome: JobOutcome = res.value ? 'ran' : 'skipped_fresh';
+        log.info({ job: job.name, outcome, durationMs, ...res.value }, `job ${job.name}: ${outcome}`);
+        metrics?.job(job.name, outcome, outcome === 'ran' ? durationMs / 1000 : undefined);
+        return res.value ? { outcome, durationMs, detail: res.value } : { outcome, durationMs };
+      })
+      .catch((err: unknown): JobResult => {
+        log.error({ job: job.name, err }, `job ${job.name} failed`);
+        metrics?.job(job.name, 'failed');
+        return { outcome: 'failed' };
+      })
+      .finally(() => this.running.delete(job.name));
+    this.running.set(job.name, done);
+    return done;
+  }
+
+  /** Schedules the three jobs. */
+  start(): void {
+    const schedule = (expr: string, job: Job) =>
+      cron.schedule(expr, () => void this.run(job), { name: job.name, noOverlap: false });
+    this.tasks = [
+      schedule(this.deps.config.VIEW_REFRESH_CRON, viewRefreshJob),
+      schedule('17 3 * * *', refreshTokenCleanupJob),
+      schedule('47 3 * * *', auditRetentionJob),
+    ];
+  }
+
+  /** Stops the schedule and waits for running jobs (a refresh in progress finishes). */
+  async stop(): Promise<void> {
+    await Promise.all(this.tasks.map((t) => t.destroy()));
+    this.tasks = [];
+    await Promise.all(this.running.values());
+  }
+}

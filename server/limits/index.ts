@@ -1,0 +1,92 @@
+// Rate limits per procedure call (the `limit` middleware calls beforeProcedure for every
+// call of a batch, so a batch cannot bypass them). Policies come from .meta({ rateLimit }):
+//   general  (default) per user when authenticated, else per IP: RATE_LIMIT_GENERAL_PER_MINUTE;
+//            Redis down → an in-memory limiter per process takes over at once (no stall);
+//   login    general, plus the brute-force limiter the login procedure drives
+//            (deps.loginLimiter); Redis down → 503, fail closed;
+//   register general, plus RATE_LIMIT_REGISTER_PER_HOUR per IP; Redis down → 503;
+//   none     not counted.
+import type { Redis } from 'ioredis';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
+import type { Config } from '../config.ts';
+import type { ProcedureHooks } from '../deps.ts';
+import { tooManyRequests } from '../trpc/errors.ts';
+import { type LoginLimiter, limiterUnavailable, memoryLoginLimiter, redisLoginLimiter } from './login.ts';
+
+export interface RateLimits {
+  loginLimiter: LoginLimiter;
+  /** Undefined when RATE_LIMIT_ENABLED=false: no per-call cost at all. */
+  beforeProcedure: ProcedureHooks['beforeProcedure'];
+}
+
+type LimitConfig = Pick<
+  Config,
+  | 'RATE_LIMIT_ENABLED'
+  | 'RATE_LIMIT_GENERAL_PER_MINUTE'
+  | 'RATE_LIMIT_REGISTER_PER_HOUR'
+  | 'RATE_LIMIT_LOGIN_FAILURES'
+  | 'RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY'
+>;
+
+export function createRateLimits(config: LimitConfig, redis: Redis | undefined, prefix = 'rl'): RateLimits {
+  const loginLimits = {
+    failuresPerEmailIp: config.RATE_LIMIT_LOGIN_FAILURES,
+    failuresPerIpPerDay: config.RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY,
+  };
+  // The login lockout stays on even with RATE_LIMIT_ENABLED=false: it only counts failed
+  // logins, which a benchmark does not make, and it is a security control.
+  const loginLimiter = redis
+    ? redisLoginLimiter(loginLimits, redis, prefix)
+    : memoryLoginLimiter(loginLimits);
+  if (!config.RATE_LIMIT_ENABLED) return { loginLimiter, beforeProcedure: undefined };
+
+  const generalOpts = {
+    keyPrefix: `${prefix}:general`,
+    points: config.RATE_LIMIT_GENERAL_PER_MINUTE,
+    duration: 60,
+  };
+  const registerOpts = {
+    keyPrefix: `${prefix}:register`,
+    points: config.RATE_LIMIT_REGISTER_PER_HOUR,
+    duration: 3600,
+  };
+  const general: RateLimiterAbstract = redis
+    ? new RateLimiterRedis({
+        ...generalOpts,
+        storeClient: redis,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new RateLimiterMemory(generalOpts),
+      })
+    : new RateLimiterMemory(generalOpts);
+  const register: RateLimiterAbstract = redis
+    ? new RateLimiterRedis({ ...registerOpts, storeClient: redis, rejectIfRedisNotReady: true })
+    : new RateLimiterMemory(registerOpts);
+
+  return {
+    loginLimiter,
+    async beforeProcedure({ ctx, meta }) {
+      const policy = meta?.rateLimit ?? 'general';
+      if (policy === 'none') return;
+      // Fail closed before any work when the shared store is known to be down.
+      if ((policy === 'login' || policy === 'register') && redis && redis.status !== 'ready')
+        throw limiterUnavailable();
+      await consume(general, ctx.auth ? `u:${ctx.auth.sub}` : `ip:${ctx.req.ip}`);
+      if (policy === 'register') await consume(register, ctx.req.ip);
+    },
+  };
+}
+
+/** One point, or TOO_MANY_REQUESTS with the wait; a store error (no insurance) → 503. */
+async function consume(limiter: RateLimiterAbstract, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (err) {
+    if (err instanceof RateLimiterRes) throw tooManyRequests(err.msBeforeNext / 1000);
+    throw limiterUnavailable(err);
+  }
+}

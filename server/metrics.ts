@@ -1,0 +1,154 @@
+// Prometheus metrics (GET /metrics): per-procedure request counts, latency and SQL
+// statements (so "0 queries for auth" is visible in production), the connection pool,
+// jobs and view refreshes, rate-limit rejections, revocations and process metrics.
+// One registry per process; with WORKERS > 1 the primary aggregates every worker's
+// registry (server/cluster.ts) so a scrape sees the whole host.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ViewRefresh } from '../db/views.ts';
+import type { AppDeps, ProcedureReport } from './deps.ts';
+
+export type JobOutcome = 'ran' | 'skipped_fresh' | 'skipped_locked' | 'skipped_running' | 'failed';
+
+export interface Metrics {
+  registry: Registry;
+  procedure(report: ProcedureReport): void;
+  job(name: string, outcome: JobOutcome, seconds?: number): void;
+  viewRefresh(views: ViewRefresh[]): void;
+}
+
+export function createMetrics(deps: Pick<AppDeps, 'database' | 'revocations'>): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'trpc_requests_total',
+    help: 'tRPC procedure calls by procedure and result code',
+    labelNames: ['procedure', 'code'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'trpc_request_duration_seconds',
+    help: 'tRPC procedure call duration by procedure and result code',
+    labelNames: ['procedure', 'code'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const queries = new Counter({
+    name: 'db_queries_total',
+    help: 'SQL statements issued by tRPC procedure calls',
+    labelNames: ['procedure'],
+    registers,
+  });
+  const rejections = new Counter({
+    name: 'rate_limit_rejections_total',
+    help: 'Calls refused with TOO_MANY_REQUESTS, by procedure',
+    labelNames: ['procedure'],
+    registers,
+  });
+  const pools = deps.database.pools ?? [];
+  new Gauge({
+    name: 'db_pool_connections_in_use',
+    help: 'Pooled connections running a statement or transaction',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      for (const p of pools) this.set({ pool: p.name }, p.inUse);
+    },
+  });
+  new Gauge({
+    name: 'db_pool_waiting',
+    help: 'Statements waiting for a pooled connection',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      for (const p of pools) this.set({ pool: p.name }, p.waiting);
+    },
+  });
+  new Gauge({
+    name: 'db_pool_size',
+    help: 'Connections in the pool (DATABASE_POOL_MAX)',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      for (const p of pools) this.set({ pool: p.name }, p.size);
+    },
+  });
+  new Counter({
+    name: 'db_pool_wait_timeouts_total',
+    help: 'Requests refused (503) after waiting DATABASE_POOL_WAIT_MS for a connection',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of pools) this.inc({ pool: p.name }, p.timeouts);
+    },
+  });
+  const jobRuns = new Counter({
+    name: 'job_runs_total',
+    help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_running, failed)',
+    labelNames: ['job', 'outcome'],
+    registers,
+  });
+  const jobDuration = new Histogram({
+    name: 'job_duration_seconds',
+    help: 'Duration of scheduled jobs that ran',
+    labelNames: ['job'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers,
+  });
+  const viewSeconds = new Gauge({
+    name: 'view_refresh_duration_seconds',
+    help: 'Duration of the last refresh of each materialized view',
+    labelNames: ['view'],
+    registers,
+  });
+  const viewRows = new Gauge({
+    name: 'view_refresh_rows',
+    help: 'Rows in each materialized view after its last refresh',
+    labelNames: ['view'],
+    registers,
+  });
+  const revocations = new Counter({
+    name: 'revocations_total',
+    help: 'Revocations applied by this process (its own and those learned from other instances)',
+    labelNames: ['kind'],
+    registers,
+  });
+  new Gauge({
+    name: 'revocation_entries',
+    help: 'Revocation entries held in memory',
+    registers,
+    collect() {
+      this.set(deps.revocations.size);
+    },
+  });
+  // Count revocations where every kind of them passes: RevocationList.apply.
+  const list = deps.revocations;
+  const apply = list.apply.bind(list);
+  list.apply = (event) => {
+    revocations.inc({ kind: event.kind });
+    apply(event);
+  };
+
+  return {
+    registry,
+    procedure(r) {
+      const labels = { procedure: r.path, code: r.code };
+      requests.inc(labels);
+      duration.observe(labels, r.durationMs / 1000);
+      queries.inc({ procedure: r.path }, r.queries);
+      if (r.code === 'TOO_MANY_REQUESTS') rejections.inc({ procedure: r.path });
+    },
+    job(name, outcome, seconds) {
+      jobRuns.inc({ job: name, outcome });
+      if (seconds !== undefined) jobDuration.observe({ job: name }, seconds);
+    },
+    viewRefresh(views) {
+      for (const v of views) {
+        viewSeconds.set({ view: v.name }, v.ms / 1000);
+        viewRows.set({ view: v.name }, v.rows);
+      }
+    },
+  };
+}

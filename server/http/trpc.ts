@@ -63,15 +63,16 @@ export async function registerTrpc(app: FastifyInstance, deps: AppDeps): Promise
   await mountTrpc(app, deps.config.TRPC_PATH, officialOptions(deps), leanOptions(deps));
 }
 
-/** Mounts a router at /trpc on the chosen path (generic so tests can mount their own router). */
+/** Mounts a router at prefix on the chosen path (generic so tests and the bench mount their own). */
 export async function mountTrpc<TRouter extends AnyTRPCRouter>(
   app: FastifyInstance,
   mode: 'lean' | 'official',
   official: FastifyTRPCPluginOptions<TRouter>['trpcOptions'],
   lean: LeanHandlerOptions<TRouter>,
+  prefix = '/trpc',
 ): Promise<void> {
   if (mode === 'official') {
-    await app.register(fastifyTRPCPlugin, { prefix: '/trpc', trpcOptions: official });
+    await app.register(fastifyTRPCPlugin, { prefix, trpcOptions: official });
     return;
   }
   await app.register(
@@ -90,6 +91,6 @@ export async function mountTrpc<TRouter extends AnyTRPCRouter>(
         return reply;
       });
     },
-    { prefix: '/trpc' },
+    { prefix },
   );
 }

@@ -1,0 +1,88 @@
+// The load generator (a child process of bench/run.ts, pinned to its own core): drives one
+// URL with autocannon, rotating through the bench users' bearer tokens, and prints one
+// JSON line: requests/s, latency percentiles (p50/p95/p99 from every response), errors.
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+
+export interface LoadSpec {
+  url: string;
+  method?: 'GET' | 'POST';
+  body?: string;
+  /** File with one bearer token per line; empty: anonymous. */
+  tokensFile?: string;
+  connections: number;
+  durationSeconds: number;
+  /** Fixed overall rate (req/s) for latency-at-load; unset: as fast as possible. */
+  rate?: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  durationSeconds: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non2xx: number;
+  errorRate: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main() {
+  const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
+  const tokens = spec.tokensFile ? readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean) : [];
+  const base: Record<string, string> = spec.body ? { 'content-type': 'application/json' } : {};
+  // autocannon pre-builds each request; every connection cycles through all of them.
+  const requests = (tokens.length ? tokens : [undefined]).map((t) => ({
+    method: spec.method ?? 'GET',
+    ...(spec.body ? { body: spec.body } : {}),
+    headers: t ? { ...base, authorization: `Bearer ${t}` } : base,
+  }));
+  const latencies: number[] = [];
+  let done!: (r: autocannon.Result) => void;
+  let fail!: (e: unknown) => void;
+  const finished = new Promise<autocannon.Result>((resolve, reject) => {
+    done = resolve;
+    fail = reject;
+  });
+  const instance = autocannon(
+    {
+      url: spec.url,
+      connections: spec.connections,
+      duration: spec.durationSeconds,
+      requests,
+      ...(spec.rate ? { overallRate: spec.rate } : {}),
+    },
+    (err, r) => (err ? fail(err) : done(r)),
+  );
+  instance.on('response', (_client, _status, _bytes, ms) => {
+    latencies.push(ms);
+  });
+  const result = await finished;
+  const sorted = Float64Array.from(latencies).sort();
+  const total = result.requests.total;
+  const out: LoadResult = {
+    requests: total,
+    durationSeconds: result.duration,
+    rps: total / result.duration,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.length ? sorted[sorted.length - 1]! : 0,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    errorRate:
+      total + result.errors > 0
+        ? (result.non2xx + result.errors + result.timeouts) / (total + result.errors)
+        : 0,
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+await main();

@@ -1,0 +1,128 @@
+// The markdown report of a bench run: the measured table and each target's ratio.
+import type { ProfileEntry } from './profile.ts';
+
+interface Row {
+  id: string;
+  server: string;
+  label: string;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errorRate: number;
+  queriesPerRequest: number;
+  rssMB: number;
+  tokenCacheHitRate: number | null;
+}
+
+export interface RunLike {
+  at: string;
+  command: string;
+  settings: { durationSeconds: number; connections: number; users: number; tokens: number };
+  machine: {
+    cores: number;
+    cpu: string;
+    node: string;
+    pinned: boolean;
+    postgres: string;
+    maxLoadAvg?: number;
+  };
+  results: Row[];
+  profiles: Record<string, ProfileEntry[]>;
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  target: string;
+  met: boolean | null;
+}
+
+const f0 = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+const f2 = (n: number) => n.toFixed(2);
+
+/** Each target of issue 6 that this run can judge, with the measured figure. */
+export function targets(run: RunLike): Target[] {
+  const by = (id: string) => run.results.find((r) => r.id === id);
+  const out: Target[] = [];
+  const ratio = (name: string, a: string, b: string, min: number, asPercent = false) => {
+    const x = by(a);
+    const y = by(b);
+    if (!x || !y) return;
+    const r = x.rps / y.rps;
+    out.push({
+      name,
+      measured: asPercent
+        ? `${(r * 100).toFixed(1)} % (${f0(x.rps)} / ${f0(y.rps)})`
+        : `${r.toFixed(2)}× (${f0(x.rps)} / ${f0(y.rps)})`,
+      target: asPercent ? `≥ ${min * 100} %` : `≥ ${min}×`,
+      met: r >= min,
+    });
+  };
+  ratio('gated 0-query (lean) vs raw node:http', 'lean-me', 'raw', 0.2, true);
+  ratio('gated 0-query: lean vs official adapter', 'lean-me', 'official-me', 4);
+  ratio('2-query vs 8-query "before" (both lean)', 'lean-typical', 'lean-before', 3);
+  ratio('2-query (lean) vs "before" on the official adapter', 'lean-typical', 'official-before', 3);
+  ratio('2-query prepared (lean) vs 8-query "before" (lean)', 'lean-typical-prepared', 'lean-before', 3);
+  const at = by('lean-typical-at-rate');
+  if (at)
+    out.push({
+      name: `2-query p95 at a fixed rate (achieved ${f0(at.rps)} req/s)`,
+      measured: `${f2(at.p95)} ms (p99 ${f2(at.p99)} ms)`,
+      target: '≤ 10 ms at 2,000 req/s',
+      met: at.p95 <= 10 && at.rps >= 1900 && at.errorRate === 0,
+    });
+  const q = (id: string, want: number, name: string) => {
+    const r = by(id);
+    if (r)
+      out.push({
+        name,
+        measured: `${f2(r.queriesPerRequest)} queries/request`,
+        target: `${want}`,
+        met: Math.abs(r.queriesPerRequest - want) < 0.01,
+      });
+  };
+  q('lean-me', 0, 'auth + RBAC + feature gate (auth.me) under load');
+  q('lean-typical', 2, 'typical business procedure under load');
+  q('lean-before', 8, '"before" design under load');
+  return out;
+}
+
+export function renderReport(run: RunLike): string {
+  const m = run.machine;
+  const lines = [
+    `# Benchmark: ${run.at}`,
+    '',
+    `Command: \`${run.command}\` · machine: ${m.cores} cores (${m.cpu}), Node ${m.node}, PostgreSQL ${m.postgres}` +
+      ` · server ${m.pinned ? 'pinned to core 0, autocannon on core 1' : 'not pinned (no taskset)'}` +
+      ` · ${run.settings.connections} connections, ${run.settings.durationSeconds} s per scenario` +
+      ` · ${f0(run.settings.users)} users in the database, tokens of ${f0(run.settings.tokens)} of them`,
+    '',
+    ...(m.maxLoadAvg !== undefined && m.maxLoadAvg > 2.5
+      ? [
+          `**Noisy run**: the 1-minute load average reached ${m.maxLoadAvg.toFixed(1)} (server + load generator ≈ 2): other processes shared the two cores, so absolute figures are low and ratios approximate.`,
+          '',
+        ]
+      : []),
+    '| scenario | server | req/s | p50 ms | p95 ms | p99 ms | errors | queries/req | RSS MB | token cache hits |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...run.results.map(
+      (r) =>
+        `| ${r.label} | ${r.server} | ${f0(r.rps)} | ${f2(r.p50)} | ${f2(r.p95)} | ${f2(r.p99)} | ${(r.errorRate * 100).toFixed(2)} % | ${f2(r.queriesPerRequest)} | ${r.rssMB.toFixed(0)} | ${r.tokenCacheHitRate === null ? '-' : `${(r.tokenCacheHitRate * 100).toFixed(1)} %`} |`,
+    ),
+    '',
+    '## Targets',
+    '',
+    '| target | measured | wanted | met |',
+    '|---|---|---|---|',
+    ...targets(run).map((t) => `| ${t.name} | ${t.measured} | ${t.target} | ${t.met ? 'yes' : 'NO'} |`),
+    '',
+  ];
+  for (const [server, entries] of Object.entries(run.profiles)) {
+    lines.push(`## Top self-time functions: ${server} server (node --cpu-prof, whole run)`, '');
+    lines.push('| self % | function | where |', '|---:|---|---|');
+    for (const e of entries) lines.push(`| ${e.selfPercent.toFixed(1)} | ${e.fn} | ${e.where} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

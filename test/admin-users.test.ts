@@ -6,11 +6,14 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
 import { refreshViews } from '../db/views.ts';
-import { authenticate } from '../server/trpc/context.ts';
+import { appRouter } from '../server/routers/index.ts';
+import { authenticate, createContext } from '../server/trpc/context.ts';
+import { createCallerFactory } from '../server/trpc/init.ts';
 import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 const PASSWORD = 'correct horse battery';
+const createCaller = createCallerFactory(appRouter);
 let seq = 0;
 
 async function errorOf(p: Promise<unknown>): Promise<TRPCError> {
@@ -115,6 +118,15 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     const { result: refused, queries: authQueries } = await countQueries(() => claimsOf(user.accessToken));
     expect(refused).toBeNull();
     expect(authQueries).toBe(0);
+    // As a request: the old bearer token gets UNAUTHORIZED, without a query.
+    const ctx = await createContext(deps, {
+      ip: '10.0.0.2',
+      requestId: 'r1',
+      authorization: `Bearer ${user.accessToken}`,
+    });
+    const asRequest = await countQueries(() => errorOf(createCaller(ctx).auth.me()));
+    expect(asRequest.result.code).toBe('UNAUTHORIZED');
+    expect(asRequest.queries).toBe(0);
     const refreshed = await callerFor(deps).auth.refresh({ refreshToken: user.refreshToken });
     const claims = await claimsOf(refreshed.accessToken);
     expect(claims).toMatchObject({ role: 'therapist', privilegeLevel: 40 });

@@ -106,8 +106,15 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(result.user.email).toBe(email);
     expect(await bearer(deps, result.accessToken)).toMatchObject({ sub: result.user.id });
 
-    const wrong = await errorOf(anon().auth.login({ email, password: 'wrong password' }));
-    const unknown = await errorOf(anon().auth.login({ email: uniqueEmail('nobody'), password: PASSWORD }));
+    const { result: wrong, queries: wrongQueries } = await countQueries(() =>
+      errorOf(anon().auth.login({ email, password: 'wrong password' })),
+    );
+    const { result: unknown, queries: unknownQueries } = await countQueries(() =>
+      errorOf(anon().auth.login({ email: uniqueEmail('nobody'), password: PASSWORD })),
+    );
+    // The same work either way: claims read + audit entry (and one scrypt).
+    expect(wrongQueries).toBe(2);
+    expect(unknownQueries).toBe(2);
     expect(wrong.code).toBe('UNAUTHORIZED');
     expect(unknown.code).toBe('UNAUTHORIZED');
     expect(wrong.message).toBe(unknown.message);
@@ -186,9 +193,11 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     await deps.db.execute(
       sql`UPDATE refresh_tokens SET used_at = now() - interval '1 minute' WHERE token_hash = ${hashRefreshToken(first.refreshToken)}`,
     );
-    expect((await errorOf(anon().auth.refresh({ refreshToken: first.refreshToken }))).code).toBe(
-      'UNAUTHORIZED',
+    const replay = await countQueries(() =>
+      errorOf(anon().auth.refresh({ refreshToken: first.refreshToken })),
     );
+    expect(replay.result.code).toBe('UNAUTHORIZED');
+    expect(replay.queries).toBe(3); // consume (nothing) + find-and-revoke family + audit
     // The successor (held by the legitimate client or the thief) is dead too...
     expect((await errorOf(anon().auth.refresh({ refreshToken: second.refreshToken }))).code).toBe(
       'UNAUTHORIZED',

@@ -1,0 +1,212 @@
+// The HTTP layer under hostile or unusual requests: body and header limits, batch size,
+// request ids, compression, CORS, security headers, readiness while draining, metrics,
+// Retry-After on rate-limited calls, and logs that never carry a secret.
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildServer } from '../server/app.ts';
+import { REDACT_PATHS } from '../server/deps.ts';
+import { serializeError } from '../server/logging.ts';
+import { tokenFor } from './faults/support.ts';
+import { startTestServer, type TestServer, trpcInput } from './server.ts';
+
+/** A pino logger whose JSON lines land in `lines`, with the production redaction. */
+function capturingLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  const log = pino(
+    {
+      level: 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: serializeError, error: serializeError },
+    },
+    stream,
+  );
+  return { log, lines };
+}
+
+describe('HTTP hardening', () => {
+  let server: TestServer;
+  const captured = capturingLogger();
+  beforeAll(async () => {
+    server = await startTestServer({
+      log: captured.log,
+      env: {
+        RATE_LIMIT_ENABLED: 'true',
+        RATE_LIMIT_GENERAL_PER_MINUTE: '5',
+        CORS_ORIGINS: 'https://app.example.com',
+        TRUST_PROXY: 'true',
+      },
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}${path}`, { headers });
+  let ipSeq = 0;
+  /** A client address of its own (X-Forwarded-For), so each test has a fresh general limit. */
+  const freshIp = () => ({ 'x-forwarded-for': `10.9.0.${++ipSeq}` });
+
+  it('answers a body over 1 MB with 413 as JSON, whatever its content type', async () => {
+    for (const type of ['application/json', 'text/plain']) {
+      const res = await fetch(`${server.url}/trpc/auth.login`, {
+        method: 'POST',
+        headers: { 'content-type': type, ...freshIp() },
+        body: 'x'.repeat(1024 * 1024 + 10),
+      });
+      expect(res.status).toBe(413);
+      expect(res.headers.get('content-type')).toMatch(/application\/json/);
+      expect((await res.json()).statusCode).toBe(413);
+    }
+  });
+
+  it('refuses a 20 KB Authorization header before any work, and stays healthy', async () => {
+    const res = await get('/trpc/auth.me', { authorization: `Bearer ${'a'.repeat(20 * 1024)}` });
+    expect([401, 431]).toContain(res.status);
+    expect((await get('/healthz')).status).toBe(200);
+  });
+
+  it('answers a batch of more than MAX_BATCH_SIZE calls with 400', async () => {
+    const paths = Array.from({ length: 11 }, () => 'subscriptions.plans').join(',');
+    const res = await get(`/trpc/${paths}?batch=1&input={}`, freshIp());
+    expect(res.status).toBe(400);
+  });
+
+  it('returns a valid x-request-id as given and replaces an invalid one', async () => {
+    const ok = await get('/healthz', { 'x-request-id': 'trace-123.abc' });
+    expect(ok.headers.get('x-request-id')).toBe('trace-123.abc');
+    const bad = await get('/healthz', { 'x-request-id': 'no spaces <allowed>' });
+    expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('compresses large responses with brotli or gzip and leaves small ones alone', async () => {
+    const paths = Array.from({ length: 4 }, () => 'subscriptions.plans').join(',');
+    const big = await get(`/trpc/${paths}?batch=1&input={}`, { 'accept-encoding': 'br', ...freshIp() });
+    expect(big.status).toBe(200);
+    expect(big.headers.get('content-encoding')).toBe('br');
+    expect(await big.json()).toHaveLength(4); // fetch decodes it
+    const gz = await get('/metrics', { 'accept-encoding': 'gzip' });
+    expect(gz.headers.get('content-encoding')).toBe('gzip');
+    const small = await get('/healthz', { 'accept-encoding': 'gzip, br' });
+    expect(small.headers.get('content-encoding')).toBeNull();
+  });
+
+  it('allows only the configured CORS origins and sends security headers', async () => {
+    const allowed = await get('/healthz', { origin: 'https://app.example.com' });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const other = await get('/healthz', { origin: 'https://evil.example.com' });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    expect(allowed.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(allowed.headers.get('strict-transport-security')).toContain('max-age=');
+  });
+
+  it('counts every call of a batch: TOO_MANY_REQUESTS carries retryAfterSeconds and Retry-After', async () => {
+    const ip = freshIp();
+    const paths = Array.from({ length: 7 }, () => 'subscriptions.plans').join(',');
+    const res = await get(`/trpc/${paths}?batch=1&input={}`, ip);
+    const body = (await res.json()) as Array<{
+      result?: unknown;
+      error?: { json: { data: { code: string; retryAfterSeconds?: number } } };
+    }>;
+    expect(body.filter((b) => b.result)).toHaveLength(5);
+    const refused = body.filter((b) => b.error);
+    expect(refused).toHaveLength(2);
+    expect(refused[0]!.error!.json.data.code).toBe('TOO_MANY_REQUESTS');
+    const retry = refused[0]!.error!.json.data.retryAfterSeconds!;
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+    expect(res.headers.get('retry-after')).toBe(String(retry));
+    const single = await get('/trpc/subscriptions.plans', ip);
+    expect(single.status).toBe(429);
+    expect(Number(single.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+
+  it('publishes per-procedure requests, durations and query counts at /metrics', async () => {
+    const token = await tokenFor(server.deps);
+    expect((await get('/trpc/auth.me', { authorization: `Bearer ${token}`, ...freshIp() })).status).toBe(200);
+    const text = await (await get('/metrics')).text();
+    expect(text).toMatch(/trpc_requests_total\{procedure="auth.me",code="OK"\} 1/);
+    expect(text).toMatch(/trpc_request_duration_seconds_count\{procedure="auth.me",code="OK"\} 1/);
+    // Authentication is from the token alone: zero statements.
+    expect(text).toMatch(/db_queries_total\{procedure="auth.me"\} 0/);
+    expect(text).toMatch(/db_queries_total\{procedure="subscriptions.plans"\} [1-9]/);
+    expect(text).toMatch(/rate_limit_rejections_total\{procedure="subscriptions.plans"\} [1-9]/);
+    expect(text).toContain('process_cpu_seconds_total');
+  });
+
+  it('logs one line per request with id, user, procedure, code and duration', async () => {
+    const userId = '5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
+    const token = await tokenFor(server.deps, userId);
+    await get('/trpc/auth.me', {
+      authorization: `Bearer ${token}`,
+      'x-request-id': 'log-line-1',
+      ...freshIp(),
+    });
+    const line = captured.lines.map((l) => JSON.parse(l)).find((l) => l.reqId === 'log-line-1');
+    expect(line).toMatchObject({ userId, procedure: 'auth.me', code: 'OK', statusCode: 200, msg: 'request' });
+    expect(line.durationMs).toBeGreaterThan(0);
+  });
+
+  it('never logs a password, a token or a note (HTTP traffic and a failed query)', async () => {
+    const password = 'Sup3r-Secret-Passw0rd!';
+    const email = 'logged.user@example.com';
+    const reg = await fetch(`${server.url}/trpc/auth.register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...freshIp() },
+      body: trpcInput({ email, password, name: 'Logged User' }),
+    });
+    expect(reg.status).toBe(200);
+    const { json } = (await reg.json()).result.data;
+    const login = await fetch(`${server.url}/trpc/auth.login?x=${encodeURIComponent(password)}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${json.accessToken}`,
+        ...freshIp(),
+      },
+      body: trpcInput({ email, password: `${password}-wrong` }),
+    });
+    expect(login.status).toBe(401);
+    // A driver error carries the statement's parameters (here a mood note) in its message.
+    const note = 'I feel hopeless today NOTE-SECRET-42';
+    const failed = await server.deps.db
+      .execute(
+        (await import('drizzle-orm'))
+          .sql`INSERT INTO mood_entries (user_id, score, note) VALUES (${json.user.id}, 99, ${note})`,
+      )
+      .catch((err: unknown) => err);
+    server.deps.log.error(
+      { err: failed, input: { note, password }, token: json.refreshToken },
+      'procedure failed',
+    );
+    const all = captured.lines.join('');
+    expect(all).toContain('procedure failed');
+    expect(all).toContain('mood_entries'); // the SQL text stays, for the operator
+    for (const secret of [password, json.accessToken, json.refreshToken, 'NOTE-SECRET-42'])
+      expect(all).not.toContain(secret);
+  });
+
+  it('answers /readyz 200 with its checks, then 503 as soon as draining starts', async () => {
+    const ready = await get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: 'ok' } });
+    // A second app on the same services, to flip its draining flag as SIGTERM does.
+    const app = await buildServer(server.deps);
+    try {
+      expect((await app.inject('/readyz')).statusCode).toBe(200);
+      app.draining = true;
+      const draining = await app.inject('/readyz');
+      expect(draining.statusCode).toBe(503);
+      expect(draining.json()).toEqual({ status: 'draining' });
+      expect((await app.inject('/healthz')).statusCode).toBe(200); // liveness is unaffected
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,181 @@
+// A typed MANAS360 client, as a web or mobile app would write it. From this project it
+// imports TYPES only (`import type` from shared/index.ts), so a client bundle holds no
+// server code; at run time it needs just @trpc/client and superjson.
+//
+// It shows three habits:
+// - log in and send the access token as `Authorization: Bearer …`;
+// - on UNAUTHORIZED (expired or revoked access token, e.g. after an admin changed your
+//   plan) call auth.refresh once and retry the call with the new token;
+// - on FORBIDDEN with `data.reason === 'missing_feature'`, show an upgrade hint naming the
+//   cheapest plan that has the feature, instead of a bare 403.
+//
+// Run against a server: `npx tsx examples/client.ts http://127.0.0.1:3000`.
+import { createTRPCClient, httpBatchLink, retryLink, TRPCClientError } from '@trpc/client';
+import superjson from 'superjson';
+import type { AppRouter, RouterOutputs } from '../shared/index.ts';
+
+type Plan = RouterOutputs['subscriptions']['plans'][number];
+type Me = RouterOutputs['auth']['me'];
+
+export interface Session {
+  accessToken: string | null;
+  refreshToken: string | null;
+}
+
+/** Was this error a FORBIDDEN for a feature the caller's plan lacks? Returns the feature. */
+export function missingFeature(err: unknown): string | null {
+  if (!(err instanceof TRPCClientError)) return null;
+  const data = (err as TRPCClientError<AppRouter>).data;
+  return data?.code === 'FORBIDDEN' && data.reason === 'missing_feature' ? (data.required ?? null) : null;
+}
+
+/** "upgrade to Basic": the cheapest plan (plans come cheapest first) that has the feature. */
+export function upgradeHint(plans: Plan[], feature: string): string {
+  const plan = [...plans]
+    .sort((a, b) => a.pricePaise - b.pricePaise)
+    .find((p) => p.features.includes(feature));
+  return plan
+    ? `upgrade to ${plan.name} (₹${plan.pricePaise / 100}/month) to use ${feature}`
+    : `no plan offers ${feature}`;
+}
+
+/** A client whose calls carry the session's access token and refresh it once on UNAUTHORIZED. */
+export function createApiClient(url: string, session: Session = { accessToken: null, refreshToken: null }) {
+  const trpcUrl = `${url.replace(/\/$/, '')}/trpc`;
+  // auth.* calls go through a plain client: they carry no access token and never retry,
+  // so a refresh cannot wait on itself.
+  const authClient = createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url: trpcUrl, transformer: superjson })],
+  });
+  let refreshing: Promise<void> | null = null;
+  let refreshes = 0;
+
+  function refresh(): Promise<void> {
+    const refreshToken = session.refreshToken;
+    if (!refreshToken) return Promise.reject(new Error('not logged in'));
+    refreshing ??= authClient.auth.refresh
+      .mutate({ refreshToken })
+      .then((pair) => {
+        session.accessToken = pair.accessToken;
+        session.refreshToken = pair.refreshToken;
+        refreshes += 1;
+      })
+      .catch((err) => {
+        // The session is over (reused, revoked or expired refresh token): log in again.
+        session.accessToken = null;
+        session.refreshToken = null;
+        throw err;
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+    return refreshing;
+  }
+
+  const api = createTRPCClient<AppRouter>({
+    links: [
+      retryLink({
+        retry({ error, attempts }) {
+          const expired = error.data?.code === 'UNAUTHORIZED' && attempts === 1 && !!session.refreshToken;
+          if (expired) refresh().catch(() => {}); // the retry waits for it in headers()
+          return expired;
+        },
+      }),
+      httpBatchLink({
+        url: trpcUrl,
+        transformer: superjson,
+        async headers() {
+          if (refreshing) await refreshing.catch(() => {});
+          return session.accessToken ? { authorization: `Bearer ${session.accessToken}` } : {};
+        },
+      }),
+    ],
+  });
+
+  return {
+    api,
+    session,
+    /** How many times the access token was refreshed after an UNAUTHORIZED. */
+    get refreshes() {
+      return refreshes;
+    },
+    async register(email: string, password: string, name: string) {
+      const res = await authClient.auth.register.mutate({ email, password, name });
+      session.accessToken = res.accessToken;
+      session.refreshToken = res.refreshToken;
+      return res.user;
+    },
+    async login(email: string, password: string) {
+      const res = await authClient.auth.login.mutate({ email, password });
+      session.accessToken = res.accessToken;
+      session.refreshToken = res.refreshToken;
+      return res.user;
+    },
+    async logout() {
+      if (session.refreshToken) await authClient.auth.logout.mutate({ refreshToken: session.refreshToken });
+      session.accessToken = null;
+      session.refreshToken = null;
+    },
+  };
+}
+
+export interface ExampleResult {
+  me: Me;
+  /** The hint shown when booking a therapist on the free plan. */
+  hint: string | null;
+  lines: string[];
+}
+
+/**
+ * The walkthrough: sign up (or log in when the account exists), show who we are, try to
+ * book a therapist on the free plan and show the upgrade hint instead of an error.
+ */
+export async function main(
+  url: string,
+  opts: { email?: string; password?: string; print?: (line: string) => void } = {},
+): Promise<ExampleResult> {
+  const lines: string[] = [];
+  const print = (line: string) => {
+    lines.push(line);
+    (opts.print ?? console.log)(line);
+  };
+  const email = opts.email ?? 'example.patient@example.com';
+  const password = opts.password ?? 'correct horse battery staple';
+  const client = createApiClient(url);
+
+  try {
+    await client.register(email, password, 'Example Patient');
+    print(`registered ${email}`);
+  } catch (err) {
+    if (!(err instanceof TRPCClientError && err.data?.code === 'CONFLICT')) throw err;
+    await client.login(email, password);
+    print(`logged in as ${email}`);
+  }
+
+  const me = await client.api.auth.me.query();
+  print(`${me.email}: role ${me.role}, plan ${me.plan}, features ${me.features.join(', ')}`);
+
+  let hint: string | null = null;
+  const nextHour = new Date(Math.ceil((Date.now() + 3_600_000) / 3_600_000) * 3_600_000);
+  try {
+    await client.api.therapy.book.mutate({
+      therapistId: '00000000-0000-4000-8000-000000000000',
+      startsAt: nextHour,
+    });
+    print('booked a session');
+  } catch (err) {
+    const feature = missingFeature(err);
+    if (!feature) throw err;
+    hint = upgradeHint(await client.api.subscriptions.plans.query(), feature);
+    print(`cannot book yet: ${hint}`);
+  }
+  return { me, hint, lines };
+}
+
+// `npx tsx examples/client.ts <url>`
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv[2] ?? 'http://127.0.0.1:3000').catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,106 @@
+// The typed client example (examples/client.ts) against the real server: it must carry no
+// server code, log in, refresh once on UNAUTHORIZED and turn missing_feature into an
+// upgrade hint.
+import { readFileSync } from 'node:fs';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiClient, main } from '../examples/client.ts';
+import { startTestServer, type TestServer } from './server.ts';
+
+const EXAMPLE = new URL('../examples/client.ts', import.meta.url);
+const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
+
+describe('examples/client.ts', () => {
+  it('pulls no project code into a client bundle: only @trpc/client and superjson at run time', () => {
+    const source = readFileSync(EXAMPLE, 'utf8');
+    // What a bundler sees: TypeScript's own output, where `import type` is erased.
+    const js = ts.transpileModule(source, {
+      compilerOptions: {
+        module: ts.ModuleKind.ESNext,
+        target: ts.ScriptTarget.ES2022,
+        verbatimModuleSyntax: true,
+      },
+    }).outputText;
+    const runtimeImports = [...js.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*from\s*['"]([^'"]+)['"]/g)].map(
+      (m) => m[1],
+    );
+    const dynamicImports = [...js.matchAll(/import\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1]);
+    expect(dynamicImports).toEqual([]);
+    expect(runtimeImports.sort()).toEqual(['@trpc/client', 'superjson']);
+    // And the project import is the one type-only entry clients are given.
+    const projectImports = [...source.matchAll(/from\s*['"](\.[^'"]+)['"]/g)].map((m) => m[1]);
+    expect(projectImports).toEqual(['../shared/index.ts']);
+    expect(source).toMatch(/import type \{[^}]*\} from '\.\.\/shared\/index\.ts'/);
+  });
+
+  describe('against a real server', () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer({ env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } });
+    });
+    afterAll(async () => {
+      await server?.close();
+    });
+
+    it('signs up, shows who it is and turns missing_feature into "upgrade to Basic"', async () => {
+      const lines: string[] = [];
+      const result = await main(server.url, {
+        email: 'walkthrough@example.com',
+        password: 'a long enough password',
+        print: (l) => lines.push(l),
+      });
+      expect(result.me.email).toBe('walkthrough@example.com');
+      expect(result.me.plan).toBe('free');
+      expect(result.hint).toMatch(/^upgrade to Basic \(₹499\/month\) to use therapist_booking$/);
+      expect(lines[0]).toBe('registered walkthrough@example.com');
+      // A second run finds the account and logs in instead.
+      const again = await main(server.url, {
+        email: 'walkthrough@example.com',
+        password: 'a long enough password',
+        print: (l) => lines.push(l),
+      });
+      expect(again.me.id).toBe(result.me.id);
+      expect(lines).toContain('logged in as walkthrough@example.com');
+    });
+
+    it('refreshes once on UNAUTHORIZED and retries the call', async () => {
+      const client = createApiClient(server.url);
+      const user = await client.register('refresher@example.com', 'a long enough password', 'R');
+      const firstRefresh = client.session.refreshToken;
+      // The access token dies (as after expiry); the refresh token still works.
+      client.session.accessToken = 'expired.or.revoked';
+      const me = await client.api.auth.me.query();
+      expect(me.id).toBe(user.id);
+      expect(client.refreshes).toBe(1);
+      expect(client.session.refreshToken).not.toBe(firstRefresh); // rotated
+      // Several calls failing together share one refresh.
+      client.session.accessToken = 'expired.or.revoked';
+      const both = await Promise.all([client.api.auth.me.query(), client.api.subscriptions.current.query()]);
+      expect(both[0].id).toBe(user.id);
+      expect(client.refreshes).toBe(2);
+    });
+
+    it('after an admin upgrades the plan, refreshes silently into the new claims', async () => {
+      const client = createApiClient(server.url);
+      const user = await client.register('upgraded@example.com', 'a long enough password', 'U');
+      expect((await client.api.auth.me.query()).plan).toBe('free');
+      const admin = createApiClient(server.url);
+      await admin.login(ADMIN.email, ADMIN.password);
+      await admin.api.admin.users.setPlan.mutate({ userId: user.id, planCode: 'basic' });
+      // The old access token died with the plan change; the client refreshes and retries.
+      const me = await client.api.auth.me.query();
+      expect(me.plan).toBe('basic');
+      expect(me.features).toContain('therapist_booking');
+      expect(client.refreshes).toBe(1);
+    });
+
+    it('surfaces UNAUTHORIZED when the session itself is over', async () => {
+      const client = createApiClient(server.url);
+      await client.register('ended@example.com', 'a long enough password', 'E');
+      await client.api.auth.logoutAll.mutate();
+      await expect(client.api.auth.me.query()).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
+      expect(client.session).toEqual({ accessToken: null, refreshToken: null });
+      expect(client.refreshes).toBe(0);
+    });
+  });
+});

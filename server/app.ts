@@ -75,6 +75,9 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    // While draining, a keep-alive connection closes after its response: the client's
+    // next request opens a new connection (to another instance once readiness says 503).
+    if (app.draining) reply.header('connection', 'close');
   });
   // The calls of this request are collected for its log line (server/http/calls.ts).
   // preHandler runs after the body is read, so the route handler runs inside the store.

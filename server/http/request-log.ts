@@ -35,8 +35,9 @@ export class RequestLog extends LogController {
       code: calls.length > 0 ? calls.map((c) => c.code).join(',') : undefined,
       err: error ?? undefined,
     };
-    if (error || reply.statusCode >= 500) reply.log.error(line, 'request failed');
+    if (error) reply.log.error(line, 'request failed');
     else if (QUIET_PATHS.has(path)) reply.log.debug(line, 'request');
+    else if (reply.statusCode >= 500) reply.log.error(line, 'request failed');
     else reply.log.info(line, 'request');
   }
 }

@@ -35,6 +35,8 @@ export function gracefulShutdown(
     if (SHUTDOWN_DELAY_MS > 0) await sleep(SHUTDOWN_DELAY_MS);
 
     const closing = app.close();
+    // close() ends the connections idle at that moment; end the others as they go idle.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
     const drainBudget = Math.max(0, SHUTDOWN_TIMEOUT_MS - (Date.now() - begun) - CLOSE_RESERVE_MS);
     const drained = await Promise.race([closing.then(() => true), sleep(drainBudget).then(() => false)]);
     if (!drained) {
@@ -42,6 +44,7 @@ export function gracefulShutdown(
       app.server.closeAllConnections();
       await closing;
     }
+    clearInterval(sweep);
     await closeDeps(deps);
     clearTimeout(hardStop);
     log.info({ ms: Date.now() - begun }, 'shutdown complete');

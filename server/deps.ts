@@ -79,12 +79,14 @@ export const REDACT_PATHS = [
   ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
 ];
 
-export function createLogger(config: Pick<Config, 'LOG_LEVEL'>): Logger {
-  return pino({
+/** The server's logger; `destination` (default stdout) lets tests read what it writes. */
+export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, destination?: pino.DestinationStream): Logger {
+  const options = {
     level: config.LOG_LEVEL,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { err: serializeError, error: serializeError },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function connectRedis(url: string): Promise<Redis> {

@@ -80,7 +80,10 @@ export const REDACT_PATHS = [
 ];
 
 /** The server's logger; `destination` (default stdout) lets tests read what it writes. */
-export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, destination?: pino.DestinationStream): Logger {
+export function createLogger(
+  config: Pick<Config, 'LOG_LEVEL'>,
+  destination?: pino.DestinationStream,
+): Logger {
   const options = {
     level: config.LOG_LEVEL,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },

@@ -106,6 +106,12 @@ export const configSchema = z
         path: ['SHUTDOWN_DELAY_MS'],
         message: 'must be shorter than SHUTDOWN_TIMEOUT_MS',
       });
+    if (c.WORKERS > 1 && !c.DATABASE_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WORKERS'],
+        message: 'above 1 needs DATABASE_URL (the embedded database serves one process)',
+      });
     if (c.NODE_ENV !== 'production') return;
     const need = (key: keyof typeof c, why: string) =>
       ctx.addIssue({ code: 'custom', path: [key], message: why });

@@ -62,7 +62,7 @@ describe('HTTP hardening', () => {
       });
       expect(res.status).toBe(413);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
-      expect((await res.json()).statusCode).toBe(413);
+      expect(((await res.json()) as { statusCode: number }).statusCode).toBe(413);
     }
   });
 
@@ -162,7 +162,11 @@ describe('HTTP hardening', () => {
       body: trpcInput({ email, password, name: 'Logged User' }),
     });
     expect(reg.status).toBe(200);
-    const { json } = (await reg.json()).result.data;
+    const { json } = (
+      (await reg.json()) as {
+        result: { data: { json: { accessToken: string; refreshToken: string; user: { id: string } } } };
+      }
+    ).result.data;
     const login = await fetch(`${server.url}/trpc/auth.login?x=${encodeURIComponent(password)}`, {
       method: 'POST',
       headers: {

@@ -90,7 +90,9 @@ describe.skipIf(!REAL_REDIS_URL || !HAVE_REDIS_SERVER)('fault: Redis stops while
     const failClosedMs = performance.now() - started;
     expect(login.status).toBe(503);
     expect(register.status).toBe(503);
-    expect((await login.json()).error.json.data.code).toBe('SERVICE_UNAVAILABLE');
+    expect(
+      ((await login.json()) as { error: { json: { data: { code: string } } } }).error.json.data.code,
+    ).toBe('SERVICE_UNAVAILABLE');
     console.log(`[fault redis] login and register answered 503 in ${failClosedMs.toFixed(1)} ms together`);
 
     redis = await startRedis(port); // empty: --save '' keeps nothing

@@ -125,7 +125,7 @@ async function startSession(
   deps: AuthDeps,
   row: ClaimsRow,
   client: ClientInfo,
-  audit: { action: string; extraSql?: ReturnType<typeof sql> },
+  audit: { action: string },
 ): Promise<AuthResult> {
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
@@ -179,11 +179,7 @@ export async function login(deps: AuthDeps, input: TLoginInput, client: ClientIn
 }
 
 /** auth.refresh: rotation. 1 statement on success; 2 when the token is refused. */
-export async function refresh(
-  deps: AuthDeps & Pick<AppDeps, 'log'>,
-  refreshToken: string,
-  client: ClientInfo,
-): Promise<TokenPair> {
+export async function refresh(deps: AuthDeps, refreshToken: string, client: ClientInfo): Promise<TokenPair> {
   const result = await rotateRefreshToken(deps.db, refreshToken, {
     ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS,
     client,

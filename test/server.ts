@@ -10,11 +10,17 @@ import type { AppDeps } from '../server/deps.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { createTestDeps, type DbKind } from './helpers.ts';
 
+/** Both tRPC HTTP paths: end-to-end suites run against each (`describe.each(TRPC_PATHS)`). */
+export const TRPC_PATHS = ['lean', 'official'] as const;
+export type TrpcPath = (typeof TRPC_PATHS)[number];
+
 export interface TestServerOptions {
   /** Database kind (default PGlite). */
   kind?: DbKind;
   /** Environment overrides for loadConfig (e.g. JWT_PRIVATE_KEYS, RATE_LIMIT_ENABLED). */
   env?: Record<string, string>;
+  /** Which tRPC HTTP path serves /trpc (default: the config default, lean). */
+  trpcPath?: TrpcPath;
   /** Replaces the silent test logger (to read what the server logs). */
   log?: Logger;
 }
@@ -37,7 +43,10 @@ export function bearer(token: TokenSource): Record<string, string> {
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
-  const deps = await createTestDeps(opts.kind ?? 'pglite', opts.env ?? {});
+  // TEST_TRPC_PATH runs a whole suite on one path (CI runs the e2e suites on both).
+  const trpcPath = opts.trpcPath ?? (process.env.TEST_TRPC_PATH as TrpcPath | undefined);
+  const env = { ...(trpcPath ? { TRPC_PATH: trpcPath } : {}), ...opts.env };
+  const deps = await createTestDeps(opts.kind ?? 'pglite', env);
   if (opts.log) deps.log = opts.log;
   const app = await buildServer(deps);
   try {

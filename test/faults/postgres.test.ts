@@ -26,7 +26,8 @@ vi.mock('../../server/routers/index.ts', async (importOriginal) => {
 });
 
 const POOL_MAX = 4;
-const POOL_WAIT_MS = 500;
+// Short, so the 1 s bound holds with margin even on a busy CI machine.
+const POOL_WAIT_MS = 250;
 
 describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
   let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -85,11 +86,13 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     const writer = async () => {
       while (performance.now() < until) {
         const marker = `m-${seq++}`;
+        const startedAt = performance.now();
         const res = await write(marker);
         const body = await res.text();
         if (res.status === 200) acknowledged.push(marker);
         else failures.push({ status: res.status, body });
-        if (killedAt && performance.now() > killedAt + 300) afterKill.push(res.status);
+        // Calls that started after the kill (and its reconnects) must all succeed.
+        if (killedAt && startedAt > killedAt + 200) afterKill.push(res.status);
       }
     };
     const killer = (async () => {
@@ -111,7 +114,7 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     console.log(
       `[fault pg-kill] ${killed} backends terminated; ${acknowledged.length} writes acknowledged, ${failures.length} failed ` +
         `(statuses ${[...new Set(failures.map((f) => f.status))].join(',') || '-'}); ${lost.length} acknowledged writes missing; ` +
-        `${afterKill.filter((s) => s === 200).length}/${afterKill.length} calls from 300 ms after the kill succeeded`,
+        `${afterKill.filter((s) => s === 200).length}/${afterKill.length} calls started 200 ms after the kill or later succeeded`,
     );
     expect(killed).toBeGreaterThan(0);
     expect(lost).toEqual([]);
@@ -119,7 +122,8 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
       expect(f.status).toBe(503);
       expect(leaksInternals(f.body)).toBe(false);
     }
-    expect(afterKill.length).toBeGreaterThan(10);
+    expect(acknowledged.length).toBeGreaterThan(0);
+    expect(afterKill.length).toBeGreaterThan(2);
     expect(afterKill.every((s) => s === 200)).toBe(true);
   });
 

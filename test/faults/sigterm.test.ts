@@ -14,7 +14,7 @@ import { trpcInput } from '../server.ts';
 import { freePort, sleep } from './support.ts';
 
 const SHUTDOWN_TIMEOUT_MS = 8000;
-const SHUTDOWN_DELAY_MS = 400;
+const SHUTDOWN_DELAY_MS = 1000;
 
 describe('fault: SIGTERM during steady load', () => {
   let child: ChildProcess;
@@ -119,7 +119,7 @@ describe('fault: SIGTERM during steady load', () => {
     const upload = slowUpload(
       trpcInput({ email: 'late.upload@example.com', password: 'a long enough password', name: 'Late' }),
     );
-    await sleep(50);
+    await sleep(300); // its headers reach the server well before the listener closes
     const servedBefore = served;
     const sigtermAt = performance.now();
     const exit = exited();
@@ -139,7 +139,7 @@ describe('fault: SIGTERM during steady load', () => {
         `exit ${code} ${(exitAt - sigtermAt).toFixed(0)} ms after SIGTERM (deadline ${SHUTDOWN_TIMEOUT_MS} ms)`,
     );
     if (code !== 0 || exitAt - sigtermAt > 3000) console.log(output.split('\n').slice(-15).join('\n'));
-    expect(servedBefore).toBeGreaterThan(20);
+    expect(servedBefore).toBeGreaterThan(10);
     expect(failures).toEqual([]);
     expect(readiness.at(-1)!.status).toBe(503); // the balancer saw 503, not a refused connection
     expect(uploadStatus).toBe(200);

@@ -211,9 +211,11 @@ describe.each(['lean', 'official'] as const)(
 
       // Errors the code does not expect reach the database and come back generic.
       logLines.length = 0;
+      reset();
       const note = 'my private diary entry 41';
       const forced = [
-        // A valid token for a user that does not exist: the insert violates the foreign key.
+        // A valid token for a user that does not exist: the insert violates the foreign key
+        // (and shows that the query counter sees this server's statements).
         await mutate('mood.log', trpcInput({ score: 5, note })),
         // A NUL byte Postgres cannot store in text.
         await mutate(
@@ -229,6 +231,7 @@ describe.each(['lean', 'official'] as const)(
         expect(res.body).not.toContain('a secret password 41');
       }
       expect(forced.some((r) => r.status === 500)).toBe(true);
+      expect(seen.queries).toBeGreaterThan(0);
       // The server log has the failure, without the note, the password or the token.
       const log = logLines.join('');
       expect(log).toMatch(/procedure failed/);

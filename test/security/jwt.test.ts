@@ -200,10 +200,13 @@ describe('access tokens under attack (SECURITY-TESTS 1–22, 30)', () => {
         await expectRefused(ed, goodEd(claims(), edHeader({ kid: k })));
         await expectRefused(hs, craft(hsHeader({ kid: k }), claims(), hmacSigner('sha256', secret)));
       }
+      expect(queries).toBe(0);
+      // Control: the counter does see this server's queries.
+      expect((await fetch(`${ed.url}/trpc/subscriptions.plans`)).status).toBe(200);
+      expect(queries).toBeGreaterThan(0);
     } finally {
       stop();
     }
-    expect(queries).toBe(0);
   });
 
   describe('remote key material is never fetched', () => {

@@ -1,4 +1,5 @@
-// Top self-time functions of a V8 .cpuprofile (node --cpu-prof): where a path's CPU goes.
+// Top self-time functions of a V8 .cpuprofile (node --cpu-prof): where a path's CPU goes,
+// as a share of the samples in which the thread was busy.
 export interface ProfileEntry {
   fn: string;
   where: string;
@@ -18,8 +19,10 @@ export function topSelfTime(profile: CpuProfile, n: number): ProfileEntry[] {
   let total = 0;
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0;
-    total += hits;
     const { functionName, url, lineNumber } = node.callFrame;
+    // Percent of busy time: idle samples say only that the core waited (for I/O or load).
+    if (functionName === '(idle)') continue;
+    total += hits;
     const where = url
       ? `${url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(server|db|bench)\//, '$1/')}:${lineNumber + 1}`
       : '';

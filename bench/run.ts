@@ -8,7 +8,7 @@
 //        --tokens N (5000 distinct users' tokens) --only a,b (scenario ids) --profile
 // Env: DATABASE_URL (the server to use; the bench creates database manas360_bench on it).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -280,10 +280,11 @@ for (const server of ['raw', 'official', 'lean'] as const) {
   }
   if (args.profile && server !== 'raw') {
     const dir = join(profileDir, server);
+    // One profile per thread (tsx runs a loader thread): the main thread's is the largest.
     const file = readdirSync(dir)
       .filter((f) => f.endsWith('.cpuprofile'))
-      .sort()
-      .pop();
+      .map((f) => ({ f, size: statSync(join(dir, f)).size }))
+      .sort((a, b) => b.size - a.size)[0]?.f;
     if (file) profiles[server] = topSelfTime(JSON.parse(readFileSync(join(dir, file), 'utf8')), 15);
   }
 }

@@ -2,7 +2,7 @@
 // Creates N users fast with generate_series (one INSERT per 100,000 rows), with roles
 // (1 % therapists with profiles, the rest patients), plans (60 % free, 25 % basic,
 // 10 % premium, 5 % enterprise) and subscriptions. Idempotent per number: user g has
-// email bulk<g>@bulk.manas360.test and a deterministic id md5('bulk-user-<g>')::uuid, so a
+// email bulk<g>@bulk.manas360.test and a deterministic v4-shaped id from md5('bulk-user-<g>'), so a
 // rerun skips existing users and --start extends a database. Every bulk user's password
 // is BULK_PASSWORD below (development and benchmarks only). Needs DATABASE_URL (or seeds
 // the embedded database, slowly). --mood N adds N mood entries per patient; --refresh runs
@@ -16,7 +16,9 @@ import { loadConfig } from '../server/config.ts';
 
 export const BULK_PASSWORD = 'bulk-user-password';
 export const bulkEmail = (n: number) => `bulk${n}@bulk.manas360.test`;
-export const bulkUserIdSql = (g: string) => `md5('bulk-user-' || ${g})::uuid`;
+// md5 made into a valid version-4 UUID (version nibble 4, variant 8): tokens' sub must be an RFC 9562 UUID.
+export const bulkUserIdSql = (g: string) =>
+  `overlay(overlay(md5('bulk-user-' || ${g}) placing '4' from 13) placing '8' from 17)::uuid`;
 
 const { values } = parseArgs({
   options: {

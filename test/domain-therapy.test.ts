@@ -20,7 +20,10 @@ describe.each(DB_KINDS)('therapy sessions and notes on %s', (kind) => {
   let otherTherapist: TestUser;
   let hour = 24;
   /** A fresh future slot for each booking, so tests do not collide. */
-  const nextSlot = () => slot((hour += 1));
+  const nextSlot = () => {
+    hour += 1;
+    return slot(hour);
+  };
 
   beforeAll(async () => {
     deps = await createTestDeps(kind, { NOTES_ENCRYPTION_KEY: `old:${OLD_NOTES_KEY}` });

@@ -81,12 +81,15 @@ export class RevocationList {
  * `tokens_valid_after = <this>` means "every token issued up to now is dead": the next
  * whole second by the later of the database's clock and this process's (iat comes from
  * the process, so a process clock ahead of the database must not let a token survive),
- * and never earlier than a previous bump.
+ * and later than any previous bump.
  */
 export function bumpTokensValidAfter(): SQL {
   const processNext = Math.floor(Date.now() / 1000) + 1;
-  return sql`greatest(tokens_valid_after, date_trunc('second', clock_timestamp()) + interval '1 second',
-                      to_timestamp(${processNext}))`;
+  // Strictly later than the previous bump: a token issued right after a bump carries
+  // iat = that bump, so a second change within the same second must still kill it. Capped
+  // at 10 s ahead so a burst of changes cannot push new tokens' iat far into the future.
+  const next = sql`greatest(date_trunc('second', clock_timestamp()) + interval '1 second', to_timestamp(${processNext}))`;
+  return sql`least(greatest(tokens_valid_after + interval '1 second', ${next}), ${next} + interval '10 seconds')`;
 }
 
 export function userRevocation(userId: string, tokensValidAfter: number): RevocationEvent {

@@ -153,7 +153,7 @@ function gatedClient(pg: postgres.Sql, gate: PoolGate): postgres.Sql {
   });
 }
 
-export type DbErrorKind = 'pool_busy' | 'statement_timeout' | 'connection';
+export type DbErrorKind = 'pool_busy' | 'statement_timeout' | 'connection' | 'invalid_text';
 
 /**
  * What kind of infrastructure failure an error is (through Drizzle's wrapping), so the
@@ -165,6 +165,8 @@ export function classifyDbError(err: unknown): DbErrorKind | undefined {
     if (e instanceof PoolBusyError) return 'pool_busy';
     const code = (e as { code?: unknown }).code;
     if (code === '57014') return 'statement_timeout';
+    // 22021: text Postgres cannot store (a NUL byte in a string input).
+    if (code === '22021') return 'invalid_text';
     if (
       typeof code === 'string' &&
       (/^(08|57P)/.test(code) ||

@@ -230,7 +230,10 @@ describe.each(['lean', 'official'] as const)(
         expect(res.body).not.toContain(note);
         expect(res.body).not.toContain('a secret password 41');
       }
-      expect(forced.some((r) => r.status === 500)).toBe(true);
+      expect(forced[0]!.status).toBe(500);
+      // NUL in text is the client's mistake: 400 with a plain message.
+      expect(forced[1]!.status).toBe(400);
+      expect(forced[1]!.error.message).toBe('Text must not contain NUL characters');
       expect(seen.queries).toBeGreaterThan(0);
       // The server log has the failure, without the note, the password or the token.
       const log = logLines.join('');

@@ -35,7 +35,7 @@ export const configSchema = z
       .pipe(z.array(url(['postgres', 'postgresql']))),
     DATABASE_POOL_MAX: positiveInt.max(500).default(50),
     // How long a request may wait for a pooled connection before it fails with 503.
-    DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(1000),
+    DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
     REDIS_URL: url(['redis', 'rediss']).optional(),
     DATA_DIR: z.string().min(1).default('./.data'),
     JWT_PRIVATE_KEYS: z.string().min(1).optional(),

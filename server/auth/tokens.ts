@@ -56,6 +56,7 @@ export interface TokenServiceOptions {
 
 export class TokenService {
   private readonly cache = new Map<string, AccessClaims>();
+  private readonly inflight = new Map<string, Promise<AccessClaims>>();
   /** Verified-token cache hits and misses (read by the benchmark and metrics). */
   readonly cacheStats = { hits: 0, misses: 0 };
   private readonly cacheSize: number;
@@ -122,6 +123,15 @@ export class TokenService {
       this.cache.delete(token);
     }
     this.cacheStats.misses += 1;
+    // Concurrent requests with the same fresh token share one signature check.
+    const pending = this.inflight.get(token);
+    if (pending) return pending;
+    const check = this.verifyUncached(token, nowSeconds).finally(() => this.inflight.delete(token));
+    this.inflight.set(token, check);
+    return check;
+  }
+
+  private async verifyUncached(token: string, nowSeconds: number): Promise<AccessClaims> {
     let payload: unknown;
     try {
       ({ payload } = await jwtVerify(token, this.getKey, {

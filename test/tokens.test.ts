@@ -1,0 +1,67 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hmacKeyRing } from '../server/auth/keys.ts';
+import { InvalidTokenError, TokenService } from '../server/auth/tokens.ts';
+
+/** A TokenService whose key lookups (one per signature check) are counted. */
+function countingService(cacheSize?: number) {
+  const keys = hmacKeyRing(randomBytes(32).toString('hex'));
+  let lookups = 0;
+  const real = keys.verification;
+  keys.verification = new Map(real);
+  const get = keys.verification.get.bind(keys.verification);
+  keys.verification.get = (kid: string) => {
+    lookups += 1;
+    return get(kid);
+  };
+  const service = new TokenService({
+    keys,
+    issuer: 'manas360',
+    audience: 'manas360-api',
+    ttlSeconds: 900,
+    cacheSize,
+  });
+  return { service, lookups: () => lookups };
+}
+
+const subject = {
+  id: randomUUID(),
+  email: 'p@example.com',
+  role: 'patient',
+  privilegeLevel: 10,
+  permissions: ['mood.read'],
+  features: ['mood_tracking'],
+  plan: 'free',
+};
+
+describe('verified-token cache', () => {
+  it('checks the signature of a fresh token once when many requests bring it at the same time', async () => {
+    const { service, lookups } = countingService();
+    const { token } = await service.sign(subject, randomUUID());
+    const results = await Promise.all(Array.from({ length: 20 }, () => service.verify(token)));
+    expect(new Set(results.map((c) => c.sub))).toEqual(new Set([subject.id]));
+    expect(lookups()).toBe(1);
+    await service.verify(token);
+    expect(lookups()).toBe(1);
+    expect(service.cacheStats.hits).toBe(1);
+  });
+
+  it('rejects every concurrent request with a bad token, and caches nothing for it', async () => {
+    const { service, lookups } = countingService();
+    const { token } = await service.sign(subject, randomUUID());
+    const tampered = `${token.slice(0, -4)}AAAA`;
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => service.verify(tampered)));
+    for (const r of results)
+      expect(r.status === 'rejected' && r.reason instanceof InvalidTokenError).toBe(true);
+    await expect(service.verify(tampered)).rejects.toBeInstanceOf(InvalidTokenError);
+    expect(lookups()).toBe(2);
+  });
+
+  it('verifies every time when the cache is off', async () => {
+    const { service, lookups } = countingService(0);
+    const { token } = await service.sign(subject, randomUUID());
+    await service.verify(token);
+    await service.verify(token);
+    expect(lookups()).toBe(2);
+  });
+});

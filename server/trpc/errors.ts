@@ -55,7 +55,11 @@ export function databaseFailure(error: TRPCError): TRPCError | undefined {
   const kind = classifyDbError(error.cause);
   if (!kind) return undefined;
   if (kind === 'invalid_text')
-    return new TRPCError({ code: 'BAD_REQUEST', message: 'Text must not contain NUL characters', cause: error.cause });
+    return new TRPCError({
+      code: 'BAD_REQUEST',
+      message: 'Text must not contain NUL characters',
+      cause: error.cause,
+    });
   if (kind === 'statement_timeout')
     return new TRPCError({
       code: 'GATEWAY_TIMEOUT',

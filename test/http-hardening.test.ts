@@ -104,6 +104,8 @@ describe('HTTP hardening', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect(allowed.headers.get('x-content-type-options')).toBe('nosniff');
     expect(allowed.headers.get('strict-transport-security')).toContain('max-age=');
+    expect(allowed.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(allowed.headers.get('x-frame-options')).toBe('SAMEORIGIN');
   });
 
   it('counts every call of a batch: TOO_MANY_REQUESTS carries retryAfterSeconds and Retry-After', async () => {

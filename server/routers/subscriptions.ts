@@ -1,12 +1,13 @@
 // subscriptions.*: the plan catalog (public) and the caller's current subscription.
 import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { prepared } from '../../db/prepared.ts';
 import { features, planFeatures, plans, subscriptions } from '../../db/schema/index.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
-/** The four plans with their features, cheapest first. One query. */
-export async function listPlans(db: Db) {
-  return db
+/** The four plans with their features, cheapest first. One query, prepared (public and hot). */
+const planCatalog = (db: Db) =>
+  db
     .select({
       code: plans.code,
       name: plans.name,
@@ -19,7 +20,11 @@ export async function listPlans(db: Db) {
     .leftJoin(planFeatures, eq(planFeatures.planId, plans.id))
     .leftJoin(features, eq(features.id, planFeatures.featureId))
     .groupBy(plans.id)
-    .orderBy(asc(plans.tier));
+    .orderBy(asc(plans.tier))
+    .prepare('plan_catalog');
+
+export function listPlans(db: Db) {
+  return prepared(db, 'plan_catalog', planCatalog).execute();
 }
 
 /**

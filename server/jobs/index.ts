@@ -80,12 +80,14 @@ export async function withJobLock<T>(
 ): Promise<{ locked: true; value: T } | { locked: false }> {
   if (database.kind === 'pglite') return { locked: true, value: await fn(database.db) };
   return database.db.transaction(async (tx) => {
+    // One statement: the lock, and (when it is ours) a longer statement_timeout for the
+    // rest of this transaction.
     const [row] = await queryRows<{ locked: boolean }>(
       tx,
-      sql`SELECT pg_try_advisory_xact_lock(${JOB_LOCK_NAMESPACE}, ${lockId}) AS locked`,
+      sql`SELECT locked, CASE WHEN locked THEN set_config('statement_timeout', '15min', true) END
+          FROM (SELECT pg_try_advisory_xact_lock(${JOB_LOCK_NAMESPACE}, ${lockId}) AS locked) AS l`,
     );
     if (!row?.locked) return { locked: false as const };
-    await tx.execute(sql`SET LOCAL statement_timeout = '15min'`);
     return { locked: true as const, value: await fn(tx) };
   });
 }

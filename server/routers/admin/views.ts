@@ -1,9 +1,10 @@
 // admin.views.*: refresh the materialized views now, and when each was last refreshed.
 import { sql } from 'drizzle-orm';
-import { type Db, queryRows } from '../../../db/client.ts';
+import { type Db, type Executor, queryRows } from '../../../db/client.ts';
 import { MATERIALIZED_VIEWS } from '../../../db/schema/index.ts';
-import { refreshViews } from '../../../db/views.ts';
-import { recordAudit } from '../../audit.ts';
+import type { ViewRefresh } from '../../../db/views.ts';
+import { viewRefreshJob, withJobLock } from '../../jobs/index.ts';
+import { conflict } from '../../trpc/errors.ts';
 import { protectedProcedure, router } from '../../trpc/init.ts';
 
 /**
@@ -37,17 +38,36 @@ export async function viewStatus(db: Db) {
   });
 }
 
+/**
+ * Refreshes the three views now and records who asked, in one statement (the audit entry
+ * is a data-modifying CTE over the refresh's result).
+ */
+async function refreshAudited(tx: Executor, actorId: string, ip: string): Promise<ViewRefresh[]> {
+  const rows = await queryRows<{ view_name: string; duration_ms: number; row_count: string | number }>(
+    tx,
+    sql`WITH r AS (SELECT view_name, duration_ms, row_count FROM refresh_materialized_views()),
+             a AS (INSERT INTO audit_log (actor_id, action, ip, details)
+                   SELECT ${actorId}::uuid, 'admin.views.refresh', ${ip},
+                          jsonb_build_object('views', jsonb_agg(jsonb_build_object(
+                            'name', view_name, 'ms', round(duration_ms::numeric), 'rows', row_count)))
+                   FROM r)
+        SELECT view_name, duration_ms, row_count FROM r`,
+  );
+  return rows.map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
+}
+
 export const adminViewsRouter = router({
-  /** Two statements: the refresh (one function call) and its audit entry. */
+  /**
+   * Under the refresh job's advisory lock (so it never overlaps the scheduled refresh on any
+   * instance) and its longer statement timeout: two statements, the lock and the
+   * refresh with its audit entry (one on PGlite, which has no lock to take).
+   */
   refresh: protectedProcedure.meta({ permission: 'views.refresh' }).mutation(async ({ ctx }) => {
-    const views = await refreshViews(ctx.deps.db);
-    await recordAudit(ctx.deps.db, {
-      actorId: ctx.auth.sub,
-      action: 'admin.views.refresh',
-      ip: ctx.req.ip,
-      details: { views: views.map((v) => ({ name: v.name, ms: Math.round(v.ms), rows: v.rows })) },
-    });
-    return views;
+    const res = await withJobLock(ctx.deps.database, viewRefreshJob.lockId, (tx) =>
+      refreshAudited(tx, ctx.auth.sub, ctx.req.ip),
+    );
+    if (!res.locked) throw conflict('A refresh of the views is already running; try again shortly');
+    return res.value;
   }),
 
   // The primary: the status is written there by each refresh, and must agree with it.

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, createDatabase } from '../db/client.ts';
-import { loadRevocations, RevocationList } from '../server/auth/revocation.ts';
-import { type AppDeps, closeDeps, createDeps, createLogger } from '../server/deps.ts';
+import { loadRevocations, RevocationList, startRevocationSync } from '../server/auth/revocation.ts';
+import { type AppDeps, closeDeps, connectRedis, createDeps, createLogger } from '../server/deps.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { callerFor, createTestDeps, DB_KINDS, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
 
@@ -76,6 +76,39 @@ describe.each(DB_KINDS)('revocation state on %s', (kind) => {
     const { result, queries } = await countQueries(() => claimsOn(deps, a.accessToken));
     expect(result?.sub).toBe(a.user.id);
     expect(queries).toBe(0);
+  });
+});
+
+describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
+  it('learns a revocation whose message never arrived at the next resync', async () => {
+    const deps = await createTestDeps('pglite');
+    const redis = await connectRedis(REAL_REDIS_URL!);
+    const list = new RevocationList();
+    const stop = await startRevocationSync({
+      list,
+      db: deps.db,
+      accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
+      log: deps.log,
+      redis,
+      channel: `test:resync:${randomBytes(4).toString('hex')}`,
+      resyncIntervalMs: 100,
+    });
+    try {
+      const a = await callerFor(deps).auth.register({ email: email(), password: PASSWORD, name: 'A' });
+      const claims = (await claimsOn(deps, a.accessToken))!;
+      expect(list.isRevoked(claims)).toBe(false);
+      // Revoked in Postgres only: no message is published to this list's channel.
+      await deps.db.execute(
+        sql`UPDATE users SET tokens_valid_after = to_timestamp(${claims.iat + 1}) WHERE id = ${claims.sub}`,
+      );
+      const deadline = Date.now() + 2000;
+      while (!list.isRevoked(claims) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(list.isRevoked(claims)).toBe(true);
+    } finally {
+      await stop();
+      redis.disconnect();
+      await deps.dispose();
+    }
   });
 });
 

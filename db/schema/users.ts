@@ -46,6 +46,8 @@ export const users = pgTable(
     uniqueIndex('users_email_lower_uq').on(sql`lower(${t.email})`),
     index('users_name_lower_idx').on(sql`lower(${t.name}) text_pattern_ops`),
     index('users_role_idx').on(t.roleId),
+    // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
+    index('users_tokens_valid_after_idx').on(t.tokensValidAfter),
     check('users_email_format', sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$' AND length(${t.email}) <= 254`),
     check('users_name_length', sql`length(${t.name}) BETWEEN 1 AND 100`),
     check('users_status_valid', sql`${t.status} IN ('active', 'suspended')`),
@@ -101,6 +103,7 @@ export const refreshTokens = pgTable(
     index('refresh_tokens_family_idx').on(t.familyId),
     index('refresh_tokens_user_idx').on(t.userId),
     index('refresh_tokens_expires_idx').on(t.expiresAt),
+    index('refresh_tokens_revoked_idx').on(t.revokedAt).where(sql`${t.revokedAt} IS NOT NULL`),
     check('refresh_tokens_hash_format', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
   ],
 );

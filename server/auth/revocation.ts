@@ -138,6 +138,11 @@ export interface RevocationSyncOptions {
   channel: string;
   /** How often expired entries are dropped. */
   pruneIntervalMs?: number;
+  /**
+   * With Redis: how often the state is reloaded from Postgres anyway, a backstop for a
+   * message lost while the subscriber stayed connected (e.g. a publish that timed out).
+   */
+  resyncIntervalMs?: number;
 }
 
 /**
@@ -156,6 +161,15 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
   );
   timer.unref();
   if (!redis) return async () => clearInterval(timer);
+
+  const resync = setInterval(
+    () =>
+      void loadRevocations(db, list, accessTtlSeconds).catch((err) =>
+        log.warn({ err }, 'could not reload revocations from Postgres'),
+      ),
+    opts.resyncIntervalMs ?? 30_000,
+  );
+  resync.unref();
 
   const subscriber = redis.duplicate({ lazyConnect: true });
   subscriber.on('error', () => {}); // reconnects by itself
@@ -186,11 +200,12 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     try {
       await redis.publish(channel, JSON.stringify(events));
     } catch (err) {
-      log.error({ err }, 'could not publish a revocation; other instances learn it on reconnect');
+      log.error({ err }, 'could not publish a revocation; other instances learn it at their next resync');
     }
   });
   return async () => {
     clearInterval(timer);
+    clearInterval(resync);
     list.setPublisher(undefined);
     await subscriber.quit().catch(() => subscriber.disconnect());
   };

@@ -1,0 +1,2 @@
+CREATE INDEX "refresh_tokens_revoked_idx" ON "refresh_tokens" USING btree ("revoked_at") WHERE "refresh_tokens"."revoked_at" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "users_tokens_valid_after_idx" ON "users" USING btree ("tokens_valid_after");

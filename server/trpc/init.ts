@@ -77,26 +77,25 @@ const limit = t.middleware(async ({ ctx, path, meta, next }) => {
   return next();
 });
 
-const requireAuth = t.middleware(({ ctx, next }) => {
-  if (!ctx.auth) throw unauthorized(ctx.authError ? 'Invalid or expired access token' : undefined);
-  return next({ ctx: { ...ctx, auth: ctx.auth } });
-});
-
-/** Enforces .meta({ minPrivilege, permission, feature }) from the claims alone. */
-const enforcePolicy = t.middleware(({ ctx, meta, next }) => {
+/**
+ * Authentication and the policy of .meta({ minPrivilege, permission, feature }), from the
+ * token's claims alone (zero queries). One middleware: every level of tRPC's middleware
+ * chain copies the context, and this runs on every protected call.
+ */
+const authorize = t.middleware(({ ctx, meta, next }) => {
   const auth = ctx.auth;
-  if (!auth) throw unauthorized();
+  if (!auth) throw unauthorized(ctx.authError ? 'Invalid or expired access token' : undefined);
   if (meta?.minPrivilege !== undefined && auth.privilegeLevel < meta.minPrivilege)
     throw forbidden('insufficient_privilege', String(meta.minPrivilege));
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))
     throw forbidden('missing_feature', meta.feature);
-  return next();
+  return next({ ctx: { auth } });
 });
 
 export const publicProcedure = t.procedure.use(observe).use(limit);
 /** Authenticated; the policy in .meta() is enforced before the resolver runs. */
-export const protectedProcedure = publicProcedure.use(requireAuth).use(enforcePolicy);
+export const protectedProcedure = publicProcedure.use(authorize);
 
 export { TRPCError };

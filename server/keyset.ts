@@ -66,3 +66,27 @@ export function toPage<Row, Item>(
     nextCursor: more && last ? encodeCursor(keyOf(last)) : null,
   };
 }
+
+/**
+ * The rows strictly after a (timestamp, id) cursor: `<` for newest-first pages, `>` for
+ * oldest-first ones. Pair with ORDER BY time, id in the same direction.
+ */
+export function afterTimeCursor(
+  time: AnyPgColumn,
+  id: AnyPgColumn,
+  after: readonly [string, string],
+  order: 'desc' | 'asc' = 'desc',
+): SQL {
+  const op = order === 'desc' ? sql`<` : sql`>`;
+  return sql`(${time}, ${id}) ${op} (${after[0]}::timestamptz, ${after[1]}::uuid)`;
+}
+
+/** toPage for rows selected with `key: exactTimestamp(time)` and `id`; the key is not returned. */
+export function timePage<Row extends { key: string; id: string }>(rows: Row[], limit: number) {
+  return toPage(
+    rows,
+    limit,
+    (r) => [r.key, r.id],
+    ({ key: _key, ...item }) => item,
+  );
+}

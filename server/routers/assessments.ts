@@ -11,7 +11,7 @@ import {
   type Instrument,
   submitAssessmentInput,
 } from '../../shared/inputs/assessments.ts';
-import { decodeCursor, exactTimestamp, toPage } from '../keyset.ts';
+import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 /** Upper bound of each band (inclusive), lowest first. */
@@ -73,10 +73,7 @@ export async function assessmentHistory(
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const where: SQL[] = [eq(assessments.userId, userId)];
   if (input.instrument) where.push(eq(assessments.instrument, input.instrument));
-  if (after)
-    where.push(
-      sql`(${assessments.createdAt}, ${assessments.id}) < (${after[0]}::timestamptz, ${after[1]}::uuid)`,
-    );
+  if (after) where.push(afterTimeCursor(assessments.createdAt, assessments.id, after));
   const rows = await db
     .select({
       id: assessments.id,
@@ -92,12 +89,7 @@ export async function assessmentHistory(
     .where(and(...where))
     .orderBy(desc(assessments.createdAt), desc(assessments.id))
     .limit(input.limit + 1);
-  return toPage(
-    rows,
-    input.limit,
-    (r) => [r.key, r.id],
-    ({ key: _key, ...item }) => item,
-  );
+  return timePage(rows, input.limit);
 }
 
 export const assessmentsRouter = router({

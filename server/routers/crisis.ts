@@ -6,7 +6,7 @@ import type { Db } from '../../db/client.ts';
 import { assessments, crisisAlerts, users } from '../../db/schema/index.ts';
 import { acknowledgeCrisisInput, crisisListInput } from '../../shared/inputs/crisis.ts';
 import { recordAudit } from '../audit.ts';
-import { decodeCursor, exactTimestamp, toPage } from '../keyset.ts';
+import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { conflict, notFound } from '../trpc/errors.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
@@ -15,10 +15,7 @@ export async function listCrisisAlerts(db: Db, input: z.infer<typeof crisisListI
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const where: SQL[] = [];
   if (input.status) where.push(eq(crisisAlerts.status, input.status));
-  if (after)
-    where.push(
-      sql`(${crisisAlerts.createdAt}, ${crisisAlerts.id}) < (${after[0]}::timestamptz, ${after[1]}::uuid)`,
-    );
+  if (after) where.push(afterTimeCursor(crisisAlerts.createdAt, crisisAlerts.id, after));
   const rows = await db
     .select({
       id: crisisAlerts.id,
@@ -41,12 +38,7 @@ export async function listCrisisAlerts(db: Db, input: z.infer<typeof crisisListI
     .where(and(...where))
     .orderBy(desc(crisisAlerts.createdAt), desc(crisisAlerts.id))
     .limit(input.limit + 1);
-  return toPage(
-    rows,
-    input.limit,
-    (r) => [r.key, r.id],
-    ({ key: _key, ...item }) => item,
-  );
+  return timePage(rows, input.limit);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Db } from '../../db/client.ts';
 import { prepared } from '../../db/prepared.ts';
 import { moodEntries } from '../../db/schema/index.ts';
 import { listMoodInput, logMoodInput } from '../../shared/inputs/mood.ts';
-import { decodeCursor, exactTimestamp, toPage } from '../keyset.ts';
+import { decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 const entryColumns = {
@@ -65,12 +65,7 @@ export async function listMood(db: Db, userId: string, input: z.infer<typeof lis
     afterId: after?.[1] ?? null,
     limit: input.limit + 1,
   });
-  return toPage(
-    rows,
-    input.limit,
-    (r) => [r.key, r.id],
-    ({ key: _key, ...entry }) => entry,
-  );
+  return timePage(rows, input.limit);
 }
 
 export const moodRouter = router({

@@ -19,7 +19,7 @@ import {
   sessionIdInput,
 } from '../../shared/inputs/therapy.ts';
 import type { NotesCipher } from '../crypto/notes.ts';
-import { decodeCursor, exactTimestamp, toPage } from '../keyset.ts';
+import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { conflict, notFound } from '../trpc/errors.ts';
 import { protectedProcedure, router, TRPCError } from '../trpc/init.ts';
 
@@ -99,10 +99,7 @@ export async function mySessions(db: Db, userId: string, input: z.infer<typeof m
   const where: SQL[] = [or(eq(therapySessions.patientId, userId), eq(therapySessions.therapistId, userId))!];
   if (input.upcoming)
     where.push(eq(therapySessions.status, 'booked'), gt(therapySessions.startsAt, sql`now()`));
-  if (after)
-    where.push(
-      sql`(${therapySessions.startsAt}, ${therapySessions.id}) < (${after[0]}::timestamptz, ${after[1]}::uuid)`,
-    );
+  if (after) where.push(afterTimeCursor(therapySessions.startsAt, therapySessions.id, after));
   const rows = await db
     .select({
       ...sessionColumns,
@@ -116,12 +113,7 @@ export async function mySessions(db: Db, userId: string, input: z.infer<typeof m
     .where(and(...where))
     .orderBy(desc(therapySessions.startsAt), desc(therapySessions.id))
     .limit(input.limit + 1);
-  return toPage(
-    rows,
-    input.limit,
-    (r) => [r.key, r.id],
-    ({ key: _key, ...item }) => item,
-  );
+  return timePage(rows, input.limit);
 }
 
 /** The therapist's agenda from `from` (default now), soonest first. One SELECT. */
@@ -133,10 +125,7 @@ export async function therapistSchedule(db: Db, therapistId: string, input: z.in
   ];
   if (input.to) where.push(lt(therapySessions.startsAt, input.to));
   if (!input.includeCancelled) where.push(ne(therapySessions.status, 'cancelled'));
-  if (after)
-    where.push(
-      sql`(${therapySessions.startsAt}, ${therapySessions.id}) > (${after[0]}::timestamptz, ${after[1]}::uuid)`,
-    );
+  if (after) where.push(afterTimeCursor(therapySessions.startsAt, therapySessions.id, after, 'asc'));
   const rows = await db
     .select({ ...sessionColumns, patientName: patient.name, key: exactTimestamp(therapySessions.startsAt) })
     .from(therapySessions)
@@ -144,12 +133,7 @@ export async function therapistSchedule(db: Db, therapistId: string, input: z.in
     .where(and(...where))
     .orderBy(asc(therapySessions.startsAt), asc(therapySessions.id))
     .limit(input.limit + 1);
-  return toPage(
-    rows,
-    input.limit,
-    (r) => [r.key, r.id],
-    ({ key: _key, ...item }) => item,
-  );
+  return timePage(rows, input.limit);
 }
 
 /** Only the session's own therapist may write or read its notes. */

@@ -6,6 +6,7 @@
 
 import postgres from 'postgres';
 import { createDatabase } from '../db/client.ts';
+import type { TokenSubject } from '../server/auth/tokens.ts';
 
 export function databaseUrl(base: string, name: string): string {
   const url = new URL(base);
@@ -103,15 +104,8 @@ export async function ensureUsers(url: string, n: number, log: (m: string) => vo
   log(`seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-export interface BenchUser {
-  id: string;
-  email: string;
-  role: string;
-  privilegeLevel: number;
-  permissions: string[];
-  features: string[];
-  plan: string;
-}
+/** What a bench user's token carries. */
+export type BenchUser = TokenSubject;
 
 /** Claims of up to `limit` patients who may read their mood log (random sample). */
 export async function sampleUsers(url: string, limit: number): Promise<BenchUser[]> {

@@ -15,24 +15,24 @@ const url = (protocols: string[]) =>
       `must start with ${protocols.join(' or ')}:`,
     );
 
+/** A comma-separated list; unset or empty → []. */
+const commaList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
 export const configSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: port.default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
     DATABASE_URL: url(['postgres', 'postgresql']).optional(),
-    DATABASE_REPLICA_URLS: z
-      .string()
-      .optional()
-      .transform((v) =>
-        v
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : [],
-      )
-      .pipe(z.array(url(['postgres', 'postgresql']))),
+    DATABASE_REPLICA_URLS: commaList.pipe(z.array(url(['postgres', 'postgresql']))),
     DATABASE_POOL_MAX: positiveInt.max(500).default(50),
     // How long a request may wait for a pooled connection before it fails with 503.
     DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
@@ -77,17 +77,7 @@ export const configSchema = z
           v.split(',').every((k) => Buffer.from(k.split(':').pop()!, 'base64').length === 32),
         'must be a base64 32-byte key (or kid:key pairs, comma-separated, newest first)',
       ),
-    CORS_ORIGINS: z
-      .string()
-      .optional()
-      .transform((v) =>
-        v
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : [],
-      ),
+    CORS_ORIGINS: commaList,
     TRUST_PROXY: bool.default(false),
     WORKERS: z.coerce.number().int().min(1).max(64).default(1),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),

@@ -44,7 +44,6 @@ const t = initTRPC
 export const router = t.router;
 export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
-export const middleware = t.middleware;
 
 /** Outermost middleware: counts this call's SQL statements and reports the call. */
 const observe = t.middleware(async ({ ctx, path, type, next }) => {

@@ -23,7 +23,14 @@ const config = configOrExit();
 if (config.WORKERS > 1 && cluster.isPrimary) {
   runPrimary(config, createLogger(config));
 } else {
-  const deps = await createDeps(config);
+  const deps = await createDeps(config).catch((err: unknown) => {
+    // One clear line (e.g. "materialized view … is missing: run npm run db:migrate").
+    // The innermost cause: a driver error, not Drizzle's wrapper with the SQL text.
+    let cause = err;
+    while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+    console.error(`start-up failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    process.exit(1);
+  });
   const app = await buildServer(deps, {
     metricsText: cluster.isWorker ? clusterMetricsSource(deps.metrics.registry) : undefined,
   });

@@ -65,6 +65,25 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     await assertViewsReady(db);
   });
 
+  it('refuses to start when a view has lost its unique index (SECURITY-TESTS 50), or a view is missing', async () => {
+    const own = await createTestDatabase(kind);
+    try {
+      await assertViewsReady(own.db);
+      await own.db.execute(sql`DROP INDEX mv_user_features_user_uq`);
+      await expect(assertViewsReady(own.db)).rejects.toThrow(
+        'materialized view mv_user_features has no unique index: REFRESH CONCURRENTLY would fail',
+      );
+      await own.db.execute(sql`CREATE UNIQUE INDEX mv_user_features_user_uq ON mv_user_features (user_id)`);
+      await assertViewsReady(own.db);
+      await own.db.execute(sql`DROP MATERIALIZED VIEW mv_users_with_subscription`);
+      await expect(assertViewsReady(own.db)).rejects.toThrow(
+        'materialized view mv_users_with_subscription is missing: run npm run db:migrate',
+      );
+    } finally {
+      await own.dispose();
+    }
+  });
+
   it('rejects a duplicate email that differs only in case', async () => {
     await insertUser('Case.Test@Example.com');
     await expect(insertUser('case.test@example.COM')).rejects.toThrow();

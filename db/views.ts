@@ -1,6 +1,6 @@
 // Materialized-view operations shared by the refresh job, admin.views.* and scripts.
 import { sql } from 'drizzle-orm';
-import { type Executor, queryRows } from './client.ts';
+import { type Database, type Executor, queryRows } from './client.ts';
 import { MATERIALIZED_VIEWS } from './schema/views.ts';
 
 export interface ViewRefresh {
@@ -16,6 +16,29 @@ export async function refreshViews(db: Executor): Promise<ViewRefresh[]> {
     sql`SELECT view_name, duration_ms, row_count FROM refresh_materialized_views()`,
   );
   return rows.map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
+}
+
+/**
+ * Refreshes the three views at once, each CONCURRENTLY on a connection of its own (they are
+ * independent), each in a transaction with a statement timeout long enough for 1M+ users.
+ * A background job: it uses the driver's pool directly, outside the request pool gate, and
+ * with a small pool the refreshes simply queue. PGlite has one connection: one after another.
+ */
+export async function refreshViewsInParallel(database: Database): Promise<ViewRefresh[]> {
+  const pg = database.pg;
+  if (!pg) return refreshViews(database.db);
+  type Row = { view_name: string; duration_ms: number; row_count: string | number };
+  const results = await Promise.all(
+    MATERIALIZED_VIEWS.map((name) =>
+      pg.begin(async (tx) => {
+        await tx`SET LOCAL statement_timeout = '15min'`;
+        return tx<Row[]>`SELECT view_name, duration_ms, row_count FROM refresh_materialized_view(${name})`;
+      }),
+    ),
+  );
+  return results
+    .flat()
+    .map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
 }
 
 /** True when a base table changed since the last refresh (or a view was never refreshed). */

@@ -1,8 +1,15 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import { plans, roles, subscriptions, therapySessions, users } from '../db/schema/index.ts';
-import { assertViewsReady, refreshViews, viewsStale } from '../db/views.ts';
+import {
+  MATERIALIZED_VIEWS,
+  plans,
+  roles,
+  subscriptions,
+  therapySessions,
+  users,
+} from '../db/schema/index.ts';
+import { assertViewsReady, refreshViews, refreshViewsInParallel, viewsStale } from '../db/views.ts';
 import { FEATURES, PERMISSIONS, ROLES } from '../shared/catalog.ts';
 import { createTestDatabase, DB_KINDS } from './helpers.ts';
 
@@ -82,6 +89,21 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     } finally {
       await own.dispose();
     }
+  });
+
+  it('refreshes the three views at once on separate connections, and only those three', async () => {
+    await insertUser('parallel-refresh@example.com');
+    const views = await refreshViewsInParallel(database);
+    expect(views.map((v) => v.name)).toEqual([...MATERIALIZED_VIEWS]);
+    const [{ n }] = (await queryRows<{ n: number }>(
+      database.db,
+      sql`SELECT count(*)::int AS n FROM users`,
+    )) as [{ n: number }];
+    for (const v of views) expect(v.rows).toBe(n);
+    expect(await viewsStale(database.db)).toBe(false);
+    await expect(
+      database.db.execute(sql`SELECT * FROM refresh_materialized_view('users')`),
+    ).rejects.toThrow();
   });
 
   it('rejects a duplicate email that differs only in case', async () => {

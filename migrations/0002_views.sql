@@ -97,33 +97,44 @@ CREATE TRIGGER plan_features_views_changed AFTER INSERT OR UPDATE OR DELETE OR T
 CREATE TRIGGER features_views_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
   ON features FOR EACH STATEMENT EXECUTE FUNCTION mark_views_changed();
 --> statement-breakpoint
--- Refreshes all three views CONCURRENTLY and reports name, milliseconds and rows per view.
--- Records each refresh in view_refresh_status (read by admin.views.status).
-CREATE FUNCTION refresh_materialized_views()
+-- refresh_materialized_view(name) refreshes ONE view CONCURRENTLY, ANALYZEs it (fresh
+-- statistics keep prefix searches on the text_pattern_ops indexes), records it in
+-- view_refresh_status (read by admin.views.status) and returns name, milliseconds and rows.
+-- The refresh job runs the three at once on separate connections (they are independent);
+-- refresh_materialized_views() refreshes all three one after another, in one statement.
+CREATE FUNCTION refresh_materialized_view(v text)
 RETURNS TABLE (view_name text, duration_ms double precision, row_count bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
-  v text;
   started timestamptz;
   seq bigint;
 BEGIN
+  IF v IS NULL OR v <> ALL (ARRAY['mv_user_permissions', 'mv_user_features', 'mv_users_with_subscription']) THEN
+    RAISE EXCEPTION 'unknown materialized view: %', v;
+  END IF;
   SELECT last_value INTO seq FROM view_change_seq;
-  FOREACH v IN ARRAY ARRAY['mv_user_permissions', 'mv_user_features', 'mv_users_with_subscription'] LOOP
-    started := clock_timestamp();
-    EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I', v);
-    -- Fresh statistics, so prefix searches keep using the text_pattern_ops indexes.
-    EXECUTE format('ANALYZE %I', v);
-    view_name := v;
-    duration_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
-    EXECUTE format('SELECT count(*) FROM %I', v) INTO row_count;
-    INSERT INTO view_refresh_status (view_name, last_refreshed_at, duration_ms, row_count, change_seq)
-    VALUES (v, clock_timestamp(), duration_ms, row_count, seq)
-    ON CONFLICT ON CONSTRAINT view_refresh_status_pkey DO UPDATE
-      SET last_refreshed_at = excluded.last_refreshed_at, duration_ms = excluded.duration_ms,
-          row_count = excluded.row_count, change_seq = excluded.change_seq;
-    RETURN NEXT;
-  END LOOP;
+  started := clock_timestamp();
+  EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %I', v);
+  EXECUTE format('ANALYZE %I', v);
+  view_name := v;
+  duration_ms := extract(epoch FROM clock_timestamp() - started) * 1000;
+  EXECUTE format('SELECT count(*) FROM %I', v) INTO row_count;
+  INSERT INTO view_refresh_status (view_name, last_refreshed_at, duration_ms, row_count, change_seq)
+  VALUES (v, clock_timestamp(), duration_ms, row_count, seq)
+  ON CONFLICT ON CONSTRAINT view_refresh_status_pkey DO UPDATE
+    SET last_refreshed_at = excluded.last_refreshed_at, duration_ms = excluded.duration_ms,
+        row_count = excluded.row_count, change_seq = excluded.change_seq;
+  RETURN NEXT;
 END $$;
+--> statement-breakpoint
+CREATE FUNCTION refresh_materialized_views()
+RETURNS TABLE (view_name text, duration_ms double precision, row_count bigint)
+LANGUAGE sql AS $$
+  SELECT r.* FROM unnest(ARRAY['mv_user_permissions', 'mv_user_features', 'mv_users_with_subscription'])
+         WITH ORDINALITY AS v(name, n)
+  CROSS JOIN LATERAL refresh_materialized_view(v.name) AS r
+  ORDER BY v.n
+$$;
 --> statement-breakpoint
 -- True when a base table changed since the last refresh of any view (or a view was never refreshed).
 CREATE FUNCTION materialized_views_stale() RETURNS boolean LANGUAGE sql STABLE AS $$

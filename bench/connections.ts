@@ -3,13 +3,12 @@
 // its RSS after a full GC, opens N keep-alive connections that each make one request
 // (auth.me) and then sit idle, measures RSS again (after GC), and reports the difference
 // per connection. Writes bench/results/connections.json. Needs `ulimit -n` above N + 100.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureDatabase, ensureUsers } from './seed.ts';
+import { startBenchServer } from './spawn.ts';
 
 const { values: args } = parseArgs({
   options: { connections: { type: 'string', default: '5000' }, path: { type: 'string', default: 'lean' } },
@@ -22,30 +21,7 @@ const log = (m: string) => console.error(`[connections] ${m}`);
 
 const dbUrl = await ensureDatabase(BASE_URL, 'manas360_bench');
 await ensureUsers(dbUrl, 1000, log);
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--expose-gc', join(ROOT, 'bench/server.ts'), 'app'],
-  {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      PORT: String(PORT),
-      DATABASE_URL: dbUrl,
-      REDIS_URL: '',
-      RATE_LIMIT_ENABLED: 'false',
-      JOBS_ENABLED: 'false',
-      LOG_LEVEL: 'warn',
-      DATA_DIR: join(tmpdir(), 'manas360-bench'),
-      TRPC_PATH: args.path,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
-);
-await new Promise<void>((resolve, reject) => {
-  child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-  child.on('exit', (c) => reject(new Error(`server exited (${c})`)));
-});
+const child = await startBenchServer({ mode: 'app', port: PORT, dbUrl, env: { TRPC_PATH: args.path } });
 const gcRss = async () => {
   let rss = 0;
   for (let i = 0; i < 3; i++)

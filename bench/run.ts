@@ -7,9 +7,9 @@
 // Flags: --duration S (10) --connections N (50) --users N (100000 seeded)
 //        --tokens N (5000 distinct users' tokens) --only a,b (scenario ids) --profile
 // Env: DATABASE_URL (the server to use; the bench creates database manas360_bench on it).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildKeyRing, generatePrivateJwk, parsePrivateKeys } from '../server/auth/keys.ts';
@@ -18,6 +18,7 @@ import type { LoadResult, LoadSpec } from './load.ts';
 import { type ProfileEntry, topSelfTime } from './profile.ts';
 import { renderReport } from './report.ts';
 import { ensureDatabase, ensureUsers, sampleUsers } from './seed.ts';
+import { startBenchServer } from './spawn.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -88,43 +89,20 @@ log(`${sample.length} bench users' access tokens signed (EdDSA)`);
 const PORT = 3190;
 const profileDir = join(RESULTS, 'profiles');
 
-async function startServer(kind: 'raw' | 'official' | 'lean'): Promise<ChildProcess> {
-  const nodeArgs = ['--import', 'tsx', '--expose-gc'];
-  if (args.profile && kind !== 'raw') nodeArgs.push('--cpu-prof', '--cpu-prof-dir', join(profileDir, kind));
-  const cmd = pin(0, [
-    process.execPath,
-    ...nodeArgs,
-    join(ROOT, 'bench/server.ts'),
-    kind === 'raw' ? 'raw' : 'app',
-  ]);
-  const child = spawn(cmd[0]!, cmd.slice(1), {
-    cwd: ROOT,
+function startServer(kind: 'raw' | 'official' | 'lean'): Promise<ChildProcess> {
+  return startBenchServer({
+    mode: kind === 'raw' ? 'raw' : 'app',
+    port: PORT,
+    dbUrl,
+    nodeArgs: args.profile && kind !== 'raw' ? ['--cpu-prof', '--cpu-prof-dir', join(profileDir, kind)] : [],
+    wrap: (cmd) => pin(0, cmd),
     env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      PORT: String(PORT),
-      DATABASE_URL: dbUrl,
-      REDIS_URL: '',
       JWT_PRIVATE_KEYS,
       JWT_SECRET: '',
       ACCESS_TOKEN_TTL_SECONDS: '3600',
-      RATE_LIMIT_ENABLED: 'false',
-      JOBS_ENABLED: 'false',
-      LOG_LEVEL: 'warn',
-      DATA_DIR: join(tmpdir(), 'manas360-bench'),
       TRPC_PATH: kind === 'raw' ? 'lean' : kind,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`${kind} server exited (${code}) before it was ready`)));
-  });
-  return child;
 }
 
 async function stopServer(child: ChildProcess) {

@@ -6,6 +6,7 @@
 // of it (headroom for spikes, GC and deploys).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { RunLike } from '../bench/report.ts';
 
 const RESULTS = new URL('../bench/results', import.meta.url).pathname;
 const HEADROOM = 0.7;
@@ -14,22 +15,8 @@ function read<T>(file: string): T | undefined {
   const p = join(RESULTS, file);
   return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as T) : undefined;
 }
-interface Row {
-  id: string;
-  rps: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  errorRate: number;
-  queriesPerRequest: number;
-  rssMB: number;
-}
-interface Bench {
-  at: string;
-  command: string;
-  machine: { cores: number; node: string; cpu: string; maxLoadAvg?: number };
-  results: Row[];
-}
+/** What `npm run bench` writes to latest.json. */
+type Bench = RunLike;
 interface Views {
   users: number;
   rounds: Array<{ totalMs: number; readMaxMs: number }>;

@@ -46,13 +46,9 @@ export async function createTestDatabase(
   };
 }
 
-/** Services on a database of the test's own. Config comes from env overrides only. */
-export async function createTestDeps(
-  kind: DbKind = 'pglite',
-  env: Record<string, string> = {},
-): Promise<AppDeps & { dispose(): Promise<void> }> {
-  const database = await createTestDatabase(kind);
-  const config = loadConfig({
+/** The configuration tests run with: quiet, limits and jobs off, cheap password hashing. */
+export function testConfig(env: Record<string, string> = {}) {
+  return loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     JWT_SECRET: randomBytes(32).toString('hex'),
@@ -62,6 +58,15 @@ export async function createTestDeps(
     PASSWORD_HASH_COST: '12',
     ...env,
   });
+}
+
+/** Services on a database of the test's own. Config comes from env overrides only. */
+export async function createTestDeps(
+  kind: DbKind = 'pglite',
+  env: Record<string, string> = {},
+): Promise<AppDeps & { dispose(): Promise<void> }> {
+  const database = await createTestDatabase(kind);
+  const config = testConfig(env);
   const deps = await createDeps(config, { database, log: createLogger(config) });
   return {
     ...deps,

@@ -6,7 +6,6 @@
 // - the pool exhausted by slow queries: extra requests get 503 within 1 s;
 // - a statement timeout: a clean 504, and the connection is used again afterwards.
 
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
@@ -14,9 +13,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { classifyDbError, createDatabase, queryRows } from '../../db/client.ts';
 import { buildServer } from '../../server/app.ts';
-import { loadConfig } from '../../server/config.ts';
 import { type AppDeps, closeDeps, createDeps, createLogger } from '../../server/deps.ts';
-import { createTestDatabase, REAL_DATABASE_URL } from '../helpers.ts';
+import { createTestDatabase, REAL_DATABASE_URL, testConfig } from '../helpers.ts';
 import { leaksInternals, trpcInput } from '../server.ts';
 import { percentile, sleep } from './support.ts';
 
@@ -39,13 +37,7 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase('postgres');
     dbName = new URL(testDb.url!).pathname.slice(1);
-    const config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: randomBytes(32).toString('hex'),
-      RATE_LIMIT_ENABLED: 'false',
-      JOBS_ENABLED: 'false',
-    });
+    const config = testConfig();
     // The server's own pool: small, with a short wait, to exhaust it on purpose.
     const database = await createDatabase({ url: testDb.url, poolMax: POOL_MAX, poolWaitMs: POOL_WAIT_MS });
     deps = await createDeps(config, { database, log: createLogger(config) });

@@ -21,7 +21,7 @@ import {
 } from '../db/schema/index.ts';
 import { buildServer } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { closeDeps, createDeps } from '../server/deps.ts';
+import { closeDeps, createDeps } from '../server/create-services.ts';
 import { leanOptions, mountTrpc, officialOptions } from '../server/http/trpc.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { protectedProcedure, router } from '../server/trpc/init.ts';
@@ -93,7 +93,7 @@ if (mode === 'raw') {
     .where(eq(subscriptions.userId, sql.placeholder('userId')))
     .prepare('bench_subscription_of');
 
-  const typicalMeta = { permission: 'mood.read', feature: 'mood_tracking' } as const;
+  const typicalMeta = { auth: 'user', permission: 'mood.read', feature: 'mood_tracking' } as const;
   const benchRouter = router({
     /** Today's design: claims from the token (0 queries), 2 business queries. */
     typical: protectedProcedure.meta(typicalMeta).query(async ({ ctx }) => {

@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import { createDatabase } from '../db/client.ts';
 import type { ViewRefresh } from '../db/views.ts';
 import { loadConfig } from '../server/config.ts';
-import { createLogger } from '../server/deps.ts';
+import { createLogger } from '../server/create-services.ts';
 import { viewRefreshJob, withJobLock } from '../server/jobs/index.ts';
 import { ensureDatabase } from './seed.ts';
 

@@ -1,4 +1,4 @@
-// `npm run capacity`: the capacity plan (../shared/CAPACITY-PLAN.md) recomputed from the
+// `npm run capacity`: the capacity plan (its targets are in the constants below) recomputed from the
 // measurements in bench/results (latest.json from `npm run bench`, views-<N>.json from
 // `npm run bench:views`, connections.json from `npm run bench:connections`), side by
 // side with the plan's own figures. Writes bench/results/capacity.md and prints it.

@@ -9,10 +9,9 @@ import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
-import type { AppDeps } from './deps.ts';
-import { requestCalls } from './http/calls.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
+import type { AppDeps } from './services.ts';
 
 /** Longest a client may take to send its headers, and its whole request. */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -100,14 +99,6 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     // next request opens a new connection (to another instance once readiness says 503).
     if (app.draining) reply.header('connection', 'close');
   });
-  // The calls of this request are collected for its log line (server/http/calls.ts).
-  // preHandler runs after the body is read, so the route handler runs inside the store.
-  app.addHook('preHandler', (req, _reply, done) => {
-    const calls: NonNullable<typeof req.calls> = [];
-    req.calls = calls;
-    requestCalls.run(calls, done);
-  });
-
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (app.draining) return reply.code(503).send({ status: 'draining' });

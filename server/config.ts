@@ -1,4 +1,4 @@
-// The one place that reads process.env: every variable of API.md's configuration table,
+// The one place that reads process.env: every variable of docs/api.md's configuration table,
 // validated with zod. A bad value stops start-up with one line naming the variable.
 import cron from 'node-cron';
 import { z } from 'zod';

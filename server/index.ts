@@ -5,7 +5,7 @@ import cluster from 'node:cluster';
 import { buildServer } from './app.ts';
 import { clusterMetricsSource, runPrimary } from './cluster.ts';
 import { type Config, ConfigError, loadConfig } from './config.ts';
-import { createDeps, createLogger } from './deps.ts';
+import { createDeps, createLogger } from './create-services.ts';
 import { gracefulShutdown } from './http/shutdown.ts';
 import { JobRunner } from './jobs/index.ts';
 

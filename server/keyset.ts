@@ -1,9 +1,10 @@
 // Keyset pagination: a page ends with an opaque cursor naming the last row's sort key, and
 // the next page starts strictly after it, so pages stay fast and stable at any depth
 // (no OFFSET). The cursor is base64url JSON of the key values; a client treats it as opaque.
-import { TRPCError } from '@trpc/server';
+
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { badRequest } from './domain/errors.ts';
 
 export type CursorKey = Array<string | number>;
 
@@ -44,7 +45,7 @@ export function decodeCursor<const K extends readonly CursorKind[]>(
     key = undefined;
   }
   const ok = Array.isArray(key) && key.length === kinds.length && key.every((v, i) => KINDS[kinds[i]!](v));
-  if (!ok) throw new TRPCError({ code: 'BAD_REQUEST', message: 'invalid cursor' });
+  if (!ok) throw badRequest('invalid cursor');
   return key as { [I in keyof K]: KindValue<K[I]> };
 }
 

@@ -4,8 +4,10 @@
 // One registry per process; with WORKERS > 1 the primary aggregates every worker's
 // registry (server/cluster.ts) so a scrape sees the whole host.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolGate } from '../db/client.ts';
 import type { ViewRefresh } from '../db/views.ts';
-import type { AppDeps, ProcedureReport } from './deps.ts';
+import type { RevocationEvent } from './auth/revocation.ts';
+import type { ProcedureReport } from './trpc/hooks.ts';
 
 export type JobOutcome = 'ran' | 'skipped_fresh' | 'skipped_locked' | 'skipped_running' | 'failed';
 
@@ -14,9 +16,17 @@ export interface Metrics {
   procedure(report: ProcedureReport): void;
   job(name: string, outcome: JobOutcome, seconds?: number): void;
   viewRefresh(views: ViewRefresh[]): void;
+  /** A revocation applied by this process (RevocationList's onApply). */
+  revocation(event: RevocationEvent): void;
 }
 
-export function createMetrics(deps: Pick<AppDeps, 'database' | 'revocations'>): Metrics {
+export interface MetricSources {
+  pools: readonly PoolGate[];
+  /** Revocation entries held in memory (read at scrape time). */
+  revocationEntries: () => number;
+}
+
+export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
@@ -46,7 +56,7 @@ export function createMetrics(deps: Pick<AppDeps, 'database' | 'revocations'>): 
     labelNames: ['procedure'],
     registers,
   });
-  const pools = deps.database.pools ?? [];
+  const pools = sources.pools;
   new Gauge({
     name: 'db_pool_connections_in_use',
     help: 'Pooled connections running a statement or transaction',
@@ -120,17 +130,9 @@ export function createMetrics(deps: Pick<AppDeps, 'database' | 'revocations'>): 
     help: 'Revocation entries held in memory',
     registers,
     collect() {
-      this.set(deps.revocations.size);
+      this.set(sources.revocationEntries());
     },
   });
-  // Count revocations where every kind of them passes: RevocationList.apply.
-  const list = deps.revocations;
-  const apply = list.apply.bind(list);
-  list.apply = (event) => {
-    revocations.inc({ kind: event.kind });
-    apply(event);
-  };
-
   return {
     registry,
     procedure(r) {
@@ -149,6 +151,9 @@ export function createMetrics(deps: Pick<AppDeps, 'database' | 'revocations'>): 
         viewSeconds.set({ view: v.name }, v.ms / 1000);
         viewRows.set({ view: v.name }, v.rows);
       }
+    },
+    revocation(event) {
+      revocations.inc({ kind: event.kind });
     },
   };
 }

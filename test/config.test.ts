@@ -1,4 +1,4 @@
-// Configuration: every API.md variable validated at start; a bad value stops the process
+// Configuration: every docs/api.md variable validated at start; a bad value stops the process
 // with one line naming the variable; production refuses what is only for development.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +24,7 @@ function errorOf(env: Record<string, string>): string {
 }
 
 describe('configuration', () => {
-  it('has the defaults of API.md', () => {
+  it('has the defaults of docs/api.md', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       PORT: 3000,

@@ -4,7 +4,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { crisisAlerts, moodEntries } from '../db/schema/index.ts';
-import { scoreAssessment } from '../server/routers/assessments.ts';
+import { scoreAssessment } from '../server/domain/assessments.ts';
 import { createUser, expectError, measure, queriesOf, type TestUser } from './fixtures/domain.ts';
 import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
 

@@ -32,7 +32,7 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     return u!.id;
   }
 
-  it('applies migrations from zero and seeds the catalog exactly as API.md says', async () => {
+  it('applies migrations from zero and seeds the catalog exactly as docs/api.md says', async () => {
     const db = database.db;
     const roleRows = await db.select().from(roles);
     expect(Object.fromEntries(roleRows.map((r) => [r.name, r.privilegeLevel]))).toEqual(ROLES);

@@ -5,8 +5,9 @@ import postgres from 'postgres';
 import { createDatabase, type Database } from '../db/client.ts';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { loadConfig } from '../server/config.ts';
-import { type AppDeps, closeDeps, createDeps, createLogger } from '../server/deps.ts';
+import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
 import { appRouter } from '../server/routers/index.ts';
+import type { AppDeps } from '../server/services.ts';
 import { createContextInner, type RequestInfo } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
 

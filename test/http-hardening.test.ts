@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../server/app.ts';
-import { REDACT_PATHS } from '../server/deps.ts';
+import { REDACT_PATHS } from '../server/create-services.ts';
 import { serializeError } from '../server/logging.ts';
 import { tokenFor } from './faults/support.ts';
 import { startTestServer, type TestServer, trpcInput } from './server.ts';

@@ -14,9 +14,9 @@ import Fastify from 'fastify';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { tooManyRequests } from '../server/domain/errors.ts';
 import { leanOptions, mountTrpc, officialOptions } from '../server/http/trpc.ts';
 import { appRouter } from '../server/routers/index.ts';
-import { tooManyRequests } from '../server/trpc/errors.ts';
 import { mergeRouters, protectedProcedure, publicProcedure, router } from '../server/trpc/init.ts';
 import { createTestDeps } from './helpers.ts';
 
@@ -36,8 +36,8 @@ const probeRouter = router({
       ctx.resHeaders.set('Retry-After', '7');
       throw tooManyRequests(7);
     }),
-    gated: protectedProcedure.meta({ permission: 'users.read' }).query(() => 'secret list'),
-    paid: protectedProcedure.meta({ feature: 'therapist_booking' }).query(() => 'booked'),
+    gated: protectedProcedure.meta({ auth: 'user', permission: 'users.read' }).query(() => 'secret list'),
+    paid: protectedProcedure.meta({ auth: 'user', feature: 'therapist_booking' }).query(() => 'booked'),
   }),
 });
 const testRouter = mergeRouters(appRouter, probeRouter);

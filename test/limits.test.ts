@@ -7,11 +7,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { loadConfig } from '../server/config.ts';
-import type { AppDeps } from '../server/deps.ts';
-import { connectRedis } from '../server/deps.ts';
+import { connectRedis } from '../server/create-services.ts';
 import { createRateLimits } from '../server/limits/index.ts';
+import type { AppDeps } from '../server/services.ts';
 import { createContextInner } from '../server/trpc/context.ts';
-import type { Meta } from '../server/trpc/init.ts';
+import type { Meta } from '../server/trpc/meta.ts';
 import { freePort } from './faults/support.ts';
 import { REAL_REDIS_URL } from './helpers.ts';
 
@@ -53,7 +53,11 @@ describe.skipIf(!REAL_REDIS_URL)('rate limits on Redis', () => {
   const call = (ctx: ReturnType<typeof ctxFor>, rateLimit?: Meta['rateLimit']) =>
     outcome(
       Promise.resolve(
-        limits.beforeProcedure!({ ctx, path: 'x', meta: rateLimit ? { rateLimit } : undefined }),
+        limits.beforeProcedure!({
+          ctx,
+          path: 'x',
+          meta: rateLimit ? { auth: 'public', rateLimit } : undefined,
+        }),
       ),
     );
 
@@ -149,7 +153,11 @@ describe('rate limits when Redis cannot be reached', () => {
       expect(
         await outcome(
           Promise.resolve(
-            limits.beforeProcedure!({ ctx: ctxFor('10.4.0.2'), path: 'x', meta: { rateLimit } }),
+            limits.beforeProcedure!({
+              ctx: ctxFor('10.4.0.2'),
+              path: 'x',
+              meta: { auth: 'public', rateLimit },
+            }),
           ),
         ),
       ).toBe('SERVICE_UNAVAILABLE');

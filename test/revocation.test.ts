@@ -6,7 +6,8 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, createDatabase } from '../db/client.ts';
 import { loadRevocations, RevocationList, startRevocationSync } from '../server/auth/revocation.ts';
-import { type AppDeps, closeDeps, connectRedis, createDeps, createLogger } from '../server/deps.ts';
+import { closeDeps, connectRedis, createDeps, createLogger } from '../server/create-services.ts';
+import type { AppDeps } from '../server/services.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { callerFor, createTestDeps, DB_KINDS, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
 

@@ -6,7 +6,7 @@ import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import type { Logger } from 'pino';
 import superjson from 'superjson';
 import { buildServer } from '../server/app.ts';
-import type { AppDeps } from '../server/deps.ts';
+import type { AppDeps } from '../server/services.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { createTestDeps, type DbKind } from './helpers.ts';
 

@@ -36,7 +36,7 @@ export const therapistProfiles = pgTable(
   ],
 );
 
-/** A session occupies one slot: it starts on a whole UTC hour (see API.md, therapy.book). */
+/** A session occupies one slot: it starts on a whole UTC hour (see docs/api.md, therapy.book). */
 export const therapySessions = pgTable(
   'therapy_sessions',
   {

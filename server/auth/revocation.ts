@@ -37,6 +37,9 @@ export class RevocationList {
   private readonly sessions = new Map<string, number>();
   private publisher: ((events: RevocationEvent[]) => Promise<void>) | undefined;
 
+  /** onApply observes every event applied here (its own and peers'), e.g. to count them. */
+  constructor(private readonly onApply?: (event: RevocationEvent) => void) {}
+
   /** True when the token was revoked after it was issued. */
   isRevoked(claims: Pick<AccessClaims, 'sub' | 'sid' | 'iat'>): boolean {
     const validAfter = this.users.get(claims.sub);
@@ -45,6 +48,7 @@ export class RevocationList {
   }
 
   apply(event: RevocationEvent): void {
+    this.onApply?.(event);
     const map = event.kind === 'user' ? this.users : this.sessions;
     const prev = map.get(event.id);
     if (prev === undefined || event.at > prev) map.set(event.id, event.at);

@@ -3,11 +3,11 @@
 // code(s), status and duration. Never the query string or body (a GET call's input
 // travels in the query string) nor headers: no token, password, note or answer.
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
-import type { CallRecord } from './calls.ts';
+import type { CallRecord } from '../trpc/hooks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The procedure calls this request made (set in server/app.ts). */
+    /** The procedure calls this request made (set in server/http/trpc.ts). */
     calls?: CallRecord[];
   }
 }

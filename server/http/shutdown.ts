@@ -7,7 +7,8 @@
 //      the pool close;
 //   5. exit 0. A hard timer exits 1 if all this overruns SHUTDOWN_TIMEOUT_MS.
 import type { FastifyInstance } from 'fastify';
-import { type AppDeps, closeDeps } from '../deps.ts';
+import { closeDeps } from '../create-services.ts';
+import type { AppDeps } from '../services.ts';
 
 /** Time kept back from the drain for closing jobs, Redis and the pool. */
 const CLOSE_RESERVE_MS = 1000;

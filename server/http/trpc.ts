@@ -12,18 +12,21 @@ import {
   fastifyTRPCPlugin,
 } from '@trpc/server/adapters/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AppDeps } from '../deps.ts';
 import { type AppRouter, appRouter } from '../routers/index.ts';
+import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from '../trpc/context.ts';
 import { canServeLean, handleLean, type LeanHandlerOptions } from './lean.ts';
 
-function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> {
-  return createContext(deps, {
+async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> {
+  const ctx = await createContext(deps, {
     ip: req.ip,
     requestId: req.id,
     userAgent: req.headers['user-agent'],
     authorization: req.headers.authorization,
   });
+  // The request's log line reads the calls the procedures leave here.
+  req.calls = ctx.calls;
+  return ctx;
 }
 
 function logError(deps: AppDeps, error: TRPCError, path: string | undefined, ctx: Context | undefined) {

@@ -9,8 +9,8 @@ import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
 import { type Database, type Executor, queryRows } from '../../db/client.ts';
 import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/views.ts';
-import type { AppDeps } from '../deps.ts';
 import type { JobOutcome, Metrics } from '../metrics.ts';
+import type { AppDeps } from '../services.ts';
 
 /** First key of every job lock (pg_try_advisory_xact_lock(int, int)); the job's id is the second. */
 export const JOB_LOCK_NAMESPACE = 360_360;

@@ -14,8 +14,8 @@ import {
   RateLimiterRes,
 } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
-import type { ProcedureHooks } from '../deps.ts';
-import { tooManyRequests } from '../trpc/errors.ts';
+import { tooManyRequests } from '../domain/errors.ts';
+import type { ProcedureHooks } from '../trpc/hooks.ts';
 import { type LoginLimiter, limiterUnavailable, memoryLoginLimiter, redisLoginLimiter } from './login.ts';
 
 export interface RateLimits {

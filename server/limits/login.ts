@@ -3,7 +3,6 @@
 // Shared through Redis across instances; process memory when there is no Redis. When
 // Redis is configured but unreachable, login fails closed (503): an attacker must not
 // get unlimited guesses because the limiter's store is down.
-import { TRPCError } from '@trpc/server';
 import type { Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,
@@ -11,7 +10,7 @@ import {
   RateLimiterRedis,
   RateLimiterRes,
 } from 'rate-limiter-flexible';
-import { tooManyRequests } from '../trpc/errors.ts';
+import { DomainError, tooManyRequests, unavailable } from '../domain/errors.ts';
 
 export interface LoginLimiter {
   /** Throws TOO_MANY_REQUESTS while email+IP or the IP is blocked. */
@@ -33,12 +32,8 @@ export function emailIpKey(email: string, ip: string): string {
 }
 
 /** The answer when the shared limiter store cannot be reached. */
-export function limiterUnavailable(cause?: unknown): TRPCError {
-  return new TRPCError({
-    code: 'SERVICE_UNAVAILABLE',
-    message: 'Sign-in and sign-up are temporarily unavailable; retry shortly',
-    cause,
-  });
+export function limiterUnavailable(cause?: unknown): DomainError {
+  return unavailable('Sign-in and sign-up are temporarily unavailable; retry shortly', cause);
 }
 
 /** Process-memory login limiter (single instance; the Redis one is shared). */
@@ -104,7 +99,7 @@ async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof TRPCError || err instanceof RateLimiterRes) throw err;
+    if (err instanceof DomainError || err instanceof RateLimiterRes) throw err;
     throw limiterUnavailable(err);
   }
 }

@@ -1,105 +1,16 @@
-// assessments.*: PHQ-9 and GAD-7 screenings (API.md). Scoring is the sum of the answers;
-// the severity bands are the instruments' published ones. A PHQ-9 with any answer above 0
-// on item 9 (thoughts of self-harm) raises a crisis alert in the same statement as the
-// assessment, so a saved assessment can never lack its alert.
-import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
-import type { z } from 'zod';
-import { type Db, queryRows } from '../../db/client.ts';
-import { assessments } from '../../db/schema/index.ts';
-import {
-  assessmentHistoryInput,
-  type Instrument,
-  submitAssessmentInput,
-} from '../../shared/inputs/assessments.ts';
-import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
+// assessments.* wired to their use cases (server/domain/assessments.ts).
+import { assessmentHistoryInput, submitAssessmentInput } from '../../shared/inputs/assessments.ts';
+import { assessmentHistory, submitAssessment } from '../domain/assessments.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
-
-/** Upper bound of each band (inclusive), lowest first. */
-const BANDS: Record<Instrument, Array<[max: number, severity: string]>> = {
-  PHQ9: [
-    [4, 'minimal'],
-    [9, 'mild'],
-    [14, 'moderate'],
-    [19, 'moderately severe'],
-    [27, 'severe'],
-  ],
-  GAD7: [
-    [4, 'minimal'],
-    [9, 'mild'],
-    [14, 'moderate'],
-    [21, 'severe'],
-  ],
-};
-
-/** PHQ-9 item 9 ("thoughts that you would be better off dead or of hurting yourself"). */
-const PHQ9_SELF_HARM_ITEM = 8;
-
-export function scoreAssessment(instrument: Instrument, answers: number[]) {
-  const score = answers.reduce((sum, a) => sum + a, 0);
-  const severity = BANDS[instrument].find(([max]) => score <= max)?.[1];
-  if (severity === undefined) throw new Error(`score ${score} is out of range for ${instrument}`);
-  const crisis = instrument === 'PHQ9' && (answers[PHQ9_SELF_HARM_ITEM] ?? 0) > 0;
-  return { score, severity, crisis };
-}
-
-/** One statement: the assessment and, when crisis is set, its alert (a data-modifying CTE). */
-export async function submitAssessment(db: Db, userId: string, input: z.infer<typeof submitAssessmentInput>) {
-  const { score, severity, crisis } = scoreAssessment(input.instrument, input.answers);
-  const answers = sql`ARRAY[${sql.join(
-    input.answers.map((a) => sql`${a}`),
-    sql`, `,
-  )}]::smallint[]`;
-  const [row] = await queryRows<{ id: string }>(
-    db,
-    sql`WITH saved AS (
-          INSERT INTO assessments (user_id, instrument, answers, score, severity, crisis)
-          VALUES (${userId}, ${input.instrument}, ${answers}, ${score}, ${severity}, ${crisis})
-          RETURNING id, user_id, crisis
-        ), alert AS (
-          INSERT INTO crisis_alerts (user_id, assessment_id)
-          SELECT user_id, id FROM saved WHERE crisis
-        )
-        SELECT id FROM saved`,
-  );
-  return { id: row!.id, instrument: input.instrument, score, severity, crisis };
-}
-
-/** One SELECT on the (user_id, created_at desc, id desc) index. */
-export async function assessmentHistory(
-  db: Db,
-  userId: string,
-  input: z.infer<typeof assessmentHistoryInput>,
-) {
-  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
-  const where: SQL[] = [eq(assessments.userId, userId)];
-  if (input.instrument) where.push(eq(assessments.instrument, input.instrument));
-  if (after) where.push(afterTimeCursor(assessments.createdAt, assessments.id, after));
-  const rows = await db
-    .select({
-      id: assessments.id,
-      instrument: assessments.instrument,
-      answers: assessments.answers,
-      score: assessments.score,
-      severity: assessments.severity,
-      crisis: assessments.crisis,
-      createdAt: assessments.createdAt,
-      key: exactTimestamp(assessments.createdAt),
-    })
-    .from(assessments)
-    .where(and(...where))
-    .orderBy(desc(assessments.createdAt), desc(assessments.id))
-    .limit(input.limit + 1);
-  return timePage(rows, input.limit);
-}
 
 export const assessmentsRouter = router({
   submit: protectedProcedure
-    .meta({ permission: 'assessments.submit', feature: 'assessments' })
+    .meta({ auth: 'user', permission: 'assessments.submit', feature: 'assessments' })
     .input(submitAssessmentInput)
     .mutation(({ ctx, input }) => submitAssessment(ctx.deps.db, ctx.auth.sub, input)),
 
   history: protectedProcedure
-    .meta({ permission: 'assessments.read', feature: 'assessments' })
+    .meta({ auth: 'user', permission: 'assessments.read', feature: 'assessments' })
     .input(assessmentHistoryInput)
     .query(({ ctx, input }) => assessmentHistory(ctx.deps.db, ctx.auth.sub, input)),
 });

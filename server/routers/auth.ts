@@ -1,6 +1,5 @@
-// auth.* procedures: register, login, refresh, logout, logoutAll, me, changePassword.
-// The use cases live in server/auth/service.ts; here they meet their inputs and policy.
-
+// auth.* wired to their use cases (server/domain/auth.ts); auth.me reads the verified
+// token alone.
 import {
   changePasswordInput,
   loginInput,
@@ -8,7 +7,7 @@ import {
   refreshInput,
   registerInput,
 } from '../../shared/inputs/auth.ts';
-import * as auth from '../auth/service.ts';
+import * as auth from '../domain/auth.ts';
 import type { Context } from '../trpc/context.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
@@ -16,27 +15,29 @@ const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent
 
 export const authRouter = router({
   register: publicProcedure
-    .meta({ rateLimit: 'register' })
+    .meta({ auth: 'public', rateLimit: 'register' })
     .input(registerInput)
     .mutation(({ ctx, input }) => auth.register(ctx.deps, input, client(ctx))),
 
   login: publicProcedure
-    .meta({ rateLimit: 'login' })
+    .meta({ auth: 'public', rateLimit: 'login' })
     .input(loginInput)
     .mutation(({ ctx, input }) => auth.login(ctx.deps, input, client(ctx))),
 
   /** Rotation: the presented token is consumed and a new pair comes back. */
   refresh: publicProcedure
+    .meta({ auth: 'public' })
     .input(refreshInput)
     .mutation(({ ctx, input }) => auth.refresh(ctx.deps, input.refreshToken, client(ctx))),
 
   /** Ends the session of this refresh token (and its access tokens). Needs no access token. */
   logout: publicProcedure
+    .meta({ auth: 'public' })
     .input(logoutInput)
     .mutation(({ ctx, input }) => auth.logout(ctx.deps, input.refreshToken, client(ctx))),
 
   /** Ends every session of the caller, on every instance, at once. */
-  logoutAll: protectedProcedure.mutation(async ({ ctx }) => {
+  logoutAll: protectedProcedure.meta({ auth: 'user' }).mutation(async ({ ctx }) => {
     await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
       actorId: ctx.auth.sub,
       action: 'auth.logout_all',
@@ -47,11 +48,12 @@ export const authRouter = router({
 
   /** A new token pair; every other session of the caller ends. */
   changePassword: protectedProcedure
+    .meta({ auth: 'user' })
     .input(changePasswordInput)
     .mutation(({ ctx, input }) => auth.changePassword(ctx.deps, ctx.auth.sub, input, client(ctx))),
 
   /** Who the caller is, from the verified token alone: zero database queries. */
-  me: protectedProcedure.query(({ ctx }) => {
+  me: protectedProcedure.meta({ auth: 'user' }).query(({ ctx }) => {
     const a = ctx.auth;
     return {
       id: a.sub,

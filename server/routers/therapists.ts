@@ -1,54 +1,11 @@
-// therapists.list: the directory of active therapists with their profiles (API.md),
-// ordered by name, filtered by specialization or language (GIN indexes on the arrays).
-import { and, asc, eq, isNull, type SQL, sql } from 'drizzle-orm';
-import type { z } from 'zod';
-import type { Db } from '../../db/client.ts';
-import { roles, therapistProfiles, users } from '../../db/schema/index.ts';
+// therapists.list wired to its use case (server/domain/therapists.ts).
 import { therapistListInput } from '../../shared/inputs/therapy.ts';
-import { decodeCursor, toPage } from '../keyset.ts';
+import { listTherapists } from '../domain/therapists.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
-
-/** One SELECT. Shows no email or phone: the directory is for every signed-in user. */
-export async function listTherapists(db: Db, input: z.infer<typeof therapistListInput>) {
-  const after = decodeCursor(input.cursor, ['text', 'uuid']);
-  const where: SQL[] = [eq(roles.name, 'therapist'), eq(users.status, 'active'), isNull(users.deletedAt)];
-  if (input.specialization)
-    where.push(sql`${therapistProfiles.specializations} @> ARRAY[${input.specialization}]::text[]`);
-  if (input.language) where.push(sql`${therapistProfiles.languages} @> ARRAY[${input.language}]::text[]`);
-  if (after) where.push(sql`(${users.name}, ${users.id}) > (${after[0]}, ${after[1]}::uuid)`);
-  const rows = await db
-    .select({
-      id: users.id,
-      name: users.name,
-      bio: therapistProfiles.bio,
-      specializations: therapistProfiles.specializations,
-      languages: therapistProfiles.languages,
-      feePaise: therapistProfiles.feePaise,
-      acceptingPatients: therapistProfiles.acceptingPatients,
-    })
-    .from(users)
-    .innerJoin(roles, eq(roles.id, users.roleId))
-    .leftJoin(therapistProfiles, eq(therapistProfiles.userId, users.id))
-    .where(and(...where))
-    .orderBy(asc(users.name), asc(users.id))
-    .limit(input.limit + 1);
-  // A therapist who has not filled in a profile yet is listed with the profile defaults.
-  return toPage(
-    rows,
-    input.limit,
-    (r) => [r.name, r.id],
-    (r) => ({
-      ...r,
-      specializations: r.specializations ?? [],
-      languages: r.languages ?? [],
-      feePaise: r.feePaise ?? 0,
-      acceptingPatients: r.acceptingPatients ?? true,
-    }),
-  );
-}
 
 export const therapistsRouter = router({
   list: protectedProcedure
+    .meta({ auth: 'user' })
     .input(therapistListInput)
     .query(({ ctx, input }) => listTherapists(ctx.deps.readDb, input)),
 });

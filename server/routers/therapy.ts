@@ -1,16 +1,5 @@
-// therapy.*: booking, cancelling and listing sessions, and the therapist's encrypted
-// session notes (API.md).
-//
-// Slot rule (shared/inputs/therapy.ts): a session starts on a whole UTC hour, strictly in
-// the future and at most 180 days ahead, and lasts 50 minutes. The database decides double
-// bookings: a unique index over live sessions per (therapist, start) and per (patient,
-// start), so of any number of concurrent bookings of one slot exactly one succeeds and the
-// rest get CONFLICT. Cancelling frees the slot (the indexes skip cancelled sessions).
-import { and, asc, desc, eq, gt, gte, lt, ne, or, type SQL, sql } from 'drizzle-orm';
-import { alias } from 'drizzle-orm/pg-core';
-import type { z } from 'zod';
-import { type Db, findPgError, uniqueViolation } from '../../db/client.ts';
-import { roles, sessionNotes, therapySessions, users } from '../../db/schema/index.ts';
+// therapy.* wired to their use cases (server/domain/therapy.ts: the slot rule, booking
+// conflicts, encrypted notes).
 import {
   addNoteInput,
   bookSessionInput,
@@ -18,206 +7,45 @@ import {
   scheduleInput,
   sessionIdInput,
 } from '../../shared/inputs/therapy.ts';
-import type { NotesCipher } from '../crypto/notes.ts';
-import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
-import { conflict, notFound } from '../trpc/errors.ts';
-import { protectedProcedure, router, TRPCError } from '../trpc/init.ts';
-
-const sessionColumns = {
-  id: therapySessions.id,
-  patientId: therapySessions.patientId,
-  therapistId: therapySessions.therapistId,
-  startsAt: therapySessions.startsAt,
-  durationMinutes: therapySessions.durationMinutes,
-  status: therapySessions.status,
-  createdAt: therapySessions.createdAt,
-};
-
-/** Two queries: the therapist exists (and is one), then the INSERT the database arbitrates. */
-export async function bookSession(db: Db, patientId: string, input: z.infer<typeof bookSessionInput>) {
-  const [therapist] = await db
-    .select({ id: users.id })
-    .from(users)
-    .innerJoin(roles, eq(roles.id, users.roleId))
-    .where(
-      sql`${users.id} = ${input.therapistId} AND ${roles.name} = 'therapist'
-          AND ${users.status} = 'active' AND ${users.deletedAt} IS NULL`,
-    );
-  if (!therapist) throw notFound('Therapist');
-  try {
-    const [session] = await db
-      .insert(therapySessions)
-      .values({ patientId, therapistId: therapist.id, startsAt: input.startsAt })
-      .returning(sessionColumns);
-    return session!;
-  } catch (err) {
-    const taken = uniqueViolation(err);
-    if (taken === 'therapy_sessions_patient_slot_uq')
-      throw conflict('You already have a session at that time');
-    if (taken) throw conflict('That slot is already taken');
-    if (findPgError(err)?.code === '23514')
-      throw new TRPCError({ code: 'BAD_REQUEST', message: 'That is not a bookable slot' });
-    throw err;
-  }
-}
-
-/**
- * The booking patient or the session's therapist cancels a booked session that has not
- * started. One UPDATE; when it changes nothing, one more SELECT says why. A session the
- * caller is not part of is reported as not found, like one that does not exist.
- */
-export async function cancelSession(db: Db, userId: string, sessionId: string) {
-  const party = or(eq(therapySessions.patientId, userId), eq(therapySessions.therapistId, userId));
-  const [cancelled] = await db
-    .update(therapySessions)
-    .set({ status: 'cancelled', cancelledAt: sql`now()`, cancelledBy: userId })
-    .where(
-      and(
-        eq(therapySessions.id, sessionId),
-        party,
-        eq(therapySessions.status, 'booked'),
-        gt(therapySessions.startsAt, sql`now()`),
-      ),
-    )
-    .returning(sessionColumns);
-  if (cancelled) return cancelled;
-  const [session] = await db
-    .select({ status: therapySessions.status })
-    .from(therapySessions)
-    .where(and(eq(therapySessions.id, sessionId), party));
-  if (!session) throw notFound('Session');
-  if (session.status !== 'booked') throw conflict(`The session is already ${session.status}`);
-  throw conflict('The session has already started');
-}
-
-const patient = alias(users, 'patient');
-const therapist = alias(users, 'therapist');
-
-/** Sessions the caller takes part in (as patient or therapist), newest first. One SELECT. */
-export async function mySessions(db: Db, userId: string, input: z.infer<typeof mySessionsInput>) {
-  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
-  const where: SQL[] = [or(eq(therapySessions.patientId, userId), eq(therapySessions.therapistId, userId))!];
-  if (input.upcoming)
-    where.push(eq(therapySessions.status, 'booked'), gt(therapySessions.startsAt, sql`now()`));
-  if (after) where.push(afterTimeCursor(therapySessions.startsAt, therapySessions.id, after));
-  const rows = await db
-    .select({
-      ...sessionColumns,
-      patientName: patient.name,
-      therapistName: therapist.name,
-      key: exactTimestamp(therapySessions.startsAt),
-    })
-    .from(therapySessions)
-    .innerJoin(patient, eq(patient.id, therapySessions.patientId))
-    .innerJoin(therapist, eq(therapist.id, therapySessions.therapistId))
-    .where(and(...where))
-    .orderBy(desc(therapySessions.startsAt), desc(therapySessions.id))
-    .limit(input.limit + 1);
-  return timePage(rows, input.limit);
-}
-
-/** The therapist's agenda from `from` (default now), soonest first. One SELECT. */
-export async function therapistSchedule(db: Db, therapistId: string, input: z.infer<typeof scheduleInput>) {
-  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
-  const where: SQL[] = [
-    eq(therapySessions.therapistId, therapistId),
-    gte(therapySessions.startsAt, input.from ?? sql`now()`),
-  ];
-  if (input.to) where.push(lt(therapySessions.startsAt, input.to));
-  if (!input.includeCancelled) where.push(ne(therapySessions.status, 'cancelled'));
-  if (after) where.push(afterTimeCursor(therapySessions.startsAt, therapySessions.id, after, 'asc'));
-  const rows = await db
-    .select({ ...sessionColumns, patientName: patient.name, key: exactTimestamp(therapySessions.startsAt) })
-    .from(therapySessions)
-    .innerJoin(patient, eq(patient.id, therapySessions.patientId))
-    .where(and(...where))
-    .orderBy(asc(therapySessions.startsAt), asc(therapySessions.id))
-    .limit(input.limit + 1);
-  return timePage(rows, input.limit);
-}
-
-/** Only the session's own therapist may write or read its notes. */
-function notTheTherapist(): TRPCError {
-  return new TRPCError({ code: 'FORBIDDEN', message: "Only the session's therapist can see its notes" });
-}
-
-/**
- * Two queries: whose session it is, then the INSERT of the sealed note. The plaintext never
- * reaches the database: only the key id and the AES-256-GCM ciphertext do.
- */
-export async function addNote(
-  db: Db,
-  cipher: NotesCipher,
-  authorId: string,
-  input: z.infer<typeof addNoteInput>,
-) {
-  const [session] = await db
-    .select({ therapistId: therapySessions.therapistId })
-    .from(therapySessions)
-    .where(eq(therapySessions.id, input.sessionId));
-  if (!session) throw notFound('Session');
-  if (session.therapistId !== authorId) throw notTheTherapist();
-  const sealed = cipher.seal(input.note, input.sessionId);
-  const [note] = await db
-    .insert(sessionNotes)
-    .values({ sessionId: input.sessionId, authorId, keyId: sealed.keyId, ciphertext: sealed.ciphertext })
-    .returning({ id: sessionNotes.id, sessionId: sessionNotes.sessionId, createdAt: sessionNotes.createdAt });
-  return note!;
-}
-
-/** One SELECT: the session's therapist and its notes, oldest first, opened with their keys. */
-export async function readNotes(db: Db, cipher: NotesCipher, readerId: string, sessionId: string) {
-  const rows = await db
-    .select({
-      therapistId: therapySessions.therapistId,
-      note: {
-        id: sessionNotes.id,
-        keyId: sessionNotes.keyId,
-        ciphertext: sessionNotes.ciphertext,
-        createdAt: sessionNotes.createdAt,
-      },
-    })
-    .from(therapySessions)
-    .leftJoin(sessionNotes, eq(sessionNotes.sessionId, therapySessions.id))
-    .where(eq(therapySessions.id, sessionId))
-    .orderBy(asc(sessionNotes.createdAt), asc(sessionNotes.id));
-  const [first] = rows;
-  if (!first) throw notFound('Session');
-  if (first.therapistId !== readerId) throw notTheTherapist();
-  const notes = rows.flatMap(({ note }) =>
-    note ? [{ id: note.id, note: cipher.open(note, sessionId), createdAt: note.createdAt }] : [],
-  );
-  return { sessionId, notes };
-}
+import {
+  addNote,
+  bookSession,
+  cancelSession,
+  mySessions,
+  readNotes,
+  therapistSchedule,
+} from '../domain/therapy.ts';
+import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const therapyRouter = router({
   book: protectedProcedure
-    .meta({ permission: 'sessions.book', feature: 'therapist_booking' })
+    .meta({ auth: 'user', permission: 'sessions.book', feature: 'therapist_booking' })
     .input(bookSessionInput)
     .mutation(({ ctx, input }) => bookSession(ctx.deps.db, ctx.auth.sub, input)),
 
   // No permission of its own: the booking patient or the session's therapist may cancel.
   cancel: protectedProcedure
+    .meta({ auth: 'user' })
     .input(sessionIdInput)
     .mutation(({ ctx, input }) => cancelSession(ctx.deps.db, ctx.auth.sub, input.sessionId)),
 
   mine: protectedProcedure
-    .meta({ permission: 'sessions.read' })
+    .meta({ auth: 'user', permission: 'sessions.read' })
     .input(mySessionsInput)
     .query(({ ctx, input }) => mySessions(ctx.deps.db, ctx.auth.sub, input)),
 
   schedule: protectedProcedure
-    .meta({ permission: 'sessions.manage' })
+    .meta({ auth: 'user', permission: 'sessions.manage' })
     .input(scheduleInput)
     .query(({ ctx, input }) => therapistSchedule(ctx.deps.db, ctx.auth.sub, input)),
 
   addNote: protectedProcedure
-    .meta({ permission: 'notes.write' })
+    .meta({ auth: 'user', permission: 'notes.write' })
     .input(addNoteInput)
     .mutation(({ ctx, input }) => addNote(ctx.deps.db, ctx.deps.notes, ctx.auth.sub, input)),
 
   notes: protectedProcedure
-    .meta({ permission: 'notes.read' })
+    .meta({ auth: 'user', permission: 'notes.read' })
     .input(sessionIdInput)
     .query(({ ctx, input }) => readNotes(ctx.deps.db, ctx.deps.notes, ctx.auth.sub, input.sessionId)),
 });

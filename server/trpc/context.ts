@@ -1,10 +1,11 @@
-// Request context in two parts (CONVENTIONS.md): createContext turns an HTTP request
+// Request context in two parts: createContext turns an HTTP request
 // into verified claims (0 DB queries: signature, pinned claims, in-memory revocation
 // check); createContextInner turns claims into the context, so tests inject claims
 // without signing tokens and createCaller drives routers directly.
 import type { AccessClaims } from '../auth/tokens.ts';
 import { InvalidTokenError } from '../auth/tokens.ts';
-import type { AppDeps } from '../deps.ts';
+import type { AppDeps } from '../services.ts';
+import type { CallRecord } from './hooks.ts';
 
 export interface RequestInfo {
   ip: string;
@@ -21,6 +22,8 @@ export interface Context {
   req: RequestInfo;
   /** Response headers a procedure may set (e.g. Retry-After). */
   resHeaders: Map<string, string>;
+  /** The procedure calls of this request (deps.hooks.onProcedure adds each; its log line reads them). */
+  calls: CallRecord[];
 }
 
 export function createContextInner(opts: {
@@ -39,6 +42,7 @@ export function createContextInner(opts: {
       userAgent: opts.req?.userAgent,
     },
     resHeaders: new Map(),
+    calls: [],
   };
 }
 

@@ -1,49 +1,32 @@
-// Errors clients act on (API.md, "Errors clients act on"). The extra fields travel as
-// the TRPCError's cause and the error formatter copies them into error.data.
+// The edge between use cases and tRPC: domain errors (server/domain/errors.ts) and
+// database failures become TRPCErrors here, once, in the observe middleware. The extra
+// fields (docs/api.md, "Errors clients act on") stay on the cause (the DomainError) and
+// the error formatter copies them into error.data.
 import { TRPCError } from '@trpc/server';
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { classifyDbError } from '../../db/client.ts';
-import type { AppErrorData, ForbiddenReason } from '../../shared/errors.ts';
+import { DomainError, type DomainErrorKind } from '../domain/errors.ts';
 
-export class ErrorDetails extends Error {
-  constructor(readonly details: Omit<AppErrorData, 'zodError'>) {
-    super('error details');
-  }
-}
-
-export function forbidden(reason: ForbiddenReason, required?: string, message?: string): TRPCError {
-  return new TRPCError({
-    code: 'FORBIDDEN',
-    message: message ?? FORBIDDEN_MESSAGES[reason],
-    cause: new ErrorDetails(required === undefined ? { reason } : { reason, required }),
-  });
-}
-
-const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
-  missing_permission: 'You do not have permission to do this',
-  missing_feature: 'Your plan does not include this feature',
-  insufficient_privilege: 'Your role is not allowed to do this',
-  account_suspended: 'This account is suspended',
+const CODES: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
+  bad_request: 'BAD_REQUEST',
+  unauthorized: 'UNAUTHORIZED',
+  forbidden: 'FORBIDDEN',
+  not_found: 'NOT_FOUND',
+  conflict: 'CONFLICT',
+  too_many_requests: 'TOO_MANY_REQUESTS',
+  unavailable: 'SERVICE_UNAVAILABLE',
 };
 
-export function unauthorized(message = 'Authentication required'): TRPCError {
-  return new TRPCError({ code: 'UNAUTHORIZED', message });
-}
-
-export function tooManyRequests(retryAfterSeconds: number): TRPCError {
-  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-  return new TRPCError({
-    code: 'TOO_MANY_REQUESTS',
-    message: `Too many requests; retry in ${seconds} s`,
-    cause: new ErrorDetails({ retryAfterSeconds: seconds }),
-  });
-}
-
-export function notFound(what: string): TRPCError {
-  return new TRPCError({ code: 'NOT_FOUND', message: `${what} not found` });
-}
-
-export function conflict(message: string): TRPCError {
-  return new TRPCError({ code: 'CONFLICT', message });
+/**
+ * The error a failed call answers with: a domain error as its tRPC code (its details
+ * stay on the cause, which the error formatter copies into error.data), a database
+ * infrastructure failure as 503/504 (databaseFailure), anything else as it is.
+ */
+export function edgeError(error: TRPCError): TRPCError {
+  const cause = error.cause;
+  if (cause instanceof DomainError)
+    return new TRPCError({ code: CODES[cause.kind], message: cause.message, cause });
+  return databaseFailure(error) ?? error;
 }
 
 /**
@@ -51,7 +34,7 @@ export function conflict(message: string): TRPCError {
  * within DATABASE_POOL_WAIT_MS or a lost connection → SERVICE_UNAVAILABLE (503), a
  * statement timeout → GATEWAY_TIMEOUT (504). Never the SQL or the driver's message.
  */
-export function databaseFailure(error: TRPCError): TRPCError | undefined {
+function databaseFailure(error: TRPCError): TRPCError | undefined {
   const kind = classifyDbError(error.cause);
   if (!kind) return undefined;
   if (kind === 'invalid_text')

@@ -4,20 +4,14 @@ import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { queryScope } from '../../db/client.ts';
-import type { Feature, Permission } from '../../shared/catalog.ts';
+import type { Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
+import { DomainError, forbidden, unauthorized } from '../domain/errors.ts';
 import type { Context } from './context.ts';
-import { databaseFailure, ErrorDetails, forbidden, unauthorized } from './errors.ts';
+import { edgeError } from './errors.ts';
+import type { Meta } from './meta.ts';
 
-/** Access policy and limits, declared per procedure with .meta({...}). */
-export interface Meta {
-  permission?: Permission;
-  feature?: Feature;
-  /** Minimum privilege level of the caller's role. */
-  minPrivilege?: number;
-  /** Which rate-limit policy counts this call (default: 'general'). */
-  rateLimit?: 'general' | 'login' | 'register' | 'none';
-}
+export type { Meta };
 
 export const GENERIC_ERROR_MESSAGE = 'Internal server error';
 
@@ -31,7 +25,7 @@ const t = initTRPC
     errorFormatter({ shape, error }) {
       const cause = error.cause;
       const data: typeof shape.data & AppErrorData = { ...shape.data };
-      if (cause instanceof ErrorDetails) Object.assign(data, cause.details);
+      if (cause instanceof DomainError && cause.details) Object.assign(data, cause.details);
       data.zodError =
         error.code === 'BAD_REQUEST' && cause instanceof ZodError ? z.flattenError(cause) : null;
       // Unexpected errors (a driver error carries SQL and parameters: health data) get
@@ -50,10 +44,9 @@ const observe = t.middleware(async ({ ctx, path, type, next }) => {
   const scope = { queries: 0 };
   const started = performance.now();
   let result = await queryScope.run(scope, () => next());
-  // A busy pool, a statement timeout or a lost connection answers 503/504 with a clean
-  // message instead of a 500 (see databaseFailure).
-  const dbError = result.ok ? undefined : databaseFailure(result.error);
-  if (dbError && !result.ok) result = { ...result, error: dbError };
+  // Domain errors become their tRPC code here, at the edge; a busy pool, a statement
+  // timeout or a lost connection answers 503/504 with a clean message instead of a 500.
+  if (!result.ok) result = { ...result, error: edgeError(result.error) };
   // An enclosing countQueries() (tests, jobs) sees this call's statements too.
   const outer = queryScope.getStore();
   if (outer) outer.queries += scope.queries;
@@ -77,21 +70,34 @@ const limit = t.middleware(async ({ ctx, path, meta, next }) => {
 });
 
 /**
- * Authentication and the policy of .meta({ minPrivilege, permission, feature }), from the
- * token's claims alone (zero queries). One middleware: every level of tRPC's middleware
- * chain copies the context, and this runs on every protected call.
+ * Authentication and the policy of .meta({ permission, feature, fieldPermissions }), from
+ * the token's claims alone (zero queries). One middleware: every level of tRPC's
+ * middleware chain copies the context, and this runs on every protected call.
  */
-const authorize = t.middleware(({ ctx, meta, next }) => {
+export const authorize = t.middleware(async ({ ctx, meta, next, getRawInput }) => {
   const auth = ctx.auth;
   if (!auth) throw unauthorized(ctx.authError ? 'Invalid or expired access token' : undefined);
-  if (meta?.minPrivilege !== undefined && auth.privilegeLevel < meta.minPrivilege)
-    throw forbidden('insufficient_privilege', String(meta.minPrivilege));
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))
     throw forbidden('missing_feature', meta.feature);
+  if (meta?.fieldPermissions) {
+    const input = await getRawInput();
+    for (const [permission, fields] of Object.entries(meta.fieldPermissions) as [
+      Permission,
+      readonly string[],
+    ][])
+      if (!auth.permissions.includes(permission) && fields.some((f) => fieldGiven(input, f)))
+        throw forbidden('missing_permission', permission);
+  }
   return next({ ctx: { auth } });
 });
+
+function fieldGiven(input: unknown, field: string): boolean {
+  return (
+    typeof input === 'object' && input !== null && (input as Record<string, unknown>)[field] !== undefined
+  );
+}
 
 export const publicProcedure = t.procedure.use(observe).use(limit);
 /** Authenticated; the policy in .meta() is enforced before the resolver runs. */

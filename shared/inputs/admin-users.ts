@@ -1,4 +1,4 @@
-// admin.users.* inputs (API.md).
+// admin.users.* inputs (docs/api.md).
 import { z } from 'zod';
 import { idInput, paginationInput } from './common.ts';
 

@@ -1,4 +1,4 @@
-// admin.views.* and admin.audit.* inputs (API.md).
+// admin.views.* and admin.audit.* inputs (docs/api.md).
 import { z } from 'zod';
 import { idInput, paginationInput } from './common.ts';
 

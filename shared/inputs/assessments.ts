@@ -1,4 +1,4 @@
-// assessments.* inputs (API.md): PHQ-9 takes 9 answers, GAD-7 takes 7, each 0–3.
+// assessments.* inputs (docs/api.md): PHQ-9 takes 9 answers, GAD-7 takes 7, each 0–3.
 import { z } from 'zod';
 import { paginationInput } from './common.ts';
 

@@ -1,4 +1,4 @@
-// auth.* inputs (API.md). Lengths are checked here, before anything is hashed: a 1 MB
+// auth.* inputs (docs/api.md). Lengths are checked here, before anything is hashed: a 1 MB
 // password is a 400, never an scrypt call.
 import { z } from 'zod';
 

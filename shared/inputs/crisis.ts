@@ -1,4 +1,4 @@
-// crisis.* inputs (API.md).
+// crisis.* inputs (docs/api.md).
 import { z } from 'zod';
 import { idInput, paginationInput } from './common.ts';
 

@@ -1,4 +1,4 @@
-// mood.* inputs (API.md).
+// mood.* inputs (docs/api.md).
 import { z } from 'zod';
 import { labelListInput, noteInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
 

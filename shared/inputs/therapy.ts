@@ -1,4 +1,4 @@
-// therapists.* and therapy.* inputs (API.md).
+// therapists.* and therapy.* inputs (docs/api.md).
 //
 // The slot rule: a session starts on a whole UTC hour (minutes, seconds and milliseconds
 // all zero), strictly in the future and at most BOOKING_HORIZON_DAYS ahead; it lasts 50

@@ -1,4 +1,4 @@
-// users.* inputs (API.md). The therapist fields are accepted only from callers holding
+// users.* inputs (docs/api.md). The therapist fields are accepted only from callers holding
 // `sessions.manage` (therapists): see server/routers/users.ts.
 import { z } from 'zod';
 import { labelListInput } from './common.ts';

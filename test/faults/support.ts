@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
 import { recordAudit } from '../../server/audit.ts';
-import type { AppDeps } from '../../server/deps.ts';
+import type { AppDeps } from '../../server/services.ts';
 import { publicProcedure, router } from '../../server/trpc/init.ts';
 
 export async function freePort(): Promise<number> {
@@ -93,7 +93,7 @@ export async function tokenFor(deps: AppDeps, id: string = randomUUID()): Promis
 /** Procedures the fault tests control: a write to acknowledge, and slow or timed-out queries. */
 export const faultRouter = router({
   write: publicProcedure
-    .meta({ rateLimit: 'none' })
+    .meta({ auth: 'public', rateLimit: 'none' })
     .input(z.strictObject({ marker: z.string().max(100) }))
     .mutation(async ({ ctx, input }) => {
       await recordAudit(ctx.deps.db, {
@@ -104,21 +104,21 @@ export const faultRouter = router({
       return { ok: true };
     }),
   sleep: publicProcedure
-    .meta({ rateLimit: 'none' })
+    .meta({ auth: 'public', rateLimit: 'none' })
     .input(z.strictObject({ seconds: z.number().max(10) }))
     .query(async ({ ctx, input }) => {
       await ctx.deps.db.execute(sql`SELECT pg_sleep(${input.seconds})`);
       return { slept: input.seconds };
     }),
   /** A statement that overruns a 100 ms statement timeout, then the backend pid. */
-  timeout: publicProcedure.meta({ rateLimit: 'none' }).query(async ({ ctx }) => {
+  timeout: publicProcedure.meta({ auth: 'public', rateLimit: 'none' }).query(async ({ ctx }) => {
     await ctx.deps.db.transaction(async (tx) => {
       await tx.execute(sql`SET LOCAL statement_timeout = 100`);
       await tx.execute(sql`SELECT pg_sleep(1)`);
     });
     return 'unreachable';
   }),
-  pid: publicProcedure.meta({ rateLimit: 'none' }).query(async ({ ctx }) => {
+  pid: publicProcedure.meta({ auth: 'public', rateLimit: 'none' }).query(async ({ ctx }) => {
     const [row] = await queryRows<{ pid: number }>(ctx.deps.db, sql`SELECT pg_backend_pid() AS pid`);
     return row!.pid;
   }),

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onQuery } from '../../db/client.ts';
-import { createLogger } from '../../server/deps.ts';
+import { createLogger } from '../../server/create-services.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 // Both tRPC request paths parse batches and bodies their own way: each gets the catalogue.

@@ -3,7 +3,7 @@
 // from X-Forwarded-For (TRUST_PROXY) so each test has IPs of its own.
 //
 // 34 (password reset for an unknown email → neutral response) does not apply: the API has
-// no password-reset procedure (API.md lists none). When one is added, its test goes here.
+// no password-reset procedure (docs/api.md lists none). When one is added, its test goes here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasswordHasher } from '../../server/auth/passwords.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';

@@ -6,12 +6,17 @@
 // a concurrent role change cannot slip between the check and the write:
 //   an actor never changes a user whose current privilege is >= its own, and never
 //   grants a role whose privilege is >= its own.
-import { type SQL, sql } from 'drizzle-orm';
-import { queryRows } from '../../db/client.ts';
-import type { AppDeps } from '../deps.ts';
-import { forbidden, notFound } from '../trpc/errors.ts';
-import { revokeAllRefreshTokensOf } from './refresh.ts';
-import { bumpTokensValidAfter, userRevocation } from './revocation.ts';
+// Also the dashboard's user list (admin.users.list), from the materialized view.
+
+import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm';
+import { type Db, queryRows } from '../../db/client.ts';
+import { mvUsersWithSubscription as mv } from '../../db/schema/index.ts';
+import type { TAdminUsersListInput } from '../../shared/inputs/admin-users.ts';
+import { revokeAllRefreshTokensOf } from '../auth/refresh.ts';
+import { bumpTokensValidAfter, userRevocation } from '../auth/revocation.ts';
+import { decodeCursor, toPage } from '../keyset.ts';
+import type { AppDeps } from '../services.ts';
+import { forbidden, notFound } from './errors.ts';
 
 export interface Actor {
   id: string;
@@ -163,4 +168,51 @@ export function revokeSessions(deps: Pick<AppDeps, 'db' | 'revocations'>, actor:
     bumpTokens: true,
     revokeRefreshTokens: true,
   });
+}
+
+/** `%`, `_` and `\` are LIKE wildcards/escape: a search for "a_b" means the text "a_b". */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * One query on mv_users_with_subscription (refreshed every few minutes; see
+ * docs/decisions): prefix search on lower(email) / lower(name) through their
+ * text_pattern_ops indexes, exact filters, keyset pagination on user_id.
+ */
+export async function listUsers(db: Db, input: TAdminUsersListInput) {
+  const after = decodeCursor(input.cursor, ['uuid']);
+  const conditions: Array<SQL | undefined> = [
+    input.role ? eq(mv.role, input.role) : undefined,
+    input.plan ? eq(mv.plan, input.plan) : undefined,
+    input.status ? eq(mv.status, input.status) : undefined,
+    after ? gt(mv.userId, after[0]) : undefined,
+  ];
+  if (input.search) {
+    const prefix = `${escapeLike(input.search.toLowerCase())}%`;
+    conditions.push(sql`(lower(${mv.email}) LIKE ${prefix} OR lower(${mv.name}) LIKE ${prefix})`);
+  }
+  const rows = await db
+    .select()
+    .from(mv)
+    .where(and(...conditions))
+    .orderBy(asc(mv.userId))
+    .limit(input.limit + 1);
+  return toPage(
+    rows,
+    input.limit,
+    (r) => [r.userId],
+    (r) => ({
+      id: r.userId,
+      email: r.email,
+      name: r.name,
+      role: r.role,
+      privilegeLevel: r.privilegeLevel,
+      status: r.status,
+      plan: r.plan,
+      subscriptionStatus: r.subscriptionStatus,
+      currentPeriodEnd: r.currentPeriodEnd,
+      createdAt: r.createdAt,
+    }),
+  );
 }

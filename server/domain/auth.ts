@@ -6,8 +6,6 @@ import { sql } from 'drizzle-orm';
 import { queryRows, uniqueViolation } from '../../db/client.ts';
 import type { TChangePasswordInput, TLoginInput, TRegisterInput } from '../../shared/inputs/auth.ts';
 import { recordAudit } from '../audit.ts';
-import type { AppDeps } from '../deps.ts';
-import { conflict, forbidden, unauthorized } from '../trpc/errors.ts';
 import {
   type ClaimsRow,
   claimsSelect,
@@ -15,7 +13,7 @@ import {
   readClaimsByEmail,
   readClaimsById,
   tokenSubject,
-} from './claims.ts';
+} from '../auth/claims.ts';
 import {
   type ClientInfo,
   newFamilyId,
@@ -25,12 +23,14 @@ import {
   revokeAllRefreshTokensOf,
   revokeFamilyOf,
   rotateRefreshToken,
-} from './refresh.ts';
-import { bumpTokensValidAfter, sessionRevocation, userRevocation } from './revocation.ts';
+} from '../auth/refresh.ts';
+import { bumpTokensValidAfter, sessionRevocation, userRevocation } from '../auth/revocation.ts';
+import type { AppDeps } from '../services.ts';
+import { conflict, forbidden, unauthorized } from './errors.ts';
 
 type AuthDeps = Pick<AppDeps, 'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'config'>;
 
-/** The same message for an unknown email and a wrong password (API.md). */
+/** The same message for an unknown email and a wrong password (docs/api.md). */
 export const LOGIN_FAILED_MESSAGE = 'Invalid email or password';
 
 export interface TokenPair {

@@ -1,65 +1,20 @@
-// The services a request needs, built once at start (createDeps) and passed down: no
-// module-level singletons, nothing reads process.env past server/config.ts.
-import type { TRPCError } from '@trpc/server';
+// Builds the services (server/services.ts) at start, and closes them at shutdown.
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { createDatabase, type Database, type Db } from '../db/client.ts';
+import { createDatabase, type Database } from '../db/client.ts';
 import { assertViewsReady } from '../db/views.ts';
 import { ensureSuperadmin } from './auth/bootstrap.ts';
 import { loadKeyRing } from './auth/keys.ts';
-import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
+import { createPasswordHasher } from './auth/passwords.ts';
 import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
-import { loadNotesCipher, type NotesCipher } from './crypto/notes.ts';
+import { loadNotesCipher } from './crypto/notes.ts';
 import { noteCall } from './http/calls.ts';
 import { createRateLimits } from './limits/index.ts';
-import type { LoginLimiter } from './limits/login.ts';
 import { serializeError } from './logging.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
-import type { Context } from './trpc/context.ts';
-import type { Meta } from './trpc/init.ts';
-
-export interface ProcedureReport {
-  path: string;
-  type: string;
-  ok: boolean;
-  code: string;
-  /** The error a failed call answered with (e.g. TOO_MANY_REQUESTS with retryAfterSeconds). */
-  error?: TRPCError | undefined;
-  durationMs: number;
-  queries: number;
-  ctx: Context;
-}
-
-/** Extension points the HTTP server wires up (metrics, rate limits). */
-export interface ProcedureHooks {
-  beforeProcedure?: (call: { ctx: Context; path: string; meta: Meta | undefined }) => Promise<void> | void;
-  onProcedure?: (report: ProcedureReport) => void;
-}
-
-export interface AppDeps {
-  config: Config;
-  database: Database;
-  /** The primary: writes and read-after-write. */
-  db: Db;
-  /** Read-only procedures (admin lists, analytics, directory); the primary when no replicas. */
-  readDb: Db;
-  /** Shared Redis (rate limits, revocation pub/sub); undefined → process memory, one instance. */
-  redis: Redis | undefined;
-  tokens: TokenService;
-  revocations: RevocationList;
-  passwords: PasswordHasher;
-  /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
-  notes: NotesCipher;
-  loginLimiter: LoginLimiter;
-  /** Prometheus registry and recorders (server/metrics.ts). */
-  metrics: Metrics;
-  log: Logger;
-  hooks: ProcedureHooks;
-  /** Closers run in order at shutdown (after HTTP has drained). */
-  closers: Array<() => Promise<void>>;
-}
+import { createMetrics } from './metrics.ts';
+import type { AppDeps } from './services.ts';
 
 /** Paths and keys pino must never write: tokens, passwords, notes, answers. */
 const SECRET_KEYS = [
@@ -140,9 +95,14 @@ export async function createDeps(
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
   if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
   const closers: AppDeps['closers'] = [];
+  // The revocation gauge is read at scrape time, when the list exists.
+  const metrics = createMetrics({
+    pools: database.pools ?? [],
+    revocationEntries: () => revocations.size,
+  });
   // Revocation state: loaded from Postgres, kept in sync through Redis pub/sub. Its
   // closer runs first, before Redis and the database close.
-  const revocations = new RevocationList();
+  const revocations = new RevocationList((event) => metrics.revocation(event));
   closers.push(
     await startRevocationSync({
       list: revocations,
@@ -158,7 +118,6 @@ export async function createDeps(
     const outcome = await ensureSuperadmin(database.db, passwords, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
-  const metrics = createMetrics({ database, revocations });
   const limits = createRateLimits(config, redis);
   if (redis) closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
   closers.push(() => database.close());

@@ -1,0 +1,67 @@
+// admin.views.*: refresh the materialized views now, and when each was last refreshed.
+import { sql } from 'drizzle-orm';
+import { type Database, type Db, type Executor, queryRows } from '../../db/client.ts';
+import { MATERIALIZED_VIEWS } from '../../db/schema/index.ts';
+import type { ViewRefresh } from '../../db/views.ts';
+import { viewRefreshJob, withJobLock } from '../jobs/index.ts';
+import { conflict } from './errors.ts';
+
+/**
+ * Per view: last refresh time, its duration and row count (null when never refreshed), and
+ * whether a base table changed since (the change marker of migrations/0002). One SELECT.
+ */
+export async function viewStatus(db: Db) {
+  const rows = await queryRows<{
+    view_name: string;
+    last_refreshed_at: string;
+    duration_ms: number;
+    row_count: string | number;
+    stale: boolean;
+  }>(
+    db,
+    sql`SELECT view_name, to_char(last_refreshed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                 AS last_refreshed_at,
+               duration_ms, row_count, change_seq < (SELECT last_value FROM view_change_seq) AS stale
+        FROM view_refresh_status`,
+  );
+  const byName = new Map(rows.map((r) => [r.view_name, r]));
+  return MATERIALIZED_VIEWS.map((name) => {
+    const r = byName.get(name);
+    return {
+      name,
+      lastRefreshedAt: r ? new Date(r.last_refreshed_at) : null,
+      ms: r ? Number(r.duration_ms) : null,
+      rows: r ? Number(r.row_count) : null,
+      stale: r ? r.stale : true,
+    };
+  });
+}
+
+/**
+ * Refreshes the three views now and records who asked, in one statement (the audit entry
+ * is a data-modifying CTE over the refresh's result).
+ */
+async function refreshAudited(tx: Executor, actorId: string, ip: string): Promise<ViewRefresh[]> {
+  const rows = await queryRows<{ view_name: string; duration_ms: number; row_count: string | number }>(
+    tx,
+    sql`WITH r AS (SELECT view_name, duration_ms, row_count FROM refresh_materialized_views()),
+             a AS (INSERT INTO audit_log (actor_id, action, ip, details)
+                   SELECT ${actorId}::uuid, 'admin.views.refresh', ${ip},
+                          jsonb_build_object('views', jsonb_agg(jsonb_build_object(
+                            'name', view_name, 'ms', round(duration_ms::numeric), 'rows', row_count)))
+                   FROM r)
+        SELECT view_name, duration_ms, row_count FROM r`,
+  );
+  return rows.map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
+}
+
+/**
+ * Under the refresh job's advisory lock (so it never overlaps the scheduled refresh on any
+ * instance) and its longer statement timeout: two statements, the lock and the refresh
+ * with its audit entry (one on PGlite, which has no lock to take).
+ */
+export async function refreshViews(database: Database, actorId: string, ip: string): Promise<ViewRefresh[]> {
+  const res = await withJobLock(database, viewRefreshJob.lockId, (tx) => refreshAudited(tx, actorId, ip));
+  if (!res.locked) throw conflict('A refresh of the views is already running; try again shortly');
+  return res.value;
+}

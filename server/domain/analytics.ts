@@ -1,0 +1,60 @@
+// analytics.overview: the admin dashboard's headline numbers. User counts come from
+// mv_users_with_subscription (as fresh as its last refresh, reported in viewsRefreshedAt);
+// activity counts come from the domain tables. One statement of scalar subqueries.
+import { sql } from 'drizzle-orm';
+import { type Db, queryRows } from '../../db/client.ts';
+
+type Counts = Record<string, number>;
+
+interface OverviewRow {
+  by_role: Counts | string | null;
+  by_plan: Counts | string | null;
+  by_status: Counts | string | null;
+  active_subscriptions: number;
+  assessments_30d: number;
+  crisis_alerts_30d: number;
+  open_crisis_alerts: number;
+  sessions_booked: number;
+  upcoming_sessions: number;
+  views_refreshed_at: string | null;
+}
+
+/** A jsonb object of counts per value of one view column. */
+const countsBy = (column: 'role' | 'plan' | 'status') =>
+  sql.raw(`(SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
+            FROM (SELECT ${column} AS k, count(*)::int AS n FROM mv_users_with_subscription GROUP BY 1) c)`);
+
+export async function analyticsOverview(db: Db) {
+  const [row] = await queryRows<OverviewRow>(
+    db,
+    sql`SELECT
+      ${countsBy('role')} AS by_role,
+      ${countsBy('plan')} AS by_plan,
+      ${countsBy('status')} AS by_status,
+      (SELECT count(*)::int FROM mv_users_with_subscription WHERE subscription_status = 'active')
+        AS active_subscriptions,
+      (SELECT count(*)::int FROM assessments WHERE created_at > now() - interval '30 days') AS assessments_30d,
+      (SELECT count(*)::int FROM crisis_alerts WHERE created_at > now() - interval '30 days') AS crisis_alerts_30d,
+      (SELECT count(*)::int FROM crisis_alerts WHERE status = 'open') AS open_crisis_alerts,
+      (SELECT count(*)::int FROM therapy_sessions WHERE status = 'booked') AS sessions_booked,
+      (SELECT count(*)::int FROM therapy_sessions WHERE status = 'booked' AND starts_at > now())
+        AS upcoming_sessions,
+      (SELECT to_char(min(last_refreshed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+         FROM view_refresh_status) AS views_refreshed_at`,
+  );
+  const r = row!;
+  const counts = (v: Counts | string | null): Counts => (typeof v === 'string' ? JSON.parse(v) : (v ?? {}));
+  return {
+    usersByRole: counts(r.by_role),
+    usersByPlan: counts(r.by_plan),
+    usersByStatus: counts(r.by_status),
+    activeSubscriptions: r.active_subscriptions,
+    assessmentsLast30Days: r.assessments_30d,
+    crisisAlertsLast30Days: r.crisis_alerts_30d,
+    openCrisisAlerts: r.open_crisis_alerts,
+    sessionsBooked: r.sessions_booked,
+    upcomingSessions: r.upcoming_sessions,
+    /** When the user counts were computed (the oldest view refresh); null: never refreshed. */
+    viewsRefreshedAt: r.views_refreshed_at ? new Date(r.views_refreshed_at) : null,
+  };
+}

@@ -1,0 +1,77 @@
+// crisis.*: alerts raised by PHQ-9 item 9 (see assessments.ts) for the clinical duty team
+// (docs/api.md: anyone with `crisis.manage` sees every alert).
+import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import type { Db } from '../../db/client.ts';
+import { assessments, crisisAlerts, users } from '../../db/schema/index.ts';
+import type { crisisListInput } from '../../shared/inputs/crisis.ts';
+import { recordAudit } from '../audit.ts';
+import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
+import { conflict, notFound } from './errors.ts';
+
+/** Newest first, with the patient's contact details and the screening. One SELECT. */
+export async function listCrisisAlerts(db: Db, input: z.infer<typeof crisisListInput>) {
+  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
+  const where: SQL[] = [];
+  if (input.status) where.push(eq(crisisAlerts.status, input.status));
+  if (after) where.push(afterTimeCursor(crisisAlerts.createdAt, crisisAlerts.id, after));
+  const rows = await db
+    .select({
+      id: crisisAlerts.id,
+      status: crisisAlerts.status,
+      createdAt: crisisAlerts.createdAt,
+      acknowledgedBy: crisisAlerts.acknowledgedBy,
+      acknowledgedAt: crisisAlerts.acknowledgedAt,
+      patient: { id: users.id, name: users.name, email: users.email, phone: users.phone },
+      assessment: {
+        id: assessments.id,
+        instrument: assessments.instrument,
+        score: assessments.score,
+        severity: assessments.severity,
+      },
+      key: exactTimestamp(crisisAlerts.createdAt),
+    })
+    .from(crisisAlerts)
+    .innerJoin(users, eq(users.id, crisisAlerts.userId))
+    .innerJoin(assessments, eq(assessments.id, crisisAlerts.assessmentId))
+    .where(and(...where))
+    .orderBy(desc(crisisAlerts.createdAt), desc(crisisAlerts.id))
+    .limit(input.limit + 1);
+  return timePage(rows, input.limit);
+}
+
+/**
+ * Marks an open alert acknowledged by the caller, and audits it in the same transaction:
+ * two statements (the UPDATE, then the audit INSERT, or a SELECT saying why nothing changed).
+ */
+export async function acknowledgeCrisisAlert(db: Db, actorId: string, alertId: string, ip: string) {
+  return db.transaction(async (tx) => {
+    const [alert] = await tx
+      .update(crisisAlerts)
+      .set({ status: 'acknowledged', acknowledgedBy: actorId, acknowledgedAt: sql`now()` })
+      .where(and(eq(crisisAlerts.id, alertId), eq(crisisAlerts.status, 'open')))
+      .returning({
+        id: crisisAlerts.id,
+        userId: crisisAlerts.userId,
+        status: crisisAlerts.status,
+        acknowledgedBy: crisisAlerts.acknowledgedBy,
+        acknowledgedAt: crisisAlerts.acknowledgedAt,
+      });
+    if (!alert) {
+      const [existing] = await tx
+        .select({ id: crisisAlerts.id })
+        .from(crisisAlerts)
+        .where(eq(crisisAlerts.id, alertId));
+      if (!existing) throw notFound('Crisis alert');
+      throw conflict('The alert is already acknowledged');
+    }
+    await recordAudit(tx, {
+      actorId,
+      action: 'crisis.acknowledge',
+      targetId: alert.userId,
+      ip,
+      details: { alertId: alert.id },
+    });
+    return alert;
+  });
+}

@@ -1,0 +1,76 @@
+// Errors the use cases throw, independent of the transport: the tRPC layer turns each
+// into a TRPCError at the edge (server/trpc/errors.ts, toTRPCError). `details` travel to
+// the client as error.data extras (reason, required, retryAfterSeconds: docs/api.md,
+// "Errors clients act on").
+import type { AppErrorData, ForbiddenReason } from '../../shared/errors.ts';
+
+export type DomainErrorKind =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'too_many_requests'
+  | 'unavailable';
+
+export type ErrorExtras = Omit<AppErrorData, 'zodError'>;
+
+export class DomainError extends Error {
+  constructor(
+    readonly kind: DomainErrorKind,
+    message: string,
+    readonly details?: ErrorExtras,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DomainError';
+  }
+}
+
+const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
+  missing_permission: 'You do not have permission to do this',
+  missing_feature: 'Your plan does not include this feature',
+  insufficient_privilege: 'Your role is not allowed to do this',
+  account_suspended: 'This account is suspended',
+};
+
+/** FORBIDDEN with a reason a client acts on (and the permission or feature required). */
+export function forbidden(reason: ForbiddenReason, required?: string, message?: string): DomainError {
+  return new DomainError(
+    'forbidden',
+    message ?? FORBIDDEN_MESSAGES[reason],
+    required === undefined ? { reason } : { reason, required },
+  );
+}
+
+/** FORBIDDEN without a reason code (e.g. not the session's therapist). */
+export function notAllowed(message: string): DomainError {
+  return new DomainError('forbidden', message);
+}
+
+export function unauthorized(message = 'Authentication required'): DomainError {
+  return new DomainError('unauthorized', message);
+}
+
+export function tooManyRequests(retryAfterSeconds: number): DomainError {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new DomainError('too_many_requests', `Too many requests; retry in ${seconds} s`, {
+    retryAfterSeconds: seconds,
+  });
+}
+
+export function notFound(what: string): DomainError {
+  return new DomainError('not_found', `${what} not found`);
+}
+
+export function conflict(message: string): DomainError {
+  return new DomainError('conflict', message);
+}
+
+export function badRequest(message: string): DomainError {
+  return new DomainError('bad_request', message);
+}
+
+export function unavailable(message: string, cause?: unknown): DomainError {
+  return new DomainError('unavailable', message, undefined, { cause });
+}

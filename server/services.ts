@@ -1,0 +1,37 @@
+// The services a request needs (the contract, types only): built once at start by
+// server/create-services.ts and passed down. No module-level singletons; nothing reads
+// process.env past server/config.ts. This module sits at the bottom of the import graph.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Database, Db } from '../db/client.ts';
+import type { PasswordHasher } from './auth/passwords.ts';
+import type { RevocationList } from './auth/revocation.ts';
+import type { TokenService } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import type { NotesCipher } from './crypto/notes.ts';
+import type { LoginLimiter } from './limits/login.ts';
+import type { Metrics } from './metrics.ts';
+import type { ProcedureHooks } from './trpc/hooks.ts';
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  /** The primary: writes and read-after-write. */
+  db: Db;
+  /** Read-only procedures (admin lists, analytics, directory); the primary when no replicas. */
+  readDb: Db;
+  /** Shared Redis (rate limits, revocation pub/sub); undefined → process memory, one instance. */
+  redis: Redis | undefined;
+  tokens: TokenService;
+  revocations: RevocationList;
+  passwords: PasswordHasher;
+  /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
+  notes: NotesCipher;
+  loginLimiter: LoginLimiter;
+  /** Prometheus registry and recorders (server/metrics.ts). */
+  metrics: Metrics;
+  log: Logger;
+  hooks: ProcedureHooks;
+  /** Closers run in order at shutdown (after HTTP has drained). */
+  closers: Array<() => Promise<void>>;
+}

@@ -1,0 +1,17 @@
+// The access policy each procedure declares with .meta({...}) (types only). Every check
+// reads the token's claims alone: zero queries.
+import type { Feature, Permission } from '../../shared/catalog.ts';
+
+export interface Meta {
+  /** Who may call: anyone, or an authenticated caller (then permission and feature apply). */
+  auth: 'public' | 'user';
+  permission?: Permission;
+  feature?: Feature;
+  /**
+   * Input fields only holders of a permission may give, e.g. the therapist directory
+   * fields of users.updateProfile: { 'sessions.manage': ['feePaise', ...] }.
+   */
+  fieldPermissions?: Partial<Record<Permission, readonly string[]>>;
+  /** Which rate-limit policy counts this call (default: 'general'). */
+  rateLimit?: 'general' | 'login' | 'register' | 'none';
+}

@@ -1,0 +1,51 @@
+// The access policy of a router as data: one row per procedure, read from its .meta().
+// scripts/policy-table.ts writes it to docs/policy.md; a test keeps that file current.
+import type { AnyTRPCRouter } from '@trpc/server';
+import type { Meta } from './meta.ts';
+
+export interface PolicyRow {
+  path: string;
+  type: string;
+  meta: Meta | undefined;
+}
+
+/** Every procedure of the router, flattened by path, in path order. */
+export function policyRows(router: AnyTRPCRouter): PolicyRow[] {
+  const procedures = router._def.procedures as Record<string, { _def: { type: string; meta?: Meta } }>;
+  return Object.entries(procedures)
+    .map(([path, p]) => ({ path, type: p._def.type, meta: p._def.meta }))
+    .sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** The policy table as Markdown (docs/policy.md). */
+export function renderPolicyTable(router: AnyTRPCRouter): string {
+  const lines = [
+    '# Access policy',
+    '',
+    'Generated from the router by `npm run docs:policy` (server/trpc/policy.ts); do not edit by',
+    'hand: a test fails when this file differs from what the router declares.',
+    '',
+    'Authentication `user` needs a valid, unrevoked access token; the permission and feature',
+    "are checked against the token's claims (zero queries). A field permission refuses the",
+    'named input fields to callers without that permission. Rate limits: see server/limits.',
+    '',
+    '| procedure | type | authentication | permission | feature | field permissions | rate limit |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const { path, type, meta } of policyRows(router)) {
+    const fields = Object.entries(meta?.fieldPermissions ?? {})
+      .map(([permission, names]) => `${(names ?? []).join(', ')} → ${permission}`)
+      .join('; ');
+    const cells = [
+      `\`${path}\``,
+      type,
+      meta?.auth ?? 'MISSING',
+      meta?.permission ?? '',
+      meta?.feature ?? '',
+      fields,
+      meta?.rateLimit ?? 'general',
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}

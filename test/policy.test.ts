@@ -1,0 +1,35 @@
+// Every procedure declares its access in .meta(), the declaration matches the builder
+// it uses (authorize runs exactly for auth: 'user'), and docs/policy.md is what the
+// router declares (regenerate with `npm run docs:policy`).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { appRouter } from '../server/routers/index.ts';
+import { authorize } from '../server/trpc/init.ts';
+import { policyRows, renderPolicyTable } from '../server/trpc/policy.ts';
+
+const procedures = appRouter._def.procedures as unknown as Record<
+  string,
+  { _def: { middlewares: unknown[] } }
+>;
+const authorizeFn = authorize._middlewares[0];
+
+describe('access policy', () => {
+  it('every procedure, public ones included, declares auth in .meta()', () => {
+    const rows = policyRows(appRouter);
+    expect(rows.length).toBe(34);
+    const missing = rows.filter((r) => r.meta?.auth !== 'public' && r.meta?.auth !== 'user');
+    expect(missing.map((r) => r.path)).toEqual([]);
+  });
+
+  it('auth: user exactly where the authorize middleware runs', () => {
+    const mismatched = policyRows(appRouter).filter(
+      (r) => (r.meta?.auth === 'user') !== procedures[r.path]!._def.middlewares.includes(authorizeFn),
+    );
+    expect(mismatched.map((r) => r.path)).toEqual([]);
+  });
+
+  it('docs/policy.md is generated from the router (npm run docs:policy)', () => {
+    const committed = readFileSync(new URL('../docs/policy.md', import.meta.url), 'utf8');
+    expect(committed).toBe(renderPolicyTable(appRouter));
+  });
+});

@@ -1,7 +1,7 @@
 // admin.users.*: list (one query on the materialized view), role/plan changes,
 // suspension, session revocation; each takes effect on live access tokens at once and is
 // audited; privilege escalation attempts fail.
-import { TRPCError } from '@trpc/server';
+import type { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
@@ -9,6 +9,7 @@ import { refreshViews } from '../db/views.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
+import { errorOf } from './fixtures/domain.ts';
 import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
@@ -16,15 +17,6 @@ const PASSWORD = 'correct horse battery';
 const createCaller = createCallerFactory(appRouter);
 let seq = 0;
 
-async function errorOf(p: Promise<unknown>): Promise<TRPCError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TRPCError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 const reasonOf = (err: TRPCError) =>
   (err.cause as { details?: { reason?: string; required?: string } })?.details;
 

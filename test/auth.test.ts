@@ -1,6 +1,6 @@
 // auth.*: register, login, refresh rotation and reuse, logout, logoutAll, changePassword,
 // me; the claims read; the number of SQL statements per procedure.
-import { TRPCError } from '@trpc/server';
+import type { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
@@ -8,6 +8,7 @@ import { readClaimsById } from '../server/auth/claims.ts';
 import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { hashRefreshToken } from '../server/auth/refresh.ts';
 import { authenticate } from '../server/trpc/context.ts';
+import { errorOf } from './fixtures/domain.ts';
 import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
@@ -15,16 +16,6 @@ type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 let seq = 0;
 const uniqueEmail = (tag: string) => `${tag}.${Date.now().toString(36)}.${seq++}@example.com`;
 const PASSWORD = 'correct horse battery';
-
-async function errorOf(p: Promise<unknown>): Promise<TRPCError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof TRPCError) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** Claims of a bearer token as the HTTP path would see them (null: refused). */
 async function bearer(deps: Deps, token: string) {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hmacKeyRing } from '../server/auth/keys.ts';
 import { InvalidTokenError, TokenService } from '../server/auth/tokens.ts';
+import { SAMPLE_SUBJECT } from './fixtures/domain.ts';
 
 /** A TokenService whose key lookups (one per signature check) are counted. */
 function countingService(cacheSize?: number) {
@@ -24,22 +25,12 @@ function countingService(cacheSize?: number) {
   return { service, lookups: () => lookups };
 }
 
-const subject = {
-  id: randomUUID(),
-  email: 'p@example.com',
-  role: 'patient',
-  privilegeLevel: 10,
-  permissions: ['mood.read'],
-  features: ['mood_tracking'],
-  plan: 'free',
-};
-
 describe('verified-token cache', () => {
   it('checks the signature of a fresh token once when many requests bring it at the same time', async () => {
     const { service, lookups } = countingService();
-    const { token } = await service.sign(subject, randomUUID());
+    const { token } = await service.sign(SAMPLE_SUBJECT, randomUUID());
     const results = await Promise.all(Array.from({ length: 20 }, () => service.verify(token)));
-    expect(new Set(results.map((c) => c.sub))).toEqual(new Set([subject.id]));
+    expect(new Set(results.map((c) => c.sub))).toEqual(new Set([SAMPLE_SUBJECT.id]));
     expect(lookups()).toBe(1);
     await service.verify(token);
     expect(lookups()).toBe(1);
@@ -48,7 +39,7 @@ describe('verified-token cache', () => {
 
   it('rejects every concurrent request with a bad token, and caches nothing for it', async () => {
     const { service, lookups } = countingService();
-    const { token } = await service.sign(subject, randomUUID());
+    const { token } = await service.sign(SAMPLE_SUBJECT, randomUUID());
     const tampered = `${token.slice(0, -4)}AAAA`;
     const results = await Promise.allSettled(Array.from({ length: 5 }, () => service.verify(tampered)));
     for (const r of results)
@@ -59,7 +50,7 @@ describe('verified-token cache', () => {
 
   it('verifies every time when the cache is off', async () => {
     const { service, lookups } = countingService(0);
-    const { token } = await service.sign(subject, randomUUID());
+    const { token } = await service.sign(SAMPLE_SUBJECT, randomUUID());
     await service.verify(token);
     await service.verify(token);
     expect(lookups()).toBe(2);

@@ -1,14 +1,13 @@
 // admin.audit.list: the audit log, newest first, filtered by actor or action (indexes on
 // (actor_id, id) and (action, id)); keyset pagination on the identity id.
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
-import type { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { auditLog, users } from '../../db/schema/index.ts';
-import type { auditListInput } from '../../shared/inputs/admin.ts';
+import type { AuditListInput } from '../../shared/inputs/admin.ts';
 import { decodeCursor, toPage } from '../keyset.ts';
 
 /** One SELECT, with the actor's email when the actor is a user. */
-export async function listAudit(db: Db, input: z.infer<typeof auditListInput>) {
+export async function listAudit(db: Db, input: AuditListInput) {
   const after = decodeCursor(input.cursor, ['integer']);
   const where: SQL[] = [];
   if (input.actorId) where.push(eq(auditLog.actorId, input.actorId));

@@ -11,7 +11,7 @@
 import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
 import { mvUsersWithSubscription as mv } from '../../db/schema/index.ts';
-import type { TAdminUsersListInput } from '../../shared/inputs/admin-users.ts';
+import type { AdminUsersListInput } from '../../shared/inputs/admin-users.ts';
 import { revokeAllRefreshTokensOf } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, userRevocation } from '../auth/revocation.ts';
 import { decodeCursor, toPage } from '../keyset.ts';
@@ -180,7 +180,7 @@ export function escapeLike(text: string): string {
  * docs/decisions): prefix search on lower(email) / lower(name) through their
  * text_pattern_ops indexes, exact filters, keyset pagination on user_id.
  */
-export async function listUsers(db: Db, input: TAdminUsersListInput) {
+export async function listUsers(db: Db, input: AdminUsersListInput) {
   const after = decodeCursor(input.cursor, ['uuid']);
   const conditions: Array<SQL | undefined> = [
     input.role ? eq(mv.role, input.role) : undefined,

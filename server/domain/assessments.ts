@@ -3,13 +3,12 @@
 // on item 9 (thoughts of self-harm) raises a crisis alert in the same statement as the
 // assessment, so a saved assessment can never lack its alert.
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
-import type { z } from 'zod';
 import { type Db, queryRows } from '../../db/client.ts';
 import { assessments } from '../../db/schema/index.ts';
 import type {
-  assessmentHistoryInput,
+  AssessmentHistoryInput,
   Instrument,
-  submitAssessmentInput,
+  SubmitAssessmentInput,
 } from '../../shared/inputs/assessments.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 
@@ -42,7 +41,7 @@ export function scoreAssessment(instrument: Instrument, answers: number[]) {
 }
 
 /** One statement: the assessment and, when crisis is set, its alert (a data-modifying CTE). */
-export async function submitAssessment(db: Db, userId: string, input: z.infer<typeof submitAssessmentInput>) {
+export async function submitAssessment(db: Db, userId: string, input: SubmitAssessmentInput) {
   const { score, severity, crisis } = scoreAssessment(input.instrument, input.answers);
   const answers = sql`ARRAY[${sql.join(
     input.answers.map((a) => sql`${a}`),
@@ -64,11 +63,7 @@ export async function submitAssessment(db: Db, userId: string, input: z.infer<ty
 }
 
 /** One SELECT on the (user_id, created_at desc, id desc) index. */
-export async function assessmentHistory(
-  db: Db,
-  userId: string,
-  input: z.infer<typeof assessmentHistoryInput>,
-) {
+export async function assessmentHistory(db: Db, userId: string, input: AssessmentHistoryInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const where: SQL[] = [eq(assessments.userId, userId)];
   if (input.instrument) where.push(eq(assessments.instrument, input.instrument));

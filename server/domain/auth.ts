@@ -4,7 +4,7 @@
 // report and asserted by test/auth.test.ts.
 import { sql } from 'drizzle-orm';
 import { queryRows, uniqueViolation } from '../../db/client.ts';
-import type { TChangePasswordInput, TLoginInput, TRegisterInput } from '../../shared/inputs/auth.ts';
+import type { ChangePasswordInput, LoginInput, RegisterInput } from '../../shared/inputs/auth.ts';
 import { recordAudit } from '../audit.ts';
 import {
   type ClaimsRow,
@@ -83,7 +83,7 @@ async function tokenPair(
  */
 export async function register(
   deps: AuthDeps,
-  input: TRegisterInput,
+  input: RegisterInput,
   client: ClientInfo,
 ): Promise<AuthResult> {
   const passwordHash = await deps.passwords.hash(input.password);
@@ -146,7 +146,7 @@ async function startSession(
  * unknown email) before anything else is revealed; a suspended account is reported only
  * after a correct password. 2 statements either way (claims read + session or audit).
  */
-export async function login(deps: AuthDeps, input: TLoginInput, client: ClientInfo): Promise<AuthResult> {
+export async function login(deps: AuthDeps, input: LoginInput, client: ClientInfo): Promise<AuthResult> {
   await deps.loginLimiter.check(input.email, client.ip);
   const row = await readClaimsByEmail(deps.db, input.email);
   let ok = false;
@@ -253,7 +253,7 @@ export async function endAllSessions(
 export async function changePassword(
   deps: AuthDeps,
   userId: string,
-  input: TChangePasswordInput,
+  input: ChangePasswordInput,
   client: ClientInfo,
 ): Promise<AuthResult> {
   const current = await readClaimsById(deps.db, userId);

@@ -1,16 +1,15 @@
 // crisis.*: alerts raised by PHQ-9 item 9 (see assessments.ts) for the clinical duty team
 // (docs/api.md: anyone with `crisis.manage` sees every alert).
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
-import type { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { assessments, crisisAlerts, users } from '../../db/schema/index.ts';
-import type { crisisListInput } from '../../shared/inputs/crisis.ts';
+import type { CrisisListInput } from '../../shared/inputs/crisis.ts';
 import { recordAudit } from '../audit.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { conflict, notFound } from './errors.ts';
 
 /** Newest first, with the patient's contact details and the screening. One SELECT. */
-export async function listCrisisAlerts(db: Db, input: z.infer<typeof crisisListInput>) {
+export async function listCrisisAlerts(db: Db, input: CrisisListInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const where: SQL[] = [];
   if (input.status) where.push(eq(crisisAlerts.status, input.status));

@@ -1,10 +1,9 @@
 // mood.*: a patient's mood log (docs/api.md), newest first with keyset pagination.
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { prepared } from '../../db/prepared.ts';
 import { moodEntries } from '../../db/schema/index.ts';
-import type { listMoodInput, logMoodInput } from '../../shared/inputs/mood.ts';
+import type { ListMoodInput, LogMoodInput } from '../../shared/inputs/mood.ts';
 import { decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 
 const entryColumns = {
@@ -16,7 +15,7 @@ const entryColumns = {
 };
 
 /** One INSERT. */
-export async function logMood(db: Db, userId: string, input: z.infer<typeof logMoodInput>) {
+export async function logMood(db: Db, userId: string, input: LogMoodInput) {
   const [entry] = await db
     .insert(moodEntries)
     .values({ userId, score: input.score, note: input.note ?? null, tags: input.tags ?? [] })
@@ -54,7 +53,7 @@ const moodPage = (db: Db) =>
     .limit(p.limit)
     .prepare('mood_list');
 
-export async function listMood(db: Db, userId: string, input: z.infer<typeof listMoodInput>) {
+export async function listMood(db: Db, userId: string, input: ListMoodInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const rows = await prepared(db, 'mood_list', moodPage).execute({
     userId,

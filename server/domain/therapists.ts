@@ -1,14 +1,13 @@
 // therapists.list: the directory of active therapists with their profiles (docs/api.md),
 // ordered by name, filtered by specialization or language (GIN indexes on the arrays).
 import { and, asc, eq, isNull, type SQL, sql } from 'drizzle-orm';
-import type { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { roles, therapistProfiles, users } from '../../db/schema/index.ts';
-import type { therapistListInput } from '../../shared/inputs/therapy.ts';
+import type { TherapistListInput } from '../../shared/inputs/therapy.ts';
 import { decodeCursor, toPage } from '../keyset.ts';
 
 /** One SELECT. Shows no email or phone: the directory is for every signed-in user. */
-export async function listTherapists(db: Db, input: z.infer<typeof therapistListInput>) {
+export async function listTherapists(db: Db, input: TherapistListInput) {
   const after = decodeCursor(input.cursor, ['text', 'uuid']);
   const where: SQL[] = [eq(roles.name, 'therapist'), eq(users.status, 'active'), isNull(users.deletedAt)];
   if (input.specialization)

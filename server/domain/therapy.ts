@@ -8,14 +8,13 @@
 // rest get CONFLICT. Cancelling frees the slot (the indexes skip cancelled sessions).
 import { and, asc, desc, eq, gt, gte, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
-import type { z } from 'zod';
 import { type Db, findPgError, uniqueViolation } from '../../db/client.ts';
 import { roles, sessionNotes, therapySessions, users } from '../../db/schema/index.ts';
 import type {
-  addNoteInput,
-  bookSessionInput,
-  mySessionsInput,
-  scheduleInput,
+  AddNoteInput,
+  BookSessionInput,
+  MySessionsInput,
+  ScheduleInput,
 } from '../../shared/inputs/therapy.ts';
 import type { NotesCipher } from '../crypto/notes.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
@@ -32,7 +31,7 @@ const sessionColumns = {
 };
 
 /** Two queries: the therapist exists (and is one), then the INSERT the database arbitrates. */
-export async function bookSession(db: Db, patientId: string, input: z.infer<typeof bookSessionInput>) {
+export async function bookSession(db: Db, patientId: string, input: BookSessionInput) {
   const [therapist] = await db
     .select({ id: users.id })
     .from(users)
@@ -91,7 +90,7 @@ const patient = alias(users, 'patient');
 const therapist = alias(users, 'therapist');
 
 /** Sessions the caller takes part in (as patient or therapist), newest first. One SELECT. */
-export async function mySessions(db: Db, userId: string, input: z.infer<typeof mySessionsInput>) {
+export async function mySessions(db: Db, userId: string, input: MySessionsInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const where: SQL[] = [or(eq(therapySessions.patientId, userId), eq(therapySessions.therapistId, userId))!];
   if (input.upcoming)
@@ -114,7 +113,7 @@ export async function mySessions(db: Db, userId: string, input: z.infer<typeof m
 }
 
 /** The therapist's agenda from `from` (default now), soonest first. One SELECT. */
-export async function therapistSchedule(db: Db, therapistId: string, input: z.infer<typeof scheduleInput>) {
+export async function therapistSchedule(db: Db, therapistId: string, input: ScheduleInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const where: SQL[] = [
     eq(therapySessions.therapistId, therapistId),
@@ -142,12 +141,7 @@ function notTheTherapist(): DomainError {
  * Two queries: whose session it is, then the INSERT of the sealed note. The plaintext never
  * reaches the database: only the key id and the AES-256-GCM ciphertext do.
  */
-export async function addNote(
-  db: Db,
-  cipher: NotesCipher,
-  authorId: string,
-  input: z.infer<typeof addNoteInput>,
-) {
+export async function addNote(db: Db, cipher: NotesCipher, authorId: string, input: AddNoteInput) {
   const [session] = await db
     .select({ therapistId: therapySessions.therapistId })
     .from(therapySessions)

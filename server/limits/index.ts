@@ -15,6 +15,7 @@ import {
 } from 'rate-limiter-flexible';
 import type { Config } from '../config.ts';
 import { tooManyRequests } from '../domain/errors.ts';
+import { toTRPCError } from '../trpc/errors.ts';
 import type { ProcedureHooks } from '../trpc/hooks.ts';
 import { type LoginLimiter, limiterUnavailable, memoryLoginLimiter, redisLoginLimiter } from './login.ts';
 
@@ -86,7 +87,7 @@ async function consume(limiter: RateLimiterAbstract, key: string): Promise<void>
   try {
     await limiter.consume(key);
   } catch (err) {
-    if (err instanceof RateLimiterRes) throw tooManyRequests(err.msBeforeNext / 1000);
+    if (err instanceof RateLimiterRes) throw toTRPCError(tooManyRequests(err.msBeforeNext / 1000));
     throw limiterUnavailable(err);
   }
 }

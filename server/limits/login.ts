@@ -3,6 +3,8 @@
 // Shared through Redis across instances; process memory when there is no Redis. When
 // Redis is configured but unreachable, login fails closed (503): an attacker must not
 // get unlimited guesses because the limiter's store is down.
+
+import { TRPCError } from '@trpc/server';
 import type { Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,
@@ -10,7 +12,10 @@ import {
   RateLimiterRedis,
   RateLimiterRes,
 } from 'rate-limiter-flexible';
-import { DomainError, tooManyRequests, unavailable } from '../domain/errors.ts';
+import { tooManyRequests as tooMany, unavailable } from '../domain/errors.ts';
+import { toTRPCError } from '../trpc/errors.ts';
+
+const tooManyRequests = (seconds: number) => toTRPCError(tooMany(seconds));
 
 export interface LoginLimiter {
   /** Throws TOO_MANY_REQUESTS while email+IP or the IP is blocked. */
@@ -32,8 +37,8 @@ export function emailIpKey(email: string, ip: string): string {
 }
 
 /** The answer when the shared limiter store cannot be reached. */
-export function limiterUnavailable(cause?: unknown): DomainError {
-  return unavailable('Sign-in and sign-up are temporarily unavailable; retry shortly', cause);
+export function limiterUnavailable(cause?: unknown): TRPCError {
+  return toTRPCError(unavailable('Sign-in and sign-up are temporarily unavailable; retry shortly', cause));
 }
 
 /** Process-memory login limiter (single instance; the Redis one is shared). */
@@ -99,7 +104,7 @@ async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof DomainError || err instanceof RateLimiterRes) throw err;
+    if (err instanceof TRPCError || err instanceof RateLimiterRes) throw err;
     throw limiterUnavailable(err);
   }
 }

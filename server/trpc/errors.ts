@@ -24,9 +24,13 @@ const CODES: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
  */
 export function edgeError(error: TRPCError): TRPCError {
   const cause = error.cause;
-  if (cause instanceof DomainError)
-    return new TRPCError({ code: CODES[cause.kind], message: cause.message, cause });
+  if (cause instanceof DomainError && error.code === 'INTERNAL_SERVER_ERROR') return toTRPCError(cause);
   return databaseFailure(error) ?? error;
+}
+
+/** A domain error as the TRPCError of its kind (the rate limits, a tRPC hook, throw these). */
+export function toTRPCError(error: DomainError): TRPCError {
+  return new TRPCError({ code: CODES[error.kind], message: error.message, cause: error });
 }
 
 /**

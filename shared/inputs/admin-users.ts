@@ -18,7 +18,7 @@ export const adminUsersListInput = z
     ...paginationInput,
   })
   .prefault({});
-export type TAdminUsersListInput = z.infer<typeof adminUsersListInput>;
+export type AdminUsersListInput = z.infer<typeof adminUsersListInput>;
 
 export const setRoleInput = z.strictObject({ userId: idInput, role: roleNameInput });
 export const setPlanInput = z.strictObject({ userId: idInput, planCode: planCodeInput });

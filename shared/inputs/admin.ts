@@ -14,3 +14,4 @@ export const auditListInput = z
     ...paginationInput,
   })
   .prefault({});
+export type AuditListInput = z.infer<typeof auditListInput>;

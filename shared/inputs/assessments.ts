@@ -16,3 +16,5 @@ export const submitAssessmentInput = z.discriminatedUnion('instrument', [
 export const assessmentHistoryInput = z
   .strictObject({ instrument: z.enum(INSTRUMENTS).optional(), ...paginationInput })
   .prefault({});
+export type AssessmentHistoryInput = z.infer<typeof assessmentHistoryInput>;
+export type SubmitAssessmentInput = z.infer<typeof submitAssessmentInput>;

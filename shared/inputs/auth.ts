@@ -18,17 +18,17 @@ export const registerInput = z.strictObject({
   password: passwordInput,
   name: z.string().trim().min(1).max(100),
 });
-export type TRegisterInput = z.infer<typeof registerInput>;
+export type RegisterInput = z.infer<typeof registerInput>;
 
 export const loginInput = z.strictObject({
   email: emailInput,
   // Any length up to the maximum is checked against the hash; a too-long one never is.
   password: z.string().min(1).max(128),
 });
-export type TLoginInput = z.infer<typeof loginInput>;
+export type LoginInput = z.infer<typeof loginInput>;
 
 export const refreshInput = z.strictObject({ refreshToken: refreshTokenInput });
-export type TRefreshInput = z.infer<typeof refreshInput>;
+export type RefreshInput = z.infer<typeof refreshInput>;
 
 export const logoutInput = refreshInput;
 
@@ -38,4 +38,4 @@ export const changePasswordInput = z
     message: 'The new password must differ from the current one',
     path: ['newPassword'],
   });
-export type TChangePasswordInput = z.infer<typeof changePasswordInput>;
+export type ChangePasswordInput = z.infer<typeof changePasswordInput>;

@@ -9,3 +9,4 @@ export const crisisListInput = z
   .prefault({});
 
 export const acknowledgeCrisisInput = z.strictObject({ alertId: idInput });
+export type CrisisListInput = z.infer<typeof crisisListInput>;

@@ -12,3 +12,5 @@ export const listMoodInput = z
   .strictObject({ from: z.date().optional(), to: z.date().optional(), ...paginationInput })
   .refine(orderedRange, rangeMessage)
   .prefault({});
+export type LogMoodInput = z.infer<typeof logMoodInput>;
+export type ListMoodInput = z.infer<typeof listMoodInput>;

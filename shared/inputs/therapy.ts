@@ -52,3 +52,8 @@ export const scheduleInput = z
   .prefault({});
 
 export const addNoteInput = z.strictObject({ sessionId: idInput, note: noteInput });
+export type TherapistListInput = z.infer<typeof therapistListInput>;
+export type ScheduleInput = z.infer<typeof scheduleInput>;
+export type BookSessionInput = z.infer<typeof bookSessionInput>;
+export type AddNoteInput = z.infer<typeof addNoteInput>;
+export type MySessionsInput = z.infer<typeof mySessionsInput>;

@@ -23,6 +23,7 @@ import { onQuery } from '../../db/client.ts';
 import { generatePrivateJwk, hmacKeyRing, loadKeyRing } from '../../server/auth/keys.ts';
 import { InvalidTokenError } from '../../server/auth/tokens.ts';
 import { ConfigError, loadConfig } from '../../server/config.ts';
+import { SAMPLE_SUBJECT } from '../fixtures/domain.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
@@ -306,18 +307,7 @@ describe('access tokens under attack (SECURITY-TESTS 1–22, 30)', () => {
     await expectRefused(ed, tampered);
     await expectVerifyFails(ed, tampered);
     // Same for a token the server itself issued (the verified-token cache must not help).
-    const issued = await ed.deps.tokens.sign(
-      {
-        id: randomUUID(),
-        email: 'a@example.com',
-        role: 'patient',
-        privilegeLevel: 10,
-        permissions: ['profile.read'],
-        features: ['mood_tracking'],
-        plan: 'free',
-      },
-      randomUUID(),
-    );
+    const issued = await ed.deps.tokens.sign(SAMPLE_SUBJECT, randomUUID());
     await expectAccepted(ed, issued.token);
     const [ih, ip, is] = issued.token.split('.');
     const ipayload = JSON.parse(Buffer.from(ip!, 'base64url').toString());

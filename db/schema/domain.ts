@@ -8,13 +8,11 @@ import {
   pgTable,
   smallint,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { tstz } from './columns.ts';
 import { users } from './users.ts';
-
-const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
 
 export const therapistProfiles = pgTable(
   'therapist_profiles',

@@ -9,13 +9,11 @@ import {
   pgTable,
   smallint,
   text,
-  timestamp,
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { tstz } from './columns.ts';
 import { plans, roles } from './rbac.ts';
-
-const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
 
 export const users = pgTable(
   'users',

@@ -7,11 +7,9 @@ import {
   pgMaterializedView,
   pgTable,
   text,
-  timestamp,
   uuid,
 } from 'drizzle-orm/pg-core';
-
-const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
+import { tstz } from './columns.ts';
 
 export const mvUserPermissions = pgMaterializedView('mv_user_permissions', {
   userId: uuid().notNull(),

@@ -1,7 +1,6 @@
 // admin.users.*: list (one query on the materialized view), role/plan changes,
 // suspension, session revocation; each takes effect on live access tokens at once and is
 // audited; privilege escalation attempts fail.
-import type { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
@@ -9,16 +8,13 @@ import { refreshViews } from '../db/views.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
-import { errorOf } from './fixtures/domain.ts';
+import { detailsOf, errorOf } from './fixtures/domain.ts';
 import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 const PASSWORD = 'correct horse battery';
 const createCaller = createCallerFactory(appRouter);
 let seq = 0;
-
-const reasonOf = (err: TRPCError) =>
-  (err.cause as { details?: { reason?: string; required?: string } })?.details;
 
 describe.each(DB_KINDS)('admin.users on %s', (kind) => {
   let deps: Deps;
@@ -97,7 +93,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     expect((await errorOf(caller.admin.users.list({ cursor: 'not-a-cursor' }))).code).toBe('BAD_REQUEST');
     const denied = await countQueries(async () => errorOf((await as(therapist)).admin.users.list({})));
     expect(denied.result.code).toBe('FORBIDDEN');
-    expect(reasonOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'users.read' });
+    expect(detailsOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'users.read' });
     expect(denied.queries).toBe(0);
   });
 
@@ -152,7 +148,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     );
     const login = await errorOf(callerFor(deps).auth.login({ email: user.email, password: PASSWORD }));
     expect(login.code).toBe('FORBIDDEN');
-    expect(reasonOf(login)?.reason).toBe('account_suspended');
+    expect(detailsOf(login)?.reason).toBe('account_suspended');
     await caller.admin.users.unsuspend({ userId: user.id });
     const again = await callerFor(deps).auth.login({ email: user.email, password: PASSWORD });
     expect(await claimsOf(again.accessToken)).not.toBeNull();
@@ -187,7 +183,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     for (const attempt of attempts) {
       const err = await errorOf(attempt());
       expect(err.code).toBe('FORBIDDEN');
-      expect(reasonOf(err)?.reason).toBe('insufficient_privilege');
+      expect(detailsOf(err)?.reason).toBe('insufficient_privilege');
     }
     // Nothing changed, nothing was audited, live tokens still work.
     expect(await claimsOf(otherAdmin.accessToken)).not.toBeNull();
@@ -199,7 +195,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
       errorOf((await as(therapist)).admin.users.setRole({ userId: user.id, role: 'therapist' })),
     );
     expect(denied.result.code).toBe('FORBIDDEN');
-    expect(reasonOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'roles.assign' });
+    expect(detailsOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'roles.assign' });
     expect(denied.queries).toBe(0);
 
     // A superadmin may make an admin; nobody may make a superadmin.
@@ -207,7 +203,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     const topErr = await errorOf(
       (await as(superadmin)).admin.users.setRole({ userId: otherAdmin.id, role: 'superadmin' }),
     );
-    expect(reasonOf(topErr)?.reason).toBe('insufficient_privilege');
+    expect(detailsOf(topErr)?.reason).toBe('insufficient_privilege');
   });
 
   it('answers NOT_FOUND for an unknown user or role', async () => {

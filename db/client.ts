@@ -64,12 +64,13 @@ export interface DatabaseOptions {
 
 /** No pooled connection became free within the wait: the caller answers 503. */
 export class PoolBusyError extends Error {
-  constructor(
-    readonly pool: string,
-    readonly waitedMs: number,
-  ) {
+  readonly pool: string;
+  readonly waitedMs: number;
+  constructor(pool: string, waitedMs: number) {
     super(`no database connection free in pool ${pool} within ${waitedMs} ms`);
     this.name = 'PoolBusyError';
+    this.pool = pool;
+    this.waitedMs = waitedMs;
   }
 }
 
@@ -83,11 +84,14 @@ export class PoolGate {
   inUse = 0;
   timeouts = 0;
   private readonly queue: Array<() => void> = [];
-  constructor(
-    readonly name: string,
-    readonly size: number,
-    readonly waitMs: number,
-  ) {}
+  readonly name: string;
+  readonly size: number;
+  readonly waitMs: number;
+  constructor(name: string, size: number, waitMs: number) {
+    this.name = name;
+    this.size = size;
+    this.waitMs = waitMs;
+  }
 
   get waiting(): number {
     return this.queue.length;

@@ -123,10 +123,11 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
     expect(tooLow.data).toMatchObject({ code: 'FORBIDDEN', reason: 'insufficient_privilege' });
   });
 
-  it('BAD_REQUEST carries the flattened zodError', async () => {
+  it('BAD_REQUEST names the field in a short message and carries the flattened zodError', async () => {
     const p = await newPatient();
     const bad = await failure(p.api.mood.log.mutate({ score: 11, tags: ['ok'] }));
     expect(bad.data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+    expect(bad.message).toBe('score: must be at most 10');
     expect(bad.data?.zodError?.fieldErrors.score?.[0]).toMatch(/10/);
     expect(bad.data?.zodError?.formErrors).toEqual([]);
     // Unknown keys are refused, not ignored (the client's types forbid them too).
@@ -134,6 +135,11 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
       p.api.mood.log.mutate({ score: 5, userId: p.user.id } as unknown as { score: number }),
     );
     expect(extra.data?.zodError?.formErrors.join(' ')).toMatch(/unrecognized/i);
+    expect(extra.message).toBe('input: unknown field userId');
+    const several = await failure(p.api.mood.log.mutate({ score: 0, note: '' }));
+    expect(several.message).toBe('score: must be at least 1 (and 1 more)');
+    const missing = await failure(p.api.mood.log.mutate({} as unknown as { score: number }));
+    expect(missing.message).toBe('score: is required');
   });
 
   it('a batch mixing success and error: one HTTP request, each call its own outcome', async () => {

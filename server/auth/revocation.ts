@@ -38,7 +38,10 @@ export class RevocationList {
   private publisher: ((events: RevocationEvent[]) => Promise<void>) | undefined;
 
   /** onApply observes every event applied here (its own and peers'), e.g. to count them. */
-  constructor(private readonly onApply?: (event: RevocationEvent) => void) {}
+  private readonly onApply: ((event: RevocationEvent) => void) | undefined;
+  constructor(onApply?: (event: RevocationEvent) => void) {
+    this.onApply = onApply;
+  }
 
   /** True when the token was revoked after it was issued. */
   isRevoked(claims: Pick<AccessClaims, 'sub' | 'sid' | 'iat'>): boolean {

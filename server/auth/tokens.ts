@@ -40,8 +40,10 @@ export interface TokenSubject {
 }
 
 export class InvalidTokenError extends Error {
-  constructor(readonly why: string) {
+  readonly why: string;
+  constructor(why: string) {
     super(`invalid access token: ${why}`);
+    this.why = why;
   }
 }
 
@@ -60,7 +62,9 @@ export class TokenService {
   /** Verified-token cache hits and misses (read by the benchmark and metrics). */
   readonly cacheStats = { hits: 0, misses: 0 };
   private readonly cacheSize: number;
-  constructor(private readonly opts: TokenServiceOptions) {
+  private readonly opts: TokenServiceOptions;
+  constructor(opts: TokenServiceOptions) {
+    this.opts = opts;
     this.cacheSize = opts.cacheSize ?? 10_000;
   }
 

@@ -16,14 +16,13 @@ export type DomainErrorKind =
 export type ErrorExtras = Omit<AppErrorData, 'zodError'>;
 
 export class DomainError extends Error {
-  constructor(
-    readonly kind: DomainErrorKind,
-    message: string,
-    readonly details?: ErrorExtras,
-    options?: { cause?: unknown },
-  ) {
+  readonly kind: DomainErrorKind;
+  readonly details: ErrorExtras | undefined;
+  constructor(kind: DomainErrorKind, message: string, details?: ErrorExtras, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'DomainError';
+    this.kind = kind;
+    this.details = details;
   }
 }
 

@@ -100,7 +100,10 @@ export class JobRunner {
   private readonly running = new Map<string, Promise<JobResult>>();
   private tasks: ScheduledTask[] = [];
 
-  constructor(private readonly deps: JobDeps) {}
+  private readonly deps: JobDeps;
+  constructor(deps: JobDeps) {
+    this.deps = deps;
+  }
 
   /** Runs a job now (the schedule calls this too); never throws. */
   run(job: Job): Promise<JobResult> {

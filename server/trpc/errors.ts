@@ -4,6 +4,7 @@
 // the error formatter copies them into error.data.
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
+import type { ZodError, z } from 'zod';
 import { classifyDbError } from '../../db/client.ts';
 import { DomainError, type DomainErrorKind } from '../domain/errors.ts';
 
@@ -56,4 +57,45 @@ function databaseFailure(error: TRPCError): TRPCError | undefined {
   const message =
     kind === 'pool_busy' ? 'The server is busy; retry shortly' : 'The database is unavailable; retry shortly';
   return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause: error.cause });
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** One issue as a short phrase: "must be at most 10", "is required", "unknown field x". */
+function describeIssue(issue: Issue): string {
+  const unit = (origin: string) =>
+    origin === 'string' ? ' characters' : origin === 'array' || origin === 'set' ? ' items' : '';
+  switch (issue.code) {
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}${unit(issue.origin)}`;
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}${unit(issue.origin)}`;
+    case 'invalid_type':
+      return issue.input === undefined
+        ? 'is required'
+        : `must be ${issue.expected === 'array' ? 'an' : 'a'} ${issue.expected}`;
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_format':
+      return `must be a valid ${issue.format}`;
+    case 'invalid_union':
+      return 'does not match any allowed shape';
+    default:
+      // Custom refinements carry their own phrase ("must start on a whole UTC hour").
+      return issue.message;
+  }
+}
+
+/**
+ * A BAD_REQUEST's message: a short sentence naming the field, e.g. `score: must be at most 10`
+ * (and how many other problems there are); the structured details stay in data.zodError.
+ */
+export function inputErrorMessage(error: ZodError): string {
+  const [first, ...rest] = error.issues;
+  if (!first) return 'Invalid input';
+  const field = first.path.map(String).join('.');
+  const sentence = field ? `${field}: ${describeIssue(first)}` : `input: ${describeIssue(first)}`;
+  return rest.length ? `${sentence} (and ${rest.length} more)` : sentence;
 }

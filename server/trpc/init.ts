@@ -8,7 +8,7 @@ import type { Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
 import { DomainError, forbidden, unauthorized } from '../domain/errors.ts';
 import type { Context } from './context.ts';
-import { edgeError } from './errors.ts';
+import { edgeError, inputErrorMessage } from './errors.ts';
 import type { Meta } from './meta.ts';
 
 export type { Meta };
@@ -30,7 +30,12 @@ const t = initTRPC
         error.code === 'BAD_REQUEST' && cause instanceof ZodError ? z.flattenError(cause) : null;
       // Unexpected errors (a driver error carries SQL and parameters: health data) get
       // a generic message; the full error goes to the server log only.
-      const message = error.code === 'INTERNAL_SERVER_ERROR' ? GENERIC_ERROR_MESSAGE : shape.message;
+      const message =
+        error.code === 'INTERNAL_SERVER_ERROR'
+          ? GENERIC_ERROR_MESSAGE
+          : data.zodError && cause instanceof ZodError
+            ? inputErrorMessage(cause)
+            : shape.message;
       return { ...shape, message, data };
     },
   });

@@ -60,8 +60,19 @@ export async function connectRedis(url: string): Promise<Redis> {
     autoResendUnfulfilledCommands: false,
     connectTimeout: 2000,
   });
-  redis.on('error', () => {}); // reconnects by itself; state is reported by /readyz
-  await redis.connect();
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    lastError = err; // reconnects by itself; state is reported by /readyz
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    // ioredis says only "Connection is closed."; the cause is the last socket error.
+    redis.disconnect();
+    const { hostname, port } = new URL(url);
+    const reason = (lastError ?? (err as Error)).message;
+    throw new Error(`REDIS_URL: cannot connect to Redis at ${hostname}:${port || 6379}: ${reason}`);
+  }
   return redis;
 }
 
@@ -70,6 +81,9 @@ export async function createDeps(
   opts: { log?: Logger; database?: Database } = {},
 ): Promise<AppDeps> {
   const log = opts.log ?? createLogger(config);
+  // First: an unreachable Redis fails the start within its connect timeout, naming REDIS_URL.
+  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
+  if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
   const database =
     opts.database ??
     (await createDatabase({
@@ -92,8 +106,6 @@ export async function createDeps(
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
   });
-  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
-  if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
   const closers: AppDeps['closers'] = [];
   // The revocation gauge is read at scrape time, when the list exists.
   const metrics = createMetrics({

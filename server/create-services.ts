@@ -34,10 +34,13 @@ export const REDACT_PATHS = [
   ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
 ];
 
-/** The server's logger; `destination` (default stdout) lets tests read what it writes. */
+/**
+ * The server's logger: JSON lines on stdout; on a terminal, pino-pretty's readable lines when
+ * it is installed (a development dependency). `destination` lets tests read what it writes.
+ */
 export function createLogger(
   config: Pick<Config, 'LOG_LEVEL'>,
-  destination?: pino.DestinationStream,
+  destination: pino.DestinationStream | undefined = prettyOnTerminal(),
 ): Logger {
   const options = {
     level: config.LOG_LEVEL,
@@ -45,6 +48,16 @@ export function createLogger(
     serializers: { err: serializeError, error: serializeError },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+function prettyOnTerminal(): pino.DestinationStream | undefined {
+  if (!process.stdout.isTTY) return undefined;
+  try {
+    import.meta.resolve('pino-pretty');
+  } catch {
+    return undefined; // not installed (the production image): JSON
+  }
+  return pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } });
 }
 
 export async function connectRedis(url: string): Promise<Redis> {

@@ -95,3 +95,14 @@ const createCaller = createCallerFactory(appRouter);
 export function callerFor(deps: AppDeps, auth: AccessClaims | null = null, req: Partial<RequestInfo> = {}) {
   return createCaller(createContextInner({ deps, auth, req }));
 }
+
+/** `NAME=value` lines as docker --env-file reads them: everything after the first `=`, verbatim. */
+export function dockerEnvFile(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    if (!line.trim() || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}

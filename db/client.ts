@@ -284,7 +284,12 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     import('@electric-sql/pglite'),
     import('drizzle-orm/pglite'),
     import('drizzle-orm/pglite/migrator'),
-  ]);
+  ]).catch((err: unknown) => {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      'DATABASE_URL is not set and the embedded database (PGlite, a development dependency) is not installed',
+    );
+  });
   const client = new PGlite(dataDir);
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {

@@ -1,15 +1,13 @@
 // Database client factory: Drizzle on postgres.js when DATABASE_URL is set, Drizzle on the
-// embedded PGlite under DATA_DIR when it is not. Every SQL statement is counted per
+// embedded PGlite under DATA_DIR when it is not (a development dependency, imported only
+// then: the production image has no PGlite). Every SQL statement is counted per
 // procedure (see queryCounter) so "zero queries for auth" is observable, not asserted.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -21,7 +19,10 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Executor = Db | Tx;
 
+// One level below the repository root both here (db/) and in the build (dist/).
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../migrations', import.meta.url));
+/** Session advisory lock that serializes migrators (a single bigint key: apart from the jobs' (int, int) keys). */
+export const MIGRATION_LOCK_KEY = 360_360_000;
 
 /** Counts SQL statements for whatever async scope (a procedure call) is running them. */
 export interface QueryScope {
@@ -248,14 +249,25 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
       pg,
       pools: [gate, ...replicas.map((r) => r.gate)],
       async migrate() {
-        // A dedicated single connection, as drizzle recommends for migrations.
+        // Two migrators at once (two deploys, two replicas of a release job) take turns: the
+        // second waits on a session advisory lock, held by a connection of its own without
+        // the statement and lock timeouts (a migration may take longer than they allow),
+        // then finds nothing left to apply. Closing that connection releases the lock.
+        const lock = postgres(opts.url!, {
+          max: 1,
+          onnotice: () => {},
+          connection: { application_name: 'manas360-migrate-lock' },
+        });
+        // The migration itself: a dedicated single connection, as drizzle recommends.
         const one = postgres(opts.url!, { ...postgresOptions(1, 'manas360-migrate'), max: 1 });
         try {
+          await lock`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
           await migratePostgres(drizzlePostgres({ client: one, casing: 'snake_case' }), {
             migrationsFolder: MIGRATIONS_FOLDER,
           });
         } finally {
           await one.end({ timeout: 5 });
+          await lock.end({ timeout: 5 });
         }
       },
       async ping() {
@@ -271,6 +283,17 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     dataDir = `${opts.dataDir ?? './.data'}/pglite`;
     mkdirSync(dataDir, { recursive: true });
   }
+  // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]).catch((err: unknown) => {
+    if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      'DATABASE_URL is not set and the embedded database (PGlite, a development dependency) is not installed',
+    );
+  });
   const client = new PGlite(dataDir);
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {

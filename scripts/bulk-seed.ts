@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import { createDatabase, queryRows } from '../db/client.ts';
 import { refreshViews } from '../db/views.ts';
 import { createPasswordHasher } from '../server/auth/passwords.ts';
-import { loadConfig } from '../server/config.ts';
+import { loadConfig, loadDotEnv } from '../server/config.ts';
 
 export const BULK_PASSWORD = 'bulk-user-password';
 export const bulkEmail = (n: number) => `bulk${n}@bulk.manas360.test`;
@@ -38,6 +38,7 @@ if (![total, start, moodPerUser, batch].every((n) => Number.isInteger(n) && n >=
   process.exit(2);
 }
 
+loadDotEnv();
 const config = loadConfig();
 const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolMax: 2 });
 if (database.kind === 'pglite') await database.migrate();

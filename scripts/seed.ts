@@ -3,7 +3,7 @@
 import { sql } from 'drizzle-orm';
 import { createDatabase } from '../db/client.ts';
 import { createPasswordHasher } from '../server/auth/passwords.ts';
-import { loadConfig } from '../server/config.ts';
+import { loadConfig, loadDotEnv } from '../server/config.ts';
 
 const DEMO_USERS = [
   { email: 'patient@demo.manas360.test', name: 'Demo Patient', role: 'patient', plan: 'basic' },
@@ -13,6 +13,7 @@ const DEMO_USERS = [
 ] as const;
 const DEMO_PASSWORD = 'demo-password-123';
 
+loadDotEnv();
 const config = loadConfig();
 if (config.NODE_ENV === 'production') {
   console.error('db:seed creates demo users with a known password: refused in production');

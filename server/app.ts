@@ -20,8 +20,19 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 export const MAX_HEADER_BYTES = 16 * 1024;
 /** Responses smaller than this are sent uncompressed (not worth the CPU). */
 export const COMPRESS_THRESHOLD_BYTES = 1024;
-/** The headers helmet's default configuration sets, captured once at start. */
-const SECURITY_HEADERS: Record<string, string> = (() => {
+/**
+ * The headers helmet's default configuration sets, captured once at start: all of them over
+ * HTTPS; over plain HTTP (localhost, an internal network) without HSTS and CSP's
+ * upgrade-insecure-requests, which would send a browser to an HTTPS port nobody listens on.
+ */
+const SECURITY_HEADERS = {
+  https: helmetHeaders(),
+  http: helmetHeaders({
+    strictTransportSecurity: false,
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  }),
+};
+function helmetHeaders(options?: Parameters<typeof helmet>[0]): Record<string, string> {
   const headers: Record<string, string> = {};
   const res = {
     setHeader: (name: string, value: string | number | readonly string[]) => {
@@ -31,9 +42,9 @@ const SECURITY_HEADERS: Record<string, string> = (() => {
       delete headers[name.toLowerCase()];
     },
   };
-  helmet()({} as IncomingMessage, res as unknown as ServerResponse, () => {});
+  helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, () => {});
   return headers;
-})();
+}
 /** /readyz gives up on a dependency that does not answer within this. */
 const READY_CHECK_TIMEOUT_MS = 2000;
 
@@ -70,8 +81,9 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   // Security headers: helmet's defaults, computed once (they do not vary per request).
   // @fastify/helmet rebuilt helmet's middleware on every request, which cost more CPU than
   // a whole 0-query procedure call.
-  app.addHook('onRequest', (_req, reply, done) => {
-    reply.headers(SECURITY_HEADERS);
+  // req.protocol is https on a TLS socket, or from x-forwarded-proto when TRUST_PROXY is set.
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.headers(req.protocol === 'https' ? SECURITY_HEADERS.https : SECURITY_HEADERS.http);
     done();
   });
   await app.register(cors, {

@@ -1,5 +1,6 @@
 // The one place that reads process.env: every variable of docs/api.md's configuration table,
 // validated with zod. A bad value stops start-up with one line naming the variable.
+import { existsSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 
@@ -26,112 +27,131 @@ const commaList = z
       .filter(Boolean),
   );
 
-export const configSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
-    PORT: port.default(3000),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    DATABASE_URL: url(['postgres', 'postgresql']).optional(),
-    DATABASE_REPLICA_URLS: commaList.pipe(z.array(url(['postgres', 'postgresql']))),
-    DATABASE_POOL_MAX: positiveInt.max(500).default(50),
-    // How long a request may wait for a pooled connection before it fails with 503.
-    DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
-    REDIS_URL: url(['redis', 'rediss']).optional(),
-    DATA_DIR: z.string().min(1).default('./.data'),
-    JWT_PRIVATE_KEYS: z.string().min(1).optional(),
-    JWT_SECRET: z
-      .string()
-      .optional()
-      .refine((v) => v === undefined || Buffer.byteLength(v, 'utf8') >= 32, 'must be at least 32 bytes'),
-    JWT_ISSUER: z.string().min(1).default('manas360'),
-    JWT_AUDIENCE: z.string().min(1).default('manas360-api'),
-    ACCESS_TOKEN_TTL_SECONDS: positiveInt.min(30).max(86_400).default(900),
-    REFRESH_TOKEN_TTL_SECONDS: positiveInt
-      .min(300)
-      .max(90 * 86_400)
-      .default(604_800),
-    ADMIN_EMAIL: z.string().email().optional(),
-    ADMIN_PASSWORD: z.string().min(12).max(128).optional(),
-    // log2 of scrypt's N for new password hashes. Tests only (refused in production):
-    // the production cost (17) takes ~300 ms per hash, which would dominate the suite.
-    PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).optional(),
-    RATE_LIMIT_ENABLED: bool.default(true),
-    RATE_LIMIT_GENERAL_PER_MINUTE: positiveInt.default(600),
-    RATE_LIMIT_REGISTER_PER_HOUR: positiveInt.default(20),
-    RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
-    RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
-    VIEW_REFRESH_CRON: z
-      .string()
-      .min(1)
-      .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
-      .default('*/5 * * * *'),
-    AUDIT_RETENTION_DAYS: positiveInt.default(365),
-    JOBS_ENABLED: bool.default(true),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    NOTES_ENCRYPTION_KEY: z
-      .string()
-      .optional()
-      .refine(
-        (v) =>
-          v === undefined ||
-          v.split(',').every((k) => Buffer.from(k.split(':').pop()!, 'base64').length === 32),
-        'must be a base64 32-byte key (or kid:key pairs, comma-separated, newest first)',
-      ),
-    CORS_ORIGINS: commaList,
-    TRUST_PROXY: bool.default(false),
-    WORKERS: z.coerce.number().int().min(1).max(64).default(1),
-    SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
-    // After SIGTERM, how long readiness says 503 while the server still serves, so a load
-    // balancer stops sending before the listener closes. Production: its health-check
-    // interval × failure threshold (e.g. 5000); 0 in development.
-    SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
-    MAX_BATCH_SIZE: positiveInt.max(100).default(10),
-    // Which tRPC HTTP path serves /trpc: the lean one (server/http/lean.ts) or tRPC's adapter.
-    TRPC_PATH: z.enum(['lean', 'official']).default('lean'),
-  })
-  .superRefine((c, ctx) => {
-    if (c.SHUTDOWN_DELAY_MS >= c.SHUTDOWN_TIMEOUT_MS)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SHUTDOWN_DELAY_MS'],
-        message: 'must be shorter than SHUTDOWN_TIMEOUT_MS',
-      });
-    if (c.WORKERS > 1 && !c.DATABASE_URL)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WORKERS'],
-        message: 'above 1 needs DATABASE_URL (the embedded database serves one process)',
-      });
-    if (c.NODE_ENV !== 'production') return;
-    const need = (key: keyof typeof c, why: string) =>
-      ctx.addIssue({ code: 'custom', path: [key], message: why });
-    if (!c.DATABASE_URL)
-      need('DATABASE_URL', 'is required in production (the embedded database is for development)');
-    if (!c.REDIS_URL)
-      need('REDIS_URL', 'is required in production (rate limits and revocation must be shared)');
-    if (!c.JWT_PRIVATE_KEYS && !c.JWT_SECRET)
-      need(
-        'JWT_PRIVATE_KEYS',
-        'or JWT_SECRET is required in production (generated keys are for development)',
-      );
-    if (!c.NOTES_ENCRYPTION_KEY) need('NOTES_ENCRYPTION_KEY', 'is required in production');
-    if (!c.RATE_LIMIT_ENABLED) need('RATE_LIMIT_ENABLED', 'cannot be false in production');
-    if (c.PASSWORD_HASH_COST !== undefined)
-      need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
-  });
+const variables = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  DATABASE_REPLICA_URLS: commaList.pipe(z.array(url(['postgres', 'postgresql']))),
+  DATABASE_POOL_MAX: positiveInt.max(500).default(50),
+  // How long a request may wait for a pooled connection before it fails with 503.
+  DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
+  REDIS_URL: url(['redis', 'rediss']).optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  JWT_PRIVATE_KEYS: z.string().min(1).optional(),
+  JWT_SECRET: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || Buffer.byteLength(v, 'utf8') >= 32, 'must be at least 32 bytes'),
+  JWT_ISSUER: z.string().min(1).default('manas360'),
+  JWT_AUDIENCE: z.string().min(1).default('manas360-api'),
+  ACCESS_TOKEN_TTL_SECONDS: positiveInt.min(30).max(86_400).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: positiveInt
+    .min(300)
+    .max(90 * 86_400)
+    .default(604_800),
+  ADMIN_EMAIL: z.string().email().optional(),
+  ADMIN_PASSWORD: z.string().min(12).max(128).optional(),
+  // log2 of scrypt's N for new password hashes. Tests only (refused in production):
+  // the production cost (17) takes ~300 ms per hash, which would dominate the suite.
+  PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).optional(),
+  RATE_LIMIT_ENABLED: bool.default(true),
+  RATE_LIMIT_GENERAL_PER_MINUTE: positiveInt.default(600),
+  RATE_LIMIT_REGISTER_PER_HOUR: positiveInt.default(20),
+  RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
+  RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
+  VIEW_REFRESH_CRON: z
+    .string()
+    .min(1)
+    .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
+    .default('*/5 * * * *'),
+  AUDIT_RETENTION_DAYS: positiveInt.default(365),
+  JOBS_ENABLED: bool.default(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NOTES_ENCRYPTION_KEY: z
+    .string()
+    .optional()
+    .refine(
+      (v) =>
+        v === undefined ||
+        v.split(',').every((k) => Buffer.from(k.split(':').pop()!, 'base64').length === 32),
+      'must be a base64 32-byte key (or kid:key pairs, comma-separated, newest first)',
+    ),
+  CORS_ORIGINS: commaList,
+  TRUST_PROXY: bool.default(false),
+  WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  // After SIGTERM, how long readiness says 503 while the server still serves, so a load
+  // balancer stops sending before the listener closes. Production: its health-check
+  // interval × failure threshold (e.g. 5000); 0 in development.
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
+  MAX_BATCH_SIZE: positiveInt.max(100).default(10),
+  // Which tRPC HTTP path serves /trpc: the lean one (server/http/lean.ts) or tRPC's adapter.
+  TRPC_PATH: z.enum(['lean', 'official']).default('lean'),
+});
+
+export const configSchema = variables.superRefine((c, ctx) => {
+  if (c.SHUTDOWN_DELAY_MS >= c.SHUTDOWN_TIMEOUT_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['SHUTDOWN_DELAY_MS'],
+      message: 'must be shorter than SHUTDOWN_TIMEOUT_MS',
+    });
+  if (c.WORKERS > 1 && !c.DATABASE_URL)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WORKERS'],
+      message: 'above 1 needs DATABASE_URL (the embedded database serves one process)',
+    });
+  if (c.NODE_ENV !== 'production') return;
+  const need = (key: keyof typeof c, why: string) =>
+    ctx.addIssue({ code: 'custom', path: [key], message: why });
+  if (!c.DATABASE_URL)
+    need('DATABASE_URL', 'is required in production (the embedded database is for development)');
+  if (!c.REDIS_URL)
+    need('REDIS_URL', 'is required in production (rate limits and revocation must be shared)');
+  if (!c.JWT_PRIVATE_KEYS && !c.JWT_SECRET)
+    need('JWT_PRIVATE_KEYS', 'or JWT_SECRET is required in production (generated keys are for development)');
+  if (!c.NOTES_ENCRYPTION_KEY) need('NOTES_ENCRYPTION_KEY', 'is required in production');
+  if (!c.RATE_LIMIT_ENABLED) need('RATE_LIMIT_ENABLED', 'cannot be false in production');
+  if (c.PASSWORD_HASH_COST !== undefined)
+    need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
+});
 
 export type Config = z.infer<typeof configSchema>;
 
+/** What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). */
+export const migrateConfigSchema = variables.pick({ DATABASE_URL: true, DATA_DIR: true });
+export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
+
 export class ConfigError extends Error {}
 
+type Env = Record<string, string | undefined>;
+
 /** Parses an environment; throws ConfigError with one line per bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Env = process.env): Config {
+  return parse(configSchema, env);
+}
+
+export function loadMigrateConfig(env: Env = process.env): MigrateConfig {
+  return parse(migrateConfigSchema, env);
+}
+
+function parse<S extends z.ZodType>(schema: S, env: Env): z.infer<S> {
   // An empty variable means unset, as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = configSchema.safeParse(cleaned);
+  const parsed = schema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map(
     (i) => `invalid configuration: ${String(i.path[0] ?? '?')} ${i.message}`,
   );
   throw new ConfigError(lines.join('\n'));
+}
+
+/**
+ * Loads ./.env (if present) into process.env, as the server and scripts do first. Variables
+ * already set in the environment win over the file.
+ */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
 }

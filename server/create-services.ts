@@ -34,10 +34,13 @@ export const REDACT_PATHS = [
   ...SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]),
 ];
 
-/** The server's logger; `destination` (default stdout) lets tests read what it writes. */
+/**
+ * The server's logger: JSON lines on stdout; on a terminal, pino-pretty's readable lines when
+ * it is installed (a development dependency). `destination` lets tests read what it writes.
+ */
 export function createLogger(
   config: Pick<Config, 'LOG_LEVEL'>,
-  destination?: pino.DestinationStream,
+  destination: pino.DestinationStream | undefined = prettyOnTerminal(),
 ): Logger {
   const options = {
     level: config.LOG_LEVEL,
@@ -45,6 +48,16 @@ export function createLogger(
     serializers: { err: serializeError, error: serializeError },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+function prettyOnTerminal(): pino.DestinationStream | undefined {
+  if (!process.stdout.isTTY) return undefined;
+  try {
+    import.meta.resolve('pino-pretty');
+  } catch {
+    return undefined; // not installed (the production image): JSON
+  }
+  return pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } });
 }
 
 export async function connectRedis(url: string): Promise<Redis> {
@@ -60,8 +73,19 @@ export async function connectRedis(url: string): Promise<Redis> {
     autoResendUnfulfilledCommands: false,
     connectTimeout: 2000,
   });
-  redis.on('error', () => {}); // reconnects by itself; state is reported by /readyz
-  await redis.connect();
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    lastError = err; // reconnects by itself; state is reported by /readyz
+  });
+  try {
+    await redis.connect();
+  } catch (err) {
+    // ioredis says only "Connection is closed."; the cause is the last socket error.
+    redis.disconnect();
+    const { hostname, port } = new URL(url);
+    const reason = (lastError ?? (err as Error)).message;
+    throw new Error(`REDIS_URL: cannot connect to Redis at ${hostname}:${port || 6379}: ${reason}`);
+  }
   return redis;
 }
 
@@ -70,6 +94,9 @@ export async function createDeps(
   opts: { log?: Logger; database?: Database } = {},
 ): Promise<AppDeps> {
   const log = opts.log ?? createLogger(config);
+  // First: an unreachable Redis fails the start within its connect timeout, naming REDIS_URL.
+  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
+  if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
   const database =
     opts.database ??
     (await createDatabase({
@@ -92,8 +119,6 @@ export async function createDeps(
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
   });
-  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
-  if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
   const closers: AppDeps['closers'] = [];
   // The revocation gauge is read at scrape time, when the list exists.
   const metrics = createMetrics({

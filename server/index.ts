@@ -1,16 +1,19 @@
-// Entry point: `npm start`. Loads config; with WORKERS > 1 becomes the cluster primary
-// (server/cluster.ts) and forks the workers; otherwise, and in each worker, builds the
-// services, starts the scheduled jobs and serves HTTP until SIGTERM/SIGINT.
+// Entry point: `npm start` (dist/server.js in production). Loads ./.env when present, then
+// the config; with WORKERS > 1 becomes the cluster primary (server/cluster.ts) and forks the
+// workers; otherwise, and in each worker, builds the services, starts the scheduled jobs
+// and serves HTTP until SIGTERM/SIGINT.
 import cluster from 'node:cluster';
 import { buildServer } from './app.ts';
 import { clusterMetricsSource, runPrimary } from './cluster.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts';
 import { createDeps, createLogger } from './create-services.ts';
 import { gracefulShutdown } from './http/shutdown.ts';
 import { JobRunner } from './jobs/index.ts';
+import { rootCauseMessage } from './logging.ts';
 
 function configOrExit(): Config {
   try {
+    loadDotEnv();
     return loadConfig();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -25,10 +28,7 @@ if (config.WORKERS > 1 && cluster.isPrimary) {
 } else {
   const deps = await createDeps(config).catch((err: unknown) => {
     // One clear line (e.g. "materialized view … is missing: run npm run db:migrate").
-    // The innermost cause: a driver error, not Drizzle's wrapper with the SQL text.
-    let cause = err;
-    while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-    console.error(`start-up failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    console.error(`start-up failed: ${rootCauseMessage(err)}`);
     process.exit(1);
   });
   const app = await buildServer(deps, {

@@ -35,3 +35,13 @@ export function serializeError(value: unknown, depth = 0): SafeError | unknown {
   if (e.cause !== undefined && depth < 4) out.cause = serializeError(e.cause, depth + 1) as SafeError;
   return out;
 }
+
+/**
+ * The innermost cause's message: a driver's "connect ECONNREFUSED 127.0.0.1:5432" rather
+ * than Drizzle's wrapper with the SQL text. For the one line a failed start prints.
+ */
+export function rootCauseMessage(err: unknown): string {
+  let cause = err;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return cause instanceof Error ? cause.message : String(cause);
+}

@@ -1,9 +1,15 @@
 // Configuration: every docs/api.md variable validated at start; a bad value stops the process
-// with one line naming the variable; production refuses what is only for development.
+// with one line naming the variable; production refuses what is only for development; an
+// unreachable Redis stops it with one line naming REDIS_URL and the address.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.ts';
+import { connectRedis } from '../server/create-services.ts';
+import { freePort } from './faults/support.ts';
+
+/** A server process's start through tsx, which takes >20 s on this 2-core machine under load. */
+const SPAWN_TIMEOUT_MS = 80_000;
 
 const production = {
   NODE_ENV: 'production',
@@ -88,15 +94,43 @@ describe('configuration', () => {
     expect(errorOf({ ...production, ...change })).toMatch(new RegExp(`^invalid configuration: ${name} `));
   });
 
-  it('stops the server at start with that one line and exit code 1', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-      env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: '', REDIS_URL: 'redis://127.0.0.1:6379' },
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    expect(run.status).toBe(1);
-    const lines = run.stderr.trim().split('\n');
-    expect(lines[0]).toMatch(/^invalid configuration: DATABASE_URL is required in production/);
-    expect(run.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
-  });
+  it(
+    'stops the server at start with that one line and exit code 1',
+    () => {
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          DATABASE_URL: '',
+          REDIS_URL: 'redis://127.0.0.1:6379',
+        },
+        encoding: 'utf8',
+        timeout: SPAWN_TIMEOUT_MS,
+      });
+      expect(run.status).toBe(1);
+      const lines = run.stderr.trim().split('\n');
+      expect(lines[0]).toMatch(/^invalid configuration: DATABASE_URL is required in production/);
+      expect(run.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    'stops the server within seconds with one line naming REDIS_URL and the address when Redis is unreachable',
+    async () => {
+      const port = await freePort(); // nothing listens there
+      const line = `REDIS_URL: cannot connect to Redis at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`;
+      const began = performance.now();
+      await expect(connectRedis(`redis://127.0.0.1:${port}`)).rejects.toThrow(line);
+      expect(performance.now() - began).toBeLessThan(3000);
+      const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+        env: { PATH: process.env.PATH, REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'error' },
+        encoding: 'utf8',
+        timeout: SPAWN_TIMEOUT_MS,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr.trim()).toBe(`start-up failed: ${line}`);
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 });

@@ -28,19 +28,30 @@ export async function createTestDatabase(
     await database.migrate();
     return { ...database, dispose: () => database.close() };
   }
+  const empty = await createEmptyPostgresDatabase();
+  const database = await createDatabase({ url: empty.url, poolMax: opts.poolMax ?? 10 });
+  await database.migrate();
+  return {
+    ...database,
+    url: empty.url,
+    async dispose() {
+      await database.close();
+      await empty.drop();
+    },
+  };
+}
+
+/** A new, empty (unmigrated) database on the real server; drop() removes it. */
+export async function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   if (!REAL_DATABASE_URL) throw new Error('DATABASE_URL is not set');
   const name = `t_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const admin = postgres(REAL_DATABASE_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE "${name}"`);
   const url = new URL(REAL_DATABASE_URL);
   url.pathname = `/${name}`;
-  const database = await createDatabase({ url: url.toString(), poolMax: opts.poolMax ?? 10 });
-  await database.migrate();
   return {
-    ...database,
     url: url.toString(),
-    async dispose() {
-      await database.close();
+    async drop() {
       await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await admin.end();
     },
@@ -83,4 +94,15 @@ const createCaller = createCallerFactory(appRouter);
 /** A server-side caller acting with the given claims (null: anonymous). */
 export function callerFor(deps: AppDeps, auth: AccessClaims | null = null, req: Partial<RequestInfo> = {}) {
   return createCaller(createContextInner({ deps, auth, req }));
+}
+
+/** `NAME=value` lines as docker --env-file reads them: everything after the first `=`, verbatim. */
+export function dockerEnvFile(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    if (!line.trim() || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
 }

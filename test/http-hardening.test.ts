@@ -1,6 +1,13 @@
 // The HTTP layer under hostile or unusual requests: body and header limits, batch size,
 // request ids, compression, CORS, security headers, readiness while draining, metrics,
 // Retry-After on rate-limited calls, and logs that never carry a secret.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,9 +110,72 @@ describe('HTTP hardening', () => {
     const other = await get('/healthz', { origin: 'https://evil.example.com' });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect(allowed.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(allowed.headers.get('strict-transport-security')).toContain('max-age=');
     expect(allowed.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect(allowed.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+  });
+
+  it('sends HSTS and upgrade-insecure-requests over HTTPS only: a trusted proxy says so, or TLS', async () => {
+    /** Whether a response carries the HTTPS-only headers (both or neither, checked). */
+    const isHttps = (h: { hsts: unknown; csp: unknown }) => {
+      const csp = String(h.csp ?? '');
+      expect(csp).toContain("default-src 'self'");
+      const hsts = String(h.hsts ?? '').includes('max-age=');
+      expect(csp.includes('upgrade-insecure-requests')).toBe(hsts);
+      return hsts;
+    };
+    const headersOf = (res: Response) => ({
+      hsts: res.headers.get('strict-transport-security'),
+      csp: res.headers.get('content-security-policy'),
+    });
+    expect(isHttps(headersOf(await get('/healthz')))).toBe(false); // plain HTTP
+    // This server has TRUST_PROXY=true: the proxy's x-forwarded-proto counts.
+    expect(isHttps(headersOf(await get('/healthz', { 'x-forwarded-proto': 'https' })))).toBe(true);
+    expect(isHttps(headersOf(await get('/healthz', { 'x-forwarded-proto': 'http' })))).toBe(false);
+
+    // Without TRUST_PROXY a client's x-forwarded-proto counts for nothing; a TLS socket does.
+    const app = await buildServer({ ...server.deps, config: { ...server.deps.config, TRUST_PROXY: false } });
+    const dir = mkdtempSync(join(tmpdir(), 'manas360-tls-'));
+    const [keyFile, certFile] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    const tls = spawnSync(
+      'openssl',
+      `req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -keyout ${keyFile} -out ${certFile}`.split(
+        ' ',
+      ),
+    );
+    expect(tls.status).toBe(0);
+    const [key, cert] = [readFileSync(keyFile), readFileSync(certFile)];
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      const spoofed = await app.inject({ url: '/healthz', headers: { 'x-forwarded-proto': 'https' } });
+      expect(
+        isHttps({
+          hsts: spoofed.headers['strict-transport-security'],
+          csp: spoofed.headers['content-security-policy'],
+        }),
+      ).toBe(false);
+      await app.ready();
+      const httpsServer = createHttpsServer({ key, cert }, app.routing);
+      await new Promise<void>((resolve) => httpsServer.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = httpsServer.address() as AddressInfo;
+        const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) =>
+          httpsGet({ host: '127.0.0.1', port, path: '/healthz', ca: cert }, (res) => {
+            res.resume();
+            resolve(res.headers);
+          }).on('error', reject),
+        );
+        expect(
+          isHttps({
+            hsts: headers['strict-transport-security'],
+            csp: headers['content-security-policy'],
+          }),
+        ).toBe(true);
+      } finally {
+        httpsServer.close();
+      }
+    } finally {
+      await app.close();
+    }
   });
 
   it('counts every call of a batch: TOO_MANY_REQUESTS carries retryAfterSeconds and Retry-After', async () => {

@@ -42,13 +42,20 @@ const jwkSetSchema = z.union([
 
 export class KeyConfigError extends Error {}
 
-/** Parses JWT_PRIVATE_KEYS (a JWK set or array of Ed25519 private JWKs, newest first). */
+/**
+ * Parses JWT_PRIVATE_KEYS: a JWK set or array of Ed25519 private JWKs, newest first, as JSON
+ * or as that JSON base64url-encoded (what keys:generate prints: no quotes or spaces, so the
+ * same line works in a shell, in a .env file and in `docker run --env-file`).
+ */
 export function parsePrivateKeys(text: string): z.infer<typeof okpPrivateJwk>[] {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    const trimmed = text.trim();
+    json = JSON.parse(/^[[{]/.test(trimmed) ? trimmed : Buffer.from(trimmed, 'base64url').toString('utf8'));
   } catch {
-    throw new KeyConfigError('invalid configuration: JWT_PRIVATE_KEYS is not valid JSON');
+    throw new KeyConfigError(
+      'invalid configuration: JWT_PRIVATE_KEYS is neither JSON nor base64url-encoded JSON',
+    );
   }
   const parsed = jwkSetSchema.safeParse(json);
   if (!parsed.success)
@@ -56,6 +63,11 @@ export function parsePrivateKeys(text: string): z.infer<typeof okpPrivateJwk>[] 
       'invalid configuration: JWT_PRIVATE_KEYS must hold Ed25519 private JWKs (kty OKP)',
     );
   return Array.isArray(parsed.data) ? parsed.data : parsed.data.keys;
+}
+
+/** JWT_PRIVATE_KEYS as keys:generate prints it: the JWK set's JSON, base64url-encoded. */
+export function encodePrivateKeys(keys: JWK[]): string {
+  return Buffer.from(JSON.stringify({ keys })).toString('base64url');
 }
 
 /** Makes a new Ed25519 private JWK with a thumbprint kid. */

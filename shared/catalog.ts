@@ -23,6 +23,12 @@ export const PERMISSIONS = [
   'analytics.read',
   'audit.read',
   'views.refresh',
+  'data.export',
+  'insights.read',
+  'support.use',
+  'support.manage',
+  'api_keys.manage',
+  'reports.read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -53,10 +53,17 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
         'assessments.read',
         'sessions.book',
         'sessions.read',
+        'data.export',
+        'insights.read',
+        'support.use',
+        'api_keys.manage',
+        'reports.read',
       ].sort(),
     );
-    expect(byRole.therapist).toHaveLength(7);
-    expect(byRole.admin).toHaveLength(11);
+    expect(byRole.therapist).toHaveLength(11);
+    expect(byRole.admin).toHaveLength(14);
+    expect(byRole.admin).toContain('support.manage');
+    expect(byRole.patient).not.toContain('support.manage');
     expect(byRole.admin).not.toContain('roles.manage');
     const planFeats = await queryRows<{ code: string; price_paise: number; feats: string[] }>(
       db,

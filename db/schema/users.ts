@@ -120,6 +120,8 @@ export const auditLog = pgTable(
   (t) => [
     index('audit_log_at_idx').on(t.at),
     index('audit_log_actor_idx').on(t.actorId, t.id),
+    // data export: the entries about a user (target_id = user).
+    index('audit_log_target_idx').on(t.targetId, t.id),
     index('audit_log_action_idx').on(t.action, t.id),
   ],
 );

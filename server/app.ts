@@ -1,5 +1,5 @@
 // The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz), Prometheus
-// metrics (/metrics) and the JWKS, behind the production hardening: security headers,
+// metrics (/metrics), the JWKS and file downloads (/export, /reports/*), behind the production hardening: security headers,
 // a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
 // and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
 import { randomUUID } from 'node:crypto';
@@ -9,6 +9,7 @@ import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
+import { registerDownloads } from './http/downloads.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
 import type { AppDeps } from './services.ts';
@@ -125,6 +126,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   app.get('/.well-known/jwks.json', async () => deps.tokens.jwks);
 
   await registerTrpc(app, deps);
+  registerDownloads(app, deps);
   return app;
 }
 

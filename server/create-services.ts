@@ -157,6 +157,7 @@ export async function createDeps(
     passwords,
     notes,
     loginLimiter: limits.loginLimiter,
+    quotas: limits.quotas,
     metrics,
     log,
     hooks: {

@@ -9,6 +9,7 @@ import type { RevocationList } from './auth/revocation.ts';
 import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
+import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
 import type { Metrics } from './metrics.ts';
 import type { ProcedureHooks } from './trpc/hooks.ts';
@@ -28,6 +29,8 @@ export interface AppDeps {
   /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
   notes: NotesCipher;
   loginLimiter: LoginLimiter;
+  /** Product limits (one export an hour, API-key exchanges): server/limits. */
+  quotas: Quotas;
   /** Prometheus registry and recorders (server/metrics.ts). */
   metrics: Metrics;
   log: Logger;

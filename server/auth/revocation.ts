@@ -2,8 +2,8 @@
 // Two kinds of entries, both kept in process memory and checked on every request:
 //   user → tokens_valid_after (epoch seconds): tokens with iat before it are dead
 //          (logout-all, password change, suspension, role/plan change, admin revoke);
-//   sid  → revoked session (refresh-token family) until its last access token expires
-//          (logout, refresh-token reuse).
+//   sid  → revoked session (refresh-token family, or API key) until its last access token
+//          expires (logout, refresh-token reuse, API-key revocation).
 // The procedure that revokes persists the fact in Postgres (users.tokens_valid_after,
 // refresh_tokens.revoked_at) and then announces it: applied here at once and published
 // through Redis so every instance learns it within a second. An instance loads the
@@ -126,7 +126,10 @@ export async function loadRevocations(
     db,
     sql`SELECT family_id AS id, extract(epoch FROM max(revoked_at))::float8 AS at FROM refresh_tokens
         WHERE revoked_at > now() - make_interval(secs => ${accessTtlSeconds})
-        GROUP BY family_id`,
+        GROUP BY family_id
+        UNION ALL
+        SELECT id, extract(epoch FROM revoked_at)::float8 FROM api_keys
+        WHERE revoked_at > now() - make_interval(secs => ${accessTtlSeconds})`,
   );
   for (const u of users) list.apply(userRevocation(u.id, Number(u.at)));
   for (const f of families)

@@ -19,8 +19,26 @@ import { toTRPCError } from '../trpc/errors.ts';
 import type { ProcedureHooks } from '../trpc/hooks.ts';
 import { type LoginLimiter, limiterUnavailable, memoryLoginLimiter, redisLoginLimiter } from './login.ts';
 
+/** A fixed allowance per key and window, on whatever a procedure counts (not a per-call limit). */
+export interface Quota {
+  /** Takes one point, or throws TOO_MANY_REQUESTS (the wait) or, store down, SERVICE_UNAVAILABLE. */
+  consume(key: string): Promise<void>;
+}
+
+/**
+ * Product limits that hold even with RATE_LIMIT_ENABLED=false, and fail closed when Redis
+ * is down (a second process could not see the count):
+ *   export          one data export per user per hour;
+ *   apiKeyExchange  API-key exchanges per IP per minute.
+ */
+export interface Quotas {
+  export: Quota;
+  apiKeyExchange: Quota;
+}
+
 export interface RateLimits {
   loginLimiter: LoginLimiter;
+  quotas: Quotas;
   /** Undefined when RATE_LIMIT_ENABLED=false: no per-call cost at all. */
   beforeProcedure: ProcedureHooks['beforeProcedure'];
 }
@@ -44,7 +62,11 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
   const loginLimiter = redis
     ? redisLoginLimiter(loginLimits, redis, prefix)
     : memoryLoginLimiter(loginLimits);
-  if (!config.RATE_LIMIT_ENABLED) return { loginLimiter, beforeProcedure: undefined };
+  const quotas: Quotas = {
+    export: quota(redis, { keyPrefix: `${prefix}:export`, points: 1, duration: 3600 }),
+    apiKeyExchange: quota(redis, { keyPrefix: `${prefix}:apikey`, points: 30, duration: 60 }),
+  };
+  if (!config.RATE_LIMIT_ENABLED) return { loginLimiter, quotas, beforeProcedure: undefined };
 
   const generalOpts = {
     keyPrefix: `${prefix}:general`,
@@ -70,6 +92,7 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
 
   return {
     loginLimiter,
+    quotas,
     async beforeProcedure({ ctx, meta }) {
       const policy = meta?.rateLimit ?? 'general';
       if (policy === 'none') return;
@@ -80,6 +103,16 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
       if (policy === 'register') await consume(register, ctx.req.ip);
     },
   };
+}
+
+function quota(
+  redis: Redis | undefined,
+  opts: { keyPrefix: string; points: number; duration: number },
+): Quota {
+  const limiter: RateLimiterAbstract = redis
+    ? new RateLimiterRedis({ ...opts, storeClient: redis, rejectIfRedisNotReady: true })
+    : new RateLimiterMemory(opts);
+  return { consume: (key) => consume(limiter, key) };
 }
 
 /** One point, or TOO_MANY_REQUESTS with the wait; a store error (no insurance) → 503. */

@@ -1,5 +1,6 @@
 // auth.* wired to their use cases (server/domain/auth.ts); auth.me reads the verified
 // token alone.
+import { exchangeApiKeyInput } from '../../shared/inputs/api-keys.ts';
 import {
   changePasswordInput,
   loginInput,
@@ -8,6 +9,7 @@ import {
   registerInput,
 } from '../../shared/inputs/auth.ts';
 import * as auth from '../domain/auth.ts';
+import { exchangeApiKey } from '../domain/api-keys.ts';
 import type { Context } from '../trpc/context.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
@@ -29,6 +31,14 @@ export const authRouter = router({
     .meta({ auth: 'public' })
     .input(refreshInput)
     .mutation(({ ctx, input }) => auth.refresh(ctx.deps, input.refreshToken, client(ctx))),
+
+  /** An API key for a short-lived access token (sid = the key's id); rate-limited per IP. */
+  exchangeApiKey: publicProcedure
+    .meta({ auth: 'public' })
+    .input(exchangeApiKeyInput).mutation(async ({ ctx, input }) => {
+    await ctx.deps.quotas.apiKeyExchange.consume(ctx.req.ip);
+    return exchangeApiKey(ctx.deps, input.apiKey, ctx.req.ip);
+  }),
 
   /** Ends the session of this refresh token (and its access tokens). Needs no access token. */
   logout: publicProcedure

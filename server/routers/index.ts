@@ -3,11 +3,16 @@
 import { router } from '../trpc/init.ts';
 import { adminRouter } from './admin/index.ts';
 import { analyticsRouter } from './analytics.ts';
+import { apiKeysRouter } from './api-keys.ts';
 import { assessmentsRouter } from './assessments.ts';
 import { authRouter } from './auth.ts';
 import { crisisRouter } from './crisis.ts';
+import { exportRouter } from './export.ts';
+import { insightsRouter } from './insights.ts';
 import { moodRouter } from './mood.ts';
+import { reportsRouter } from './reports.ts';
 import { subscriptionsRouter } from './subscriptions.ts';
+import { supportRouter } from './support.ts';
 import { therapistsRouter } from './therapists.ts';
 import { therapyRouter } from './therapy.ts';
 import { usersRouter } from './users.ts';
@@ -23,6 +28,11 @@ export const appRouter = router({
   crisis: crisisRouter,
   admin: adminRouter,
   analytics: analyticsRouter,
+  export: exportRouter,
+  insights: insightsRouter,
+  support: supportRouter,
+  apiKeys: apiKeysRouter,
+  reports: reportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

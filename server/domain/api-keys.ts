@@ -1,0 +1,167 @@
+// Personal API keys (api_access, Enterprise): created with scopes within the owner's
+// permissions and an expiry, shown once, stored as SHA-256 beside a visible prefix, and
+// exchanged (auth.exchangeApiKey) for an ordinary short-lived access token whose sid is
+// the key's id — so every procedure keeps zero-query auth, and revoking the key ends its
+// tokens at once through the session revocation (server/auth/revocation.ts).
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import { type Db, type Executor, queryRows } from '../../db/client.ts';
+import { API_KEY_LIMIT, type createApiKeyInput } from '../../shared/inputs/api-keys.ts';
+import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
+import { type RevocationList, sessionRevocation } from '../auth/revocation.ts';
+import type { AccessClaims, TokenService } from '../auth/tokens.ts';
+import { exactTimestamp } from '../keyset.ts';
+import { conflict, forbidden, notFound, unauthorized } from '../trpc/errors.ts';
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** A new key: `m360_<prefix>_<secret>` (the prefix is shown in lists, the secret never again). */
+export function newApiKey(): { key: string; prefix: string; hash: string } {
+  const prefix = [...randomBytes(8)].map((b) => BASE32[b % 32]).join('');
+  const key = `m360_${prefix}_${randomBytes(32).toString('base64url')}`;
+  return { key, prefix, hash: hashApiKey(key) };
+}
+
+const keyColumns = sql`id, name, prefix, scopes, ${exactTimestamp(sql`created_at`)} AS created_at,
+  ${exactTimestamp(sql`expires_at`)} AS expires_at, ${exactTimestamp(sql`last_used_at`)} AS last_used_at,
+  ${exactTimestamp(sql`revoked_at`)} AS revoked_at`;
+
+interface KeyRow {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+const date = (v: string | null) => (v === null ? null : new Date(v));
+const keyOut = (r: KeyRow) => ({
+  id: r.id,
+  name: r.name,
+  prefix: `m360_${r.prefix}`,
+  scopes: r.scopes,
+  createdAt: new Date(r.created_at),
+  expiresAt: new Date(r.expires_at),
+  lastUsedAt: date(r.last_used_at),
+  revokedAt: date(r.revoked_at),
+});
+
+/**
+ * Two statements in one transaction: the owner's row is locked (concurrent creations queue
+ * up), then the key is inserted with its audit entry only while the owner has fewer than
+ * API_KEY_LIMIT live keys. Scopes beyond the caller's permissions are refused first, from
+ * the token (zero queries).
+ */
+export async function createApiKey(
+  db: Db,
+  caller: Pick<AccessClaims, 'sub' | 'permissions'>,
+  ip: string,
+  input: z.infer<typeof createApiKeyInput>,
+) {
+  const beyond = input.scopes.find((s) => !caller.permissions.includes(s));
+  if (beyond)
+    throw forbidden('missing_permission', beyond, `The key cannot have ${beyond}: you do not have it`);
+  const { key, prefix, hash } = newApiKey();
+  const row = await db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT 1 FROM users WHERE id = ${caller.sub} FOR UPDATE`);
+    const [inserted] = await queryRows<KeyRow>(
+      tx,
+      sql`WITH k AS (
+            INSERT INTO api_keys (user_id, name, prefix, token_hash, scopes, expires_at)
+            SELECT ${caller.sub}, ${input.name}, ${prefix}, ${hash}, ${sql`ARRAY[${sql.join(
+              input.scopes.map((s) => sql`${s}`),
+              sql`, `,
+            )}]::text[]`}, now() + make_interval(days => ${input.expiresInDays}::int)
+            WHERE (SELECT count(*) FROM api_keys
+                   WHERE user_id = ${caller.sub} AND revoked_at IS NULL AND expires_at > now()) < ${API_KEY_LIMIT}
+            RETURNING *
+          ), a AS (
+            INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+            SELECT ${caller.sub}, 'api_keys.create', ${caller.sub}, ${ip},
+                   jsonb_build_object('keyId', id, 'prefix', prefix, 'scopes', scopes) FROM k
+          )
+          SELECT ${keyColumns} FROM k`,
+    );
+    return inserted;
+  });
+  if (!row) throw conflict(`You already have ${API_KEY_LIMIT} live API keys; revoke one first`);
+  return { ...keyOut(row), key };
+}
+
+/** The caller's keys, newest first (at most 100): one SELECT. Never the hash. */
+export async function listApiKeys(db: Executor, userId: string) {
+  const rows = await queryRows<KeyRow>(
+    db,
+    sql`SELECT ${keyColumns} FROM api_keys WHERE user_id = ${userId} ORDER BY created_at DESC, id DESC LIMIT 100`,
+  );
+  return rows.map(keyOut);
+}
+
+/**
+ * One statement (the revocation with its audit entry), then the announcement: the key's
+ * access tokens die on every instance at once.
+ */
+export async function revokeApiKey(
+  deps: { db: Executor; revocations: RevocationList; tokens: TokenService },
+  userId: string,
+  ip: string,
+  keyId: string,
+) {
+  const [row] = await queryRows<{ id: string }>(
+    deps.db,
+    sql`WITH k AS (
+          UPDATE api_keys SET revoked_at = now() WHERE id = ${keyId} AND user_id = ${userId} AND revoked_at IS NULL
+          RETURNING id, prefix
+        ), a AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT ${userId}, 'api_keys.revoke', ${userId}, ${ip}, jsonb_build_object('keyId', id, 'prefix', prefix) FROM k
+        )
+        SELECT id FROM k`,
+  );
+  if (!row) throw notFound('Live API key');
+  await deps.revocations.announce(sessionRevocation(keyId, deps.tokens.ttlSeconds));
+  return { ok: true as const };
+}
+
+/**
+ * auth.exchangeApiKey: ONE statement finds the live key, records its use (last_used_at and
+ * an audit entry) and reads the owner's current claims. The token carries the key's scopes
+ * that the owner still has, the owner's current features, and the key's id as its sid.
+ */
+export async function exchangeApiKey(
+  deps: { db: Executor; tokens: TokenService },
+  apiKey: string,
+  ip: string,
+) {
+  const [found] = await queryRows<ClaimsRow & { key_id: string; scopes: string[] }>(
+    deps.db,
+    sql`WITH k AS (
+          UPDATE api_keys SET last_used_at = now()
+          WHERE token_hash = ${hashApiKey(apiKey)} AND revoked_at IS NULL AND expires_at > now()
+          RETURNING id, user_id, scopes
+        ), a AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT user_id, 'auth.api_key_exchange', user_id, ${ip}, jsonb_build_object('keyId', id) FROM k
+        )
+        ${claimsSelect(sql`k JOIN users u ON u.id = k.user_id`, sql`, k.id AS key_id, k.scopes AS scopes`)}
+        WHERE u.deleted_at IS NULL`,
+  );
+  if (!found) throw unauthorized('Invalid, expired or revoked API key');
+  const row = normalizeClaimsRow(found);
+  if (row.status !== 'active') throw forbidden('account_suspended');
+  // A plan that lost api_access stops its keys at the next exchange.
+  if (!row.features.includes('api_access')) throw forbidden('missing_feature', 'api_access');
+  const subject = {
+    ...tokenSubject(row),
+    permissions: row.permissions.filter((p) => found.scopes.includes(p)),
+  };
+  const { token } = await deps.tokens.sign(subject, found.key_id, row.tokens_valid_after);
+  return { accessToken: token, expiresIn: deps.tokens.ttlSeconds, keyId: found.key_id };
+}

@@ -1,0 +1,288 @@
+// export.mine: the caller's complete data as one JSON document (the DPDPA right of access),
+// streamed section by section with keyset pages (server/domain/documents.ts).
+//
+// Session notes follow this clinical rule (docs/api-features.md): a note is the clinical
+// record of the therapist who wrote it. The therapist's export holds the text of the notes
+// they wrote; the patient's export lists the notes kept about their sessions (id, session,
+// date) without the text, which the patient obtains through their therapist.
+//
+// Statements: 1 (audit entry + profile + subscription), then per section floor(n / 500) + 1
+// — 10 for a user with fewer than 500 rows in every section.
+import { sql } from 'drizzle-orm';
+import { type Executor, queryRows } from '../../db/client.ts';
+import type { NotesCipher } from '../crypto/notes.ts';
+import { exactTimestamp } from '../keyset.ts';
+import type { Quota } from '../limits/index.ts';
+import { notFound } from '../trpc/errors.ts';
+import { jsonArray, type PagedQuery, pagedRows } from './documents.ts';
+
+export const EXPORT_FORMAT = 'manas360.export';
+export const EXPORT_VERSION = 1;
+
+export interface ExportDeps {
+  db: Executor;
+  notes: NotesCipher;
+  /** One export per user per hour. */
+  quota: Quota;
+}
+
+type Row = Record<string, unknown> & { k_at: string; k_id: string };
+const t = (column: string) => exactTimestamp(sql.raw(column));
+/** Ordered by (time, id): the key of the last row of a page. */
+const byTime = (at: string, id: string): Pick<PagedQuery<Row>, 'keys' | 'keyOf'> => ({
+  keys: [sql.raw(at), sql.raw(id)],
+  keyOf: (r) => sql`(${r.k_at}::timestamptz, ${r.k_id}::uuid)`,
+});
+
+interface Section {
+  name: string;
+  query: PagedQuery<Row>;
+  toJson: (row: Row) => unknown;
+}
+
+function sections(userId: string, cipher: NotesCipher): Section[] {
+  const me = sql`${userId}::uuid`;
+  return [
+    {
+      name: 'moodEntries',
+      query: {
+        select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, score, note, tags
+                    FROM mood_entries WHERE user_id = ${me}`,
+        ...byTime('created_at', 'id'),
+      },
+      toJson: (r) => ({ id: r.k_id, createdAt: r.k_at, score: r.score, note: r.note, tags: r.tags }),
+    },
+    {
+      name: 'assessments',
+      query: {
+        select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, instrument, answers, score, severity, crisis
+                    FROM assessments WHERE user_id = ${me}`,
+        ...byTime('created_at', 'id'),
+      },
+      toJson: (r) => ({
+        id: r.k_id,
+        createdAt: r.k_at,
+        instrument: r.instrument,
+        answers: r.answers,
+        score: r.score,
+        severity: r.severity,
+        crisis: r.crisis,
+      }),
+    },
+    {
+      name: 'sessions',
+      query: {
+        select: sql`SELECT id AS k_id, ${t('starts_at')} AS k_at, patient_id, therapist_id, duration_minutes,
+                           status, ${t('created_at')} AS created_at, ${t('cancelled_at')} AS cancelled_at
+                    FROM therapy_sessions WHERE (patient_id = ${me} OR therapist_id = ${me})`,
+        ...byTime('starts_at', 'id'),
+      },
+      toJson: (r) => ({
+        id: r.k_id,
+        startsAt: r.k_at,
+        as: r.patient_id === userId ? 'patient' : 'therapist',
+        patientId: r.patient_id,
+        therapistId: r.therapist_id,
+        durationMinutes: r.duration_minutes,
+        status: r.status,
+        createdAt: r.created_at,
+        cancelledAt: r.cancelled_at,
+      }),
+    },
+    {
+      // The clinical rule: text only for the notes the caller wrote (as the session's therapist).
+      name: 'sessionNotes',
+      query: {
+        select: sql`SELECT n.id AS k_id, ${t('n.created_at')} AS k_at, n.session_id,
+                           CASE WHEN n.author_id = ${me} THEN n.key_id END AS key_id,
+                           CASE WHEN n.author_id = ${me} THEN n.ciphertext END AS ciphertext
+                    FROM therapy_sessions s JOIN session_notes n ON n.session_id = s.id
+                    WHERE (s.patient_id = ${me} OR s.therapist_id = ${me})`,
+        ...byTime('n.created_at', 'n.id'),
+      },
+      toJson: (r) => ({
+        id: r.k_id,
+        sessionId: r.session_id,
+        createdAt: r.k_at,
+        ...(r.ciphertext
+          ? {
+              text: cipher.open(
+                { keyId: String(r.key_id), ciphertext: String(r.ciphertext) },
+                String(r.session_id),
+              ),
+            }
+          : { text: null, withheld: 'kept by the therapist as their clinical record' }),
+      }),
+    },
+    {
+      name: 'crisisAlerts',
+      query: {
+        select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, assessment_id, status,
+                           ${t('acknowledged_at')} AS acknowledged_at
+                    FROM crisis_alerts WHERE user_id = ${me}`,
+        ...byTime('created_at', 'id'),
+      },
+      toJson: (r) => ({
+        id: r.k_id,
+        createdAt: r.k_at,
+        assessmentId: r.assessment_id,
+        status: r.status,
+        acknowledgedAt: r.acknowledged_at,
+      }),
+    },
+    {
+      name: 'supportTickets',
+      query: {
+        select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, subject, priority, status,
+                           ${t('updated_at')} AS updated_at
+                    FROM support_tickets WHERE user_id = ${me}`,
+        ...byTime('created_at', 'id'),
+      },
+      toJson: (r) => ({
+        id: r.k_id,
+        createdAt: r.k_at,
+        subject: r.subject,
+        priority: r.priority,
+        status: r.status,
+        updatedAt: r.updated_at,
+      }),
+    },
+    {
+      name: 'supportMessages',
+      query: {
+        select: sql`SELECT m.id AS k_id, ${t('m.created_at')} AS k_at, m.ticket_id, m.from_staff, m.body
+                    FROM support_tickets tk JOIN support_messages m ON m.ticket_id = tk.id
+                    WHERE tk.user_id = ${me}`,
+        ...byTime('m.created_at', 'm.id'),
+      },
+      toJson: (r) => ({
+        id: r.k_id,
+        ticketId: r.ticket_id,
+        createdAt: r.k_at,
+        fromStaff: r.from_staff,
+        body: r.body,
+      }),
+    },
+    {
+      // Metadata only: a key's hash is never exported.
+      name: 'apiKeys',
+      query: {
+        select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, name, prefix, scopes,
+                           ${t('expires_at')} AS expires_at, ${t('last_used_at')} AS last_used_at,
+                           ${t('revoked_at')} AS revoked_at
+                    FROM api_keys WHERE user_id = ${me}`,
+        ...byTime('created_at', 'id'),
+      },
+      toJson: (r) => ({
+        id: r.k_id,
+        createdAt: r.k_at,
+        name: r.name,
+        prefix: r.prefix,
+        scopes: r.scopes,
+        expiresAt: r.expires_at,
+        lastUsedAt: r.last_used_at,
+        revokedAt: r.revoked_at,
+      }),
+    },
+    {
+      // What was done by the user or to them (logins, plan and role changes, exports, ...).
+      // Another person's id (a staff member acting on the account) is not disclosed.
+      name: 'auditEntries',
+      query: {
+        select: sql`SELECT id::text AS k_id, ${t('at')} AS k_at, action, actor_id, ip, details
+                    FROM audit_log WHERE (actor_id = ${me} OR target_id = ${me})`,
+        keys: [sql`id`],
+        keyOf: (r) => sql`(${r.k_id}::bigint)`,
+      },
+      toJson: (r) => ({
+        id: Number(r.k_id),
+        at: r.k_at,
+        action: r.action,
+        by: r.actor_id === userId ? 'you' : r.actor_id === null ? 'system' : 'staff',
+        ip: r.actor_id === userId ? r.ip : null,
+        details: typeof r.details === 'string' ? JSON.parse(r.details) : r.details,
+      }),
+    },
+  ];
+}
+
+interface HeadRow {
+  id: string;
+  email: string;
+  name: string;
+  phone: string | null;
+  language: string | null;
+  status: string;
+  role: string;
+  created_at: string;
+  updated_at: string;
+  last_login_at: string | null;
+  plan: string | null;
+  subscription_status: string | null;
+  current_period_end: string | null;
+  subscribed_at: string | null;
+  subscription_updated_at: string | null;
+}
+
+/** The audit entry, profile and subscription: one statement. */
+async function exportHead(db: Executor, userId: string, ip: string): Promise<HeadRow | undefined> {
+  const [row] = await queryRows<HeadRow>(
+    db,
+    sql`WITH audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip) VALUES (${userId}, 'export.mine', ${userId}, ${ip})
+        )
+        SELECT u.id, u.email, u.name, u.phone, u.language, u.status, r.name AS role,
+               ${t('u.created_at')} AS created_at, ${t('u.updated_at')} AS updated_at,
+               ${t('u.last_login_at')} AS last_login_at,
+               p.code AS plan, s.status AS subscription_status,
+               ${t('s.current_period_end')} AS current_period_end,
+               ${t('s.created_at')} AS subscribed_at, ${t('s.updated_at')} AS subscription_updated_at
+        FROM users u JOIN roles r ON r.id = u.role_id
+        LEFT JOIN subscriptions s ON s.user_id = u.id LEFT JOIN plans p ON p.id = s.plan_id
+        WHERE u.id = ${userId} AND u.deleted_at IS NULL`,
+  );
+  return row;
+}
+
+/**
+ * The document, in chunks. Nothing happens until the first chunk is asked for; then the
+ * hourly quota is taken and the export is audited before any data leaves.
+ */
+export async function* exportMine(deps: ExportDeps, userId: string, ip: string): AsyncGenerator<string> {
+  await deps.quota.consume(userId);
+  const head = await exportHead(deps.db, userId, ip);
+  if (!head) throw notFound('User');
+  const intro: Record<string, unknown> = {
+    format: EXPORT_FORMAT,
+    version: EXPORT_VERSION,
+    generatedAt: new Date().toISOString(),
+    profile: {
+      id: head.id,
+      email: head.email,
+      name: head.name,
+      phone: head.phone,
+      language: head.language,
+      status: head.status,
+      role: head.role,
+      createdAt: head.created_at,
+      updatedAt: head.updated_at,
+      lastLoginAt: head.last_login_at,
+    },
+    // The current subscription; its history is in auditEntries (plan changes, payments).
+    subscription: head.plan
+      ? {
+          plan: head.plan,
+          status: head.subscription_status,
+          currentPeriodEnd: head.current_period_end,
+          createdAt: head.subscribed_at,
+          updatedAt: head.subscription_updated_at,
+        }
+      : null,
+  };
+  yield JSON.stringify(intro).slice(0, -1);
+  for (const s of sections(userId, deps.notes)) {
+    yield ',';
+    yield* jsonArray(s.name, pagedRows(deps.db, s.query), s.toJson);
+  }
+  yield '}';
+}

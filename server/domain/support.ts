@@ -1,0 +1,224 @@
+// support.*: tickets for every user; staff (support.manage) work a queue in which
+// 'priority' tickets — opened by a user whose plan has priority_support, read from the
+// token's features, or escalated later — come first, then the oldest. Every change is one
+// statement with its audit entry.
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import type { z } from 'zod';
+import { type Executor, queryRows } from '../../db/client.ts';
+import { supportMessages, supportTickets } from '../../db/schema/index.ts';
+import type {
+  createTicketInput,
+  listTicketsInput,
+  queueInput,
+  replyInput,
+  setStatusInput,
+} from '../../shared/inputs/support.ts';
+import type { AccessClaims } from '../auth/tokens.ts';
+import { afterTimeCursor, decodeCursor, exactTimestamp, timePage, toPage } from '../keyset.ts';
+import { notFound } from '../trpc/errors.ts';
+
+type Caller = Pick<AccessClaims, 'sub' | 'features' | 'permissions'>;
+export const isStaff = (caller: Caller) => caller.permissions.includes('support.manage');
+
+const ticketColumns = {
+  id: supportTickets.id,
+  subject: supportTickets.subject,
+  priority: supportTickets.priority,
+  status: supportTickets.status,
+  createdAt: supportTickets.createdAt,
+  updatedAt: supportTickets.updatedAt,
+};
+
+interface TicketRow {
+  id: string;
+  subject: string;
+  priority: 'standard' | 'priority';
+  status: 'open' | 'answered' | 'closed';
+  created_at: string;
+}
+const ticketOut = (r: TicketRow) => ({
+  id: r.id,
+  subject: r.subject,
+  priority: r.priority,
+  status: r.status,
+  createdAt: new Date(r.created_at),
+});
+
+/** One statement: the ticket, its first message and the audit entry. */
+export async function createTicket(
+  db: Executor,
+  caller: Caller,
+  ip: string,
+  input: z.infer<typeof createTicketInput>,
+) {
+  const priority = caller.features.includes('priority_support') ? 'priority' : 'standard';
+  const [row] = await queryRows<TicketRow>(
+    db,
+    sql`WITH tk AS (
+          INSERT INTO support_tickets (user_id, subject, priority) VALUES (${caller.sub}, ${input.subject}, ${priority})
+          RETURNING id, subject, priority, status, created_at
+        ), m AS (
+          INSERT INTO support_messages (ticket_id, author_id, from_staff, body) SELECT id, ${caller.sub}, false, ${input.body} FROM tk
+        ), a AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT ${caller.sub}, 'support.create', ${caller.sub}, ${ip}, jsonb_build_object('ticketId', id, 'priority', priority) FROM tk
+        )
+        SELECT id, subject, priority, status, ${exactTimestamp(sql`created_at`)} AS created_at FROM tk`,
+  );
+  return ticketOut(row!);
+}
+
+/** The caller's tickets, newest first: one SELECT. */
+export async function listMyTickets(db: Executor, userId: string, input: z.infer<typeof listTicketsInput>) {
+  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
+  const rows = await db
+    .select({ ...ticketColumns, key: exactTimestamp(supportTickets.createdAt) })
+    .from(supportTickets)
+    .where(
+      and(
+        eq(supportTickets.userId, userId),
+        after ? afterTimeCursor(supportTickets.createdAt, supportTickets.id, after) : undefined,
+      ),
+    )
+    .orderBy(desc(supportTickets.createdAt), desc(supportTickets.id))
+    .limit(input.limit + 1);
+  return timePage(rows, input.limit);
+}
+
+/**
+ * The staff queue: tickets of one status, priority first, then the oldest — one SELECT
+ * on support_tickets_queue_idx. The cursor is (priority, createdAt, id).
+ */
+export async function ticketQueue(db: Executor, input: z.infer<typeof queueInput>) {
+  const after = decodeCursor(input.cursor, ['text', 'timestamp', 'uuid']);
+  const rows = await db
+    .select({
+      ...ticketColumns,
+      userId: supportTickets.userId,
+      key: exactTimestamp(supportTickets.createdAt),
+    })
+    .from(supportTickets)
+    .where(
+      and(
+        eq(supportTickets.status, input.status),
+        sql`${supportTickets.status} <> 'closed'`,
+        after
+          ? sql`(${supportTickets.priority}, ${supportTickets.createdAt}, ${supportTickets.id}) > (${after[0]}, ${after[1]}::timestamptz, ${after[2]}::uuid)`
+          : undefined,
+      ),
+    )
+    // 'priority' sorts before 'standard'.
+    .orderBy(asc(supportTickets.priority), asc(supportTickets.createdAt), asc(supportTickets.id))
+    .limit(input.limit + 1);
+  return toPage(
+    rows,
+    input.limit,
+    (r) => [r.priority, r.key, r.id],
+    ({ key: _key, ...item }) => item,
+  );
+}
+
+/** A ticket and its messages, oldest first, for its owner or staff: one SELECT. */
+export async function ticketThread(db: Executor, caller: Caller, ticketId: string) {
+  const rows = await db
+    .select({
+      ticket: { ...ticketColumns, userId: supportTickets.userId },
+      message: {
+        id: supportMessages.id,
+        fromStaff: supportMessages.fromStaff,
+        body: supportMessages.body,
+        createdAt: supportMessages.createdAt,
+      },
+    })
+    .from(supportTickets)
+    .leftJoin(supportMessages, eq(supportMessages.ticketId, supportTickets.id))
+    .where(eq(supportTickets.id, ticketId))
+    .orderBy(asc(supportMessages.createdAt), asc(supportMessages.id));
+  const ticket = rows[0]?.ticket;
+  // Another user's ticket answers as if it did not exist.
+  if (!ticket || (ticket.userId !== caller.sub && !isStaff(caller))) throw notFound('Ticket');
+  return { ...ticket, messages: rows.flatMap((r) => (r.message ? [r.message] : [])) };
+}
+
+/**
+ * A reply by the ticket's owner (the ticket goes back to 'open') or by staff ('answered').
+ * One statement: the message, the ticket's status and the audit entry, only if the ticket
+ * exists, is not closed and the caller may write on it.
+ */
+export async function replyToTicket(
+  db: Executor,
+  caller: Caller,
+  ip: string,
+  input: z.infer<typeof replyInput>,
+) {
+  const staff = isStaff(caller);
+  const [row] = await queryRows<{ id: string; owner: boolean; status: string; created_at: string }>(
+    db,
+    sql`WITH tk AS (
+          UPDATE support_tickets SET status = CASE WHEN user_id = ${caller.sub} THEN 'open' ELSE 'answered' END,
+                 updated_at = now()
+          WHERE id = ${input.ticketId} AND status <> 'closed' AND (user_id = ${caller.sub} OR ${staff})
+          RETURNING id, user_id, status
+        ), m AS (
+          INSERT INTO support_messages (ticket_id, author_id, from_staff, body)
+          SELECT id, ${caller.sub}, user_id <> ${caller.sub}, ${input.body} FROM tk
+          RETURNING id, ticket_id, created_at
+        ), a AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT ${caller.sub}, 'support.reply', tk.user_id, ${ip}, jsonb_build_object('ticketId', tk.id) FROM tk
+        )
+        SELECT m.id, tk.user_id = ${caller.sub} AS owner, tk.status, ${exactTimestamp(sql`m.created_at`)} AS created_at
+        FROM m JOIN tk ON tk.id = m.ticket_id`,
+  );
+  if (!row) throw notFound('Open ticket');
+  return {
+    id: row.id,
+    ticketId: input.ticketId,
+    status: row.status,
+    fromStaff: !row.owner,
+    createdAt: new Date(row.created_at),
+  };
+}
+
+/** Staff set a ticket's status: one statement with its audit entry. */
+export async function setTicketStatus(
+  db: Executor,
+  staffId: string,
+  ip: string,
+  input: z.infer<typeof setStatusInput>,
+) {
+  const [row] = await queryRows<{ id: string; status: string }>(
+    db,
+    sql`WITH tk AS (
+          UPDATE support_tickets SET status = ${input.status}, updated_at = now() WHERE id = ${input.ticketId}
+          RETURNING id, user_id, status
+        ), a AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT ${staffId}, 'support.set_status', user_id, ${ip}, jsonb_build_object('ticketId', id, 'status', status) FROM tk
+        )
+        SELECT id, status FROM tk`,
+  );
+  if (!row) throw notFound('Ticket');
+  return row;
+}
+
+/**
+ * priority_support: the owner lifts a standard ticket (e.g. opened before upgrading) to
+ * priority. One statement with its audit entry; the plan check is the token's (zero queries).
+ */
+export async function escalateTicket(db: Executor, userId: string, ip: string, ticketId: string) {
+  const [row] = await queryRows<{ id: string; priority: string }>(
+    db,
+    sql`WITH tk AS (
+          UPDATE support_tickets SET priority = 'priority', updated_at = now()
+          WHERE id = ${ticketId} AND user_id = ${userId} AND status <> 'closed'
+          RETURNING id, priority
+        ), a AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT ${userId}, 'support.escalate', ${userId}, ${ip}, jsonb_build_object('ticketId', id) FROM tk
+        )
+        SELECT id, priority FROM tk`,
+  );
+  if (!row) throw notFound('Open ticket');
+  return row;
+}

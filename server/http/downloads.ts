@@ -1,0 +1,118 @@
+// Downloads of the streamed procedures as plain HTTP files, for browsers and curl:
+//   GET /export                                   → export.mine (application/json)
+//   GET /reports/{mood|assessments|sessions}?from=&to=&format=json|csv[&instrument=]
+// The route calls the tRPC procedure itself (createCaller): the same zero-query auth from
+// the Bearer token, the same .meta policy, input validation, rate limits and audit. It
+// pulls the first chunk before answering, so a refusal (401, 403, 400, 429) is a proper
+// status with tRPC's error body; after that the chunks stream as they are read, page by
+// page. A failure mid-stream aborts the response (no final chunk), so a client never takes
+// a truncated file for a complete one.
+import { Readable } from 'node:stream';
+import { getErrorShape, getTRPCErrorFromUnknown } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppDeps } from '../deps.ts';
+import { appRouter } from '../routers/index.ts';
+import { type Context, createContext } from '../trpc/context.ts';
+import { ErrorDetails } from '../trpc/errors.ts';
+import { createCallerFactory } from '../trpc/init.ts';
+
+const createCaller = createCallerFactory(appRouter);
+type Caller = ReturnType<typeof createCaller>;
+type Query = Record<string, string | undefined>;
+
+const REPORT_KINDS = ['mood', 'assessments', 'sessions'] as const;
+type ReportKind = (typeof REPORT_KINDS)[number];
+
+/** A query-string date (ISO 8601); anything else becomes an Invalid Date that zod refuses. */
+const dateParam = (v: string | undefined) => (v === undefined ? undefined : new Date(v));
+
+function reportInput(q: Query) {
+  return {
+    from: dateParam(q.from),
+    to: dateParam(q.to),
+    format: q.format as 'json' | 'csv' | undefined,
+    ...(q.instrument === undefined ? {} : { instrument: q.instrument as 'PHQ9' | 'GAD7' }),
+  };
+}
+
+function callReport(caller: Caller, kind: ReportKind, input: ReturnType<typeof reportInput>) {
+  // Typed as the procedures' inputs; zod checks the values (an Invalid Date, a bad format).
+  const i = input as Parameters<Caller['reports']['mood']>[0];
+  if (kind === 'mood') return caller.reports.mood(i);
+  if (kind === 'sessions') return caller.reports.sessions(i);
+  return caller.reports.assessments(input as Parameters<Caller['reports']['assessments']>[0]);
+}
+
+export function registerDownloads(app: FastifyInstance, deps: AppDeps): void {
+  app.get('/export', (req, reply) =>
+    serve(deps, req, reply, 'export.mine', undefined, (c) => c.export.mine(), {
+      type: 'application/json',
+      name: `manas360-export-${new Date().toISOString().slice(0, 10)}.json`,
+    }),
+  );
+  app.get<{ Params: { kind: string }; Querystring: Query }>('/reports/:kind', (req, reply) => {
+    const kind = req.params.kind as ReportKind;
+    if (!REPORT_KINDS.includes(kind)) return reply.code(404).send({ error: 'not found' });
+    const input = reportInput(req.query);
+    const csv = input.format === 'csv';
+    return serve(deps, req, reply, `reports.${kind}`, input, (c) => callReport(c, kind, input), {
+      type: csv ? 'text/csv; charset=utf-8' : 'application/json',
+      name: `manas360-${kind}.${csv ? 'csv' : 'json'}`,
+    });
+  });
+}
+
+async function serve(
+  deps: AppDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  path: string,
+  input: unknown,
+  call: (caller: Caller) => Promise<AsyncIterable<string>>,
+  file: { type: string; name: string },
+): Promise<FastifyReply> {
+  const ctx = await createContext(deps, {
+    ip: req.ip,
+    requestId: req.id,
+    userAgent: req.headers['user-agent'],
+    authorization: req.headers.authorization,
+  });
+  let chunks: AsyncIterator<string>;
+  let first: IteratorResult<string>;
+  try {
+    chunks = (await call(createCaller(ctx)))[Symbol.asyncIterator]();
+    first = await chunks.next();
+  } catch (cause) {
+    return refuse(deps, reply, ctx, path, input, cause);
+  }
+  async function* rest() {
+    if (!first.done) yield first.value;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  }
+  const body = Readable.from(rest());
+  body.on('error', (err) => deps.log.error({ err, path, reqId: req.id }, 'download failed mid-stream'));
+  return reply
+    .type(file.type)
+    .header('content-disposition', `attachment; filename="${file.name}"`)
+    .header('cache-control', 'no-store')
+    .send(body);
+}
+
+/** tRPC's error body and status, as the /trpc routes answer them. */
+function refuse(
+  deps: AppDeps,
+  reply: FastifyReply,
+  ctx: Context,
+  path: string,
+  input: unknown,
+  cause: unknown,
+) {
+  const error = getTRPCErrorFromUnknown(cause);
+  if (error.code === 'INTERNAL_SERVER_ERROR')
+    deps.log.error({ err: error.cause ?? error, path, reqId: ctx.req.requestId }, 'procedure failed');
+  const retryAfter = error.cause instanceof ErrorDetails ? error.cause.details.retryAfterSeconds : undefined;
+  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+  const shape = getErrorShape({ config: appRouter._def._config, error, type: 'query', path, input, ctx });
+  return reply.code(getHTTPStatusCodeFromError(error)).send({ error: shape });
+}

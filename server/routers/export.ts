@@ -1,0 +1,17 @@
+// export.mine: the caller's complete data as one JSON document, in chunks (an async
+// generator): download it from GET /export (server/http/downloads.ts) or read the chunks
+// with httpBatchStreamLink. One export per user per hour.
+import { exportMine } from '../domain/export.ts';
+import { protectedProcedure, router } from '../trpc/init.ts';
+
+export const exportRouter = router({
+  mine: protectedProcedure
+    .meta({ permission: 'data.export', feature: 'data_export' })
+    .query(({ ctx }) =>
+      exportMine(
+        { db: ctx.deps.db, notes: ctx.deps.notes, quota: ctx.deps.quotas.export },
+        ctx.auth.sub,
+        ctx.req.ip,
+      ),
+    ),
+});

@@ -1,12 +1,14 @@
 // export.mine: the caller's complete data as one JSON document, in chunks (an async
 // generator): download it from GET /export (server/http/downloads.ts) or read the chunks
 // with httpBatchStreamLink. One export per user per hour.
+import { exportInput } from '../../shared/inputs/export.ts';
 import { exportMine } from '../domain/export.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const exportRouter = router({
   mine: protectedProcedure
     .meta({ permission: 'data.export', feature: 'data_export' })
+    .input(exportInput)
     .query(({ ctx }) =>
       exportMine(
         { db: ctx.deps.db, notes: ctx.deps.notes, quota: ctx.deps.quotas.export },

@@ -1,0 +1,61 @@
+// Accounts on a chosen plan and role for end-to-end tests over HTTP: registered through
+// the API, re-planned by the superadmin (admin.users.setPlan/setRole), then logged in
+// again so the token carries the new claims.
+import { onQuery } from '../db/client.ts';
+import type { PlanCode } from '../shared/catalog.ts';
+import { bearer, type TestServer } from './server.ts';
+
+export const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
+export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
+export const PASSWORD = 'a long enough password';
+
+export interface Account {
+  id: string;
+  email: string;
+  token: string;
+  api: ReturnType<TestServer['client']>;
+}
+
+let n = 0;
+
+export async function adminAccount(server: TestServer): Promise<Account> {
+  const res = await server.client().auth.login.mutate(ADMIN);
+  return { id: res.user.id, email: ADMIN.email, token: res.accessToken, api: server.client(res.accessToken) };
+}
+
+/** A new user on `plan` (and `role`, default patient), with a fresh token. */
+export async function account(
+  server: TestServer,
+  plan: PlanCode,
+  role: 'patient' | 'therapist' | 'admin' = 'patient',
+): Promise<Account> {
+  n += 1;
+  const email = `user${n}-${Date.now().toString(36)}@example.com`;
+  const anon = server.client();
+  const reg = await anon.auth.register.mutate({ email, password: PASSWORD, name: `User ${n}` });
+  if (plan !== 'free' || role !== 'patient') {
+    const root = (await adminAccount(server)).api;
+    if (plan !== 'free') await root.admin.users.setPlan.mutate({ userId: reg.user.id, planCode: plan });
+    if (role !== 'patient') await root.admin.users.setRole.mutate({ userId: reg.user.id, role });
+  }
+  const login = await anon.auth.login.mutate({ email, password: PASSWORD });
+  return { id: reg.user.id, email, token: login.accessToken, api: server.client(login.accessToken) };
+}
+
+/** The SQL statements the server ran while `fn` did its requests. */
+export async function serverQueries<T>(fn: () => Promise<T>): Promise<{ result: T; queries: number }> {
+  let queries = 0;
+  const stop = onQuery(() => {
+    queries += 1;
+  });
+  try {
+    return { result: await fn(), queries };
+  } finally {
+    stop();
+  }
+}
+
+/** GET a download route with the account's token. */
+export function download(server: TestServer, path: string, token?: string): Promise<Response> {
+  return fetch(`${server.url}${path}`, { headers: bearer(token) });
+}

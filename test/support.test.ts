@@ -1,0 +1,165 @@
+// support.* over HTTP: tickets for every plan, the staff queue with Premium and Enterprise
+// tickets first, replies and statuses, escalation behind priority_support, one statement
+// per call, audit entries, strict inputs.
+import { TRPCClientError } from '@trpc/client';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../db/client.ts';
+import { type Account, ADMIN_ENV, account, adminAccount, serverQueries } from './accounts.ts';
+import { startTestServer, type TestServer } from './server.ts';
+
+async function failure(call: Promise<unknown>) {
+  const err = await call.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TRPCClientError);
+  return err as TRPCClientError<never>;
+}
+
+describe('support.*', () => {
+  let server: TestServer;
+  let staff: Account;
+  beforeAll(async () => {
+    server = await startTestServer({ env: ADMIN_ENV });
+    staff = await account(server, 'free', 'admin');
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const audits = (action: string, ticketId: string) =>
+    queryRows<{ actor_id: string; target_id: string }>(
+      server.deps.db,
+      sql`SELECT actor_id, target_id FROM audit_log WHERE action = ${action} AND details->>'ticketId' = ${ticketId}`,
+    );
+
+  it('every plan opens tickets (one statement, audited); the priority comes from the plan', async () => {
+    const free = await account(server, 'free');
+    const premium = await account(server, 'premium');
+    const { result: standard, queries } = await serverQueries(() =>
+      free.api.support.create.mutate({ subject: ' Login trouble ', body: 'I cannot log in on my phone.' }),
+    );
+    expect(queries).toBe(1);
+    expect(standard).toMatchObject({ subject: 'Login trouble', priority: 'standard', status: 'open' });
+    expect(await audits('support.create', standard.id)).toEqual([{ actor_id: free.id, target_id: free.id }]);
+    const priority = await premium.api.support.create.mutate({ subject: 'Refund', body: 'Please refund.' });
+    expect(priority.priority).toBe('priority');
+
+    const { result: mine, queries: listQueries } = await serverQueries(() =>
+      free.api.support.listMine.query(),
+    );
+    expect(listQueries).toBe(1);
+    expect(mine.items.map((t) => t.id)).toEqual([standard.id]);
+  });
+
+  it('the staff queue puts Premium and Enterprise tickets first, then the oldest; one statement', async () => {
+    const free = await account(server, 'free');
+    const enterprise = await account(server, 'enterprise');
+    const older = await free.api.support.create.mutate({ subject: 'First', body: 'first' });
+    const newer = await enterprise.api.support.create.mutate({ subject: 'Second', body: 'second' });
+    const { result: queue, queries } = await serverQueries(() =>
+      staff.api.support.queue.query({ limit: 100 }),
+    );
+    expect(queries).toBe(1);
+    const ids = queue.items.map((t) => t.id);
+    expect(ids.indexOf(newer.id)).toBeLessThan(ids.indexOf(older.id));
+    const priorities = queue.items.map((t) => t.priority);
+    expect(priorities).toEqual([...priorities].sort()); // every 'priority' before any 'standard'
+    // Pages follow the same order.
+    const first = await staff.api.support.queue.query({ limit: 1 });
+    const second = await staff.api.support.queue.query({ limit: 1, cursor: first.nextCursor! });
+    expect([first.items[0]!.id, second.items[0]!.id]).toEqual(ids.slice(0, 2));
+    // Patients have no queue.
+    expect((await failure(free.api.support.queue.query())).data).toMatchObject({
+      reason: 'missing_permission',
+      required: 'support.manage',
+    });
+  });
+
+  it('staff reply (answered) and close; the owner replies (open again); one statement each, audited', async () => {
+    const me = await account(server, 'basic');
+    const ticket = await me.api.support.create.mutate({ subject: 'Help', body: 'question' });
+    const { result: answer, queries } = await serverQueries(() =>
+      staff.api.support.reply.mutate({ ticketId: ticket.id, body: 'answer' }),
+    );
+    expect(queries).toBe(1);
+    expect(answer).toMatchObject({ status: 'answered', fromStaff: true });
+    expect(await audits('support.reply', ticket.id)).toEqual([{ actor_id: staff.id, target_id: me.id }]);
+    const back = await me.api.support.reply.mutate({ ticketId: ticket.id, body: 'follow-up' });
+    expect(back).toMatchObject({ status: 'open', fromStaff: false });
+
+    const { result: thread, queries: threadQueries } = await serverQueries(() =>
+      me.api.support.thread.query({ ticketId: ticket.id }),
+    );
+    expect(threadQueries).toBe(1);
+    expect(thread.messages.map((m) => [m.fromStaff, m.body])).toEqual([
+      [false, 'question'],
+      [true, 'answer'],
+      [false, 'follow-up'],
+    ]);
+
+    const { result: closed, queries: statusQueries } = await serverQueries(() =>
+      staff.api.support.setStatus.mutate({ ticketId: ticket.id, status: 'closed' }),
+    );
+    expect(statusQueries).toBe(1);
+    expect(closed.status).toBe('closed');
+    expect(await audits('support.set_status', ticket.id)).toHaveLength(1);
+    expect(
+      (await failure(me.api.support.reply.mutate({ ticketId: ticket.id, body: 'again' }))).data?.code,
+    ).toBe('NOT_FOUND');
+  });
+
+  it("another user's ticket is not found (thread, reply, escalate)", async () => {
+    const owner = await account(server, 'free');
+    const other = await account(server, 'premium');
+    const ticket = await owner.api.support.create.mutate({ subject: 'Private', body: 'mine' });
+    for (const call of [
+      () => other.api.support.thread.query({ ticketId: ticket.id }),
+      () => other.api.support.reply.mutate({ ticketId: ticket.id, body: 'hi' }),
+      () => other.api.support.escalate.mutate({ ticketId: ticket.id }),
+    ])
+      expect((await failure(call())).data?.code).toBe('NOT_FOUND');
+  });
+
+  it('escalate needs priority_support (missing_feature below Premium); after upgrading it lifts the ticket', async () => {
+    const me = await account(server, 'basic');
+    const ticket = await me.api.support.create.mutate({ subject: 'Slow', body: 'slow app' });
+    const refused = await serverQueries(() =>
+      failure(me.api.support.escalate.mutate({ ticketId: ticket.id })),
+    );
+    expect(refused.result.data).toMatchObject({ reason: 'missing_feature', required: 'priority_support' });
+    expect(refused.queries).toBe(0);
+
+    const root = (await adminAccount(server)).api;
+    await root.admin.users.setPlan.mutate({ userId: me.id, planCode: 'premium' });
+    const upgraded = server.client(
+      (await server.client().auth.login.mutate({ email: me.email, password: 'a long enough password' }))
+        .accessToken,
+    );
+    const { result, queries } = await serverQueries(() =>
+      upgraded.support.escalate.mutate({ ticketId: ticket.id }),
+    );
+    expect(queries).toBe(1);
+    expect(result.priority).toBe('priority');
+    expect(await audits('support.escalate', ticket.id)).toHaveLength(1);
+  });
+
+  it('refuses bad input with 400 and stores nothing', async () => {
+    const me = await account(server, 'free');
+    for (const call of [
+      () => me.api.support.create.mutate({ subject: '', body: 'x' }),
+      () => me.api.support.create.mutate({ subject: 'x'.repeat(201), body: 'x' }),
+      () => me.api.support.create.mutate({ subject: 'ok', body: 'x'.repeat(5001) }),
+      () => me.api.support.create.mutate({ subject: 'ok', body: 'x', priority: 'priority' } as never),
+      () => me.api.support.reply.mutate({ ticketId: 'not-a-uuid', body: 'x' }),
+      () => staff.api.support.setStatus.mutate({ ticketId: me.id, status: 'deleted' as 'closed' }),
+    ])
+      expect((await failure(call())).data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+    const [row] = await queryRows<{ n: number }>(
+      server.deps.db,
+      sql`SELECT count(*)::int AS n FROM support_tickets WHERE user_id = ${me.id}`,
+    );
+    expect(row!.n).toBe(0);
+  });
+});

@@ -13,12 +13,10 @@ import { createDatabase, queryRows } from '../db/client.ts';
 import { refreshViews } from '../db/views.ts';
 import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { loadConfig, loadDotEnv } from '../server/config.ts';
+import { bulkUserIdSql } from './bulk-users.ts';
 
 export const BULK_PASSWORD = 'bulk-user-password';
 export const bulkEmail = (n: number) => `bulk${n}@bulk.manas360.test`;
-// md5 made into a valid version-4 UUID (version nibble 4, variant 8): tokens' sub must be an RFC 9562 UUID.
-export const bulkUserIdSql = (g: string) =>
-  `overlay(overlay(md5('bulk-user-' || ${g}) placing '4' from 13) placing '8' from 17)::uuid`;
 
 const { values } = parseArgs({
   options: {

@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { loadRevocations, RevocationList } from '../server/auth/revocation.ts';
+import type { AppRouter } from '../shared/index.ts';
 import { API_KEY_LIMIT, API_KEY_PATTERN } from '../shared/inputs/api-keys.ts';
 import { type Account, ADMIN_ENV, account, adminAccount, serverQueries } from './accounts.ts';
 import { startTestServer, type TestServer } from './server.ts';
@@ -18,7 +19,7 @@ async function failure(call: Promise<unknown>) {
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(TRPCClientError);
-  return err as TRPCClientError<never>;
+  return err as TRPCClientError<AppRouter>;
 }
 
 describe('API keys', () => {
@@ -165,7 +166,8 @@ describe('API keys', () => {
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(API_KEY_LIMIT);
     for (const r of results)
-      if (r.status === 'rejected') expect((r.reason as TRPCClientError<never>).data?.code).toBe('CONFLICT');
+      if (r.status === 'rejected')
+        expect((r.reason as TRPCClientError<AppRouter>).data?.code).toBe('CONFLICT');
     expect(await keyRows(owner.id)).toHaveLength(API_KEY_LIMIT);
   });
 

@@ -5,6 +5,7 @@ import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
+import type { AppRouter } from '../shared/index.ts';
 import { type Account, ADMIN_ENV, account, adminAccount, serverQueries } from './accounts.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
@@ -14,7 +15,7 @@ async function failure(call: Promise<unknown>) {
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(TRPCClientError);
-  return err as TRPCClientError<never>;
+  return err as TRPCClientError<AppRouter>;
 }
 
 describe('support.*', () => {

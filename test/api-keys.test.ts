@@ -11,6 +11,7 @@ import { loadRevocations, RevocationList } from '../server/auth/revocation.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { API_KEY_LIMIT, API_KEY_PATTERN } from '../shared/inputs/api-keys.ts';
 import { type Account, ADMIN_ENV, account, adminAccount, serverQueries } from './accounts.ts';
+import { DB_KINDS } from './helpers.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
 async function failure(call: Promise<unknown>) {
@@ -26,7 +27,8 @@ describe('API keys', () => {
   let server: TestServer;
   let me: Account;
   beforeAll(async () => {
-    server = await startTestServer({ env: ADMIN_ENV });
+    // Real PostgreSQL when the run has it: the live-key limit is a concurrency property.
+    server = await startTestServer({ env: ADMIN_ENV, kind: DB_KINDS.at(-1) });
     me = await account(server, 'enterprise');
   });
   afterAll(async () => {
@@ -160,7 +162,7 @@ describe('API keys', () => {
     const owner = await account(server, 'enterprise');
     const results = await Promise.allSettled(
       // One client each: separate HTTP requests, not one batch.
-      Array.from({ length: API_KEY_LIMIT + 3 }, (_, i) =>
+      Array.from({ length: API_KEY_LIMIT * 4 }, (_, i) =>
         server.client(owner.token).apiKeys.create.mutate({ name: `k${i}`, scopes: ['mood.read'] }),
       ),
     );

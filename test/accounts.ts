@@ -1,8 +1,11 @@
 // Accounts on a chosen plan and role for end-to-end tests over HTTP: registered through
 // the API, re-planned by the superadmin (admin.users.setPlan/setRole), then logged in
 // again so the token carries the new claims.
+import { TRPCClientError } from '@trpc/client';
+import { expect } from 'vitest';
 import { onQuery } from '../db/client.ts';
 import type { PlanCode } from '../shared/catalog.ts';
+import type { AppRouter } from '../shared/index.ts';
 import { bearer, type TestServer } from './server.ts';
 
 export const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
@@ -58,4 +61,14 @@ export async function serverQueries<T>(fn: () => Promise<T>): Promise<{ result: 
 /** GET a download route with the account's token. */
 export function download(server: TestServer, path: string, token?: string): Promise<Response> {
   return fetch(`${server.url}${path}`, { headers: bearer(token) });
+}
+
+/** The error a call rejected with, as a typed client error (fails the test if it resolved). */
+export async function failure(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
+  const err = await call.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TRPCClientError);
+  return err as TRPCClientError<AppRouter>;
 }

@@ -3,25 +3,16 @@
 // access token (zero-query auth afterwards), last use, revocation that ends the key's
 // tokens at once (and survives a restart), the live-key limit under concurrency, the
 // exchange rate limit, audit entries and strict inputs.
-import { TRPCClientError } from '@trpc/client';
+import type { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
 import { loadRevocations, RevocationList } from '../server/auth/revocation.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { API_KEY_LIMIT, API_KEY_PATTERN } from '../shared/inputs/api-keys.ts';
-import { type Account, ADMIN_ENV, account, adminAccount, serverQueries } from './accounts.ts';
+import { type Account, ADMIN_ENV, account, adminAccount, failure, serverQueries } from './accounts.ts';
 import { DB_KINDS } from './helpers.ts';
 import { startTestServer, type TestServer } from './server.ts';
-
-async function failure(call: Promise<unknown>) {
-  const err = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TRPCClientError);
-  return err as TRPCClientError<AppRouter>;
-}
 
 describe('API keys', () => {
   let server: TestServer;

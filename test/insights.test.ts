@@ -1,20 +1,7 @@
-// insights.* over HTTP: the Premium gate, each insight's figures on a known history, one
-// statement each, and strict inputs.
-import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppRouter } from '../shared/index.ts';
-import { type Account, ADMIN_ENV, account, serverQueries } from './accounts.ts';
+import { type Account, ADMIN_ENV, account, failure, serverQueries } from './accounts.ts';
 import { startTestServer, type TestServer } from './server.ts';
-
-async function failure(call: Promise<unknown>) {
-  const err = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TRPCClientError);
-  return err as TRPCClientError<AppRouter>;
-}
 
 describe('insights.*', () => {
   let server: TestServer;

@@ -1,22 +1,8 @@
-// support.* over HTTP: tickets for every plan, the staff queue with Premium and Enterprise
-// tickets first, replies and statuses, escalation behind priority_support, one statement
-// per call, audit entries, strict inputs.
-import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
-import type { AppRouter } from '../shared/index.ts';
-import { type Account, ADMIN_ENV, account, adminAccount, serverQueries } from './accounts.ts';
+import { type Account, ADMIN_ENV, account, adminAccount, failure, serverQueries } from './accounts.ts';
 import { startTestServer, type TestServer } from './server.ts';
-
-async function failure(call: Promise<unknown>) {
-  const err = await call.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TRPCClientError);
-  return err as TRPCClientError<AppRouter>;
-}
 
 describe('support.*', () => {
   let server: TestServer;

@@ -1,3 +1,5 @@
+// insights.* over HTTP: the Premium gate, each insight's figures on a known history, one
+// statement each, and strict inputs.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Account, ADMIN_ENV, account, failure, serverQueries } from './accounts.ts';

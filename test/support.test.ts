@@ -1,3 +1,6 @@
+// support.* over HTTP: tickets for every plan, the staff queue with Premium and Enterprise
+// tickets first, replies and statuses, escalation behind priority_support, one statement
+// per call, audit entries, strict inputs.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';

@@ -1,10 +1,11 @@
 // `npm run bench:insights -- --users 1000000`: the Premium dashboard (insights.*) at scale.
 // Uses a database of its own (manas360_insights_<N>), bulk-seeded if short (N users, 3 mood
 // entries per patient, scripts/bulk-seed.ts), plus two PHQ-9 results per patient and 100
-// "heavy" patients with a year of history (3 mood entries a day with tags, a PHQ-9 and a
+// "heavy" patients (99: bulk users 1–99) with a year of history (3 mood entries a day with tags, a PHQ-9 and a
 // GAD-7 every two weeks). Then calls each insights procedure through the router (the real
 // middleware and the domain SQL, claims injected) for random patients, sequentially, and
-// prints per-procedure p50/p95/p99 wall time and statements per call, for typical and
+// prints per-procedure p50/p95/p99 wall time, the API process's CPU time per call (p50;
+// Postgres runs in its own processes) and statements per call, for typical and
 // heavy patients, and EXPLAIN (ANALYZE, BUFFERS) of each statement for a heavy patient.
 // Writes bench/results/insights-<N>.json.
 import { spawnSync } from 'node:child_process';
@@ -70,7 +71,7 @@ if (
 }
 const patient = (g: string) => sql.raw(`${bulkUserIdSql(g)}`);
 if ((await count(sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM assessments LIMIT 1) a`)) === 0) {
-  log('adding two PHQ-9 results per patient and the heavy patients ...');
+  log('adding two PHQ-9 results per patient ...');
   for (let from = 1; from <= USERS; from += 50_000) {
     const to = Math.min(USERS, from + 49_999);
     await db.execute(sql`
@@ -81,11 +82,15 @@ if ((await count(sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM assessments L
            LATERAL (SELECT ((g + k) % 3)::smallint AS s) x
       WHERE g % 100 <> 0`);
   }
-  // Heavy patients: g = 1..HEAVY (none is a therapist: g % 100 = 0 only at 100).
+}
+// Heavy patients: g = 1..HEAVY-1 (therapists are the multiples of 100).
+if ((await count(sql`SELECT count(*)::int AS n FROM mood_entries WHERE user_id = ${patient('1')}`)) < 100) {
+  log(`adding a year of history for ${HEAVY - 1} heavy patients ...`);
   await db.execute(sql`
     INSERT INTO mood_entries (user_id, score, tags, created_at)
     SELECT ${patient('g')}, 1 + (g + h) % 10,
-           (ARRAY[ARRAY['sleep', 'work'], ARRAY['exercise'], ARRAY['family', 'sleep'], ARRAY['work']])[1 + h % 4],
+           CASE h % 4 WHEN 0 THEN ARRAY['sleep', 'work'] WHEN 1 THEN ARRAY['exercise']
+                      WHEN 2 THEN ARRAY['family', 'sleep'] ELSE ARRAY['work'] END,
            now() - make_interval(hours => 8 * h)
     FROM generate_series(1, ${HEAVY - 1}) g CROSS JOIN generate_series(1, 3 * 365) h`);
   await db.execute(sql`
@@ -147,21 +152,37 @@ async function measure(kind: 'typical' | 'heavy', n: number) {
     if (g % 100 === 0) g += 1; // therapists have no patient data
     picks.push(await userId(g));
   }
-  const out: Record<string, { p50: number; p95: number; p99: number; queries: number }> = {};
+  const out: Record<string, { p50: number; p95: number; p99: number; cpuP50: number; queries: number }> = {};
   for (const [proc, call] of Object.entries(PROCS)) {
     const times: number[] = [];
+    const cpu: number[] = [];
     let maxQueries = 0;
     for (const [i, id] of picks.entries()) {
       const c = asPatient(id);
+      const cpuBefore = process.cpuUsage();
       const started = performance.now();
       const { queries } = await countQueries(() => call(c));
-      if (i >= 20 || n <= 20) times.push(performance.now() - started); // the first calls warm up
+      const wall = performance.now() - started;
+      const used = process.cpuUsage(cpuBefore);
+      if (i >= 20 || n <= 20) {
+        // the first calls warm up
+        times.push(wall);
+        cpu.push((used.user + used.system) / 1000);
+      }
       maxQueries = Math.max(maxQueries, queries);
     }
     times.sort((a, b) => a - b);
-    out[proc] = { p50: pct(times, 50), p95: pct(times, 95), p99: pct(times, 99), queries: maxQueries };
+    cpu.sort((a, b) => a - b);
+    const r = {
+      p50: pct(times, 50),
+      p95: pct(times, 95),
+      p99: pct(times, 99),
+      cpuP50: pct(cpu, 50),
+      queries: maxQueries,
+    };
+    out[proc] = r;
     log(
-      `${kind.padEnd(7)} insights.${proc.padEnd(11)} p50 ${out[proc].p50.toFixed(2)} ms  p95 ${out[proc].p95.toFixed(2)} ms  p99 ${out[proc].p99.toFixed(2)} ms  statements ${maxQueries}`,
+      `${kind.padEnd(7)} insights.${proc.padEnd(11)} p50 ${r.p50.toFixed(2)} ms  p95 ${r.p95.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  server CPU p50 ${r.cpuP50.toFixed(2)} ms  statements ${maxQueries}`,
     );
   }
   return out;

@@ -47,6 +47,9 @@ describe('export.mine', () => {
       { headers: bearer(basic.token) },
     );
     expect(res.status).toBe(400);
+    // A HEAD does not start an export either.
+    const head = await fetch(`${server.url}/export`, { method: 'HEAD', headers: bearer(basic.token) });
+    expect(head.status).toBe(404);
     expect(await auditCount(basic.id, 'export.mine')).toBe(0);
     expect((await download(server, '/export', basic.token)).status).toBe(200);
   });

@@ -45,22 +45,27 @@ function callReport(caller: Caller, kind: ReportKind, input: ReturnType<typeof r
 }
 
 export function registerDownloads(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/export', (req, reply) =>
+  // No HEAD routes: a HEAD would start a download (the hourly export, an audit entry).
+  app.get('/export', { exposeHeadRoute: false }, (req, reply) =>
     serve(deps, req, reply, 'export.mine', undefined, (c) => c.export.mine(), {
       type: 'application/json',
       name: `manas360-export-${new Date().toISOString().slice(0, 10)}.json`,
     }),
   );
-  app.get<{ Params: { kind: string }; Querystring: Query }>('/reports/:kind', (req, reply) => {
-    const kind = req.params.kind as ReportKind;
-    if (!REPORT_KINDS.includes(kind)) return reply.code(404).send({ error: 'not found' });
-    const input = reportInput(req.query);
-    const csv = input.format === 'csv';
-    return serve(deps, req, reply, `reports.${kind}`, input, (c) => callReport(c, kind, input), {
-      type: csv ? 'text/csv; charset=utf-8' : 'application/json',
-      name: `manas360-${kind}.${csv ? 'csv' : 'json'}`,
-    });
-  });
+  app.get<{ Params: { kind: string }; Querystring: Query }>(
+    '/reports/:kind',
+    { exposeHeadRoute: false },
+    (req, reply) => {
+      const kind = req.params.kind as ReportKind;
+      if (!REPORT_KINDS.includes(kind)) return reply.code(404).send({ error: 'not found' });
+      const input = reportInput(req.query);
+      const csv = input.format === 'csv';
+      return serve(deps, req, reply, `reports.${kind}`, input, (c) => callReport(c, kind, input), {
+        type: csv ? 'text/csv; charset=utf-8' : 'application/json',
+        name: `manas360-${kind}.${csv ? 'csv' : 'json'}`,
+      });
+    },
+  );
 }
 
 async function serve(

@@ -16,7 +16,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import { countQueries, type Executor, queryRows } from '../db/client.ts';
 import { bulkUserIdSql } from '../scripts/bulk-users.ts';
 import { loadConfig } from '../server/config.ts';
-import { closeDeps, createDeps } from '../server/deps.ts';
+import { closeDeps, createDeps } from '../server/create-services.ts';
 import { assessmentTrajectory, moodStreaks, moodTrend, tagsVsMood } from '../server/domain/insights.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { createContextInner } from '../server/trpc/context.ts';

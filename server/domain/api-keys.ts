@@ -12,7 +12,7 @@ import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '
 import { type RevocationList, sessionRevocation } from '../auth/revocation.ts';
 import type { AccessClaims, TokenService } from '../auth/tokens.ts';
 import { exactTimestamp } from '../keyset.ts';
-import { conflict, forbidden, notFound, unauthorized } from '../trpc/errors.ts';
+import { conflict, forbidden, notFound, unauthorized } from './errors.ts';
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 

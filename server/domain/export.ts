@@ -13,8 +13,8 @@ import { type Executor, queryRows } from '../../db/client.ts';
 import type { NotesCipher } from '../crypto/notes.ts';
 import { exactTimestamp } from '../keyset.ts';
 import type { Quota } from '../limits/index.ts';
-import { notFound } from '../trpc/errors.ts';
 import { jsonArray, type PagedQuery, pagedRows } from './documents.ts';
+import { notFound } from './errors.ts';
 
 export const EXPORT_FORMAT = 'manas360.export';
 export const EXPORT_VERSION = 1;

@@ -15,7 +15,7 @@ import type {
 } from '../../shared/inputs/support.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage, toPage } from '../keyset.ts';
-import { notFound } from '../trpc/errors.ts';
+import { notFound } from './errors.ts';
 
 type Caller = Pick<AccessClaims, 'sub' | 'features' | 'permissions'>;
 export const isStaff = (caller: Caller) => caller.permissions.includes('support.manage');

@@ -11,10 +11,11 @@ import { Readable } from 'node:stream';
 import { getErrorShape, getTRPCErrorFromUnknown } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AppDeps } from '../deps.ts';
+import { DomainError } from '../domain/errors.ts';
 import { appRouter } from '../routers/index.ts';
+import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from '../trpc/context.ts';
-import { ErrorDetails } from '../trpc/errors.ts';
+import { toTRPCError } from '../trpc/errors.ts';
 import { createCallerFactory } from '../trpc/init.ts';
 
 const createCaller = createCallerFactory(appRouter);
@@ -113,10 +114,12 @@ function refuse(
   input: unknown,
   cause: unknown,
 ) {
-  const error = getTRPCErrorFromUnknown(cause);
+  // A domain error thrown while the first chunk is produced (after the procedure's own
+  // middleware returned) is mapped here, as the observe middleware maps the others.
+  const error = cause instanceof DomainError ? toTRPCError(cause) : getTRPCErrorFromUnknown(cause);
   if (error.code === 'INTERNAL_SERVER_ERROR')
     deps.log.error({ err: error.cause ?? error, path, reqId: ctx.req.requestId }, 'procedure failed');
-  const retryAfter = error.cause instanceof ErrorDetails ? error.cause.details.retryAfterSeconds : undefined;
+  const retryAfter = error.cause instanceof DomainError ? error.cause.details?.retryAfterSeconds : undefined;
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   const shape = getErrorShape({ config: appRouter._def._config, error, type: 'query', path, input, ctx });
   return reply.code(getHTTPStatusCodeFromError(error)).send({ error: shape });

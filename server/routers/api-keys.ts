@@ -4,7 +4,11 @@ import { createApiKeyInput, revokeApiKeyInput } from '../../shared/inputs/api-ke
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/api-keys.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
-const manage = protectedProcedure.meta({ permission: 'api_keys.manage', feature: 'api_access' });
+const manage = protectedProcedure.meta({
+  auth: 'user',
+  permission: 'api_keys.manage',
+  feature: 'api_access',
+});
 
 export const apiKeysRouter = router({
   /** The key is in this response only. */

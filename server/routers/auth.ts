@@ -8,8 +8,8 @@ import {
   refreshInput,
   registerInput,
 } from '../../shared/inputs/auth.ts';
-import * as auth from '../domain/auth.ts';
 import { exchangeApiKey } from '../domain/api-keys.ts';
+import * as auth from '../domain/auth.ts';
 import type { Context } from '../trpc/context.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
@@ -35,10 +35,11 @@ export const authRouter = router({
   /** An API key for a short-lived access token (sid = the key's id); rate-limited per IP. */
   exchangeApiKey: publicProcedure
     .meta({ auth: 'public' })
-    .input(exchangeApiKeyInput).mutation(async ({ ctx, input }) => {
-    await ctx.deps.quotas.apiKeyExchange.consume(ctx.req.ip);
-    return exchangeApiKey(ctx.deps, input.apiKey, ctx.req.ip);
-  }),
+    .input(exchangeApiKeyInput)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.deps.quotas.apiKeyExchange.consume(ctx.req.ip);
+      return exchangeApiKey(ctx.deps, input.apiKey, ctx.req.ip);
+    }),
 
   /** Ends the session of this refresh token (and its access tokens). Needs no access token. */
   logout: publicProcedure

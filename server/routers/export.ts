@@ -7,7 +7,7 @@ import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const exportRouter = router({
   mine: protectedProcedure
-    .meta({ permission: 'data.export', feature: 'data_export' })
+    .meta({ auth: 'user', permission: 'data.export', feature: 'data_export' })
     .input(exportInput)
     .query(({ ctx }) =>
       exportMine(

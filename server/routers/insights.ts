@@ -4,7 +4,11 @@ import { trajectoryInput, windowInput } from '../../shared/inputs/insights.ts';
 import { assessmentTrajectory, moodStreaks, moodTrend, tagsVsMood } from '../domain/insights.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
-const insight = protectedProcedure.meta({ permission: 'insights.read', feature: 'premium_dashboard' });
+const insight = protectedProcedure.meta({
+  auth: 'user',
+  permission: 'insights.read',
+  feature: 'premium_dashboard',
+});
 
 export const insightsRouter = router({
   moodTrend: insight

@@ -6,6 +6,7 @@ import { streamReport } from '../domain/reports.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 const reportProcedure = protectedProcedure.meta({
+  auth: 'user',
   permission: 'reports.read',
   feature: 'advanced_reporting',
 });

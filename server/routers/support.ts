@@ -18,8 +18,8 @@ import {
 } from '../domain/support.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
-const use = protectedProcedure.meta({ permission: 'support.use' });
-const manage = protectedProcedure.meta({ permission: 'support.manage' });
+const use = protectedProcedure.meta({ auth: 'user', permission: 'support.use' });
+const manage = protectedProcedure.meta({ auth: 'user', permission: 'support.manage' });
 
 export const supportRouter = router({
   /** Priority comes from the token's features (priority_support): no extra query. */
@@ -38,7 +38,7 @@ export const supportRouter = router({
     .input(replyInput)
     .mutation(({ ctx, input }) => replyToTicket(ctx.deps.db, ctx.auth, ctx.req.ip, input)),
   escalate: protectedProcedure
-    .meta({ permission: 'support.use', feature: 'priority_support' })
+    .meta({ auth: 'user', permission: 'support.use', feature: 'priority_support' })
     .input(ticketIdInput)
     .mutation(({ ctx, input }) => escalateTicket(ctx.deps.db, ctx.auth.sub, ctx.req.ip, input.ticketId)),
   queue: manage.input(queueInput).query(({ ctx, input }) => ticketQueue(ctx.deps.db, input)),

@@ -1,7 +1,7 @@
 // export.mine: the caller's complete data as one JSON document (the DPDPA right of access),
 // streamed section by section with keyset pages (server/domain/documents.ts).
 //
-// Session notes follow this clinical rule (docs/api-features.md): a note is the clinical
+// Session notes follow this clinical rule (docs/api.md): a note is the clinical
 // record of the therapist who wrote it. The therapist's export holds the text of the notes
 // they wrote; the patient's export lists the notes kept about their sessions (id, session,
 // date) without the text, which the patient obtains through their therapist.

@@ -1,4 +1,4 @@
-// apiKeys.* and auth.exchangeApiKey inputs (docs/api-features.md).
+// apiKeys.* and auth.exchangeApiKey inputs (docs/api.md).
 import { z } from 'zod';
 import { PERMISSIONS } from '../catalog.ts';
 import { idInput } from './common.ts';

@@ -1,4 +1,4 @@
-// insights.* inputs (docs/api-features.md).
+// insights.* inputs (docs/api.md).
 import { z } from 'zod';
 
 /** The dashboard's windows: the last 7, 30 or 90 days. */

@@ -1,4 +1,4 @@
-// reports.* inputs (docs/api-features.md): a bounded date range and an output format.
+// reports.* inputs (docs/api.md): a bounded date range and an output format.
 import { z } from 'zod';
 import { orderedRange, rangeMessage } from './common.ts';
 

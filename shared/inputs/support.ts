@@ -1,4 +1,4 @@
-// support.* inputs (docs/api-features.md).
+// support.* inputs (docs/api.md).
 import { z } from 'zod';
 import { idInput, noteInput, paginationInput } from './common.ts';
 

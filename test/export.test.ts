@@ -40,6 +40,15 @@ describe('export.mine', () => {
     expect((await download(server, '/export')).status).toBe(401);
   });
 
+  it('answers a domain error raised while the document starts with its own status (404, not 500)', async () => {
+    const gone = await account(server, 'basic');
+    // Deleted behind the token's back: the token still verifies, the export finds no user.
+    await server.deps.db.execute(sql`UPDATE users SET deleted_at = now() WHERE id = ${gone.id}`);
+    const res = await download(server, '/export', gone.token);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { data: { code: string } } }).error.data.code).toBe('NOT_FOUND');
+  });
+
   it('refuses input (400) before any work: no audit entry, the hourly export still unused', async () => {
     const basic = await account(server, 'basic');
     const res = await fetch(

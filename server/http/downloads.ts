@@ -15,7 +15,6 @@ import { DomainError } from '../domain/errors.ts';
 import { appRouter } from '../routers/index.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from '../trpc/context.ts';
-import { toTRPCError } from '../trpc/errors.ts';
 import { createCallerFactory } from '../trpc/init.ts';
 
 const createCaller = createCallerFactory(appRouter);
@@ -114,9 +113,7 @@ function refuse(
   input: unknown,
   cause: unknown,
 ) {
-  // A domain error thrown while the first chunk is produced (after the procedure's own
-  // middleware returned) is mapped here, as the observe middleware maps the others.
-  const error = cause instanceof DomainError ? toTRPCError(cause) : getTRPCErrorFromUnknown(cause);
+  const error = getTRPCErrorFromUnknown(cause);
   if (error.code === 'INTERNAL_SERVER_ERROR')
     deps.log.error({ err: error.cause ?? error, path, reqId: ctx.req.requestId }, 'procedure failed');
   const retryAfter = error.cause instanceof DomainError ? error.cause.details?.retryAfterSeconds : undefined;

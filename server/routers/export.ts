@@ -3,6 +3,7 @@
 // with httpBatchStreamLink. One export per user per hour.
 import { exportInput } from '../../shared/inputs/export.ts';
 import { exportMine } from '../domain/export.ts';
+import { edgeStream } from '../trpc/errors.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const exportRouter = router({
@@ -10,10 +11,12 @@ export const exportRouter = router({
     .meta({ auth: 'user', permission: 'data.export', feature: 'data_export' })
     .input(exportInput)
     .query(({ ctx }) =>
-      exportMine(
-        { db: ctx.deps.db, notes: ctx.deps.notes, quota: ctx.deps.quotas.export },
-        ctx.auth.sub,
-        ctx.req.ip,
+      edgeStream(
+        exportMine(
+          { db: ctx.deps.db, notes: ctx.deps.notes, quota: ctx.deps.quotas.export },
+          ctx.auth.sub,
+          ctx.req.ip,
+        ),
       ),
     ),
 });

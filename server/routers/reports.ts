@@ -3,6 +3,7 @@
 // chunks with httpBatchStreamLink.
 import { assessmentReportInput, reportInput } from '../../shared/inputs/reports.ts';
 import { streamReport } from '../domain/reports.ts';
+import { edgeStream } from '../trpc/errors.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 const reportProcedure = protectedProcedure.meta({
@@ -14,11 +15,15 @@ const reportProcedure = protectedProcedure.meta({
 export const reportsRouter = router({
   mood: reportProcedure
     .input(reportInput)
-    .query(({ ctx, input }) => streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'mood', input)),
+    .query(({ ctx, input }) => edgeStream(streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'mood', input))),
   assessments: reportProcedure
     .input(assessmentReportInput)
-    .query(({ ctx, input }) => streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'assessments', input)),
+    .query(({ ctx, input }) =>
+      edgeStream(streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'assessments', input)),
+    ),
   sessions: reportProcedure
     .input(reportInput)
-    .query(({ ctx, input }) => streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'sessions', input)),
+    .query(({ ctx, input }) =>
+      edgeStream(streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'sessions', input)),
+    ),
 });

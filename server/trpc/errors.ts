@@ -35,6 +35,18 @@ export function toTRPCError(error: DomainError): TRPCError {
 }
 
 /**
+ * A streamed result (export.mine, reports.*): its chunks are produced after the observe
+ * middleware returned, so a domain error thrown while it is read is mapped here instead.
+ */
+export async function* edgeStream<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* chunks;
+  } catch (err) {
+    throw err instanceof DomainError ? toTRPCError(err) : err;
+  }
+}
+
+/**
  * Database infrastructure failures as clean client errors: no free pooled connection
  * within DATABASE_POOL_WAIT_MS or a lost connection → SERVICE_UNAVAILABLE (503), a
  * statement timeout → GATEWAY_TIMEOUT (504). Never the SQL or the driver's message.

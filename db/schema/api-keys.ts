@@ -1,10 +1,9 @@
 // Personal API keys (apiKeys.*, auth.exchangeApiKey). The key itself is shown once; only
 // its SHA-256 is stored, beside a short visible prefix that identifies it in lists.
 import { sql } from 'drizzle-orm';
-import { check, index, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { check, index, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { tstz } from './columns.ts';
 import { users } from './users.ts';
-
-const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
 
 export const apiKeys = pgTable(
   'api_keys',

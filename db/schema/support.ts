@@ -2,10 +2,9 @@
 // creator's plan features when it is opened (priority_support → 'priority') and may be
 // raised later by support.escalate; staff work the open tickets priority first.
 import { sql } from 'drizzle-orm';
-import { boolean, check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, index, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { tstz } from './columns.ts';
 import { users } from './users.ts';
-
-const tstz = () => timestamp({ withTimezone: true, mode: 'date' });
 
 export const supportTickets = pgTable(
   'support_tickets',

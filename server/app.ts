@@ -1,6 +1,6 @@
 // The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz), Prometheus
-// metrics (/metrics) and the JWKS, behind the production hardening: security headers,
-// a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
+// metrics (/metrics), the JWKS and the payment webhook (/webhooks/razorpay), behind the
+// production hardening: security headers, a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
 // and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +11,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
 import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
+import { registerWebhooks } from './http/webhooks.ts';
 import type { AppDeps } from './services.ts';
 
 /** Longest a client may take to send its headers, and its whole request. */
@@ -125,6 +126,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   app.get('/.well-known/jwks.json', async () => deps.tokens.jwks);
 
   await registerTrpc(app, deps);
+  await registerWebhooks(app, deps);
   return app;
 }
 

@@ -11,6 +11,7 @@ import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
 import type { LoginLimiter } from './limits/login.ts';
 import type { Metrics } from './metrics.ts';
+import type { PaymentProvider } from './payments/razorpay.ts';
 import type { ProcedureHooks } from './trpc/hooks.ts';
 
 export interface AppDeps {
@@ -28,6 +29,8 @@ export interface AppDeps {
   /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
   notes: NotesCipher;
   loginLimiter: LoginLimiter;
+  /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
+  payments: PaymentProvider | undefined;
   /** Prometheus registry and recorders (server/metrics.ts). */
   metrics: Metrics;
   log: Logger;

@@ -9,7 +9,7 @@ import { appRouter } from '../server/routers/index.ts';
 import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
 import { detailsOf, errorOf } from './fixtures/domain.ts';
-import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
+import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 const PASSWORD = 'correct horse battery';
@@ -35,7 +35,12 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
   /** A user of `role`, logged in (its token carries that role). */
   async function makeUser(role: string, tag = 'user', name = 'Test User') {
     const email = `${tag}.${Date.now().toString(36)}.${seq++}@example.com`;
-    const reg = await callerFor(deps).auth.register({ email, password: PASSWORD, name });
+    const reg = await callerFor(deps).auth.register({
+      email,
+      password: PASSWORD,
+      name,
+      acceptPrivacyNotice: NOTICE,
+    });
     if (role !== 'patient')
       await deps.db.execute(
         sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE name = ${role}) WHERE id = ${reg.user.id}`,

@@ -9,7 +9,7 @@ import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { hashRefreshToken } from '../server/auth/refresh.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { errorOf } from './fixtures/domain.ts';
-import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
+import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 
@@ -34,12 +34,17 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
   const anon = () => callerFor(deps, null);
   const as = async (accessToken: string) => callerFor(deps, await bearer(deps, accessToken));
   const register = (email = uniqueEmail('u'), password = PASSWORD) =>
-    anon().auth.register({ email, password, name: 'Test User' });
+    anon().auth.register({ email, password, name: 'Test User', acceptPrivacyNotice: NOTICE });
 
   it('registers a patient on free with correct claims in one statement', async () => {
     const email = uniqueEmail('Reg');
     const { result, queries } = await countQueries(() =>
-      anon().auth.register({ email: `  ${email.toUpperCase()} `, password: PASSWORD, name: 'Asha' }),
+      anon().auth.register({
+        email: `  ${email.toUpperCase()} `,
+        password: PASSWORD,
+        name: 'Asha',
+        acceptPrivacyNotice: NOTICE,
+      }),
     );
     expect(queries).toBe(1);
     expect(result.user).toMatchObject({

@@ -162,6 +162,7 @@ describe.each(DB_KINDS)('profiles, plans and the therapist directory on %s', (ki
         plan: 'free',
         status: 'none',
         currentPeriodEnd: null,
+        cancelAtPeriodEnd: false,
       });
     });
 

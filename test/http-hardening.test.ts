@@ -15,6 +15,7 @@ import { buildServer } from '../server/app.ts';
 import { REDACT_PATHS } from '../server/create-services.ts';
 import { serializeError } from '../server/logging.ts';
 import { tokenFor } from './faults/support.ts';
+import { NOTICE } from './helpers.ts';
 import { startTestServer, type TestServer, trpcInput } from './server.ts';
 
 /** A pino logger whose JSON lines land in `lines`, with the production redaction. */
@@ -231,7 +232,7 @@ describe('HTTP hardening', () => {
     const reg = await fetch(`${server.url}/trpc/auth.register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...freshIp() },
-      body: trpcInput({ email, password, name: 'Logged User' }),
+      body: trpcInput({ email, password, name: 'Logged User', acceptPrivacyNotice: NOTICE }),
     });
     expect(reg.status).toBe(200);
     const { json } = (

@@ -14,6 +14,7 @@ import Fastify from 'fastify';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../server/config.ts';
 import { tooManyRequests } from '../server/domain/errors.ts';
 import { leanOptions, mountTrpc, officialOptions } from '../server/http/trpc.ts';
 import { appRouter } from '../server/routers/index.ts';
@@ -68,6 +69,7 @@ beforeAll(async () => {
       permissions: ['mood.write'],
       features: ['mood_tracking'],
       plan: 'free',
+      privacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
     },
     '00000000-0000-4000-8000-0000000000aa',
   );

@@ -74,6 +74,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
 }
 
+/** Logs in and accepts the current privacy notice: a token that passes the consent gate. */
+export async function loginAccepted(server: TestServer, credentials: { email: string; password: string }) {
+  const login = await server.client().auth.login.mutate(credentials);
+  const { version } = await server.client().privacy.notice.query();
+  return (await server.client(login.accessToken).privacy.acceptNotice.mutate({ version })).accessToken;
+}
+
 /** The JSON body of a raw tRPC call, serialised as the superjson client would. */
 export function trpcInput(input: unknown): string {
   return JSON.stringify(superjson.serialize(input));

@@ -1,4 +1,6 @@
+export * from './billing.ts';
 export * from './domain.ts';
+export * from './privacy.ts';
 export * from './rbac.ts';
 export * from './users.ts';
 export * from './views.ts';

@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
   index,
   integer,
@@ -38,7 +39,12 @@ export const users = pgTable(
     lastLoginAt: tstz(),
     createdAt: tstz().notNull().defaultNow(),
     updatedAt: tstz().notNull().defaultNow(),
+    // Set when the account's personal data was erased (privacy.deleteAccount, after its
+    // grace period): the row stays, anonymised, for the records that point to it.
     deletedAt: tstz(),
+    // privacy.deleteAccount: when it was asked for and when the erasure job may run.
+    deletionRequestedAt: tstz(),
+    deletionDueAt: tstz(),
   },
   (t) => [
     uniqueIndex('users_email_lower_uq').on(sql`lower(${t.email})`),
@@ -46,6 +52,7 @@ export const users = pgTable(
     index('users_role_idx').on(t.roleId),
     // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
     index('users_tokens_valid_after_idx').on(t.tokensValidAfter),
+    index('users_deletion_due_idx').on(t.deletionDueAt).where(sql`${t.deletionDueAt} IS NOT NULL`),
     check('users_email_format', sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$' AND length(${t.email}) <= 254`),
     check('users_name_length', sql`length(${t.name}) BETWEEN 1 AND 100`),
     check('users_status_valid', sql`${t.status} IN ('active', 'suspended')`),
@@ -68,12 +75,19 @@ export const subscriptions = pgTable(
     status: text({ enum: ['active', 'cancelled', 'past_due', 'expired'] })
       .notNull()
       .default('active'),
+    // NULL: no end (free, or an admin grant). A paid period ends here; the expiry job then
+    // sets status 'expired', and claims treat a past end as not active even before it runs.
     currentPeriodEnd: tstz(),
+    // subscriptions.cancel: the plan stays until currentPeriodEnd and is not renewed.
+    cancelAtPeriodEnd: boolean().notNull().default(false),
     createdAt: tstz().notNull().defaultNow(),
     updatedAt: tstz().notNull().defaultNow(),
   },
   (t) => [
     index('subscriptions_plan_idx').on(t.planId),
+    index('subscriptions_period_end_idx')
+      .on(t.currentPeriodEnd)
+      .where(sql`${t.status} = 'active' AND ${t.currentPeriodEnd} IS NOT NULL`),
     check('subscriptions_status_valid', sql`${t.status} IN ('active', 'cancelled', 'past_due', 'expired')`),
   ],
 );
@@ -121,5 +135,7 @@ export const auditLog = pgTable(
     index('audit_log_at_idx').on(t.at),
     index('audit_log_actor_idx').on(t.actorId, t.id),
     index('audit_log_action_idx').on(t.action, t.id),
+    // The erasure job scrubs the entries about an account.
+    index('audit_log_target_idx').on(t.targetId, t.id),
   ],
 );

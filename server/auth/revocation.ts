@@ -99,6 +99,16 @@ export function bumpTokensValidAfter(): SQL {
   return sql`least(greatest(tokens_valid_after + interval '1 second', ${next}), ${next} + interval '10 seconds')`;
 }
 
+/**
+ * `UPDATE users` that bumps tokens_valid_after for the ids `userIds` yields, returning
+ * (id, tva epoch seconds): a CTE body for statements that change claims of several users.
+ */
+export function bumpTokensOf(userIds: SQL): SQL {
+  return sql`UPDATE users SET tokens_valid_after = ${bumpTokensValidAfter()}, updated_at = now()
+             WHERE id IN (${userIds})
+             RETURNING id, extract(epoch FROM tokens_valid_after)::float8 AS tva`;
+}
+
 export function userRevocation(userId: string, tokensValidAfter: number): RevocationEvent {
   return { kind: 'user', id: userId, at: Math.ceil(tokensValidAfter) };
 }

@@ -128,7 +128,8 @@ export function setPlan(
       INSERT INTO subscriptions (user_id, plan_id, status, current_period_end)
       SELECT c.id, ${planId}, 'active', NULL FROM changed c
       ON CONFLICT (user_id) DO UPDATE
-        SET plan_id = excluded.plan_id, status = 'active', current_period_end = NULL, updated_at = now()
+        SET plan_id = excluded.plan_id, status = 'active', current_period_end = NULL,
+            cancel_at_period_end = false, updated_at = now()
     )`,
     bumpTokens: true,
     revokeRefreshTokens: false,

@@ -37,7 +37,7 @@ export const authRouter = router({
     .mutation(({ ctx, input }) => auth.logout(ctx.deps, input.refreshToken, client(ctx))),
 
   /** Ends every session of the caller, on every instance, at once. */
-  logoutAll: protectedProcedure.meta({ auth: 'user' }).mutation(async ({ ctx }) => {
+  logoutAll: protectedProcedure.meta({ auth: 'user', beforeConsent: true }).mutation(async ({ ctx }) => {
     await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
       actorId: ctx.auth.sub,
       action: 'auth.logout_all',
@@ -48,12 +48,12 @@ export const authRouter = router({
 
   /** A new token pair; every other session of the caller ends. */
   changePassword: protectedProcedure
-    .meta({ auth: 'user' })
+    .meta({ auth: 'user', beforeConsent: true })
     .input(changePasswordInput)
     .mutation(({ ctx, input }) => auth.changePassword(ctx.deps, ctx.auth.sub, input, client(ctx))),
 
   /** Who the caller is, from the verified token alone: zero database queries. */
-  me: protectedProcedure.meta({ auth: 'user' }).query(({ ctx }) => {
+  me: protectedProcedure.meta({ auth: 'user', beforeConsent: true }).query(({ ctx }) => {
     const a = ctx.auth;
     return {
       id: a.sub,
@@ -63,6 +63,7 @@ export const authRouter = router({
       permissions: a.permissions,
       features: a.features,
       plan: a.plan,
+      privacyNotice: a.privacyNotice ?? null,
       sessionId: a.sid,
       expiresAt: new Date(a.exp * 1000),
     };

@@ -7,6 +7,7 @@ import { assessmentsRouter } from './assessments.ts';
 import { authRouter } from './auth.ts';
 import { crisisRouter } from './crisis.ts';
 import { moodRouter } from './mood.ts';
+import { privacyRouter } from './privacy.ts';
 import { subscriptionsRouter } from './subscriptions.ts';
 import { therapistsRouter } from './therapists.ts';
 import { therapyRouter } from './therapy.ts';
@@ -23,6 +24,7 @@ export const appRouter = router({
   crisis: crisisRouter,
   admin: adminRouter,
   analytics: analyticsRouter,
+  privacy: privacyRouter,
 });
 
 export type AppRouter = typeof appRouter;

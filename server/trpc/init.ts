@@ -75,13 +75,16 @@ const limit = t.middleware(async ({ ctx, path, meta, next }) => {
 });
 
 /**
- * Authentication and the policy of .meta({ permission, feature, fieldPermissions }), from
- * the token's claims alone (zero queries). One middleware: every level of tRPC's
+ * Authentication, consent to the current privacy notice, and the policy of
+ * .meta({ permission, feature, fieldPermissions }), from the token's claims alone (zero queries). One middleware: every level of tRPC's
  * middleware chain copies the context, and this runs on every protected call.
  */
 export const authorize = t.middleware(async ({ ctx, meta, next, getRawInput }) => {
   const auth = ctx.auth;
   if (!auth) throw unauthorized(ctx.authError ? 'Invalid or expired access token' : undefined);
+  const notice = ctx.deps.config.PRIVACY_NOTICE_VERSION;
+  if (auth.privacyNotice !== notice && !meta?.beforeConsent)
+    throw forbidden('privacy_notice_required', notice);
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))

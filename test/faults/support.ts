@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
 import { recordAudit } from '../../server/audit.ts';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
 import type { AppDeps } from '../../server/services.ts';
 import { publicProcedure, router } from '../../server/trpc/init.ts';
 
@@ -84,6 +85,7 @@ export async function tokenFor(deps: AppDeps, id: string = randomUUID()): Promis
       permissions: ['profile.read'],
       features: ['mood_tracking'],
       plan: 'free',
+      privacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
     },
     randomUUID(),
   );

@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onQuery } from '../../db/client.ts';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
 import { createLogger } from '../../server/create-services.ts';
+import { NOTICE } from '../helpers.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 // Both tRPC request paths parse batches and bodies their own way: each gets the catalogue.
@@ -42,6 +44,7 @@ describe.each(['lean', 'official'] as const)(
           permissions: ['profile.read', 'mood.write', 'mood.read', 'sessions.book'],
           features: ['mood_tracking', 'therapist_booking'],
           plan: 'free',
+          privacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
         },
         randomUUID(),
       ));
@@ -130,8 +133,12 @@ describe.each(['lean', 'official'] as const)(
     it('39 {"__proto__":{"isAdmin":true}} → 400 or dropped, Object.prototype untouched', async () => {
       const password = 'a password 39';
       expect(
-        (await mutate('auth.register', trpcInput({ email: 'proto@example.com', password, name: 'P' })))
-          .status,
+        (
+          await mutate(
+            'auth.register',
+            trpcInput({ email: 'proto@example.com', password, name: 'P', acceptPrivacyNotice: NOTICE }),
+          )
+        ).status,
       ).toBe(200);
       reset();
       const login = `"email":"proto@example.com","password":"${password}"`;
@@ -195,7 +202,12 @@ describe.each(['lean', 'official'] as const)(
 
     it('41 forced DB errors → mapped 4xx or a generic 500; no SQL, params or stack to the client; redacted log', async () => {
       // A unique violation is mapped: CONFLICT, in words a client can show.
-      const user = { email: 'dup41@example.com', password: 'a secret password 41', name: 'Dup' };
+      const user = {
+        email: 'dup41@example.com',
+        password: 'a secret password 41',
+        name: 'Dup',
+        acceptPrivacyNotice: NOTICE,
+      };
       expect((await mutate('auth.register', trpcInput(user))).status).toBe(200);
       const dup = await mutate('auth.register', trpcInput({ ...user, email: 'DUP41@example.com' }));
       expect(dup.status).toBe(409);
@@ -220,7 +232,12 @@ describe.each(['lean', 'official'] as const)(
         // A NUL byte Postgres cannot store in text.
         await mutate(
           'auth.register',
-          trpcInput({ email: 'nul41@example.com', password: 'a secret password 41', name: 'A\u0000B' }),
+          trpcInput({
+            email: 'nul41@example.com',
+            password: 'a secret password 41',
+            name: 'A\u0000B',
+            acceptPrivacyNotice: NOTICE,
+          }),
         ),
       ];
       for (const res of forced) {

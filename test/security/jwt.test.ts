@@ -24,6 +24,7 @@ import { generatePrivateJwk, hmacKeyRing, loadKeyRing } from '../../server/auth/
 import { InvalidTokenError } from '../../server/auth/tokens.ts';
 import { ConfigError, loadConfig } from '../../server/config.ts';
 import { SAMPLE_SUBJECT } from '../fixtures/domain.ts';
+import { NOTICE } from '../helpers.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
@@ -380,6 +381,7 @@ describe('access tokens under attack (SECURITY-TESTS 1–22, 30)', () => {
       email: 'bearer@example.com',
       password: 'a long enough password',
       name: 'B',
+      acceptPrivacyNotice: NOTICE,
     });
     await expectAccepted(ed, pair.accessToken);
     await expectRefused(ed, pair.refreshToken);
@@ -390,6 +392,7 @@ describe('access tokens under attack (SECURITY-TESTS 1–22, 30)', () => {
       email: 'refresh-endpoint@example.com',
       password: 'a long enough password',
       name: 'R',
+      acceptPrivacyNotice: NOTICE,
     });
     const refreshWith = async (refreshToken: string) => {
       const res = await fetch(`${ed.url}/trpc/auth.refresh`, {

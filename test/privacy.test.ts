@@ -10,7 +10,7 @@ import { countQueries, queryRows } from '../db/client.ts';
 import { NoteDecryptError, openWithDataKey } from '../server/crypto/notes.ts';
 import { accountErasureJob, JobRunner } from '../server/jobs/index.ts';
 import { createUser } from './fixtures/domain.ts';
-import { callerFor, NOTICE } from './helpers.ts';
+import { callerFor, DB_KINDS, NOTICE } from './helpers.ts';
 import { startTestServer, type TestServer, trpcInput } from './server.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -32,11 +32,11 @@ function nextWholeHour(hoursAhead: number): Date {
   return d;
 }
 
-describe('privacy rights (HTTP)', () => {
+describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
   let server: TestServer;
   beforeAll(async () => {
     // Grace period 0: a scheduled erasure is due at once (the job decides when it runs).
-    server = await startTestServer({ env: { ACCOUNT_DELETION_GRACE_HOURS: '0' } });
+    server = await startTestServer({ kind, env: { ACCOUNT_DELETION_GRACE_HOURS: '0' } });
   });
   afterAll(async () => {
     await server?.close();

@@ -11,7 +11,7 @@ import { countQueries, queryRows } from '../db/client.ts';
 import { RAZORPAY_WEBHOOK_PATH } from '../server/http/webhooks.ts';
 import { JobRunner, subscriptionExpiryJob } from '../server/jobs/index.ts';
 import { createUser } from './fixtures/domain.ts';
-import { callerFor, NOTICE } from './helpers.ts';
+import { callerFor, DB_KINDS, NOTICE } from './helpers.ts';
 import { type Delivery, RazorpayDouble } from './razorpay-double.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
@@ -29,14 +29,14 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   return 'OK';
 }
 
-describe('subscriptions with payments (HTTP, Razorpay double)', () => {
+describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay double)', (kind) => {
   let rzp: RazorpayDouble;
   let server: TestServer;
   let webhook: string;
 
   beforeAll(async () => {
     rzp = await new RazorpayDouble().start();
-    server = await startTestServer({ env: rzp.env });
+    server = await startTestServer({ kind, env: rzp.env });
     webhook = `${server.url}${RAZORPAY_WEBHOOK_PATH}`;
   });
   afterAll(async () => {

@@ -43,12 +43,12 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Razorpay's REST API: POST /v1/orders with HTTP basic auth (key id : key secret). */
 export class RazorpayClient implements PaymentProvider {
+  readonly keyId: string;
   private readonly authorization: string;
-  constructor(
-    readonly keyId: string,
-    keySecret: string,
-    private readonly baseUrl: string,
-  ) {
+  private readonly baseUrl: string;
+  constructor(keyId: string, keySecret: string, baseUrl: string) {
+    this.keyId = keyId;
+    this.baseUrl = baseUrl;
     this.authorization = `Basic ${Buffer.from(`${keyId}:${keySecret}`).toString('base64')}`;
   }
 

@@ -94,6 +94,16 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     exposedHeaders: ['x-request-id', 'retry-after'],
     maxAge: 600,
   });
+  // tRPC's official adapter answers with a Fetch Response, whose body @fastify/compress
+  // sees as a stream of unknown size and compresses whatever its size. A complete answer
+  // goes on as a Buffer instead, so both tRPC paths follow COMPRESS_THRESHOLD_BYTES.
+  // Streams (jsonl batches, server-sent events) stay streams.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (!(payload instanceof Response) || payload.body === null || isStreamed(payload)) return payload;
+    reply.code(payload.status);
+    for (const [name, value] of payload.headers) reply.header(name, value);
+    return Buffer.from(await payload.arrayBuffer());
+  });
   await app.register(compress, {
     threshold: COMPRESS_THRESHOLD_BYTES,
     encodings: ['br', 'gzip'],
@@ -126,6 +136,13 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
 
   await registerTrpc(app, deps);
   return app;
+}
+
+/** A Response tRPC streams: a jsonl batch (chunked) or server-sent events. */
+function isStreamed(res: Response): boolean {
+  return (
+    res.headers.has('transfer-encoding') || /^text\/event-stream/i.test(res.headers.get('content-type') ?? '')
+  );
 }
 
 /** Postgres and Redis each answer within READY_CHECK_TIMEOUT_MS. */

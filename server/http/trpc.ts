@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type AppRouter, appRouter } from '../routers/index.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from '../trpc/context.ts';
-import { canServeLean, handleLean, type LeanHandlerOptions } from './lean.ts';
+import { canServeLean, handleLean, type LeanHandlerOptions, searchParamsOf } from './lean.ts';
 
 async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> {
   const ctx = await createContext(deps, {
@@ -89,7 +89,9 @@ export async function mountTrpc<TRouter extends AnyTRPCRouter>(
       scope.addContentTypeParser('multipart/form-data', {}, (_req, body, done) => done(null, body));
       scope.all<{ Params: { path: string } }>('/:path', async (req, reply) => {
         const path = req.params.path;
-        if (canServeLean(req) && (await handleLean(lean, req, reply, path))) return reply;
+        const query = searchParamsOf(req.url);
+        if (query && canServeLean(req, query) && (await handleLean(lean, req, reply, path, query)))
+          return reply;
         await fastifyRequestHandler({ ...official, req, res: reply, path });
         return reply;
       });

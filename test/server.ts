@@ -125,10 +125,14 @@ export function sendRaw(baseUrl: string, req: RawRequest): Promise<RawResponse> 
         res.on('error', reject);
         res.on('end', () => {
           const raw = Buffer.concat(chunks);
-          const encoding = res.headers['content-encoding'];
-          const body =
-            encoding === 'gzip' ? gunzipSync(raw) : encoding === 'br' ? brotliDecompressSync(raw) : raw;
-          resolve({ status: res.statusCode!, headers: res.headers, body: body.toString('utf8') });
+          const encoding = raw.length > 0 ? res.headers['content-encoding'] : undefined; // HEAD: no body
+          try {
+            const body =
+              encoding === 'gzip' ? gunzipSync(raw) : encoding === 'br' ? brotliDecompressSync(raw) : raw;
+            resolve({ status: res.statusCode!, headers: res.headers, body: body.toString('utf8') });
+          } catch (err) {
+            reject(err);
+          }
         });
       },
     );

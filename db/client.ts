@@ -331,6 +331,7 @@ interface PgErrorLike {
   code?: string;
   constraint?: string;
   constraint_name?: string;
+  detail?: string;
 }
 /** Drizzle wraps driver errors (DrizzleQueryError.cause); find the Postgres error. */
 export function findPgError(err: unknown): PgErrorLike | undefined {

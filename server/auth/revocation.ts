@@ -110,7 +110,9 @@ export function sessionRevocation(familyId: string, accessTtlSeconds: number): R
 
 /**
  * Loads what can still matter from Postgres: users whose tokens_valid_after moved within
- * the last access-token lifetime, and families revoked within it. Two queries at start.
+ * the last access-token lifetime (a soft-deleted user's moves too), users deleted within
+ * it (their audit entry; migrations/0004_user_deletion_revokes.sql), and families revoked
+ * within it. Two queries.
  */
 export async function loadRevocations(
   db: Executor,
@@ -120,7 +122,10 @@ export async function loadRevocations(
   const users = await queryRows<{ id: string; at: number }>(
     db,
     sql`SELECT id, extract(epoch FROM tokens_valid_after)::float8 AS at FROM users
-        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})`,
+        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})
+        UNION ALL
+        SELECT target_id, extract(epoch FROM at + interval '1 minute')::float8 FROM audit_log
+        WHERE action = 'user.deleted' AND at > now() - make_interval(secs => ${accessTtlSeconds})`,
   );
   const families = await queryRows<{ id: string; at: number }>(
     db,
@@ -146,8 +151,9 @@ export interface RevocationSyncOptions {
   /** How often expired entries are dropped. */
   pruneIntervalMs?: number;
   /**
-   * With Redis: how often the state is reloaded from Postgres anyway, a backstop for a
-   * message lost while the subscriber stayed connected (e.g. a publish that timed out).
+   * How often the state is reloaded from Postgres anyway: how revocations made in SQL
+   * (a deleted user) arrive, and with Redis a backstop for a message lost while the
+   * subscriber stayed connected (e.g. a publish that timed out).
    */
   resyncIntervalMs?: number;
 }
@@ -167,8 +173,7 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     opts.pruneIntervalMs ?? 60_000,
   );
   timer.unref();
-  if (!redis) return async () => clearInterval(timer);
-
+  // Also without Redis: revocations made in SQL (a deleted user) reach this process here.
   const resync = setInterval(
     () =>
       void loadRevocations(db, list, accessTtlSeconds).catch((err) =>
@@ -177,6 +182,11 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     opts.resyncIntervalMs ?? 30_000,
   );
   resync.unref();
+  if (!redis)
+    return async () => {
+      clearInterval(timer);
+      clearInterval(resync);
+    };
 
   const subscriber = redis.duplicate({ lazyConnect: true });
   subscriber.on('error', () => {}); // reconnects by itself

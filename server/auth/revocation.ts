@@ -1,14 +1,16 @@
 // Instant revocation of access tokens with zero database queries per request.
 // Two kinds of entries, both kept in process memory and checked on every request:
 //   user → tokens_valid_after (epoch seconds): tokens with iat before it are dead
-//          (logout-all, password change, suspension, role/plan change, admin revoke);
+//          (logout-all, password change, suspension, role/plan change, admin revoke,
+//          deletion);
 //   sid  → revoked session (refresh-token family) until its last access token expires
 //          (logout, refresh-token reuse).
 // The procedure that revokes persists the fact in Postgres (users.tokens_valid_after,
 // refresh_tokens.revoked_at) and then announces it: applied here at once and published
 // through Redis so every instance learns it within a second. An instance loads the
 // facts of the last access-token lifetime from Postgres at start (and again whenever its
-// subscriber reconnects, so nothing published during an outage is missed). Without
+// subscriber reconnects, so nothing published during an outage is missed, and every
+// 30 s: how revocations made in SQL, such as a deleted user, arrive). Without
 // Redis it works in one process. See docs/decisions/revocation.md.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';

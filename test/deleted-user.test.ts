@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRevocations, RevocationList, startRevocationSync } from '../server/auth/revocation.ts';
 import { appRouter } from '../server/routers/index.ts';
+import { tokenFor } from './faults/support.ts';
 import { startTestServer, type TestServer, trpcInput } from './server.ts';
 
 const PASSWORD = 'a long password';
@@ -45,18 +46,10 @@ describe('the token of a deleted or missing user', () => {
     loadRevocations(server.deps.db, server.deps.revocations, server.deps.config.ACCESS_TOKEN_TTL_SECONDS);
 
   it('is refused on writes and profile reads when this database never had the user (no 500)', async () => {
-    const { token } = await server.deps.tokens.sign(
-      {
-        id: randomUUID(),
-        email: 'ghost@example.com',
-        role: 'patient',
-        privilegeLevel: 10,
-        permissions: ['mood.write', 'profile.read', 'profile.update', 'assessments.submit'],
-        features: ['mood_tracking', 'assessments'],
-        plan: 'free',
-      },
-      randomUUID(),
-    );
+    const token = await tokenFor(server.deps, randomUUID(), {
+      permissions: ['mood.write', 'profile.read', 'profile.update', 'assessments.submit'],
+      features: ['mood_tracking', 'assessments'],
+    });
     expect(await call('mood.log', token, { score: 5 })).toEqual({ status: 401, code: 'UNAUTHORIZED' });
     expect(
       await call('assessments.submit', token, { instrument: 'GAD7', answers: [0, 0, 0, 0, 0, 0, 0] }),

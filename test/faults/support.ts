@@ -74,15 +74,19 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** An access token for a (possibly made-up) patient id: auth.me needs no user row. */
-export async function tokenFor(deps: AppDeps, id: string = randomUUID()): Promise<string> {
+export async function tokenFor(
+  deps: AppDeps,
+  id: string = randomUUID(),
+  grants: { permissions?: string[]; features?: string[] } = {},
+): Promise<string> {
   const { token } = await deps.tokens.sign(
     {
       id,
       email: `${id}@example.com`,
       role: 'patient',
       privilegeLevel: 10,
-      permissions: ['profile.read'],
-      features: ['mood_tracking'],
+      permissions: grants.permissions ?? ['profile.read'],
+      features: grants.features ?? ['mood_tracking'],
       plan: 'free',
     },
     randomUUID(),

@@ -78,7 +78,7 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     const until = performance.now() + 2500;
     const writer = async () => {
       // Past `until` while fewer than 5 calls have started after the kill (a loaded machine).
-      while (performance.now() < until || (afterKill.length < 5 && performance.now() < until + 5000)) {
+      while (performance.now() < until || (afterKill.length < 5 && performance.now() < until + 15_000)) {
         const marker = `m-${seq++}`;
         const startedAt = performance.now();
         const res = await write(marker);

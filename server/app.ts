@@ -1,5 +1,5 @@
 // The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz), Prometheus
-// metrics (/metrics) and the JWKS, behind the production hardening: security headers,
+// metrics (/metrics), the JWKS and the admin console (/admin, server/http/admin-console.ts), behind the production hardening: security headers,
 // a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
 // and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
 import { randomUUID } from 'node:crypto';
@@ -9,6 +9,7 @@ import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
+import { registerAdminConsole } from './http/admin-console.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
 import type { AppDeps } from './services.ts';
@@ -135,6 +136,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   app.get('/.well-known/jwks.json', async () => deps.tokens.jwks);
 
   await registerTrpc(app, deps);
+  await registerAdminConsole(app);
   return app;
 }
 

@@ -41,9 +41,16 @@ export const users = pgTable(
     deletedAt: tstz(),
   },
   (t) => [
+    // Also the email sort of admin.users.list (server/domain/admin-user-list.ts), as are:
     uniqueIndex('users_email_lower_uq').on(sql`lower(${t.email})`),
-    index('users_name_lower_idx').on(sql`lower(${t.name}) text_pattern_ops`),
-    index('users_role_idx').on(t.roleId),
+    index('users_name_sort_idx').on(sql`lower(${t.name})`, t.id),
+    index('users_created_sort_idx').on(t.createdAt, t.id),
+    // "Any part of the email or name" (LIKE '%…%'): pg_trgm (created by migrations/0004).
+    index('users_email_trgm_idx').using('gin', sql`lower(${t.email}) gin_trgm_ops`),
+    index('users_name_trgm_idx').using('gin', sql`lower(${t.name}) gin_trgm_ops`),
+    // The role and status filters, in the default (newest first) order.
+    index('users_role_created_idx').on(t.roleId, t.createdAt, t.id),
+    index('users_suspended_created_idx').on(t.createdAt, t.id).where(sql`${t.status} = 'suspended'`),
     // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
     index('users_tokens_valid_after_idx').on(t.tokensValidAfter),
     check('users_email_format', sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$' AND length(${t.email}) <= 254`),
@@ -120,6 +127,7 @@ export const auditLog = pgTable(
   (t) => [
     index('audit_log_at_idx').on(t.at),
     index('audit_log_actor_idx').on(t.actorId, t.id),
+    index('audit_log_target_idx').on(t.targetId, t.id),
     index('audit_log_action_idx').on(t.action, t.id),
   ],
 );

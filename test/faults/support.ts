@@ -1,5 +1,6 @@
 // Shared pieces of the fault tests: a Redis server of the test's own, free ports,
 // percentiles, a token for any user id, and a router of procedures the tests control.
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect, createServer } from 'node:net';
@@ -9,6 +10,7 @@ import { queryRows } from '../../db/client.ts';
 import { recordAudit } from '../../server/audit.ts';
 import type { AppDeps } from '../../server/services.ts';
 import { publicProcedure, router } from '../../server/trpc/init.ts';
+import type { AuditAction } from '../../shared/audit.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -102,7 +104,8 @@ export const faultRouter = router({
     .mutation(async ({ ctx, input }) => {
       await recordAudit(ctx.deps.db, {
         actorId: null,
-        action: 'fault.write',
+        // A marker the fault test looks for, not one of the product's actions.
+        action: 'fault.write' as AuditAction,
         details: { marker: input.marker },
       });
       return { ok: true };

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export const CONSOLE_PATH = '/admin';
 /** dist/admin: beside the bundle (dist/server.js) in production, two levels up from this source file otherwise. */
@@ -52,12 +52,14 @@ export async function registerAdminConsole(app: FastifyInstance, dir = CONSOLE_D
         },
       });
       // The console's own routes (/admin, /admin/users/…) are the page; a missing asset is a 404.
-      scope.get('/*', (req, reply) => {
+      const page = (req: FastifyRequest, reply: FastifyReply) => {
         if (req.url.startsWith(`${CONSOLE_PATH}/assets/`))
           return reply.code(404).send({ error: 'Not found' });
         reply.header('cache-control', 'no-cache');
         return reply.sendFile('index.html');
-      });
+      };
+      scope.get('/', page);
+      scope.get('/*', page);
     },
     { prefix: CONSOLE_PATH },
   );

@@ -251,5 +251,5 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     await check('no-access');
 
     expect(cspViolations).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 });

@@ -284,12 +284,14 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     mkdirSync(dataDir, { recursive: true });
   }
   // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
-  const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('@electric-sql/pglite/contrib/pg_trgm'),
-    import('drizzle-orm/pglite'),
-    import('drizzle-orm/pglite/migrator'),
-  ]).catch((err: unknown) => {
+  const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all(
+    [
+      import('@electric-sql/pglite'),
+      import('@electric-sql/pglite/contrib/pg_trgm'),
+      import('drizzle-orm/pglite'),
+      import('drizzle-orm/pglite/migrator'),
+    ],
+  ).catch((err: unknown) => {
     if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
     throw new Error(
       'DATABASE_URL is not set and the embedded database (PGlite, a development dependency) is not installed',

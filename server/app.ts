@@ -102,7 +102,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   app.addHook('onSend', async (_req, reply, payload) => {
     if (!(payload instanceof Response) || payload.body === null || isStreamed(payload)) return payload;
     reply.code(payload.status);
-    for (const [name, value] of payload.headers) reply.header(name, value);
+    payload.headers.forEach((value, name) => reply.header(name, value));
     return Buffer.from(await payload.arrayBuffer());
   });
   await app.register(compress, {

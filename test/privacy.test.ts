@@ -264,13 +264,13 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
       sql`SELECT action, ip, details FROM audit_log WHERE target_id = ${id} OR actor_id = ${id} ORDER BY id`,
     );
     expect(audit.at(-1)).toMatchObject({
-      action: 'privacy.account_erased',
+      action: 'privacy.accountErased',
       ip: null,
       details: { dataKeyDestroyed: true },
     });
     expect(audit.slice(0, -1).every((a) => a.ip === null && a.details === null)).toBe(true);
     expect(audit.map((a) => a.action)).toEqual(
-      expect.arrayContaining(['auth.register', 'privacy.deletion_requested', 'privacy.deletion_cancelled']),
+      expect.arrayContaining(['auth.register', 'privacy.deleteAccount', 'privacy.cancelDeletion']),
     );
     expect(
       await count(

@@ -219,17 +219,40 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
     }
   });
 
-  it('ignores malformed revocation messages on the channel', async () => {
+  it('ignores malformed revocation messages on the channel, and applies the next valid one', async () => {
     const user = await callerFor(a).auth.register({
       email: email(),
       password: PASSWORD,
       name: 'U',
       acceptPrivacyNotice: NOTICE,
     });
+    const marker = await callerFor(a).auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'M',
+      acceptPrivacyNotice: NOTICE,
+    });
     const channel = `${a.config.JWT_ISSUER}:revocations`;
-    await a.redis!.publish(channel, 'not json');
-    await a.redis!.publish(channel, JSON.stringify([{ kind: 'user', id: user.user.id, at: 'soon' }]));
-    await new Promise((r) => setTimeout(r, 50));
+    const later = Math.floor(Date.now() / 1000) + 60;
+    // Each would revoke the user's token if it were applied unchecked.
+    const invalid = [
+      'not json',
+      [{ kind: 'user', id: user.user.id, at: String(later) }], // at as a string
+      [{ kind: 'user', id: user.user.id, at: later + 0.5 }], // at not an integer
+      [{ kind: 'user', id: user.user.id, at: later, extra: true }], // unknown key
+      [
+        { kind: 'user', id: user.user.id, at: later },
+        { kind: 'everyone', id: user.user.id, at: later },
+      ], // one bad event spoils the message
+    ];
+    for (const m of invalid) await a.redis!.publish(channel, typeof m === 'string' ? m : JSON.stringify(m));
+    // A valid event after them, for another user: once B applies it, B has handled the invalid ones
+    // (one channel, one subscriber connection: in order).
+    await a.redis!.publish(channel, JSON.stringify([{ kind: 'user', id: marker.user.id, at: later }]));
+    await delayUntilRefusedOnB(marker.accessToken, performance.now());
     expect(await claimsOn(b, user.accessToken)).not.toBeNull();
+    // And B's subscriber still applies valid events for this user.
+    await a.redis!.publish(channel, JSON.stringify([{ kind: 'user', id: user.user.id, at: later }]));
+    await delayUntilRefusedOnB(user.accessToken, performance.now());
   });
 });

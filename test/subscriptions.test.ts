@@ -119,7 +119,7 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     expect(current).toMatchObject({ plan: 'basic', status: 'active', cancelAtPeriodEnd: false });
     expect(days(current.currentPeriodEnd!.getTime() - Date.now())).toBeCloseTo(30, 1);
     expect(await auditCount(p.id, 'subscriptions.checkout')).toBe(1);
-    expect(await auditCount(p.id, 'subscriptions.payment_applied')).toBe(1);
+    expect(await auditCount(p.id, 'subscriptions.paymentApplied')).toBe(1);
   });
 
   it('refuses a bad signature with 400 and changes nothing', async () => {
@@ -165,7 +165,7 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     const results = await Promise.all([deliver(captured), deliver(captured), deliver(orderPaid)]);
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(await periodEnd(p.id)).toEqual(first);
-    expect(await auditCount(p.id, 'subscriptions.payment_applied')).toBe(1);
+    expect(await auditCount(p.id, 'subscriptions.paymentApplied')).toBe(1);
     // No revocation either: the token issued after the first delivery still works.
     expect(await p.api.auth.me.query()).toMatchObject({ plan: 'basic' });
   });
@@ -184,8 +184,8 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     const sub = await periodEnd(p.id);
     expect(sub).toMatchObject({ plan: 'basic', status: 'active' });
     expect(days(new Date(sub.end!).getTime() - Date.now())).toBeCloseTo(60, 1);
-    expect(await auditCount(p.id, 'subscriptions.payment_applied')).toBe(2);
-    expect(await auditCount(p.id, 'subscriptions.payment_failed')).toBe(1);
+    expect(await auditCount(p.id, 'subscriptions.paymentApplied')).toBe(2);
+    expect(await auditCount(p.id, 'subscriptions.paymentFailed')).toBe(1);
   });
 
   it('upgrades at once, refuses a downgrade while the period runs, cancels at period end', async () => {
@@ -228,7 +228,7 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     });
     await deliver(rzp.pay('order_StaleOrder0001').captured);
     expect(await periodEnd(p.id)).toMatchObject({ plan: 'premium' });
-    expect(await auditCount(p.id, 'subscriptions.payment_unapplied')).toBe(1);
+    expect(await auditCount(p.id, 'subscriptions.paymentUnapplied')).toBe(1);
   });
 
   it('a free user has nothing to cancel; an amount that differs from the order is not applied', async () => {

@@ -25,7 +25,7 @@ export const paymentOrders = pgTable(
     currency: text().notNull().default('INR'),
     providerOrderId: text().notNull().unique(),
     // created → paid. A paid order is applied to the subscription unless it would lower the
-    // plan in effect (a stale order): then the audit says subscriptions.payment_unapplied.
+    // plan in effect (a stale order): then the audit says subscriptions.paymentUnapplied.
     status: text({ enum: ['created', 'paid'] })
       .notNull()
       .default('created'),

@@ -47,9 +47,16 @@ export const users = pgTable(
     deletionDueAt: tstz(),
   },
   (t) => [
+    // Also the email sort of admin.users.list (server/domain/admin-user-list.ts), as are:
     uniqueIndex('users_email_lower_uq').on(sql`lower(${t.email})`),
-    index('users_name_lower_idx').on(sql`lower(${t.name}) text_pattern_ops`),
-    index('users_role_idx').on(t.roleId),
+    index('users_name_sort_idx').on(sql`lower(${t.name})`, t.id),
+    index('users_created_sort_idx').on(t.createdAt, t.id),
+    // "Any part of the email or name" (LIKE '%…%'): pg_trgm (created by migrations/0004).
+    index('users_email_trgm_idx').using('gin', sql`lower(${t.email}) gin_trgm_ops`),
+    index('users_name_trgm_idx').using('gin', sql`lower(${t.name}) gin_trgm_ops`),
+    // The role and status filters, in the default (newest first) order.
+    index('users_role_created_idx').on(t.roleId, t.createdAt, t.id),
+    index('users_suspended_created_idx').on(t.createdAt, t.id).where(sql`${t.status} = 'suspended'`),
     // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
     index('users_tokens_valid_after_idx').on(t.tokensValidAfter),
     index('users_deletion_due_idx').on(t.deletionDueAt).where(sql`${t.deletionDueAt} IS NOT NULL`),
@@ -134,8 +141,8 @@ export const auditLog = pgTable(
   (t) => [
     index('audit_log_at_idx').on(t.at),
     index('audit_log_actor_idx').on(t.actorId, t.id),
-    index('audit_log_action_idx').on(t.action, t.id),
-    // The erasure job scrubs the entries about an account.
+    // The admin console's target filter; the erasure job scrubs the entries about an account.
     index('audit_log_target_idx').on(t.targetId, t.id),
+    index('audit_log_action_idx').on(t.action, t.id),
   ],
 );

@@ -1,14 +1,16 @@
 // Instant revocation of access tokens with zero database queries per request.
 // Two kinds of entries, both kept in process memory and checked on every request:
 //   user → tokens_valid_after (epoch seconds): tokens with iat before it are dead
-//          (logout-all, password change, suspension, role/plan change, admin revoke);
+//          (logout-all, password change, suspension, role/plan change, admin revoke,
+//          deletion);
 //   sid  → revoked session (refresh-token family) until its last access token expires
 //          (logout, refresh-token reuse).
 // The procedure that revokes persists the fact in Postgres (users.tokens_valid_after,
 // refresh_tokens.revoked_at) and then announces it: applied here at once and published
 // through Redis so every instance learns it within a second. An instance loads the
 // facts of the last access-token lifetime from Postgres at start (and again whenever its
-// subscriber reconnects, so nothing published during an outage is missed). Without
+// subscriber reconnects, so nothing published during an outage is missed, and every
+// 30 s: how revocations made in SQL, such as a deleted user, arrive). Without
 // Redis it works in one process. See docs/decisions/revocation.md.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
@@ -120,7 +122,9 @@ export function sessionRevocation(familyId: string, accessTtlSeconds: number): R
 
 /**
  * Loads what can still matter from Postgres: users whose tokens_valid_after moved within
- * the last access-token lifetime, and families revoked within it. Two queries at start.
+ * the last access-token lifetime (a soft-deleted user's moves too), users deleted within
+ * it (their audit entry; migrations/0004_user_deletion_revokes.sql), and families revoked
+ * within it. Two queries.
  */
 export async function loadRevocations(
   db: Executor,
@@ -130,7 +134,10 @@ export async function loadRevocations(
   const users = await queryRows<{ id: string; at: number }>(
     db,
     sql`SELECT id, extract(epoch FROM tokens_valid_after)::float8 AS at FROM users
-        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})`,
+        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})
+        UNION ALL
+        SELECT target_id, extract(epoch FROM at + interval '1 minute')::float8 FROM audit_log
+        WHERE action = 'user.deleted' AND at > now() - make_interval(secs => ${accessTtlSeconds})`,
   );
   const families = await queryRows<{ id: string; at: number }>(
     db,
@@ -156,8 +163,9 @@ export interface RevocationSyncOptions {
   /** How often expired entries are dropped. */
   pruneIntervalMs?: number;
   /**
-   * With Redis: how often the state is reloaded from Postgres anyway, a backstop for a
-   * message lost while the subscriber stayed connected (e.g. a publish that timed out).
+   * How often the state is reloaded from Postgres anyway: how revocations made in SQL
+   * (a deleted user) arrive, and with Redis a backstop for a message lost while the
+   * subscriber stayed connected (e.g. a publish that timed out).
    */
   resyncIntervalMs?: number;
 }
@@ -177,8 +185,7 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     opts.pruneIntervalMs ?? 60_000,
   );
   timer.unref();
-  if (!redis) return async () => clearInterval(timer);
-
+  // Also without Redis: revocations made in SQL (a deleted user) reach this process here.
   const resync = setInterval(
     () =>
       void loadRevocations(db, list, accessTtlSeconds).catch((err) =>
@@ -187,6 +194,11 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     opts.resyncIntervalMs ?? 30_000,
   );
   resync.unref();
+  if (!redis)
+    return async () => {
+      clearInterval(timer);
+      clearInterval(resync);
+    };
 
   const subscriber = redis.duplicate({ lazyConnect: true });
   subscriber.on('error', () => {}); // reconnects by itself

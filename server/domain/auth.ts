@@ -4,6 +4,7 @@
 // report and asserted by test/auth.test.ts.
 import { sql } from 'drizzle-orm';
 import { queryRows, uniqueViolation } from '../../db/client.ts';
+import type { AuditAction } from '../../shared/audit.ts';
 import type { ChangePasswordInput, LoginInput, RegisterInput } from '../../shared/inputs/auth.ts';
 import { recordAudit } from '../audit.ts';
 import {
@@ -137,7 +138,7 @@ async function startSession(
   deps: AuthDeps,
   row: ClaimsRow,
   client: ClientInfo,
-  audit: { action: string },
+  audit: { action: AuditAction },
 ): Promise<AuthResult> {
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
@@ -168,7 +169,7 @@ export async function login(deps: AuthDeps, input: LoginInput, client: ClientInf
     await deps.loginLimiter.recordFailure(input.email, client.ip);
     await recordAudit(deps.db, {
       actorId: row?.id ?? null,
-      action: 'auth.login_failed',
+      action: 'auth.loginFailed',
       targetId: row?.id ?? null,
       ip: client.ip,
       details: { reason: row ? 'wrong_password' : 'unknown_email' },
@@ -179,7 +180,7 @@ export async function login(deps: AuthDeps, input: LoginInput, client: ClientInf
   if (user.status !== 'active') {
     await recordAudit(deps.db, {
       actorId: user.id,
-      action: 'auth.login_failed',
+      action: 'auth.loginFailed',
       targetId: user.id,
       ip: client.ip,
       details: { reason: 'account_suspended' },
@@ -202,7 +203,7 @@ export async function refresh(deps: AuthDeps, refreshToken: string, client: Clie
     await deps.revocations.announce(sessionRevocation(result.familyId, deps.tokens.ttlSeconds));
     await recordAudit(deps.db, {
       actorId: null,
-      action: 'auth.refresh_reuse',
+      action: 'auth.refreshReuse',
       targetId: result.userId,
       ip: client.ip,
       details: { sessionId: result.familyId },
@@ -239,7 +240,7 @@ export async function logout(
 export async function endAllSessions(
   deps: Pick<AppDeps, 'db' | 'revocations'>,
   userId: string,
-  audit: { actorId: string; action: string; ip: string },
+  audit: { actorId: string; action: AuditAction; ip: string },
 ): Promise<void> {
   const [row] = await queryRows<{ tva: number }>(
     deps.db,
@@ -266,7 +267,7 @@ export async function reauthenticate(
   userId: string,
   password: string,
   client: ClientInfo,
-  failure: { action: string; message: string },
+  failure: { action: AuditAction; message: string },
 ): Promise<ClaimsRow> {
   const current = await readClaimsById(deps.db, userId);
   if (current?.status !== 'active') throw unauthorized();
@@ -292,7 +293,7 @@ export async function changePassword(
   client: ClientInfo,
 ): Promise<AuthResult> {
   await reauthenticate(deps, userId, input.currentPassword, client, {
-    action: 'auth.password_change_failed',
+    action: 'auth.changePasswordFailed',
     message: 'Current password is incorrect',
   });
   const passwordHash = await deps.passwords.hash(input.newPassword);
@@ -311,7 +312,7 @@ export async function changePassword(
           SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
           FROM u
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT u.id, 'auth.password_changed', u.id, ${client.ip} FROM u
+          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT u.id, 'auth.changePassword', u.id, ${client.ip} FROM u
         )
         ${claimsSelect(sql`u`)}`,
   );

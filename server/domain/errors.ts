@@ -49,6 +49,9 @@ export function notAllowed(message: string): DomainError {
   return new DomainError('forbidden', message);
 }
 
+/** What a refused token is told, whatever the reason (bad, expired, revoked, its user gone). */
+export const EXPIRED_TOKEN_MESSAGE = 'Invalid or expired access token';
+
 export function unauthorized(message = 'Authentication required'): DomainError {
   return new DomainError('unauthorized', message);
 }

@@ -36,7 +36,7 @@ export async function acceptNotice(
           RETURNING user_id, accepted_at
         ), audit AS (
           INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT user_id, 'privacy.notice_accepted', user_id, ${ip}, jsonb_build_object('version', ${version}::text)
+          SELECT user_id, 'privacy.acceptNotice', user_id, ${ip}, jsonb_build_object('version', ${version}::text)
           FROM c
         )
         ${claimsSelect(sql`users u JOIN c ON c.user_id = u.id`, sql`, c.accepted_at`)}`,
@@ -94,7 +94,7 @@ export async function requestDeletion(
   client: ClientInfo,
 ): Promise<{ deletionDueAt: Date }> {
   await reauthenticate(deps, userId, password, client, {
-    action: 'privacy.deletion_refused',
+    action: 'privacy.deleteAccountFailed',
     message: 'Password is incorrect',
   });
   const [row] = await queryRows<{ due: Date }>(
@@ -108,7 +108,7 @@ export async function requestDeletion(
           RETURNING id, deletion_due_at
         ), audit AS (
           INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT id, 'privacy.deletion_requested', id, ${client.ip}, jsonb_build_object('dueAt', deletion_due_at)
+          SELECT id, 'privacy.deleteAccount', id, ${client.ip}, jsonb_build_object('dueAt', deletion_due_at)
           FROM u
         )
         SELECT deletion_due_at AS due FROM u`,
@@ -126,7 +126,7 @@ export async function cancelDeletion(db: Executor, userId: string, ip: string): 
           WHERE id = ${userId} AND deleted_at IS NULL AND deletion_due_at IS NOT NULL
           RETURNING id
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT id, 'privacy.deletion_cancelled', id, ${ip} FROM u
+          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT id, 'privacy.cancelDeletion', id, ${ip} FROM u
         )
         SELECT id FROM u`,
   );
@@ -150,7 +150,7 @@ export const ERASED_EMAIL_DOMAIN = 'erased.invalid';
  * - anonymised: the users row (no email, name, phone; no usable password; deleted_at set);
  *   audit entries by or about the account lose their IP and details;
  * - tokens: tokens_valid_after bumped (access tokens die at once, announced after);
- * - a tombstone audit entry 'privacy.account_erased' with no personal data.
+ * - a tombstone audit entry 'privacy.accountErased' with no personal data.
  * Payment orders stay (financial records; no personal data beyond the pseudonymous id).
  */
 export async function eraseDueAccounts(
@@ -195,7 +195,7 @@ export async function eraseDueAccounts(
             RETURNING u.id, extract(epoch FROM u.tokens_valid_after)::float8 AS tva
           ), tombstone AS (
             INSERT INTO audit_log (actor_id, action, target_id, details)
-            SELECT NULL, 'privacy.account_erased', e.id,
+            SELECT NULL, 'privacy.accountErased', e.id,
                    jsonb_build_object('dataKeyDestroyed', e.id IN (SELECT user_id FROM shredded))
             FROM erased e
           )

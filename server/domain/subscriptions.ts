@@ -224,15 +224,15 @@ export async function applyWebhookEvent(
         audit AS (
           INSERT INTO audit_log (actor_id, action, target_id, details)
           SELECT NULL::uuid,
-                 CASE WHEN EXISTS (SELECT 1 FROM applied) THEN 'subscriptions.payment_applied'
-                      ELSE 'subscriptions.payment_unapplied' END,
+                 CASE WHEN EXISTS (SELECT 1 FROM applied) THEN 'subscriptions.paymentApplied'
+                      ELSE 'subscriptions.paymentUnapplied' END,
                  p.user_id,
                  jsonb_build_object('plan', pl.code, 'orderId', ${orderId}::text, 'eventId', ${eventId}::text,
                                     'event', ${event.event}::text,
                                     'periodEnd', (SELECT current_period_end FROM applied))
           FROM paid p JOIN plans pl ON pl.id = p.plan_id
           UNION ALL
-          SELECT NULL::uuid, 'subscriptions.payment_failed', o.user_id,
+          SELECT NULL::uuid, 'subscriptions.paymentFailed', o.user_id,
                  jsonb_build_object('orderId', o.provider_order_id, 'eventId', ${eventId}::text)
           FROM payment_orders o
           WHERE ${event.event === 'payment.failed'} AND o.provider_order_id = ${orderId} AND EXISTS (SELECT 1 FROM ev)

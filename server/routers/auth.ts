@@ -11,7 +11,8 @@ import * as auth from '../domain/auth.ts';
 import type { Context } from '../trpc/context.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
-const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
+/** Where the call comes from (stored with a session). */
+export const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
 
 export const authRouter = router({
   register: publicProcedure
@@ -40,7 +41,7 @@ export const authRouter = router({
   logoutAll: protectedProcedure.meta({ auth: 'user', beforeConsent: true }).mutation(async ({ ctx }) => {
     await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
       actorId: ctx.auth.sub,
-      action: 'auth.logout_all',
+      action: 'auth.logoutAll',
       ip: ctx.req.ip,
     });
     return { ok: true as const };

@@ -157,7 +157,7 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
     await expect401(me(second.accessToken)); // and the session's live access token
     const [audit] = await queryRows<{ n: number }>(
       server.deps.db,
-      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refresh_reuse' AND target_id = ${a.user.id}`,
+      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refreshReuse' AND target_id = ${a.user.id}`,
     );
     expect(Number(audit!.n)).toBe(1);
   });

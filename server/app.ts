@@ -104,7 +104,9 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   app.addHook('onSend', async (_req, reply, payload) => {
     if (!(payload instanceof Response) || payload.body === null || isStreamed(payload)) return payload;
     reply.code(payload.status);
-    payload.headers.forEach((value, name) => reply.header(name, value));
+    payload.headers.forEach((value, name) => {
+      reply.header(name, value);
+    });
     return Buffer.from(await payload.arrayBuffer());
   });
   await app.register(compress, {

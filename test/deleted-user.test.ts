@@ -39,14 +39,12 @@ describe('the token of a deleted or missing user', () => {
     return { status: res.status, code: body.error?.json.data.code ?? 'OK' };
   }
   const register = (name: string) =>
-    server
-      .client()
-      .auth.register.mutate({
-        email: `${name}.${randomUUID()}@example.com`,
-        password: PASSWORD,
-        name,
-        acceptPrivacyNotice: NOTICE,
-      });
+    server.client().auth.register.mutate({
+      email: `${name}.${randomUUID()}@example.com`,
+      password: PASSWORD,
+      name,
+      acceptPrivacyNotice: NOTICE,
+    });
   /** What the instance's periodic resync does (every 30 s; tests do not wait for it). */
   const resync = () =>
     loadRevocations(server.deps.db, server.deps.revocations, server.deps.config.ACCESS_TOKEN_TTL_SECONDS);

@@ -107,14 +107,12 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
 
   async function registerPatient(tag: string) {
     const email = `patient-${tag}-${Date.now().toString(36)}@example.test`;
-    const res = await server
-      .client()
-      .auth.register.mutate({
-        email,
-        password: PASSWORD,
-        name: `Patient ${tag}`,
-        acceptPrivacyNotice: NOTICE,
-      });
+    const res = await server.client().auth.register.mutate({
+      email,
+      password: PASSWORD,
+      name: `Patient ${tag}`,
+      acceptPrivacyNotice: NOTICE,
+    });
     return { email, id: res.user.id, token: res.accessToken, refreshToken: res.refreshToken };
   }
 

@@ -7,7 +7,8 @@
 # The Node version matches .nvmrc (what CI tests on). See docs/operations.md.
 
 # 1. Build: esbuild bundles server/index.ts, scripts/migrate.ts and scripts/keys.ts into
-#    dist/ (npm run build; node_modules packages stay external).
+#    dist/ (node_modules packages stay external) and Vite builds the admin console into
+#    dist/admin (npm run build).
 FROM node:24.22.3-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -17,6 +18,7 @@ COPY db ./db
 COPY scripts ./scripts
 COPY server ./server
 COPY shared ./shared
+COPY web ./web
 RUN npm run build
 
 # 2. Production dependencies. --legacy-peer-deps: npm would otherwise also install the peer

@@ -7,6 +7,7 @@
 import postgres from 'postgres';
 import { createDatabase } from '../db/client.ts';
 import type { TokenSubject } from '../server/auth/tokens.ts';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../server/config.ts';
 
 export function databaseUrl(base: string, name: string): string {
   const url = new URL(base);
@@ -107,7 +108,10 @@ export async function ensureUsers(url: string, n: number, log: (m: string) => vo
 /** What a bench user's token carries. */
 export type BenchUser = TokenSubject;
 
-/** Claims of up to `limit` patients who may read their mood log (random sample). */
+/**
+ * Claims of up to `limit` patients who may read their mood log (random sample), as if they
+ * had accepted the current privacy notice (bulk-seeded users record no consent).
+ */
 export async function sampleUsers(url: string, limit: number): Promise<BenchUser[]> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
@@ -117,7 +121,7 @@ export async function sampleUsers(url: string, limit: number): Promise<BenchUser
                    WHERE rp.role_id = r.id ORDER BY 1) AS permissions,
              array(SELECT f.code FROM plan_features pf JOIN features f ON f.id = pf.feature_id
                    WHERE pf.plan_id = pl.id ORDER BY 1) AS features,
-             pl.code AS plan
+             pl.code AS plan, ${DEFAULT_PRIVACY_NOTICE_VERSION}::text AS "privacyNotice"
       FROM users u
       JOIN roles r ON r.id = u.role_id
       LEFT JOIN subscriptions s ON s.user_id = u.id AND s.status = 'active'

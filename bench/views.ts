@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { createDatabase } from '../db/client.ts';
 import type { ViewRefresh } from '../db/views.ts';
+import { RevocationList } from '../server/auth/revocation.ts';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/create-services.ts';
 import { viewRefreshJob, withJobLock } from '../server/jobs/index.ts';
@@ -54,7 +55,7 @@ if (have < USERS) {
 const config = loadConfig({ NODE_ENV: 'development', DATABASE_URL: url, LOG_LEVEL: 'warn' });
 // The job's lock transaction plus one connection per view (the refresh runs them at once).
 const database = await createDatabase({ url, poolMax: 4 });
-const jobDeps = { config, database, log: createLogger(config) };
+const jobDeps = { config, database, log: createLogger(config), revocations: new RevocationList() };
 /** The scheduled refresh as the job runs it: under its advisory lock, skipped when fresh. */
 const runJob = async () => {
   const res = await withJobLock(database, viewRefreshJob.lockId, (tx) => viewRefreshJob.work(tx, jobDeps));

@@ -284,17 +284,21 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     mkdirSync(dataDir, { recursive: true });
   }
   // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
-  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('drizzle-orm/pglite'),
-    import('drizzle-orm/pglite/migrator'),
-  ]).catch((err: unknown) => {
+  const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all(
+    [
+      import('@electric-sql/pglite'),
+      import('@electric-sql/pglite/contrib/pg_trgm'),
+      import('drizzle-orm/pglite'),
+      import('drizzle-orm/pglite/migrator'),
+    ],
+  ).catch((err: unknown) => {
     if ((err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
     throw new Error(
       'DATABASE_URL is not set and the embedded database (PGlite, a development dependency) is not installed',
     );
   });
-  const client = new PGlite(dataDir);
+  // pg_trgm: the admin user list's substring search (migrations create the extension).
+  const client = new PGlite({ dataDir, extensions: { pg_trgm } });
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
     db,
@@ -331,6 +335,7 @@ interface PgErrorLike {
   code?: string;
   constraint?: string;
   constraint_name?: string;
+  detail?: string;
 }
 /** Drizzle wraps driver errors (DrizzleQueryError.cause); find the Postgres error. */
 export function findPgError(err: unknown): PgErrorLike | undefined {

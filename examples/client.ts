@@ -99,8 +99,15 @@ export function createApiClient(url: string, session: Session = { accessToken: n
     get refreshes() {
       return refreshes;
     },
+    /** Registration accepts the privacy notice the user was shown (privacy.notice gives its version). */
     async register(email: string, password: string, name: string) {
-      const res = await authClient.auth.register.mutate({ email, password, name });
+      const { version } = await authClient.privacy.notice.query();
+      const res = await authClient.auth.register.mutate({
+        email,
+        password,
+        name,
+        acceptPrivacyNotice: version,
+      });
       session.accessToken = res.accessToken;
       session.refreshToken = res.refreshToken;
       return res.user;
@@ -110,6 +117,15 @@ export function createApiClient(url: string, session: Session = { accessToken: n
       session.accessToken = res.accessToken;
       session.refreshToken = res.refreshToken;
       return res.user;
+    },
+    /**
+     * Accepts the current privacy notice (after showing it to the user): needed once per
+     * notice version before any procedure other than auth.* and privacy.* answers.
+     */
+    async acceptPrivacyNotice() {
+      const { version } = await authClient.privacy.notice.query();
+      const res = await api.privacy.acceptNotice.mutate({ version });
+      session.accessToken = res.accessToken;
     },
     async logout() {
       if (session.refreshToken) await authClient.auth.logout.mutate({ refreshToken: session.refreshToken });

@@ -1,5 +1,7 @@
 // The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz), Prometheus
-// metrics (/metrics), the JWKS and file downloads (/export, /reports/*), behind the production hardening: security headers,
+// metrics (/metrics), the JWKS, file downloads (/export, /reports/*), the payment webhook
+// (/webhooks/razorpay) and the admin console (/admin, server/http/admin-console.ts), behind the
+// production hardening: security headers,
 // a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
 // and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
 import { randomUUID } from 'node:crypto';
@@ -9,9 +11,11 @@ import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
+import { registerAdminConsole } from './http/admin-console.ts';
 import { registerDownloads } from './http/downloads.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
+import { registerWebhooks } from './http/webhooks.ts';
 import type { AppDeps } from './services.ts';
 
 /** Longest a client may take to send its headers, and its whole request. */
@@ -95,6 +99,18 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     exposedHeaders: ['x-request-id', 'retry-after'],
     maxAge: 600,
   });
+  // tRPC's official adapter answers with a Fetch Response, whose body @fastify/compress
+  // sees as a stream of unknown size and compresses whatever its size. A complete answer
+  // goes on as a Buffer instead, so both tRPC paths follow COMPRESS_THRESHOLD_BYTES.
+  // Streams (jsonl batches, server-sent events) stay streams.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (!(payload instanceof Response) || payload.body === null || isStreamed(payload)) return payload;
+    reply.code(payload.status);
+    payload.headers.forEach((value, name) => {
+      reply.header(name, value);
+    });
+    return Buffer.from(await payload.arrayBuffer());
+  });
   await app.register(compress, {
     threshold: COMPRESS_THRESHOLD_BYTES,
     encodings: ['br', 'gzip'],
@@ -127,7 +143,16 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
 
   await registerTrpc(app, deps);
   registerDownloads(app, deps);
+  await registerWebhooks(app, deps);
+  await registerAdminConsole(app);
   return app;
+}
+
+/** A Response tRPC streams: a jsonl batch (chunked) or server-sent events. */
+function isStreamed(res: Response): boolean {
+  return (
+    res.headers.has('transfer-encoding') || /^text\/event-stream/i.test(res.headers.get('content-type') ?? '')
+  );
 }
 
 /** Postgres and Redis each answer within READY_CHECK_TIMEOUT_MS. */

@@ -1,10 +1,12 @@
 // The audit log: an append-only record of auth events and every admin action.
 import type { Executor } from '../db/client.ts';
 import { auditLog } from '../db/schema/index.ts';
+import type { AuditAction } from '../shared/audit.ts';
 
 export interface AuditEntry {
   actorId: string | null;
-  action: string;
+  /** One of the actions admin.audit.list exports (shared/audit.ts). */
+  action: AuditAction;
   targetId?: string | null;
   ip?: string | null;
   /** Never put tokens, passwords, notes or answers here. */

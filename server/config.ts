@@ -16,6 +16,9 @@ const url = (protocols: string[]) =>
       `must start with ${protocols.join(' or ')}:`,
     );
 
+/** The privacy notice in force unless PRIVACY_NOTICE_VERSION names another. */
+export const DEFAULT_PRIVACY_NOTICE_VERSION = '2026-11-30';
+
 /** A comma-separated list; unset or empty → []. */
 const commaList = z
   .string()
@@ -58,6 +61,7 @@ const variables = z.object({
   RATE_LIMIT_ENABLED: bool.default(true),
   RATE_LIMIT_GENERAL_PER_MINUTE: positiveInt.default(600),
   RATE_LIMIT_REGISTER_PER_HOUR: positiveInt.default(20),
+  RATE_LIMIT_CHECKOUT_PER_HOUR: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
   VIEW_REFRESH_CRON: z
@@ -88,6 +92,29 @@ const variables = z.object({
   MAX_BATCH_SIZE: positiveInt.max(100).default(10),
   // Which tRPC HTTP path serves /trpc: the lean one (server/http/lean.ts) or tRPC's adapter.
   TRPC_PATH: z.enum(['lean', 'official']).default('lean'),
+  // The privacy notice users must have accepted (docs/decisions/privacy-rights.md); a new
+  // value asks every user again.
+  PRIVACY_NOTICE_VERSION: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,40}$/, 'must be 1-40 letters, digits, dots, dashes or underscores')
+    .default(DEFAULT_PRIVACY_NOTICE_VERSION),
+  // privacy.deleteAccount: hours before the erasure job erases the account (cancellable).
+  ACCOUNT_DELETION_GRACE_HOURS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(90 * 24)
+    .default(14 * 24),
+  // Paid plans through Razorpay (docs/decisions/subscriptions-and-payments.md). Off: the
+  // checkout answers PRECONDITION_FAILED and POST /webhooks/razorpay does not exist.
+  PAYMENTS_ENABLED: bool.default(false),
+  RAZORPAY_KEY_ID: z
+    .string()
+    .regex(/^rzp_(test|live)_[A-Za-z0-9]{6,40}$/, 'must look like rzp_test_… or rzp_live_…')
+    .optional(),
+  RAZORPAY_KEY_SECRET: z.string().min(8).max(200).optional(),
+  RAZORPAY_WEBHOOK_SECRET: z.string().min(8).max(200).optional(),
+  RAZORPAY_API_URL: url(['https', 'http']).default('https://api.razorpay.com'),
 });
 
 export const configSchema = variables.superRefine((c, ctx) => {
@@ -103,6 +130,10 @@ export const configSchema = variables.superRefine((c, ctx) => {
       path: ['WORKERS'],
       message: 'above 1 needs DATABASE_URL (the embedded database serves one process)',
     });
+  if (c.PAYMENTS_ENABLED)
+    for (const key of ['RAZORPAY_KEY_ID', 'RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET'] as const)
+      if (!c[key])
+        ctx.addIssue({ code: 'custom', path: [key], message: 'is required when PAYMENTS_ENABLED=true' });
   if (c.NODE_ENV !== 'production') return;
   const need = (key: keyof typeof c, why: string) =>
     ctx.addIssue({ code: 'custom', path: [key], message: why });
@@ -114,6 +145,13 @@ export const configSchema = variables.superRefine((c, ctx) => {
     need('JWT_PRIVATE_KEYS', 'or JWT_SECRET is required in production (generated keys are for development)');
   if (!c.NOTES_ENCRYPTION_KEY) need('NOTES_ENCRYPTION_KEY', 'is required in production');
   if (!c.RATE_LIMIT_ENABLED) need('RATE_LIMIT_ENABLED', 'cannot be false in production');
+  if (c.PAYMENTS_ENABLED && !c.RAZORPAY_API_URL.startsWith('https:'))
+    need('RAZORPAY_API_URL', 'must be https in production');
+  if (c.ACCOUNT_DELETION_GRACE_HOURS < 24)
+    need(
+      'ACCOUNT_DELETION_GRACE_HOURS',
+      'must be at least 24 in production (the user may change their mind)',
+    );
   if (c.PASSWORD_HASH_COST !== undefined)
     need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
 });

@@ -14,6 +14,7 @@ import { noteCall } from './http/calls.ts';
 import { createRateLimits } from './limits/index.ts';
 import { serializeError } from './logging.ts';
 import { createMetrics } from './metrics.ts';
+import { createPaymentProvider } from './payments/razorpay.ts';
 import type { AppDeps } from './services.ts';
 
 /** Paths and keys pino must never write: tokens, passwords, notes, answers. */
@@ -158,6 +159,7 @@ export async function createDeps(
     notes,
     loginLimiter: limits.loginLimiter,
     quotas: limits.quotas,
+    payments: createPaymentProvider(config),
     metrics,
     log,
     hooks: {

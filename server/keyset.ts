@@ -14,7 +14,8 @@ const KINDS = {
     typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v),
   /** An exact timestamp made by exactTimestamp(). */
   timestamp: (v: unknown) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v),
-  text: (v: unknown) => typeof v === 'string' && v.length <= 200,
+  /** Up to an email's length (254). */
+  text: (v: unknown) => typeof v === 'string' && v.length <= 254,
   integer: (v: unknown) => Number.isSafeInteger(v),
 } as const;
 export type CursorKind = keyof typeof KINDS;

@@ -12,6 +12,7 @@ import type { NotesCipher } from './crypto/notes.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
 import type { Metrics } from './metrics.ts';
+import type { PaymentProvider } from './payments/razorpay.ts';
 import type { ProcedureHooks } from './trpc/hooks.ts';
 
 export interface AppDeps {
@@ -31,6 +32,8 @@ export interface AppDeps {
   loginLimiter: LoginLimiter;
   /** Product limits (one export an hour, API-key exchanges): server/limits. */
   quotas: Quotas;
+  /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
+  payments: PaymentProvider | undefined;
   /** Prometheus registry and recorders (server/metrics.ts). */
   metrics: Metrics;
   log: Logger;

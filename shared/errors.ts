@@ -5,6 +5,9 @@ export const FORBIDDEN_REASONS = [
   'missing_feature',
   'insufficient_privilege',
   'account_suspended',
+  // The caller has not accepted the current privacy notice (`required` names its version):
+  // call privacy.acceptNotice, then use the access token it returns.
+  'privacy_notice_required',
 ] as const;
 export type ForbiddenReason = (typeof FORBIDDEN_REASONS)[number];
 

@@ -6,7 +6,8 @@ import { expect } from 'vitest';
 import { onQuery } from '../db/client.ts';
 import type { PlanCode } from '../shared/catalog.ts';
 import type { AppRouter } from '../shared/index.ts';
-import { bearer, type TestServer } from './server.ts';
+import { NOTICE } from './helpers.ts';
+import { bearer, loginAccepted, type TestServer } from './server.ts';
 
 export const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
@@ -22,8 +23,9 @@ export interface Account {
 let n = 0;
 
 export async function adminAccount(server: TestServer): Promise<Account> {
-  const res = await server.client().auth.login.mutate(ADMIN);
-  return { id: res.user.id, email: ADMIN.email, token: res.accessToken, api: server.client(res.accessToken) };
+  const token = await loginAccepted(server, ADMIN);
+  const api = server.client(token);
+  return { id: (await api.auth.me.query()).id, email: ADMIN.email, token, api };
 }
 
 /** A new user on `plan` (and `role`, default patient), with a fresh token. */
@@ -35,7 +37,12 @@ export async function account(
   n += 1;
   const email = `user${n}-${Date.now().toString(36)}@example.com`;
   const anon = server.client();
-  const reg = await anon.auth.register.mutate({ email, password: PASSWORD, name: `User ${n}` });
+  const reg = await anon.auth.register.mutate({
+    email,
+    password: PASSWORD,
+    name: `User ${n}`,
+    acceptPrivacyNotice: NOTICE,
+  });
   if (plan !== 'free' || role !== 'patient') {
     const root = (await adminAccount(server)).api;
     if (plan !== 'free') await root.admin.users.setPlan.mutate({ userId: reg.user.id, planCode: plan });

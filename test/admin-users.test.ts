@@ -1,15 +1,14 @@
-// admin.users.*: list (one query on the materialized view), role/plan changes,
+// admin.users.*: list and get (one query on the base tables), role/plan changes,
 // suspension, session revocation; each takes effect on live access tokens at once and is
 // audited; privilege escalation attempts fail.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
-import { refreshViews } from '../db/views.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
 import { detailsOf, errorOf } from './fixtures/domain.ts';
-import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
+import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 const PASSWORD = 'correct horse battery';
@@ -35,7 +34,12 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
   /** A user of `role`, logged in (its token carries that role). */
   async function makeUser(role: string, tag = 'user', name = 'Test User') {
     const email = `${tag}.${Date.now().toString(36)}.${seq++}@example.com`;
-    const reg = await callerFor(deps).auth.register({ email, password: PASSWORD, name });
+    const reg = await callerFor(deps).auth.register({
+      email,
+      password: PASSWORD,
+      name,
+      acceptPrivacyNotice: NOTICE,
+    });
     if (role !== 'patient')
       await deps.db.execute(
         sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE name = ${role}) WHERE id = ${reg.user.id}`,
@@ -57,32 +61,66 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     return row?.n ?? 0;
   };
 
-  it('lists users from the view with search, filters and keyset pages in one query', async () => {
+  it('lists users from the base tables: search by any part, filters, sorts and keyset pages in one query', async () => {
     const tag = `zq${Date.now().toString(36)}`;
-    const made = [];
-    for (let i = 0; i < 5; i++) made.push(await makeUser('patient', `${tag}${i}`, `Name ${i}`));
+    for (let i = 0; i < 5; i++) await makeUser('patient', `a${i}.${tag}`, `Name ${'edcba'[i]} ${tag}`);
     await makeUser('patient', `${tag}_x`, 'Underscore'); // "_" must not act as a wildcard
-    await refreshViews(deps.db);
     const caller = await as(admin);
+    // No view refresh: the list reads the base tables, so users made a moment ago are there.
     const { result: page1, queries } = await countQueries(() =>
-      caller.admin.users.list({ search: tag.toUpperCase(), limit: 2 }),
+      caller.admin.users.list({ search: tag.toUpperCase().slice(1), limit: 2 }),
     );
     expect(queries).toBe(1);
     expect(page1.items).toHaveLength(2);
     expect(page1.nextCursor).toBeTruthy();
-    const page2 = await caller.admin.users.list({ search: tag, limit: 2, cursor: page1.nextCursor! });
-    const page3 = await caller.admin.users.list({ search: tag, limit: 2, cursor: page2.nextCursor! });
+    const page2 = await caller.admin.users.list({
+      search: tag.slice(1),
+      limit: 2,
+      cursor: page1.nextCursor!,
+    });
+    const page3 = await caller.admin.users.list({
+      search: tag.slice(1),
+      limit: 2,
+      cursor: page2.nextCursor!,
+    });
     const all = [...page1.items, ...page2.items, ...page3.items];
     expect(all).toHaveLength(6);
     expect(new Set(all.map((u) => u.id)).size).toBe(6);
     expect(page3.nextCursor).toBeNull();
-    expect(all.map((u) => u.id)).toEqual([...all.map((u) => u.id)].sort());
+    // Default order: newest first.
+    const created = all.map((u) => u.createdAt.getTime());
+    expect(created).toEqual([...created].sort((a, b) => b - a));
     expect(all[0]).toMatchObject({ role: 'patient', plan: 'free', status: 'active' });
 
+    // Sorts: by email and by name, both directions, each through keyset pages.
+    const sorted = async (sort: 'email' | 'name', order: 'asc' | 'desc') => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await caller.admin.users.list({ search: tag, sort, order, limit: 2, cursor });
+        seen.push(...page.items.map((u) => (sort === 'email' ? u.email : u.name).toLowerCase()));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return seen;
+    };
+    const byEmail = await sorted('email', 'asc');
+    expect(byEmail).toHaveLength(6);
+    expect(byEmail).toEqual([...byEmail].sort());
+    expect(await sorted('email', 'desc')).toEqual([...byEmail].reverse());
+    const byName = await sorted('name', 'asc');
+    expect(byName.slice(0, 5)).toEqual(['a', 'b', 'c', 'd', 'e'].map((l) => `name ${l} ${tag}`));
+    expect(await sorted('name', 'desc')).toEqual([...byName].reverse());
+
+    // Any part of the email or the name; LIKE wildcards are literal.
+    const middle = await caller.admin.users.list({ search: `2.${tag}` });
+    expect(middle.items.map((u) => u.email)).toEqual([expect.stringMatching(new RegExp(`^a2\\.${tag}`))]);
     const underscore = await caller.admin.users.list({ search: `${tag}_` });
     expect(underscore.items.map((u) => u.email)).toEqual([expect.stringMatching(new RegExp(`^${tag}_x`))]);
-    const byName = await caller.admin.users.list({ search: 'underscore' });
-    expect(byName.items.some((u) => u.email.startsWith(`${tag}_x`))).toBe(true);
+    const percent = await caller.admin.users.list({ search: `${tag}%` });
+    expect(percent.items).toEqual([]);
+    const inName = await caller.admin.users.list({ search: 'DERSCOR' });
+    expect(inName.items.some((u) => u.email.startsWith(`${tag}_x`))).toBe(true);
+
     const therapists = await caller.admin.users.list({ role: 'therapist', limit: 100 });
     expect(therapists.items.map((u) => u.id)).toContain(therapist.id);
     expect(therapists.items.every((u) => u.role === 'therapist')).toBe(true);
@@ -95,6 +133,36 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     expect(denied.result.code).toBe('FORBIDDEN');
     expect(detailsOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'users.read' });
     expect(denied.queries).toBe(0);
+  });
+
+  it('shows a change in the list and in users.get at once (no view refresh), one query each', async () => {
+    const user = await makeUser('patient', 'fresh');
+    const caller = await as(admin);
+    await caller.admin.users.setPlan({ userId: user.id, planCode: 'premium' });
+    await caller.admin.users.suspend({ userId: user.id, reason: 'test' });
+    const { result: list, queries } = await countQueries(() =>
+      caller.admin.users.list({ search: user.email, plan: 'premium', status: 'suspended' }),
+    );
+    expect(queries).toBe(1);
+    expect(list.items).toEqual([
+      expect.objectContaining({ id: user.id, plan: 'premium', status: 'suspended' }),
+    ]);
+    const { result: one, queries: getQueries } = await countQueries(() =>
+      caller.admin.users.get({ userId: user.id }),
+    );
+    expect(getQueries).toBe(1);
+    expect(one).toMatchObject({
+      id: user.id,
+      email: user.email,
+      plan: 'premium',
+      status: 'suspended',
+      suspendedReason: 'test',
+    });
+    const missing = await errorOf(caller.admin.users.get({ userId: '00000000-0000-4000-8000-000000000000' }));
+    expect(missing.code).toBe('NOT_FOUND');
+    expect((await errorOf((await as(therapist)).admin.users.get({ userId: user.id }))).code).toBe(
+      'FORBIDDEN',
+    );
   });
 
   it('setRole kills live access tokens at once; the refresh token gives the new claims; audited', async () => {
@@ -119,7 +187,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     const claims = await claimsOf(refreshed.accessToken);
     expect(claims).toMatchObject({ role: 'therapist', privilegeLevel: 40 });
     expect(claims?.permissions).toContain('notes.write');
-    expect(await auditCount('admin.users.set_role', user.id)).toBe(1);
+    expect(await auditCount('admin.users.setRole', user.id)).toBe(1);
   });
 
   it('setPlan kills live access tokens at once; the refresh token gives the new features; audited', async () => {
@@ -131,7 +199,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     const claims = await claimsOf(refreshed.accessToken);
     expect(claims?.plan).toBe('basic');
     expect(claims?.features).toContain('therapist_booking');
-    expect(await auditCount('admin.users.set_plan', user.id)).toBe(1);
+    expect(await auditCount('admin.users.setPlan', user.id)).toBe(1);
     const unknown = await errorOf(
       (await as(admin)).admin.users.setPlan({ userId: user.id, planCode: 'platinum' }),
     );
@@ -163,7 +231,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     expect((await errorOf(callerFor(deps).auth.refresh({ refreshToken: user.refreshToken }))).code).toBe(
       'UNAUTHORIZED',
     );
-    expect(await auditCount('admin.users.revoke_sessions', user.id)).toBe(1);
+    expect(await auditCount('admin.users.revokeSessions', user.id)).toBe(1);
   });
 
   it('refuses privilege escalation: granting admin or superadmin, acting on an equal or higher role', async () => {

@@ -116,7 +116,7 @@ describe('API keys', () => {
     expect(fresh.isRevoked({ sub: me.id, sid: created.id, iat: Math.floor(Date.now() / 1000) })).toBe(true);
 
     expect(await auditActions(me.id)).toEqual(
-      expect.arrayContaining(['api_keys.create', 'auth.api_key_exchange', 'api_keys.revoke']),
+      expect.arrayContaining(['apiKeys.create', 'auth.exchangeApiKey', 'apiKeys.revoke']),
     );
   });
 

@@ -6,7 +6,7 @@ import { queryRows } from '../db/client.ts';
 import { ensureSuperadmin } from '../server/auth/bootstrap.ts';
 import { loadConfig } from '../server/config.ts';
 import { authenticate } from '../server/trpc/context.ts';
-import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
+import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 const ADMIN_EMAIL = 'Root@Example.com';
 const ADMIN_PASSWORD = 'a long bootstrap passphrase';
@@ -46,7 +46,12 @@ describe.each(DB_KINDS)('superadmin bootstrap on %s', (kind) => {
 
   it('leaves an existing account with that email untouched', async () => {
     const email = 'taken@example.com';
-    const reg = await callerFor(deps).auth.register({ email, password: 'user password 1', name: 'Taken' });
+    const reg = await callerFor(deps).auth.register({
+      email,
+      password: 'user password 1',
+      name: 'Taken',
+      acceptPrivacyNotice: NOTICE,
+    });
     expect(await ensureSuperadmin(deps.db, deps.passwords, email, ADMIN_PASSWORD)).toBe('exists');
     const [row] = await queryRows<{ role: string }>(
       deps.db,

@@ -9,7 +9,7 @@ import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { hashRefreshToken } from '../server/auth/refresh.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { errorOf } from './fixtures/domain.ts';
-import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
+import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 
@@ -34,12 +34,17 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
   const anon = () => callerFor(deps, null);
   const as = async (accessToken: string) => callerFor(deps, await bearer(deps, accessToken));
   const register = (email = uniqueEmail('u'), password = PASSWORD) =>
-    anon().auth.register({ email, password, name: 'Test User' });
+    anon().auth.register({ email, password, name: 'Test User', acceptPrivacyNotice: NOTICE });
 
   it('registers a patient on free with correct claims in one statement', async () => {
     const email = uniqueEmail('Reg');
     const { result, queries } = await countQueries(() =>
-      anon().auth.register({ email: `  ${email.toUpperCase()} `, password: PASSWORD, name: 'Asha' }),
+      anon().auth.register({
+        email: `  ${email.toUpperCase()} `,
+        password: PASSWORD,
+        name: 'Asha',
+        acceptPrivacyNotice: NOTICE,
+      }),
     );
     expect(queries).toBe(1);
     expect(result.user).toMatchObject({
@@ -112,14 +117,14 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     const audit = await queryRows<{ action: string; reason: string }>(
       deps.db,
       sql`SELECT action, details->>'reason' AS reason FROM audit_log
-          WHERE action IN ('auth.login', 'auth.login_failed') AND (target_id = ${result.user.id} OR target_id IS NULL)
+          WHERE action IN ('auth.login', 'auth.loginFailed') AND (target_id = ${result.user.id} OR target_id IS NULL)
           ORDER BY id`,
     );
     expect(audit.map((a) => `${a.action}:${a.reason}`)).toEqual(
       expect.arrayContaining([
         'auth.login:null',
-        'auth.login_failed:wrong_password',
-        'auth.login_failed:unknown_email',
+        'auth.loginFailed:wrong_password',
+        'auth.loginFailed:unknown_email',
       ]),
     );
   });
@@ -199,7 +204,7 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(queries).toBe(0);
     const [audit] = await queryRows<{ n: number }>(
       deps.db,
-      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refresh_reuse' AND target_id = ${first.user.id}`,
+      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refreshReuse' AND target_id = ${first.user.id}`,
     );
     expect(audit?.n).toBe(1);
   });
@@ -280,7 +285,7 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(await bearer(deps, s3.accessToken)).not.toBeNull();
     const [audit] = await queryRows<{ n: number }>(
       deps.db,
-      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.logout_all' AND actor_id = ${s1.user.id}`,
+      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.logoutAll' AND actor_id = ${s1.user.id}`,
     );
     expect(audit?.n).toBe(1);
   });

@@ -86,6 +86,7 @@ describe('examples/client.ts', () => {
       expect((await client.api.auth.me.query()).plan).toBe('free');
       const admin = createApiClient(server.url);
       await admin.login(ADMIN.email, ADMIN.password);
+      await admin.acceptPrivacyNotice();
       await admin.api.admin.users.setPlan.mutate({ userId: user.id, planCode: 'basic' });
       // The old access token died with the plan change; the client refreshes and retries.
       const me = await client.api.auth.me.query();

@@ -194,15 +194,18 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
 
   describe('admin.audit.list', () => {
     let actor: TestUser;
+    let target: TestUser;
     beforeAll(async () => {
       actor = await createUser(deps.db, { role: 'admin' });
+      target = await createUser(deps.db);
       for (let i = 0; i < 5; i++)
         await recordAudit(deps.db, {
           actorId: actor.id,
-          action: i % 2 ? 'test.odd' : 'test.even',
+          action: i % 2 ? 'admin.views.refresh' : 'crisis.acknowledge',
+          targetId: i % 2 ? null : target.id,
           details: { i },
         });
-      await recordAudit(deps.db, { actorId: null, action: 'test.even', details: { system: true } });
+      await recordAudit(deps.db, { actorId: null, action: 'crisis.acknowledge', details: { system: true } });
     });
 
     it('lists entries newest first with the actor email, filtered and paged, one query per page', async () => {
@@ -221,8 +224,35 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
       const page3 = await caller.admin.audit.list({ actorId: actor.id, limit: 2, cursor: page2.nextCursor! });
       expect([...page2.items, ...page3.items].map((e) => e.details)).toEqual([{ i: 2 }, { i: 1 }, { i: 0 }]);
       expect(page3.nextCursor).toBeNull();
-      const even = await caller.admin.audit.list({ action: 'test.even' });
-      expect(even.items.map((e) => e.details)).toEqual([{ system: true }, { i: 4 }, { i: 2 }, { i: 0 }]);
+      const even = await caller.admin.audit.list({ action: 'crisis.acknowledge' });
+      expect(even.items.slice(0, 4).map((e) => e.details)).toEqual([
+        { system: true },
+        { i: 4 },
+        { i: 2 },
+        { i: 0 },
+      ]);
+      const about = await caller.admin.audit.list({ targetId: target.id });
+      expect(about.items.map((e) => e.details)).toEqual([{ i: 4 }, { i: 2 }, { i: 0 }]);
+      expect(about.items[0]?.targetEmail).toBe(target.email);
+    });
+
+    it('filters by a date range (from and to inclusive), one query', async () => {
+      const caller = callerFor(deps, admin.claims);
+      const at = (await caller.admin.audit.list({ actorId: actor.id, limit: 1 })).items[0]!.at;
+      // Postgres keeps microseconds, a Date milliseconds: the entry lies in [at, at + 1 ms).
+      const { result, queries } = await measure(() =>
+        caller.admin.audit.list({ actorId: actor.id, from: at, to: new Date(at.getTime() + 1) }),
+      );
+      expect(queries).toBe(1);
+      expect(result.items.length).toBeGreaterThan(0);
+      expect(result.items.every((e) => e.at.getTime() === at.getTime())).toBe(true);
+      const later = await caller.admin.audit.list({ actorId: actor.id, from: new Date(at.getTime() + 1000) });
+      expect(later.items).toEqual([]);
+      const earlier = await caller.admin.audit.list({
+        actorId: actor.id,
+        to: new Date(at.getTime() - 60_000),
+      });
+      expect(earlier.items).toEqual([]);
     });
 
     it('refuses a therapist, and rejects bad filters with no query', async () => {
@@ -233,6 +263,8 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
       for (const input of [
         { actorId: 'not-a-uuid' },
         { action: "x' OR 1=1" },
+        { action: 'admin.users.set_role' },
+        { from: new Date(2), to: new Date(1) },
         { action: 'a'.repeat(65) },
         { cursor: Buffer.from('["1"]').toString('base64url') },
         { limit: 500 },

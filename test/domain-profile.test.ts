@@ -60,10 +60,10 @@ describe.each(DB_KINDS)('profiles, plans and the therapist directory on %s', (ki
       });
     });
 
-    it('answers NOT_FOUND for a deleted user, not 500', async () => {
+    it('answers UNAUTHORIZED for a deleted user (the token outlived its user), not 500', async () => {
       const gone = await createUser(deps.db);
       await deps.db.update(users).set({ deletedAt: new Date() }).where(eq(users.id, gone.id));
-      await expectError(callerFor(deps, gone.claims).users.profile(), 'NOT_FOUND');
+      await expectError(callerFor(deps, gone.claims).users.profile(), 'UNAUTHORIZED');
     });
   });
 
@@ -162,6 +162,7 @@ describe.each(DB_KINDS)('profiles, plans and the therapist directory on %s', (ki
         plan: 'free',
         status: 'none',
         currentPeriodEnd: null,
+        cancelAtPeriodEnd: false,
       });
     });
 

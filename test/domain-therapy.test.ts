@@ -406,12 +406,15 @@ describe.each(DB_KINDS)('therapy sessions and notes on %s', (kind) => {
         await callerFor(deps, therapist.claims).therapy.addNote({ sessionId, note: 'after rotation' });
         const { notes } = await callerFor(deps, therapist.claims).therapy.notes({ sessionId });
         expect(notes.map((n) => n.note)).toEqual([PLAINTEXT, 'after rotation']);
+        // The new note is sealed with the patient's data key, which the first note's key
+        // ('old') wraps: rotation re-wraps nothing; the row names the wrapping key.
         const keyIds = await deps.db
-          .select({ keyId: sessionNotes.keyId })
+          .select({ keyId: sessionNotes.keyId, patientKey: sessionNotes.patientKey })
           .from(sessionNotes)
           .where(eq(sessionNotes.sessionId, sessionId))
           .orderBy(sessionNotes.createdAt);
-        expect(keyIds.map((k) => k.keyId)).toEqual(['old', 'new']);
+        expect(keyIds.map((k) => k.keyId)).toEqual(['old', 'old']);
+        expect(keyIds.map((k) => k.patientKey)).toEqual([true, true]);
       } finally {
         deps.notes = original;
       }

@@ -6,7 +6,8 @@ import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onQuery } from '../db/client.ts';
 import type { AppRouter } from '../shared/index.ts';
-import { bearer, startTestServer, type TestServer } from './server.ts';
+import { NOTICE } from './helpers.ts';
+import { bearer, loginAccepted, startTestServer, type TestServer } from './server.ts';
 
 const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 const PASSWORD = 'a long enough password';
@@ -41,11 +42,11 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
     const email = `e2e${n}@example.com`;
     const res = await server
       .client()
-      .auth.register.mutate({ email, password: PASSWORD, name: `Patient ${n}` });
+      .auth.register.mutate({ email, password: PASSWORD, name: `Patient ${n}`, acceptPrivacyNotice: NOTICE });
     return { ...res, email, api: server.client(res.accessToken) };
   }
   async function adminApi() {
-    return server.client((await server.client().auth.login.mutate(ADMIN)).accessToken);
+    return server.client(await loginAccepted(server, ADMIN));
   }
 
   it('register → login → me → refresh → logout', async () => {
@@ -54,6 +55,7 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
       email: 'Flow@Example.com ',
       password: PASSWORD,
       name: 'Flow',
+      acceptPrivacyNotice: NOTICE,
     });
     expect(reg.user).toMatchObject({ email: 'flow@example.com', role: 'patient', plan: 'free' });
     expect(reg.expiresIn).toBe(server.deps.config.ACCESS_TOKEN_TTL_SECONDS);

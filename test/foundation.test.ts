@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryRows } from '../db/client.ts';
+import { findPgError, queryRows } from '../db/client.ts';
 import {
   MATERIALIZED_VIEWS,
   plans,
@@ -12,6 +12,18 @@ import {
 import { assertViewsReady, refreshViews, refreshViewsInParallel, viewsStale } from '../db/views.ts';
 import { FEATURES, PERMISSIONS, ROLES } from '../shared/catalog.ts';
 import { createTestDatabase, DB_KINDS } from './helpers.ts';
+
+/** The SQLSTATE and constraint a statement fails with (both drivers, through Drizzle's wrapping). */
+async function failure(statement: PromiseLike<unknown>) {
+  const err = await Promise.resolve(statement).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const pg = findPgError(err);
+  if (!pg) throw new Error(`expected a database error, got ${String(err)}`);
+  return { code: pg.code, constraint: pg.constraint ?? pg.constraint_name };
+}
+const check = (constraint: string) => ({ code: '23514', constraint });
 
 describe.each(DB_KINDS)('foundation on %s', (kind) => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -110,34 +122,41 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     expect(await viewsStale(database.db)).toBe(false);
     await expect(
       database.db.execute(sql`SELECT * FROM refresh_materialized_view('users')`),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ cause: { code: 'P0001', message: 'unknown materialized view: users' } });
   });
 
   it('rejects a duplicate email that differs only in case', async () => {
     await insertUser('Case.Test@Example.com');
-    await expect(insertUser('case.test@example.COM')).rejects.toThrow();
+    expect(await failure(insertUser('case.test@example.COM'))).toEqual({
+      code: '23505',
+      constraint: 'users_email_lower_uq',
+    });
   });
 
   it('rejects out-of-range scores and answers', async () => {
     const userId = await insertUser('ranges@example.com');
     const db = database.db;
-    await expect(
-      db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 11)`),
-    ).rejects.toThrow();
-    await expect(
-      db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 0)`),
-    ).rejects.toThrow();
+    expect(
+      await failure(db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 11)`)),
+    ).toEqual(check('mood_entries_score_range'));
+    expect(
+      await failure(db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 0)`)),
+    ).toEqual(check('mood_entries_score_range'));
     await db.execute(sql`INSERT INTO mood_entries (user_id, score) VALUES (${userId}, 10)`);
-    await expect(
-      db.execute(
-        sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'GAD7', '{0,1,2,3,4,0,0}', 10, 'moderate')`,
+    expect(
+      await failure(
+        db.execute(
+          sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'GAD7', '{0,1,2,3,4,0,0}', 10, 'moderate')`,
+        ),
       ),
-    ).rejects.toThrow();
-    await expect(
-      db.execute(
-        sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'PHQ9', '{0,1,2,3,0,0,0}', 6, 'mild')`,
+    ).toEqual(check('assessments_answer_range'));
+    expect(
+      await failure(
+        db.execute(
+          sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'PHQ9', '{0,1,2,3,0,0,0}', 6, 'mild')`,
+        ),
       ),
-    ).rejects.toThrow();
+    ).toEqual(check('assessments_shape'));
     await db.execute(
       sql`INSERT INTO assessments (user_id, instrument, answers, score, severity) VALUES (${userId}, 'GAD7', '{0,1,2,3,3,0,0}', 9, 'mild')`,
     );
@@ -155,16 +174,24 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
       ),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(9);
+    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
+    expect(refused).toHaveLength(9);
+    for (const reason of refused)
+      expect(await failure(Promise.reject(reason))).toEqual({
+        code: '23505',
+        constraint: 'therapy_sessions_therapist_slot_uq',
+      });
   });
 
   it('rejects a session that does not start on a slot boundary', async () => {
     const therapist = await insertUser('edge-therapist@example.com', 'therapist');
     const patient = await insertUser('edge-patient@example.com');
     const startsAt = new Date(Math.ceil(Date.now() / 3_600_000 + 24) * 3_600_000 + 15 * 60_000);
-    await expect(
-      database.db.insert(therapySessions).values({ patientId: patient, therapistId: therapist, startsAt }),
-    ).rejects.toThrow();
+    expect(
+      await failure(
+        database.db.insert(therapySessions).values({ patientId: patient, therapistId: therapist, startsAt }),
+      ),
+    ).toEqual(check('therapy_sessions_slot_boundary'));
   });
 
   it('refreshes the three views and they hold the expected rows', async () => {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { createDatabase, type Database } from '../db/client.ts';
 import type { AccessClaims } from '../server/auth/tokens.ts';
-import { loadConfig } from '../server/config.ts';
+import { DEFAULT_PRIVACY_NOTICE_VERSION, loadConfig } from '../server/config.ts';
 import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
 import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
@@ -12,6 +12,8 @@ import { createContextInner, type RequestInfo } from '../server/trpc/context.ts'
 import { createCallerFactory } from '../server/trpc/init.ts';
 
 export const REAL_DATABASE_URL = process.env.DATABASE_URL;
+/** The privacy notice version test servers run with (registration must accept it). */
+export const NOTICE = DEFAULT_PRIVACY_NOTICE_VERSION;
 export const REAL_REDIS_URL = process.env.REDIS_URL;
 
 export type DbKind = 'pglite' | 'postgres';

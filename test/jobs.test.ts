@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database, queryRows } from '../db/client.ts';
 import { roles, users } from '../db/schema/index.ts';
+import { RevocationList } from '../server/auth/revocation.ts';
 import { loadConfig } from '../server/config.ts';
 import {
   auditRetentionJob,
@@ -20,7 +21,8 @@ import { createTestDatabase, DB_KINDS, REAL_DATABASE_URL } from './helpers.ts';
 
 const config = loadConfig({ AUDIT_RETENTION_DAYS: '30' });
 const log = pino({ level: 'silent' });
-const runnerOn = (database: Database) => new JobRunner({ config, database, log });
+const runnerOn = (database: Database) =>
+  new JobRunner({ config, database, log, revocations: new RevocationList() });
 
 async function addUser(database: Database): Promise<string> {
   const [r] = await database.db.select({ id: roles.id }).from(roles).where(eq(roles.name, 'patient'));

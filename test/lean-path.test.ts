@@ -14,21 +14,27 @@ import Fastify from 'fastify';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../server/config.ts';
 import { tooManyRequests } from '../server/domain/errors.ts';
 import { leanOptions, mountTrpc, officialOptions } from '../server/http/trpc.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { mergeRouters, protectedProcedure, publicProcedure, router } from '../server/trpc/init.ts';
 import { createTestDeps } from './helpers.ts';
+import { type RawRequest, sendRaw } from './server.ts';
 
+/** How many times probe.add ran (a refused request must run nothing). */
+let additions = 0;
 // The app's router plus a few procedures that exercise what the app has no example of yet.
 const probeRouter = router({
   probe: router({
     echo: publicProcedure
       .input(z.strictObject({ n: z.number().int(), at: z.date() }))
       .query(({ input }) => ({ n: input.n, at: input.at, twice: input.n * 2 })),
-    add: publicProcedure
-      .input(z.strictObject({ a: z.number(), b: z.number() }))
-      .mutation(({ input }) => ({ sum: input.a + input.b })),
+    add: publicProcedure.input(z.strictObject({ a: z.number(), b: z.number() })).mutation(({ input }) => {
+      additions += 1;
+      return { sum: input.a + input.b };
+    }),
+    say: publicProcedure.input(z.strictObject({ s: z.string() })).query(({ input }) => input.s),
     boom: publicProcedure.query(() => {
       throw new Error('select secret from patients where id = 1');
     }),
@@ -68,6 +74,7 @@ beforeAll(async () => {
       permissions: ['mood.write'],
       features: ['mood_tracking'],
       plan: 'free',
+      privacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
     },
     '00000000-0000-4000-8000-0000000000aa',
   );
@@ -154,27 +161,29 @@ describe.each(['httpLink', 'httpBatchLink', 'httpBatchStreamLink'] as const)('th
   });
 });
 
-/** Raw HTTP on both paths: status, body and the headers a client acts on. */
-async function raw(kind: PathKind, path: string, init: RequestInit = {}) {
-  const res = await fetch(`${servers.get(kind)!.url}/trpc/${path}`, init);
-  const text = await res.text();
+/** Raw HTTP on both paths (the path sent as is): status, body and the headers a client acts on. */
+async function raw(kind: PathKind, path: string, init: Partial<RawRequest> = {}) {
+  const res = await sendRaw(servers.get(kind)!.url, { method: 'GET', ...init, path: `/trpc/${path}` });
+  const header = (name: string) => (res.headers[name] as string | undefined) ?? null;
   return {
     status: res.status,
-    body: text === '' ? null : JSON.parse(text),
-    contentType: res.headers.get('content-type'),
-    allow: res.headers.get('allow'),
-    retryAfter: res.headers.get('retry-after'),
-    vary: res.headers.get('vary'),
+    body: res.body === '' ? null : JSON.parse(res.body),
+    contentType: header('content-type'),
+    allow: header('allow'),
+    retryAfter: header('retry-after'),
+    vary: header('vary'),
   };
 }
 const enc = (v: unknown) => encodeURIComponent(JSON.stringify(v));
-const json = (body: string): RequestInit => ({
+const json = (body: string): Partial<RawRequest> => ({
   method: 'POST',
   headers: { 'content-type': 'application/json' },
   body,
 });
+/** A probe.say query whose input string is `~`, with `~` replaced in the encoded URL by `raw`. */
+const say = (raw: string) => `probe.say?input=${enc({ json: { s: '~' } }).replace('~', raw)}`;
 
-const RAW_CASES: Array<[string, string, RequestInit | undefined, number]> = [
+const RAW_CASES: Array<[string, string, Partial<RawRequest> | undefined, number]> = [
   ['a query', `probe.echo?input=${enc(superjson.serialize({ n: 1, at: new Date(0) }))}`, undefined, 200],
   ['a mutation', 'probe.add', json(JSON.stringify(superjson.serialize({ a: 1, b: 2 }))), 200],
   ['an unknown procedure', 'nope.nothing', undefined, 404],
@@ -196,6 +205,19 @@ const RAW_CASES: Array<[string, string, RequestInit | undefined, number]> = [
   ],
   ['a batch mixing queries and mutations', `probe.echo,probe.add?batch=1&input=${enc({})}`, undefined, 400],
   ['a batch input that is not an object', `probe.echo?batch=1&input=5`, undefined, 400],
+  [
+    'a batch input that is an array (query)',
+    `probe.say?batch=1&input=${enc([{ json: { s: 'x' } }])}`,
+    undefined,
+    400,
+  ],
+  ['a batch input that is an array (mutation)', 'probe.add?batch=1', json('[{"json":{"a":1,"b":2}}]'), 400],
+  ['a fragment after the input', `probe.say?input=${enc({ json: { s: 'x' } })}#frag`, undefined, 200],
+  ['a fragment after batch=1', `subscriptions.plans,probe.say?batch=1&input=${enc({})}#x`, undefined, 207],
+  ['a lone % in the input', say('100%'), undefined, 200],
+  ['an invalid UTF-8 escape in the input', say('%C3%28'), undefined, 200],
+  ['a plus sign in the input', say('a+b'), undefined, 200],
+  ['a doubly encoded bad path', '%25E0%25A4%25A?input=1', undefined, 400],
   ['input that is not JSON', 'probe.echo?input=%7Bnope', undefined, 400],
   ['a bad path encoding', '%E0%A4%A?input=1', undefined, 400],
   ['a procedure that sets Retry-After', 'probe.limited', undefined, 429],
@@ -209,7 +231,11 @@ const RAW_CASES: Array<[string, string, RequestInit | undefined, number]> = [
   ],
 ];
 
-const REQUEST_LEVEL_ERRORS = ['a batch over maxBatchSize', 'a batch mixing queries and mutations'];
+const REQUEST_LEVEL_ERRORS = [
+  'a batch over maxBatchSize',
+  'a batch mixing queries and mutations',
+  'a doubly encoded bad path',
+];
 
 describe('raw HTTP', () => {
   it.each(RAW_CASES)('answers %s identically on both paths', async (name, path, init, status) => {
@@ -224,6 +250,21 @@ describe('raw HTTP', () => {
     }
     expect(lean).toEqual(official);
     expect(lean.status).toBe(status);
+  });
+
+  it('runs nothing for a batch whose input is an array', async () => {
+    const before = additions;
+    const res = await raw('lean', 'probe.add?batch=1', json('[{"json":{"a":1,"b":2}}]'));
+    expect(res.body[0].error.json.message).toBe('"input" needs to be an object when doing a batch call');
+    expect(additions).toBe(before);
+  });
+
+  it('reads the query as tRPC does: no fragment, malformed escapes decoded leniently, + as a space', async () => {
+    const data = async (path: string) => (await raw('lean', path)).body.result.data.json;
+    expect(await data(`probe.say?input=${enc({ json: { s: 'x' } })}#frag`)).toBe('x');
+    expect(await data(say('100%'))).toBe('100%');
+    expect(await data(say('%C3%28'))).toBe('\uFFFD(');
+    expect(await data(say('a+b'))).toBe('a b');
   });
 
   it('sends Retry-After set by a procedure through ctx.resHeaders, and Allow on 405', async () => {

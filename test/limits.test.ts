@@ -13,7 +13,7 @@ import type { AppDeps } from '../server/services.ts';
 import { createContextInner } from '../server/trpc/context.ts';
 import type { Meta } from '../server/trpc/meta.ts';
 import { freePort } from './faults/support.ts';
-import { REAL_REDIS_URL } from './helpers.ts';
+import { callerFor, createTestDeps, NOTICE, REAL_REDIS_URL } from './helpers.ts';
 
 const config = loadConfig({
   RATE_LIMIT_ENABLED: 'true',
@@ -167,9 +167,38 @@ describe('rate limits when Redis cannot be reached', () => {
     );
   });
 
-  it('turns general and register limits off with RATE_LIMIT_ENABLED=false, keeping the login lockout', () => {
+  it('turns general and register limits off with RATE_LIMIT_ENABLED=false', () => {
     const off = createRateLimits({ ...config, RATE_LIMIT_ENABLED: false }, undefined);
     expect(off.beforeProcedure).toBeUndefined();
-    expect(off.loginLimiter).toBeDefined();
+  });
+});
+
+describe('the login lockout with RATE_LIMIT_ENABLED=false', () => {
+  let deps: Awaited<ReturnType<typeof createTestDeps>>;
+  beforeAll(async () => {
+    // The default of 10 consecutive failures per email+IP.
+    deps = await createTestDeps('pglite', { RATE_LIMIT_ENABLED: 'false' });
+  });
+  afterAll(async () => {
+    await deps?.dispose();
+  });
+
+  it('stays on: the 11th failed login is refused with TOO_MANY_REQUESTS, the right password too', async () => {
+    expect(deps.config.RATE_LIMIT_ENABLED).toBe(false);
+    const anon = callerFor(deps, null, { ip: '10.5.0.1' });
+    const email = `lockout.${randomUUID()}@example.com`;
+    await anon.auth.register({
+      email,
+      password: 'the right password',
+      name: 'L',
+      acceptPrivacyNotice: NOTICE,
+    });
+    const results = [];
+    for (let i = 0; i < 11; i++)
+      results.push(await outcome(anon.auth.login({ email, password: `wrong ${i}` })));
+    expect(results).toEqual([...Array(10).fill('UNAUTHORIZED'), 'TOO_MANY_REQUESTS']);
+    expect(await outcome(anon.auth.login({ email, password: 'the right password' }))).toBe(
+      'TOO_MANY_REQUESTS',
+    );
   });
 });

@@ -9,7 +9,7 @@ import { loadRevocations, RevocationList, startRevocationSync } from '../server/
 import { closeDeps, connectRedis, createDeps, createLogger } from '../server/create-services.ts';
 import type { AppDeps } from '../server/services.ts';
 import { authenticate } from '../server/trpc/context.ts';
-import { callerFor, createTestDeps, DB_KINDS, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
+import { callerFor, createTestDeps, DB_KINDS, NOTICE, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
 
 const PASSWORD = 'correct horse battery';
 let seq = 0;
@@ -53,8 +53,18 @@ describe.each(DB_KINDS)('revocation state on %s', (kind) => {
 
   it('is reloaded from Postgres at start: user bumps and revoked sessions of the last token lifetime', async () => {
     const anon = callerFor(deps);
-    const a = await anon.auth.register({ email: email(), password: PASSWORD, name: 'A' });
-    const b = await anon.auth.register({ email: email(), password: PASSWORD, name: 'B' });
+    const a = await anon.auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'A',
+      acceptPrivacyNotice: NOTICE,
+    });
+    const b = await anon.auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'B',
+      acceptPrivacyNotice: NOTICE,
+    });
     const aClaims = (await claimsOn(deps, a.accessToken))!;
     const bClaims = (await claimsOn(deps, b.accessToken))!;
     await callerFor(deps, aClaims).auth.logoutAll();
@@ -73,7 +83,12 @@ describe.each(DB_KINDS)('revocation state on %s', (kind) => {
   });
 
   it('checks revocation per request from memory only', async () => {
-    const a = await callerFor(deps).auth.register({ email: email(), password: PASSWORD, name: 'A' });
+    const a = await callerFor(deps).auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'A',
+      acceptPrivacyNotice: NOTICE,
+    });
     const { result, queries } = await countQueries(() => claimsOn(deps, a.accessToken));
     expect(result?.sub).toBe(a.user.id);
     expect(queries).toBe(0);
@@ -95,7 +110,12 @@ describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
       resyncIntervalMs: 100,
     });
     try {
-      const a = await callerFor(deps).auth.register({ email: email(), password: PASSWORD, name: 'A' });
+      const a = await callerFor(deps).auth.register({
+        email: email(),
+        password: PASSWORD,
+        name: 'A',
+        acceptPrivacyNotice: NOTICE,
+      });
       const claims = (await claimsOn(deps, a.accessToken))!;
       expect(list.isRevoked(claims)).toBe(false);
       // Revoked in Postgres only: no message is published to this list's channel.
@@ -146,9 +166,19 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
     ['logout (one session)', 'logout'],
     ['setRole', 'setRole'],
   ] as const)('a revocation on A (%s) reaches B within a second', async (label, action) => {
-    const user = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'U' });
+    const user = await callerFor(a).auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'U',
+      acceptPrivacyNotice: NOTICE,
+    });
     expect(await claimsOn(b, user.accessToken)).not.toBeNull();
-    const admin = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'Admin' });
+    const admin = await callerFor(a).auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'Admin',
+      acceptPrivacyNotice: NOTICE,
+    });
     await a.db.execute(
       sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE name = 'admin') WHERE id = ${admin.user.id}`,
     );
@@ -173,7 +203,12 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
   });
 
   it('a third instance started after the revocation refuses the token from its first request', async () => {
-    const user = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'U' });
+    const user = await callerFor(a).auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'U',
+      acceptPrivacyNotice: NOTICE,
+    });
     await callerFor(a, await claimsOn(a, user.accessToken)).auth.logoutAll();
     const url = (a.database as { url?: string }).url!;
     const c = await createDeps(a.config, { database: await createDatabase({ url, poolMax: 2 }) });
@@ -184,12 +219,40 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
     }
   });
 
-  it('ignores malformed revocation messages on the channel', async () => {
-    const user = await callerFor(a).auth.register({ email: email(), password: PASSWORD, name: 'U' });
+  it('ignores malformed revocation messages on the channel, and applies the next valid one', async () => {
+    const user = await callerFor(a).auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'U',
+      acceptPrivacyNotice: NOTICE,
+    });
+    const marker = await callerFor(a).auth.register({
+      email: email(),
+      password: PASSWORD,
+      name: 'M',
+      acceptPrivacyNotice: NOTICE,
+    });
     const channel = `${a.config.JWT_ISSUER}:revocations`;
-    await a.redis!.publish(channel, 'not json');
-    await a.redis!.publish(channel, JSON.stringify([{ kind: 'user', id: user.user.id, at: 'soon' }]));
-    await new Promise((r) => setTimeout(r, 50));
+    const later = Math.floor(Date.now() / 1000) + 60;
+    // Each would revoke the user's token if it were applied unchecked.
+    const invalid = [
+      'not json',
+      [{ kind: 'user', id: user.user.id, at: String(later) }], // at as a string
+      [{ kind: 'user', id: user.user.id, at: later + 0.5 }], // at not an integer
+      [{ kind: 'user', id: user.user.id, at: later, extra: true }], // unknown key
+      [
+        { kind: 'user', id: user.user.id, at: later },
+        { kind: 'everyone', id: user.user.id, at: later },
+      ], // one bad event spoils the message
+    ];
+    for (const m of invalid) await a.redis!.publish(channel, typeof m === 'string' ? m : JSON.stringify(m));
+    // A valid event after them, for another user: once B applies it, B has handled the invalid ones
+    // (one channel, one subscriber connection: in order).
+    await a.redis!.publish(channel, JSON.stringify([{ kind: 'user', id: marker.user.id, at: later }]));
+    await delayUntilRefusedOnB(marker.accessToken, performance.now());
     expect(await claimsOn(b, user.accessToken)).not.toBeNull();
+    // And B's subscriber still applies valid events for this user.
+    await a.redis!.publish(channel, JSON.stringify([{ kind: 'user', id: user.user.id, at: later }]));
+    await delayUntilRefusedOnB(user.accessToken, performance.now());
   });
 });

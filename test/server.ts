@@ -1,7 +1,9 @@
 // The real HTTP server for end-to-end and security tests: services on a database of the
 // test's own (createTestDeps), the Fastify app (buildServer) on 127.0.0.1 port 0, and a
 // real @trpc/client over HTTP. Options are an object so new knobs do not break callers.
+import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import type { Logger } from 'pino';
 import superjson from 'superjson';
@@ -74,6 +76,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
 }
 
+/** Logs in and accepts the current privacy notice: a token that passes the consent gate. */
+export async function loginAccepted(server: TestServer, credentials: { email: string; password: string }) {
+  const login = await server.client().auth.login.mutate(credentials);
+  const { version } = await server.client().privacy.notice.query();
+  return (await server.client(login.accessToken).privacy.acceptNotice.mutate({ version })).accessToken;
+}
+
 /** The JSON body of a raw tRPC call, serialised as the superjson client would. */
 export function trpcInput(input: unknown): string {
   return JSON.stringify(superjson.serialize(input));
@@ -84,4 +93,57 @@ export function leaksInternals(body: string): boolean {
   return /\bat .+:\d+:\d+|"stack"|\bselect\b.+\bfrom\b|\binsert into\b|\bupdate\b.+\bset\b|params:|Failed query|drizzle|postgres/i.test(
     body,
   );
+}
+
+export interface RawRequest {
+  method: string;
+  /** Sent byte for byte: a fragment, malformed escapes, spaces are not touched. */
+  path: string;
+  /** A `host` here replaces the real one (e.g. a malformed Host). */
+  headers?: Record<string, string>;
+  body?: string;
+}
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body, decompressed when it came gzip- or br-encoded. */
+  body: string;
+}
+
+/** One HTTP/1.1 request exactly as given, which fetch cannot send (a fragment, a bad Host). */
+export function sendRaw(baseUrl: string, req: RawRequest): Promise<RawResponse> {
+  const { hostname, port } = new URL(baseUrl);
+  const headers = { ...req.headers };
+  if (req.body !== undefined) headers['content-length'] = String(Buffer.byteLength(req.body));
+  return new Promise((resolve, reject) => {
+    const r = request(
+      {
+        host: hostname,
+        port,
+        method: req.method,
+        path: req.path,
+        headers,
+        setHost: !('host' in headers),
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const raw = Buffer.concat(chunks);
+          const encoding = raw.length > 0 ? res.headers['content-encoding'] : undefined; // HEAD: no body
+          try {
+            const body =
+              encoding === 'gzip' ? gunzipSync(raw) : encoding === 'br' ? brotliDecompressSync(raw) : raw;
+            resolve({ status: res.statusCode!, headers: res.headers, body: body.toString('utf8') });
+          } catch (err) {
+            reject(err);
+          }
+        });
+      },
+    );
+    r.on('error', reject);
+    r.end(req.body);
+  });
 }

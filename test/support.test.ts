@@ -94,7 +94,7 @@ describe('support.*', () => {
     );
     expect(statusQueries).toBe(1);
     expect(closed.status).toBe('closed');
-    expect(await audits('support.set_status', ticket.id)).toHaveLength(1);
+    expect(await audits('support.setStatus', ticket.id)).toHaveLength(1);
     expect(
       (await failure(me.api.support.reply.mutate({ ticketId: ticket.id, body: 'again' }))).data?.code,
     ).toBe('NOT_FOUND');

@@ -72,7 +72,11 @@ export const therapySessions = pgTable(
   ],
 );
 
-/** Notes are AES-256-GCM ciphertext (iv.tag.ciphertext, base64url) with the id of the key. */
+/**
+ * Notes are AES-256-GCM ciphertext (iv.tag.ciphertext, base64url). New notes are sealed with
+ * the patient's data key (user_data_keys, itself wrapped by the notes key `key_id`):
+ * patient_key = true. Notes written before per-user keys are sealed with the notes key itself.
+ */
 export const sessionNotes = pgTable(
   'session_notes',
   {
@@ -85,6 +89,7 @@ export const sessionNotes = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     keyId: text().notNull(),
     ciphertext: text().notNull(),
+    patientKey: boolean().notNull().default(false),
     createdAt: tstz().notNull().defaultNow(),
   },
   (t) => [index('session_notes_session_idx').on(t.sessionId, t.createdAt)],

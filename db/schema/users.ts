@@ -2,6 +2,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   check,
   index,
   integer,
@@ -38,14 +39,27 @@ export const users = pgTable(
     lastLoginAt: tstz(),
     createdAt: tstz().notNull().defaultNow(),
     updatedAt: tstz().notNull().defaultNow(),
+    // Set when the account's personal data was erased (privacy.deleteAccount, after its
+    // grace period): the row stays, anonymised, for the records that point to it.
     deletedAt: tstz(),
+    // privacy.deleteAccount: when it was asked for and when the erasure job may run.
+    deletionRequestedAt: tstz(),
+    deletionDueAt: tstz(),
   },
   (t) => [
+    // Also the email sort of admin.users.list (server/domain/admin-user-list.ts), as are:
     uniqueIndex('users_email_lower_uq').on(sql`lower(${t.email})`),
-    index('users_name_lower_idx').on(sql`lower(${t.name}) text_pattern_ops`),
-    index('users_role_idx').on(t.roleId),
+    index('users_name_sort_idx').on(sql`lower(${t.name})`, t.id),
+    index('users_created_sort_idx').on(t.createdAt, t.id),
+    // "Any part of the email or name" (LIKE '%…%'): pg_trgm (created by migrations/0004).
+    index('users_email_trgm_idx').using('gin', sql`lower(${t.email}) gin_trgm_ops`),
+    index('users_name_trgm_idx').using('gin', sql`lower(${t.name}) gin_trgm_ops`),
+    // The role and status filters, in the default (newest first) order.
+    index('users_role_created_idx').on(t.roleId, t.createdAt, t.id),
+    index('users_suspended_created_idx').on(t.createdAt, t.id).where(sql`${t.status} = 'suspended'`),
     // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
     index('users_tokens_valid_after_idx').on(t.tokensValidAfter),
+    index('users_deletion_due_idx').on(t.deletionDueAt).where(sql`${t.deletionDueAt} IS NOT NULL`),
     check('users_email_format', sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$' AND length(${t.email}) <= 254`),
     check('users_name_length', sql`length(${t.name}) BETWEEN 1 AND 100`),
     check('users_status_valid', sql`${t.status} IN ('active', 'suspended')`),
@@ -68,12 +82,19 @@ export const subscriptions = pgTable(
     status: text({ enum: ['active', 'cancelled', 'past_due', 'expired'] })
       .notNull()
       .default('active'),
+    // NULL: no end (free, or an admin grant). A paid period ends here; the expiry job then
+    // sets status 'expired', and claims treat a past end as not active even before it runs.
     currentPeriodEnd: tstz(),
+    // subscriptions.cancel: the plan stays until currentPeriodEnd and is not renewed.
+    cancelAtPeriodEnd: boolean().notNull().default(false),
     createdAt: tstz().notNull().defaultNow(),
     updatedAt: tstz().notNull().defaultNow(),
   },
   (t) => [
     index('subscriptions_plan_idx').on(t.planId),
+    index('subscriptions_period_end_idx')
+      .on(t.currentPeriodEnd)
+      .where(sql`${t.status} = 'active' AND ${t.currentPeriodEnd} IS NOT NULL`),
     check('subscriptions_status_valid', sql`${t.status} IN ('active', 'cancelled', 'past_due', 'expired')`),
   ],
 );
@@ -120,7 +141,7 @@ export const auditLog = pgTable(
   (t) => [
     index('audit_log_at_idx').on(t.at),
     index('audit_log_actor_idx').on(t.actorId, t.id),
-    // data export: the entries about a user (target_id = user).
+    // The admin console's target filter, data export and the erasure job: the entries about a user.
     index('audit_log_target_idx').on(t.targetId, t.id),
     index('audit_log_action_idx').on(t.action, t.id),
   ],

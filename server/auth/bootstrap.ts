@@ -31,7 +31,7 @@ export async function ensureSuperadmin(
           INSERT INTO subscriptions (user_id, plan_id, status)
           SELECT u.id, p.id, 'active' FROM u, plans p WHERE p.code = 'free'
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id) SELECT NULL, 'admin.bootstrap_superadmin', u.id FROM u
+          INSERT INTO audit_log (actor_id, action, target_id) SELECT NULL, 'admin.bootstrapSuperadmin', u.id FROM u
         )
         SELECT id FROM u`,
   );

@@ -1,7 +1,8 @@
 // The claims an access token carries — role, privilege level, permissions[], plan,
 // features[] — read with ONE SQL statement straight from the base tables
 // (users → roles → role_permissions → permissions; the active subscription → plans →
-// plan_features → features; no active subscription → 'free'). Base tables, not the
+// plan_features → features; no active subscription, or one whose paid period has ended,
+// → 'free'; the version of the privacy notice last accepted). Base tables, not the
 // materialized views, so a user registered or re-planned a second ago gets correct
 // claims (docs/decisions/claims-in-tokens.md).
 //
@@ -26,7 +27,16 @@ export interface ClaimsRow {
   permissions: string[];
   plan: string;
   features: string[];
+  /** The privacy notice version the user last accepted (null: none yet). */
+  privacy_notice: string | null;
 }
+
+/**
+ * The subscription `s` is in effect: active, and its paid period (if any) has not ended.
+ * A past period end counts as expired at once, before the expiry job marks it.
+ */
+export const subscriptionInEffect = (s: SQL) =>
+  sql`${s}.status = 'active' AND (${s}.current_period_end IS NULL OR ${s}.current_period_end > now())`;
 
 /**
  * `SELECT <claims columns> FROM <from> u JOIN roles ... JOIN plans ...`, where `from`
@@ -42,12 +52,14 @@ export function claimsSelect(from: SQL, extraColumns: SQL = sql``): SQL {
                  WHERE rp.role_id = r.id ORDER BY p.name) AS permissions,
            pl.code AS plan,
            ARRAY(SELECT f.code FROM plan_features pf JOIN features f ON f.id = pf.feature_id
-                 WHERE pf.plan_id = pl.id ORDER BY f.code) AS features
+                 WHERE pf.plan_id = pl.id ORDER BY f.code) AS features,
+           (SELECT c.notice_version FROM privacy_consents c WHERE c.user_id = u.id
+            ORDER BY c.accepted_at DESC, c.id DESC LIMIT 1) AS privacy_notice
            ${extraColumns}
     FROM ${from}
     JOIN roles r ON r.id = u.role_id
     JOIN plans pl ON pl.id = coalesce(
-      (SELECT s.plan_id FROM subscriptions s WHERE s.user_id = u.id AND s.status = 'active'),
+      (SELECT s.plan_id FROM subscriptions s WHERE s.user_id = u.id AND ${subscriptionInEffect(sql`s`)}),
       (SELECT id FROM plans WHERE code = 'free'))`;
 }
 
@@ -86,5 +98,6 @@ export function tokenSubject(row: ClaimsRow): TokenSubject {
     permissions: row.permissions,
     features: row.features,
     plan: row.plan,
+    privacyNotice: row.privacy_notice,
   };
 }

@@ -1,14 +1,16 @@
 // Instant revocation of access tokens with zero database queries per request.
 // Two kinds of entries, both kept in process memory and checked on every request:
 //   user → tokens_valid_after (epoch seconds): tokens with iat before it are dead
-//          (logout-all, password change, suspension, role/plan change, admin revoke);
+//          (logout-all, password change, suspension, role/plan change, admin revoke,
+//          deletion);
 //   sid  → revoked session (refresh-token family, or API key) until its last access token
 //          expires (logout, refresh-token reuse, API-key revocation).
 // The procedure that revokes persists the fact in Postgres (users.tokens_valid_after,
 // refresh_tokens.revoked_at) and then announces it: applied here at once and published
 // through Redis so every instance learns it within a second. An instance loads the
 // facts of the last access-token lifetime from Postgres at start (and again whenever its
-// subscriber reconnects, so nothing published during an outage is missed). Without
+// subscriber reconnects, so nothing published during an outage is missed, and every
+// 30 s: how revocations made in SQL, such as a deleted user, arrive). Without
 // Redis it works in one process. See docs/decisions/revocation.md.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
@@ -99,6 +101,16 @@ export function bumpTokensValidAfter(): SQL {
   return sql`least(greatest(tokens_valid_after + interval '1 second', ${next}), ${next} + interval '10 seconds')`;
 }
 
+/**
+ * `UPDATE users` that bumps tokens_valid_after for the ids `userIds` yields, returning
+ * (id, tva epoch seconds): a CTE body for statements that change claims of several users.
+ */
+export function bumpTokensOf(userIds: SQL): SQL {
+  return sql`UPDATE users SET tokens_valid_after = ${bumpTokensValidAfter()}, updated_at = now()
+             WHERE id IN (${userIds})
+             RETURNING id, extract(epoch FROM tokens_valid_after)::float8 AS tva`;
+}
+
 export function userRevocation(userId: string, tokensValidAfter: number): RevocationEvent {
   return { kind: 'user', id: userId, at: Math.ceil(tokensValidAfter) };
 }
@@ -110,7 +122,9 @@ export function sessionRevocation(familyId: string, accessTtlSeconds: number): R
 
 /**
  * Loads what can still matter from Postgres: users whose tokens_valid_after moved within
- * the last access-token lifetime, and families revoked within it. Two queries at start.
+ * the last access-token lifetime (a soft-deleted user's moves too), users deleted within
+ * it (their audit entry; migrations/0004_user_deletion_revokes.sql), and families revoked
+ * within it. Two queries.
  */
 export async function loadRevocations(
   db: Executor,
@@ -120,7 +134,10 @@ export async function loadRevocations(
   const users = await queryRows<{ id: string; at: number }>(
     db,
     sql`SELECT id, extract(epoch FROM tokens_valid_after)::float8 AS at FROM users
-        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})`,
+        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})
+        UNION ALL
+        SELECT target_id, extract(epoch FROM at + interval '1 minute')::float8 FROM audit_log
+        WHERE action = 'user.deleted' AND at > now() - make_interval(secs => ${accessTtlSeconds})`,
   );
   const families = await queryRows<{ id: string; at: number }>(
     db,
@@ -149,8 +166,9 @@ export interface RevocationSyncOptions {
   /** How often expired entries are dropped. */
   pruneIntervalMs?: number;
   /**
-   * With Redis: how often the state is reloaded from Postgres anyway, a backstop for a
-   * message lost while the subscriber stayed connected (e.g. a publish that timed out).
+   * How often the state is reloaded from Postgres anyway: how revocations made in SQL
+   * (a deleted user) arrive, and with Redis a backstop for a message lost while the
+   * subscriber stayed connected (e.g. a publish that timed out).
    */
   resyncIntervalMs?: number;
 }
@@ -170,8 +188,7 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     opts.pruneIntervalMs ?? 60_000,
   );
   timer.unref();
-  if (!redis) return async () => clearInterval(timer);
-
+  // Also without Redis: revocations made in SQL (a deleted user) reach this process here.
   const resync = setInterval(
     () =>
       void loadRevocations(db, list, accessTtlSeconds).catch((err) =>
@@ -180,6 +197,11 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     opts.resyncIntervalMs ?? 30_000,
   );
   resync.unref();
+  if (!redis)
+    return async () => {
+      clearInterval(timer);
+      clearInterval(resync);
+    };
 
   const subscriber = redis.duplicate({ lazyConnect: true });
   subscriber.on('error', () => {}); // reconnects by itself

@@ -19,6 +19,8 @@ const claimsSchema = z.object({
   permissions: z.array(z.string().max(64)).max(200),
   features: z.array(z.string().max(64)).max(100),
   plan: z.string().max(40),
+  /** The privacy notice version the user had accepted when the token was issued. */
+  privacyNotice: z.string().max(40).optional(),
   sid: z.uuid(),
   jti: z.string().min(1).max(100),
   iat: z.number().int(),
@@ -37,6 +39,8 @@ export interface TokenSubject {
   permissions: string[];
   features: string[];
   plan: string;
+  /** The privacy notice version accepted; null or absent: none. */
+  privacyNotice?: string | null | undefined;
 }
 
 export class InvalidTokenError extends Error {
@@ -97,6 +101,7 @@ export class TokenService {
       permissions: subject.permissions,
       features: subject.features,
       plan: subject.plan,
+      ...(subject.privacyNotice ? { privacyNotice: subject.privacyNotice } : {}),
       sid,
     };
     const token = await new SignJWT(body)

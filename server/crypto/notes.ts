@@ -3,6 +3,12 @@
 // the newest key, old notes decrypt with the key their row names. The session id is bound
 // in as associated data, so a ciphertext copied onto another session's row fails to decrypt.
 //
+// Per-user data keys (crypto-shredding): a note about a patient is sealed with that
+// patient's own data key, stored wrapped (sealed) by the notes key with the user id as
+// associated data. Erasing the patient destroys the wrapped key, and with it every copy of
+// their notes (backups, replicas) becomes unreadable. Notes written before data keys
+// existed are sealed with the notes key itself and still open (docs/decisions/privacy-rights.md).
+//
 // NOTES_ENCRYPTION_KEY: `base64key` or `kid:base64key,kid:base64key` (newest first). A key
 // without a kid gets one derived from the key (a hash prefix), stable across restarts.
 // Development without the variable generates a key under DATA_DIR; tests get a throwaway
@@ -56,31 +62,60 @@ export class NotesCipher {
 
   /** `context` (the session id) must be given again to open the note. */
   seal(plaintext: string, context: string): SealedNote {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv(ALGORITHM, this.current.key, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(Buffer.from(context, 'utf8'));
-    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    const tag = cipher.getAuthTag();
-    return {
-      keyId: this.current.kid,
-      ciphertext: [iv, tag, body].map((b) => b.toString('base64url')).join('.'),
-    };
+    return { keyId: this.current.kid, ciphertext: aesSeal(this.current.key, plaintext, context) };
   }
 
   open(sealed: SealedNote, context: string): string {
     const key = this.keys.get(sealed.keyId);
     if (!key) throw new NoteDecryptError(`no notes key with id ${sealed.keyId} is configured`);
-    const [iv, tag, body] = sealed.ciphertext.split('.').map((p) => Buffer.from(p, 'base64url'));
-    if (!iv || !tag || body === undefined || iv.length !== IV_BYTES || tag.length !== TAG_BYTES)
-      throw new NoteDecryptError('malformed note ciphertext');
-    try {
-      const decipher = createDecipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(Buffer.from(context, 'utf8'));
-      decipher.setAuthTag(tag);
-      return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
-    } catch {
-      throw new NoteDecryptError(`note failed authentication under key ${sealed.keyId}`);
-    }
+    return aesOpen(key, sealed.ciphertext, context, sealed.keyId).toString('utf8');
+  }
+
+  /** A new data key for a user, and its wrapped form (sealed by the current notes key) to store. */
+  newDataKey(userId: string): { key: Buffer; wrapped: SealedNote } {
+    const key = randomBytes(32);
+    return { key, wrapped: this.seal(key.toString('base64'), dataKeyContext(userId)) };
+  }
+
+  /** Opens a user's wrapped data key (bound to the user id: another user's row fails). */
+  unwrapDataKey(userId: string, wrapped: SealedNote): Buffer {
+    const key = Buffer.from(this.open(wrapped, dataKeyContext(userId)), 'base64');
+    if (key.length !== 32) throw new NoteDecryptError('a wrapped data key is not 32 bytes');
+    return key;
+  }
+}
+
+const dataKeyContext = (userId: string) => `data-key:${userId}`;
+
+/** Seals a note with a user's data key; `context` (the session id) is bound as associated data. */
+export function sealWithDataKey(dataKey: Buffer, plaintext: string, context: string): string {
+  return aesSeal(dataKey, plaintext, context);
+}
+
+export function openWithDataKey(dataKey: Buffer, ciphertext: string, context: string): string {
+  return aesOpen(dataKey, ciphertext, context, 'data key').toString('utf8');
+}
+
+/** AES-256-GCM: base64url `iv.tag.ciphertext`, a random IV each time, `aad` authenticated. */
+function aesSeal(key: Buffer, plaintext: string, aad: string): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return [iv, cipher.getAuthTag(), body].map((b) => b.toString('base64url')).join('.');
+}
+
+function aesOpen(key: Buffer, ciphertext: string, aad: string, keyName: string): Buffer {
+  const [iv, tag, body] = ciphertext.split('.').map((p) => Buffer.from(p, 'base64url'));
+  if (!iv || !tag || body === undefined || iv.length !== IV_BYTES || tag.length !== TAG_BYTES)
+    throw new NoteDecryptError('malformed note ciphertext');
+  try {
+    const decipher = createDecipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(body), decipher.final()]);
+  } catch {
+    throw new NoteDecryptError(`note failed authentication under key ${keyName}`);
   }
 }
 

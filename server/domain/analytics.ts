@@ -58,3 +58,55 @@ export async function analyticsOverview(db: Db) {
     viewsRefreshedAt: r.views_refreshed_at ? new Date(r.views_refreshed_at) : null,
   };
 }
+
+/**
+ * analytics.activity: per UTC day of the last N days, assessments by severity band,
+ * sessions booked and crisis alerts raised (the console's charts). One statement; every
+ * day of the range is present, with zeros.
+ */
+export const SEVERITIES = ['minimal', 'mild', 'moderate', 'moderately severe', 'severe'] as const;
+type Severity = (typeof SEVERITIES)[number];
+
+interface DayRow {
+  day: string;
+  assessments: Record<string, number> | string | null;
+  bookings: number;
+  crisis_alerts: number;
+}
+
+export async function analyticsActivity(db: Db, days: number) {
+  const rows = await queryRows<DayRow>(
+    db,
+    sql`WITH d AS (
+          SELECT generate_series((now() AT TIME ZONE 'UTC')::date - (${days}::int - 1), (now() AT TIME ZONE 'UTC')::date, '1 day')::date AS day
+        ), since AS (SELECT (min(day)::timestamp AT TIME ZONE 'UTC') AS t FROM d),
+        a AS (
+          SELECT day, jsonb_object_agg(severity, n) AS by_severity
+          FROM (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, severity, count(*)::int AS n FROM assessments
+                WHERE created_at >= (SELECT t FROM since) GROUP BY 1, 2) x
+          GROUP BY day
+        ),
+        b AS (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*)::int AS n FROM therapy_sessions
+              WHERE created_at >= (SELECT t FROM since) GROUP BY 1),
+        c AS (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*)::int AS n FROM crisis_alerts
+              WHERE created_at >= (SELECT t FROM since) GROUP BY 1)
+        SELECT to_char(d.day, 'YYYY-MM-DD') AS day, a.by_severity AS assessments,
+               coalesce(b.n, 0) AS bookings, coalesce(c.n, 0) AS crisis_alerts
+        FROM d LEFT JOIN a USING (day) LEFT JOIN b USING (day) LEFT JOIN c USING (day)
+        ORDER BY d.day`,
+  );
+  return {
+    days: rows.map((r) => {
+      const counts = (typeof r.assessments === 'string' ? JSON.parse(r.assessments) : r.assessments) ?? {};
+      return {
+        day: r.day,
+        assessments: Object.fromEntries(SEVERITIES.map((s) => [s, Number(counts[s] ?? 0)])) as Record<
+          Severity,
+          number
+        >,
+        bookings: Number(r.bookings),
+        crisisAlerts: Number(r.crisis_alerts),
+      };
+    }),
+  };
+}

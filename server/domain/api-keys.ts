@@ -84,7 +84,7 @@ export async function createApiKey(
             RETURNING *
           ), a AS (
             INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-            SELECT ${caller.sub}, 'api_keys.create', ${caller.sub}, ${ip},
+            SELECT ${caller.sub}, 'apiKeys.create', ${caller.sub}, ${ip},
                    jsonb_build_object('keyId', id, 'prefix', prefix, 'scopes', scopes) FROM k
           )
           SELECT ${keyColumns} FROM k`,
@@ -121,7 +121,7 @@ export async function revokeApiKey(
           RETURNING id, prefix
         ), a AS (
           INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${userId}, 'api_keys.revoke', ${userId}, ${ip}, jsonb_build_object('keyId', id, 'prefix', prefix) FROM k
+          SELECT ${userId}, 'apiKeys.revoke', ${userId}, ${ip}, jsonb_build_object('keyId', id, 'prefix', prefix) FROM k
         )
         SELECT id FROM k`,
   );
@@ -148,7 +148,7 @@ export async function exchangeApiKey(
           RETURNING id, user_id, scopes
         ), a AS (
           INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT user_id, 'auth.api_key_exchange', user_id, ${ip}, jsonb_build_object('keyId', id) FROM k
+          SELECT user_id, 'auth.exchangeApiKey', user_id, ${ip}, jsonb_build_object('keyId', id) FROM k
         )
         ${claimsSelect(sql`k JOIN users u ON u.id = k.user_id`, sql`, k.id AS key_id, k.scopes AS scopes`)}
         WHERE u.deleted_at IS NULL`,

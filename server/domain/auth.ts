@@ -4,6 +4,7 @@
 // report and asserted by test/auth.test.ts.
 import { sql } from 'drizzle-orm';
 import { queryRows, uniqueViolation } from '../../db/client.ts';
+import type { AuditAction } from '../../shared/audit.ts';
 import type { ChangePasswordInput, LoginInput, RegisterInput } from '../../shared/inputs/auth.ts';
 import { recordAudit } from '../audit.ts';
 import {
@@ -26,7 +27,7 @@ import {
 } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, sessionRevocation, userRevocation } from '../auth/revocation.ts';
 import type { AppDeps } from '../services.ts';
-import { conflict, forbidden, unauthorized } from './errors.ts';
+import { badRequest, conflict, forbidden, unauthorized } from './errors.ts';
 
 type AuthDeps = Pick<AppDeps, 'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'config'>;
 
@@ -76,16 +77,24 @@ async function tokenPair(
   return { accessToken: token, refreshToken, expiresIn: deps.tokens.ttlSeconds };
 }
 
+/** A notice version other than the current one is refused: the user must see what they accept. */
+export function assertCurrentNotice(config: AppDeps['config'], version: string): void {
+  if (version !== config.PRIVACY_NOTICE_VERSION)
+    throw badRequest(`The current privacy notice is version ${config.PRIVACY_NOTICE_VERSION}`);
+}
+
 /**
  * auth.register: ONE statement inserts the user (patient), the free subscription, the
- * first refresh token and the audit entry, and returns the claims. A duplicate email in
- * any letter case hits users_email_lower_uq → CONFLICT.
+ * consent to the privacy notice, the first refresh token and the audit entry, and returns
+ * the claims. A notice other than the current one is refused before anything is hashed. A
+ * duplicate email in any letter case hits users_email_lower_uq → CONFLICT.
  */
 export async function register(
   deps: AuthDeps,
   input: RegisterInput,
   client: ClientInfo,
 ): Promise<AuthResult> {
+  assertCurrentNotice(deps.config, input.acceptPrivacyNotice);
   const passwordHash = await deps.passwords.hash(input.password);
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
@@ -100,6 +109,9 @@ export async function register(
           ), sub AS (
             INSERT INTO subscriptions (user_id, plan_id, status)
             SELECT u.id, p.id, 'active' FROM u, plans p WHERE p.code = 'free'
+          ), consent AS (
+            INSERT INTO privacy_consents (user_id, notice_version, ip)
+            SELECT u.id, ${input.acceptPrivacyNotice}, ${client.ip} FROM u
           ), rt AS (
             INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
             SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
@@ -114,9 +126,10 @@ export async function register(
     if (uniqueViolation(err) === 'users_email_lower_uq') throw conflict('This email is already registered');
     throw err;
   }
-  // The subscription CTE's row is not visible to the SELECT (one snapshot), but the
-  // claims fall back to 'free' without an active subscription: the same answer.
-  const row = normalizeClaimsRow(rows[0]!);
+  // The subscription and consent CTEs' rows are not visible to the SELECT (one snapshot):
+  // the claims fall back to 'free' without an active subscription (the same answer), and
+  // the notice accepted is the one just recorded.
+  const row = normalizeClaimsRow({ ...rows[0]!, privacy_notice: input.acceptPrivacyNotice });
   return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
 }
 
@@ -125,7 +138,7 @@ async function startSession(
   deps: AuthDeps,
   row: ClaimsRow,
   client: ClientInfo,
-  audit: { action: string },
+  audit: { action: AuditAction },
 ): Promise<AuthResult> {
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
@@ -156,7 +169,7 @@ export async function login(deps: AuthDeps, input: LoginInput, client: ClientInf
     await deps.loginLimiter.recordFailure(input.email, client.ip);
     await recordAudit(deps.db, {
       actorId: row?.id ?? null,
-      action: 'auth.login_failed',
+      action: 'auth.loginFailed',
       targetId: row?.id ?? null,
       ip: client.ip,
       details: { reason: row ? 'wrong_password' : 'unknown_email' },
@@ -167,7 +180,7 @@ export async function login(deps: AuthDeps, input: LoginInput, client: ClientInf
   if (user.status !== 'active') {
     await recordAudit(deps.db, {
       actorId: user.id,
-      action: 'auth.login_failed',
+      action: 'auth.loginFailed',
       targetId: user.id,
       ip: client.ip,
       details: { reason: 'account_suspended' },
@@ -190,7 +203,7 @@ export async function refresh(deps: AuthDeps, refreshToken: string, client: Clie
     await deps.revocations.announce(sessionRevocation(result.familyId, deps.tokens.ttlSeconds));
     await recordAudit(deps.db, {
       actorId: null,
-      action: 'auth.refresh_reuse',
+      action: 'auth.refreshReuse',
       targetId: result.userId,
       ip: client.ip,
       details: { sessionId: result.familyId },
@@ -227,7 +240,7 @@ export async function logout(
 export async function endAllSessions(
   deps: Pick<AppDeps, 'db' | 'revocations'>,
   userId: string,
-  audit: { actorId: string; action: string; ip: string },
+  audit: { actorId: string; action: AuditAction; ip: string },
 ): Promise<void> {
   const [row] = await queryRows<{ tva: number }>(
     deps.db,
@@ -245,8 +258,31 @@ export async function endAllSessions(
 }
 
 /**
- * auth.changePassword: verifies the current password (failures count against the login
- * limiter: a stolen access token must not become a password oracle), then in one
+ * Re-checks the password of a signed-in user before a sensitive change. Failures count
+ * against the login limiter (a stolen access token must not become a password oracle) and
+ * are audited as `failedAction`. 1 statement on success (the claims read), 2 on failure.
+ */
+export async function reauthenticate(
+  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter'>,
+  userId: string,
+  password: string,
+  client: ClientInfo,
+  failure: { action: AuditAction; message: string },
+): Promise<ClaimsRow> {
+  const current = await readClaimsById(deps.db, userId);
+  if (current?.status !== 'active') throw unauthorized();
+  await deps.loginLimiter.check(current.email, client.ip);
+  if (!(await deps.passwords.verify(password, current.password_hash))) {
+    await deps.loginLimiter.recordFailure(current.email, client.ip);
+    await recordAudit(deps.db, { actorId: userId, action: failure.action, targetId: userId, ip: client.ip });
+    throw unauthorized(failure.message);
+  }
+  await deps.loginLimiter.recordSuccess(current.email, client.ip);
+  return current;
+}
+
+/**
+ * auth.changePassword: verifies the current password (reauthenticate), then in one
  * statement stores the new hash, bumps tokens_valid_after, revokes every refresh token,
  * starts a new session and audits. Returns the new pair; every other session ends.
  */
@@ -256,19 +292,10 @@ export async function changePassword(
   input: ChangePasswordInput,
   client: ClientInfo,
 ): Promise<AuthResult> {
-  const current = await readClaimsById(deps.db, userId);
-  if (current?.status !== 'active') throw unauthorized();
-  await deps.loginLimiter.check(current.email, client.ip);
-  if (!(await deps.passwords.verify(input.currentPassword, current.password_hash))) {
-    await deps.loginLimiter.recordFailure(current.email, client.ip);
-    await recordAudit(deps.db, {
-      actorId: userId,
-      action: 'auth.password_change_failed',
-      targetId: userId,
-      ip: client.ip,
-    });
-    throw unauthorized('Current password is incorrect');
-  }
+  await reauthenticate(deps, userId, input.currentPassword, client, {
+    action: 'auth.changePasswordFailed',
+    message: 'Current password is incorrect',
+  });
   const passwordHash = await deps.passwords.hash(input.newPassword);
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
@@ -285,13 +312,12 @@ export async function changePassword(
           SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
           FROM u
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT u.id, 'auth.password_changed', u.id, ${client.ip} FROM u
+          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT u.id, 'auth.changePassword', u.id, ${client.ip} FROM u
         )
         ${claimsSelect(sql`u`)}`,
   );
   if (!row) throw unauthorized();
   const claims = normalizeClaimsRow(row);
   await deps.revocations.announce(userRevocation(userId, claims.tokens_valid_after));
-  await deps.loginLimiter.recordSuccess(current.email, client.ip);
   return { user: sessionUser(claims), ...(await tokenPair(deps, claims, familyId, refresh.token)) };
 }

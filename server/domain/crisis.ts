@@ -1,6 +1,6 @@
 // crisis.*: alerts raised by PHQ-9 item 9 (see assessments.ts) for the clinical duty team
 // (docs/api.md: anyone with `crisis.manage` sees every alert).
-import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { assessments, crisisAlerts, users } from '../../db/schema/index.ts';
 import type { CrisisListInput } from '../../shared/inputs/crisis.ts';
@@ -8,12 +8,13 @@ import { recordAudit } from '../audit.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { conflict, notFound } from './errors.ts';
 
-/** Newest first, with the patient's contact details and the screening. One SELECT. */
+/** Newest (or oldest) first, with the patient's contact details and the screening. One SELECT. */
 export async function listCrisisAlerts(db: Db, input: CrisisListInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
   const where: SQL[] = [];
   if (input.status) where.push(eq(crisisAlerts.status, input.status));
-  if (after) where.push(afterTimeCursor(crisisAlerts.createdAt, crisisAlerts.id, after));
+  const dir = input.order === 'oldest' ? 'asc' : 'desc';
+  if (after) where.push(afterTimeCursor(crisisAlerts.createdAt, crisisAlerts.id, after, dir));
   const rows = await db
     .select({
       id: crisisAlerts.id,
@@ -34,7 +35,11 @@ export async function listCrisisAlerts(db: Db, input: CrisisListInput) {
     .innerJoin(users, eq(users.id, crisisAlerts.userId))
     .innerJoin(assessments, eq(assessments.id, crisisAlerts.assessmentId))
     .where(and(...where))
-    .orderBy(desc(crisisAlerts.createdAt), desc(crisisAlerts.id))
+    .orderBy(
+      ...(dir === 'asc'
+        ? [asc(crisisAlerts.createdAt), asc(crisisAlerts.id)]
+        : [desc(crisisAlerts.createdAt), desc(crisisAlerts.id)]),
+    )
     .limit(input.limit + 1);
   return timePage(rows, input.limit);
 }

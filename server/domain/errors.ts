@@ -11,7 +11,8 @@ export type DomainErrorKind =
   | 'not_found'
   | 'conflict'
   | 'too_many_requests'
-  | 'unavailable';
+  | 'unavailable'
+  | 'precondition_failed';
 
 export type ErrorExtras = Omit<AppErrorData, 'zodError'>;
 
@@ -31,6 +32,7 @@ const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
   missing_feature: 'Your plan does not include this feature',
   insufficient_privilege: 'Your role is not allowed to do this',
   account_suspended: 'This account is suspended',
+  privacy_notice_required: 'Accept the current privacy notice first (privacy.acceptNotice)',
 };
 
 /** FORBIDDEN with a reason a client acts on (and the permission or feature required). */
@@ -46,6 +48,9 @@ export function forbidden(reason: ForbiddenReason, required?: string, message?: 
 export function notAllowed(message: string): DomainError {
   return new DomainError('forbidden', message);
 }
+
+/** What a refused token is told, whatever the reason (bad, expired, revoked, its user gone). */
+export const EXPIRED_TOKEN_MESSAGE = 'Invalid or expired access token';
 
 export function unauthorized(message = 'Authentication required'): DomainError {
   return new DomainError('unauthorized', message);
@@ -68,6 +73,11 @@ export function conflict(message: string): DomainError {
 
 export function badRequest(message: string): DomainError {
   return new DomainError('bad_request', message);
+}
+
+/** The server is not set up for this (e.g. payments not enabled): retrying will not help. */
+export function preconditionFailed(message: string): DomainError {
+  return new DomainError('precondition_failed', message);
 }
 
 export function unavailable(message: string, cause?: unknown): DomainError {

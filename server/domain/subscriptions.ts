@@ -1,8 +1,22 @@
-// subscriptions.*: the plan catalog (public) and the caller's current subscription.
+// subscriptions.*: the plan catalog, the caller's subscription, and subscriptions that
+// live on their own (docs/decisions/subscriptions-and-payments.md):
+// a checkout creates an order with the payment provider; the plan changes only when a
+// verified payment webhook says the order was paid; a period ends by itself (the expiry
+// job), and claims change at once through the existing revocation (tokens_valid_after).
+//
+// Rules: a paid period lasts PERIOD_DAYS. Paying for a higher plan than the one in effect
+// switches now and starts a new period (no proration); paying for the same plan extends
+// the period from its end; a checkout for a lower plan is refused while a paid period
+// runs (cancel, then buy the cheaper plan once the period has ended). Every change is audited.
 import { asc, eq, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import { type Db, type Executor, queryRows } from '../../db/client.ts';
 import { prepared } from '../../db/prepared.ts';
 import { features, planFeatures, plans, subscriptions } from '../../db/schema/index.ts';
+import { subscriptionInEffect } from '../auth/claims.ts';
+import { bumpTokensOf, type RevocationList, userRevocation } from '../auth/revocation.ts';
+import { type PaymentProvider, PaymentProviderError, type WebhookEvent } from '../payments/razorpay.ts';
+import type { AppDeps } from '../services.ts';
+import { badRequest, conflict, notFound, preconditionFailed, unavailable } from './errors.ts';
 
 /** The four plans with their features, cheapest first. One query, prepared (public and hot). */
 const planCatalog = (db: Db) =>
@@ -28,18 +42,245 @@ export function listPlans(db: Db) {
 
 /**
  * The caller's subscription. `plan` is the plan in effect: the subscribed plan while the
- * subscription is active, else 'free' (as in the token and mv_users_with_subscription);
- * `status` is 'none' for a user who never subscribed. One query.
+ * subscription is active and its period has not ended, else 'free' (as in the token);
+ * `status` is 'expired' once the period has ended (also before the expiry job marks it),
+ * 'none' for a user who never subscribed. One query.
  */
 export async function currentSubscription(db: Db, userId: string) {
+  const ended = sql`${subscriptions.currentPeriodEnd} IS NOT NULL AND ${subscriptions.currentPeriodEnd} <= now()`;
   const [row] = await db
     .select({
-      plan: sql<string>`CASE WHEN ${subscriptions.status} = 'active' THEN ${plans.code} ELSE 'free' END`,
-      status: subscriptions.status,
+      plan: sql<string>`CASE WHEN ${subscriptions.status} = 'active' AND NOT (${ended}) THEN ${plans.code} ELSE 'free' END`,
+      status: sql<
+        'active' | 'cancelled' | 'past_due' | 'expired'
+      >`CASE WHEN ${subscriptions.status} = 'active' AND ${ended} THEN 'expired' ELSE ${subscriptions.status} END`,
       currentPeriodEnd: subscriptions.currentPeriodEnd,
+      cancelAtPeriodEnd: subscriptions.cancelAtPeriodEnd,
     })
     .from(subscriptions)
     .innerJoin(plans, eq(plans.id, subscriptions.planId))
     .where(eq(subscriptions.userId, userId));
-  return row ?? { plan: 'free', status: 'none' as const, currentPeriodEnd: null };
+  return row ?? { plan: 'free', status: 'none' as const, currentPeriodEnd: null, cancelAtPeriodEnd: false };
+}
+
+export const PERIOD_DAYS = 30;
+const period = sql`make_interval(days => ${PERIOD_DAYS})`;
+
+export interface Checkout {
+  /** The provider's order id, for the client's Checkout. */
+  orderId: string;
+  /** The provider's public key id, for the client's Checkout. */
+  keyId: string;
+  plan: string;
+  amountPaise: number;
+  currency: 'INR';
+}
+
+/**
+ * subscriptions.checkout: 2 statements (the plan and the caller's subscription; the order
+ * and its audit entry) around one call to the provider. Nothing changes until the webhook.
+ */
+export async function checkout(
+  deps: Pick<AppDeps, 'db'> & { payments: PaymentProvider | undefined },
+  userId: string,
+  planCode: string,
+  ip: string,
+): Promise<Checkout> {
+  const payments = deps.payments;
+  if (!payments) throw preconditionFailed('Payments are not enabled on this server');
+  const [row] = await queryRows<{
+    plan_id: number;
+    price_paise: number;
+    tier: number;
+    current_tier: number | null;
+    same_plan: boolean;
+    in_effect: boolean;
+    period_end: Date | string | null;
+  }>(
+    deps.db,
+    sql`SELECT p.id AS plan_id, p.price_paise, p.tier, cur.tier AS current_tier, s.plan_id = p.id AS same_plan,
+               coalesce(${subscriptionInEffect(sql`s`)}, false) AS in_effect, s.current_period_end AS period_end
+        FROM plans p
+        LEFT JOIN subscriptions s ON s.user_id = ${userId}
+        LEFT JOIN plans cur ON cur.id = s.plan_id
+        WHERE p.code = ${planCode}`,
+  );
+  if (!row) throw notFound('Plan');
+  if (row.price_paise <= 0)
+    throw badRequest('The free plan needs no payment; cancel the paid plan to return to it');
+  if (row.in_effect && row.current_tier !== null) {
+    if (row.tier < row.current_tier)
+      throw conflict(
+        'A lower plan can be bought once the current period ends: cancel now, and check out again after it',
+      );
+    if (row.same_plan && row.period_end === null) throw conflict('Your plan does not expire');
+  }
+  let order: Awaited<ReturnType<PaymentProvider['createOrder']>>;
+  try {
+    order = await payments.createOrder({
+      amountPaise: row.price_paise,
+      currency: 'INR',
+      receipt: `sub_${userId.replaceAll('-', '').slice(0, 32)}`,
+      notes: { plan: planCode },
+    });
+  } catch (err) {
+    if (err instanceof PaymentProviderError)
+      throw unavailable('The payment provider is unavailable; retry shortly', err);
+    throw err;
+  }
+  if (order.amount !== row.price_paise || order.currency !== 'INR')
+    throw new Error('the payment provider answered an order for another amount');
+  await deps.db.execute(
+    sql`WITH o AS (
+          INSERT INTO payment_orders (user_id, plan_id, amount_paise, currency, provider_order_id)
+          VALUES (${userId}, ${row.plan_id}, ${row.price_paise}, 'INR', ${order.id})
+        )
+        INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+        VALUES (${userId}, 'subscriptions.checkout', ${userId}, ${ip},
+                jsonb_build_object('plan', ${planCode}::text, 'orderId', ${order.id}::text,
+                                   'amountPaise', ${row.price_paise}::int))`,
+  );
+  return {
+    orderId: order.id,
+    keyId: payments.keyId,
+    plan: planCode,
+    amountPaise: row.price_paise,
+    currency: 'INR',
+  };
+}
+
+/**
+ * subscriptions.cancel: the paid plan stays until the end of its period and is then not
+ * renewed (the expiry job ends it). 1 statement; nothing to cancel → CONFLICT.
+ */
+export async function cancelAtPeriodEnd(db: Executor, userId: string, ip: string) {
+  const [row] = await queryRows<{ current_period_end: Date }>(
+    db,
+    sql`WITH c AS (
+          UPDATE subscriptions s SET cancel_at_period_end = true, updated_at = now()
+          WHERE s.user_id = ${userId} AND ${subscriptionInEffect(sql`s`)} AND s.current_period_end IS NOT NULL
+          RETURNING s.current_period_end
+        ), audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT ${userId}, 'subscriptions.cancel', ${userId}, ${ip},
+                 jsonb_build_object('periodEnd', current_period_end) FROM c
+        )
+        SELECT current_period_end FROM c`,
+  );
+  if (!row) throw conflict('There is no paid period to cancel');
+  return { cancelAtPeriodEnd: true as const, currentPeriodEnd: new Date(row.current_period_end) };
+}
+
+export type WebhookOutcome = 'applied' | 'unapplied' | 'duplicate' | 'recorded';
+
+/**
+ * Applies one verified webhook event, in ONE statement, idempotently: the event id is
+ * recorded first (a replay matches nothing after it), an order moves created → paid at
+ * most once (order.paid and payment.captured for the same payment: the second changes
+ * nothing), and the subscription update re-checks the locked row, so events in any order
+ * and concurrent ones converge. Then the user's live tokens are revoked (new claims).
+ */
+export async function applyWebhookEvent(
+  deps: Pick<AppDeps, 'db' | 'revocations'>,
+  eventId: string,
+  event: WebhookEvent,
+): Promise<WebhookOutcome> {
+  const payment = event.payload?.payment?.entity;
+  const orderId = payment?.order_id ?? null;
+  const captured =
+    (event.event === 'payment.captured' || event.event === 'order.paid') && payment?.status === 'captured';
+  const effect = subscriptionInEffect(sql`s`);
+  const [row] = await queryRows<{
+    fresh: boolean;
+    paid: boolean;
+    applied: boolean;
+    user_id: string | null;
+    tva: number | null;
+  }>(
+    deps.db,
+    sql`WITH ev AS (
+          INSERT INTO payment_events (event_id, event, provider_order_id)
+          VALUES (${eventId}, ${event.event}, ${orderId})
+          ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+        ), paid AS (
+          UPDATE payment_orders o SET status = 'paid', paid_at = now(), provider_payment_id = ${payment?.id ?? null}
+          WHERE ${captured} AND o.provider_order_id = ${orderId} AND o.status = 'created'
+            AND o.amount_paise = ${payment?.amount ?? -1} AND o.currency = ${payment?.currency ?? ''}
+            AND EXISTS (SELECT 1 FROM ev)
+          RETURNING o.user_id, o.plan_id
+        ), applied AS (
+          INSERT INTO subscriptions AS s (user_id, plan_id, status, current_period_end)
+          SELECT user_id, plan_id, 'active', now() + ${period} FROM paid
+          ON CONFLICT (user_id) DO UPDATE SET
+            plan_id = excluded.plan_id, status = 'active', cancel_at_period_end = false, updated_at = now(),
+            current_period_end = CASE
+              WHEN s.plan_id = excluded.plan_id AND ${effect} THEN s.current_period_end + ${period}
+              ELSE now() + ${period} END
+          WHERE NOT (${effect})
+             OR (SELECT tier FROM plans WHERE id = excluded.plan_id) > (SELECT tier FROM plans WHERE id = s.plan_id)
+             OR (s.plan_id = excluded.plan_id AND s.current_period_end IS NOT NULL)
+          RETURNING s.user_id, s.current_period_end
+        ), bumped AS (${bumpTokensOf(sql`SELECT user_id FROM applied`)}),
+        audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, details)
+          SELECT NULL::uuid,
+                 CASE WHEN EXISTS (SELECT 1 FROM applied) THEN 'subscriptions.paymentApplied'
+                      ELSE 'subscriptions.paymentUnapplied' END,
+                 p.user_id,
+                 jsonb_build_object('plan', pl.code, 'orderId', ${orderId}::text, 'eventId', ${eventId}::text,
+                                    'event', ${event.event}::text,
+                                    'periodEnd', (SELECT current_period_end FROM applied))
+          FROM paid p JOIN plans pl ON pl.id = p.plan_id
+          UNION ALL
+          SELECT NULL::uuid, 'subscriptions.paymentFailed', o.user_id,
+                 jsonb_build_object('orderId', o.provider_order_id, 'eventId', ${eventId}::text)
+          FROM payment_orders o
+          WHERE ${event.event === 'payment.failed'} AND o.provider_order_id = ${orderId} AND EXISTS (SELECT 1 FROM ev)
+        )
+        SELECT EXISTS (SELECT 1 FROM ev) AS fresh, EXISTS (SELECT 1 FROM paid) AS paid,
+               EXISTS (SELECT 1 FROM applied) AS applied,
+               (SELECT id FROM bumped) AS user_id, (SELECT tva FROM bumped) AS tva`,
+  );
+  if (!row?.fresh) return 'duplicate';
+  if (!row.paid) return 'recorded';
+  if (!row.applied) return 'unapplied';
+  if (row.user_id && row.tva !== null)
+    await deps.revocations.announce(userRevocation(row.user_id, Number(row.tva)));
+  return 'applied';
+}
+
+/**
+ * The expiry job's work: every active subscription whose period has ended becomes
+ * 'expired' (claims fall back to free), its user's live tokens are revoked, and each
+ * expiry is audited. One statement per batch of 1,000; returns how many expired.
+ */
+export async function expireSubscriptions(
+  tx: Executor,
+  revocations: RevocationList,
+): Promise<{ expired: number }> {
+  let expired = 0;
+  for (;;) {
+    const rows = await queryRows<{ id: string; tva: number }>(
+      tx,
+      sql`WITH due AS (
+            SELECT id FROM subscriptions
+            WHERE status = 'active' AND current_period_end IS NOT NULL AND current_period_end <= now()
+            ORDER BY current_period_end LIMIT 1000 FOR UPDATE SKIP LOCKED
+          ), ended AS (
+            UPDATE subscriptions s SET status = 'expired', cancel_at_period_end = false, updated_at = now()
+            FROM due WHERE s.id = due.id
+            RETURNING s.user_id, s.plan_id, s.current_period_end
+          ), bumped AS (${bumpTokensOf(sql`SELECT user_id FROM ended`)}),
+          audit AS (
+            INSERT INTO audit_log (actor_id, action, target_id, details)
+            SELECT NULL, 'subscriptions.expired', e.user_id,
+                   jsonb_build_object('plan', pl.code, 'periodEnd', e.current_period_end)
+            FROM ended e JOIN plans pl ON pl.id = e.plan_id
+          )
+          SELECT id, tva FROM bumped`,
+    );
+    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, Number(r.tva))));
+    expired += rows.length;
+    if (rows.length < 1000) return { expired };
+  }
 }

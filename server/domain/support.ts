@@ -194,7 +194,7 @@ export async function setTicketStatus(
           RETURNING id, user_id, status
         ), a AS (
           INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${staffId}, 'support.set_status', user_id, ${ip}, jsonb_build_object('ticketId', id, 'status', status) FROM tk
+          SELECT ${staffId}, 'support.setStatus', user_id, ${ip}, jsonb_build_object('ticketId', id, 'status', status) FROM tk
         )
         SELECT id, status FROM tk`,
   );

@@ -8,15 +8,15 @@
 // rest get CONFLICT. Cancelling frees the slot (the indexes skip cancelled sessions).
 import { and, asc, desc, eq, gt, gte, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
-import { type Db, findPgError, uniqueViolation } from '../../db/client.ts';
-import { roles, sessionNotes, therapySessions, users } from '../../db/schema/index.ts';
+import { type Db, findPgError, queryRows, uniqueViolation } from '../../db/client.ts';
+import { roles, sessionNotes, therapySessions, userDataKeys, users } from '../../db/schema/index.ts';
 import type {
   AddNoteInput,
   BookSessionInput,
   MySessionsInput,
   ScheduleInput,
 } from '../../shared/inputs/therapy.ts';
-import type { NotesCipher } from '../crypto/notes.ts';
+import { NoteDecryptError, type NotesCipher, openWithDataKey, sealWithDataKey } from '../crypto/notes.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { badRequest, conflict, type DomainError, notAllowed, notFound } from './errors.ts';
 
@@ -138,45 +138,87 @@ function notTheTherapist(): DomainError {
 }
 
 /**
- * Two queries: whose session it is, then the INSERT of the sealed note. The plaintext never
- * reaches the database: only the key id and the AES-256-GCM ciphertext do.
+ * Two queries: whose session it is (with the patient's wrapped data key), then the INSERT of
+ * the note sealed with that key — creating the key in the same statement for a patient's
+ * first note (a third query only when two notes race to create it). The plaintext never
+ * reaches the database. No note on an erased patient's session.
  */
-export async function addNote(db: Db, cipher: NotesCipher, authorId: string, input: AddNoteInput) {
-  const [session] = await db
-    .select({ therapistId: therapySessions.therapistId })
-    .from(therapySessions)
-    .where(eq(therapySessions.id, input.sessionId));
+export async function addNote(
+  db: Db,
+  cipher: NotesCipher,
+  authorId: string,
+  input: AddNoteInput,
+): Promise<{ id: string; sessionId: string; createdAt: Date }> {
+  const [session] = await queryRows<{
+    therapist_id: string;
+    patient_id: string;
+    patient_erased: boolean;
+    key_id: string | null;
+    wrapped_key: string | null;
+  }>(
+    db,
+    sql`SELECT ts.therapist_id, ts.patient_id, p.deleted_at IS NOT NULL AS patient_erased, k.key_id, k.wrapped_key
+        FROM therapy_sessions ts JOIN users p ON p.id = ts.patient_id
+        LEFT JOIN user_data_keys k ON k.user_id = ts.patient_id
+        WHERE ts.id = ${input.sessionId}`,
+  );
   if (!session) throw notFound('Session');
-  if (session.therapistId !== authorId) throw notTheTherapist();
-  const sealed = cipher.seal(input.note, input.sessionId);
-  const [note] = await db
-    .insert(sessionNotes)
-    .values({ sessionId: input.sessionId, authorId, keyId: sealed.keyId, ciphertext: sealed.ciphertext })
-    .returning({ id: sessionNotes.id, sessionId: sessionNotes.sessionId, createdAt: sessionNotes.createdAt });
-  return note!;
+  if (session.therapist_id !== authorId) throw notTheTherapist();
+  if (session.patient_erased) throw conflict("The patient's account has been erased");
+  const existing = session.wrapped_key && { keyId: session.key_id!, ciphertext: session.wrapped_key };
+  const fresh = existing ? undefined : cipher.newDataKey(session.patient_id);
+  const dataKey = existing ? cipher.unwrapDataKey(session.patient_id, existing) : fresh!.key;
+  const keyId = existing ? existing.keyId : fresh!.wrapped.keyId;
+  const ciphertext = sealWithDataKey(dataKey, input.note, input.sessionId);
+  const [note] = await queryRows<{ id: string; session_id: string; created_at: Date }>(
+    db,
+    sql`WITH k AS (
+          ${fresh ? sql`INSERT INTO user_data_keys (user_id, key_id, wrapped_key) VALUES (${session.patient_id}, ${keyId}, ${fresh.wrapped.ciphertext}) ON CONFLICT (user_id) DO NOTHING RETURNING 1` : sql`SELECT 1`}
+        )
+        INSERT INTO session_notes (session_id, author_id, key_id, ciphertext, patient_key)
+        SELECT ${input.sessionId}, ${authorId}, ${keyId}, ${ciphertext}, true FROM k
+        RETURNING id, session_id, created_at`,
+  );
+  // Another note created the patient's key first: seal with that one.
+  if (!note) return addNote(db, cipher, authorId, input);
+  return { id: note.id, sessionId: note.session_id, createdAt: new Date(note.created_at) };
 }
 
-/** One SELECT: the session's therapist and its notes, oldest first, opened with their keys. */
+/**
+ * One SELECT: the session's therapist, the patient's wrapped data key and the notes, oldest
+ * first. Notes sealed with the patient's key open with it; older ones with the notes key.
+ */
 export async function readNotes(db: Db, cipher: NotesCipher, readerId: string, sessionId: string) {
   const rows = await db
     .select({
       therapistId: therapySessions.therapistId,
+      patientId: therapySessions.patientId,
+      dataKey: { keyId: userDataKeys.keyId, ciphertext: userDataKeys.wrappedKey },
       note: {
         id: sessionNotes.id,
         keyId: sessionNotes.keyId,
         ciphertext: sessionNotes.ciphertext,
+        patientKey: sessionNotes.patientKey,
         createdAt: sessionNotes.createdAt,
       },
     })
     .from(therapySessions)
+    .leftJoin(userDataKeys, eq(userDataKeys.userId, therapySessions.patientId))
     .leftJoin(sessionNotes, eq(sessionNotes.sessionId, therapySessions.id))
     .where(eq(therapySessions.id, sessionId))
     .orderBy(asc(sessionNotes.createdAt), asc(sessionNotes.id));
   const [first] = rows;
   if (!first) throw notFound('Session');
   if (first.therapistId !== readerId) throw notTheTherapist();
+  let dataKey: Buffer | undefined;
+  const open = (note: NonNullable<typeof first.note>) => {
+    if (!note.patientKey) return cipher.open(note, sessionId);
+    if (!first.dataKey) throw new NoteDecryptError("the patient's data key is gone");
+    dataKey ??= cipher.unwrapDataKey(first.patientId, first.dataKey);
+    return openWithDataKey(dataKey, note.ciphertext, sessionId);
+  };
   const notes = rows.flatMap(({ note }) =>
-    note ? [{ id: note.id, note: cipher.open(note, sessionId), createdAt: note.createdAt }] : [],
+    note ? [{ id: note.id, note: open(note), createdAt: note.createdAt }] : [],
   );
   return { sessionId, notes };
 }

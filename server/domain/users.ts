@@ -5,7 +5,7 @@ import { eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { roles, therapistProfiles, users } from '../../db/schema/index.ts';
 import type { UpdateProfileInput } from '../../shared/inputs/users.ts';
-import { notFound } from './errors.ts';
+import { EXPIRED_TOKEN_MESSAGE, unauthorized } from './errors.ts';
 
 /** The profile of one user, with the therapist fields when there are any. One query. */
 export async function getProfile(db: Db, userId: string) {
@@ -33,7 +33,8 @@ export async function getProfile(db: Db, userId: string) {
     .innerJoin(roles, eq(roles.id, users.roleId))
     .leftJoin(therapistProfiles, eq(therapistProfiles.userId, users.id))
     .where(sql`${users.id} = ${userId} AND ${users.deletedAt} IS NULL`);
-  if (!row) throw notFound('User');
+  // Only ever the caller's own row: its absence means the token outlived its user.
+  if (!row) throw unauthorized(EXPIRED_TOKEN_MESSAGE);
   return row;
 }
 

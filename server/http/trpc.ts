@@ -13,15 +13,18 @@ import {
 } from '@trpc/server/adapters/fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type AppRouter, appRouter } from '../routers/index.ts';
+import { sessionRouter } from '../routers/session.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from '../trpc/context.ts';
-import { canServeLean, handleLean, type LeanHandlerOptions } from './lean.ts';
+import { canServeLean, handleLean, type LeanHandlerOptions, searchParamsOf } from './lean.ts';
+import { SESSION_PATH, sameOriginCheck } from './session-cookie.ts';
 
 async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> {
   const ctx = await createContext(deps, {
     ip: req.ip,
     requestId: req.id,
     userAgent: req.headers['user-agent'],
+    cookie: req.headers.cookie,
     authorization: req.headers.authorization,
   });
   // The request's log line reads the calls the procedures leave here.
@@ -64,6 +67,18 @@ export function leanOptions<TRouter extends AnyTRPCRouter = AppRouter>(
 
 export async function registerTrpc(app: FastifyInstance, deps: AppDeps): Promise<void> {
   await mountTrpc(app, deps.config.TRPC_PATH, officialOptions(deps), leanOptions(deps));
+  // The admin console's cookie session: its own path (the cookie's scope), same-origin only.
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', sameOriginCheck);
+    const mode = deps.config.TRPC_PATH;
+    await mountTrpc(
+      scope,
+      mode,
+      officialOptions(deps, sessionRouter),
+      leanOptions(deps, sessionRouter),
+      SESSION_PATH,
+    );
+  });
 }
 
 /** Mounts a router at prefix on the chosen path (generic so tests and the bench mount their own). */
@@ -89,7 +104,9 @@ export async function mountTrpc<TRouter extends AnyTRPCRouter>(
       scope.addContentTypeParser('multipart/form-data', {}, (_req, body, done) => done(null, body));
       scope.all<{ Params: { path: string } }>('/:path', async (req, reply) => {
         const path = req.params.path;
-        if (canServeLean(req) && (await handleLean(lean, req, reply, path))) return reply;
+        const query = searchParamsOf(req.url);
+        if (query && canServeLean(req, query) && (await handleLean(lean, req, reply, path, query)))
+          return reply;
         await fastifyRequestHandler({ ...official, req, res: reply, path });
         return reply;
       });

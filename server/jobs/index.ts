@@ -1,5 +1,7 @@
 // Scheduled jobs (node-cron): the materialized-view refresh on VIEW_REFRESH_CRON, the
-// daily clean-up of expired refresh tokens and the audit-log retention. Every instance
+// daily clean-up of expired refresh tokens and the audit-log retention, the expiry of
+// subscriptions whose period ended (every minute) and the erasure of accounts whose
+// deletion grace period is over (every 10 minutes). Every instance
 // schedules them; each firing runs inside a transaction that first takes a
 // transaction-scoped advisory lock (pg_try_advisory_xact_lock), so exactly one of N
 // instances does the work and a firing never overlaps a previous one still running:
@@ -9,6 +11,9 @@ import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
 import { type Database, type Executor, queryRows } from '../../db/client.ts';
 import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/views.ts';
+
+import { eraseDueAccounts } from '../domain/privacy.ts';
+import { expireSubscriptions } from '../domain/subscriptions.ts';
 import type { JobOutcome, Metrics } from '../metrics.ts';
 import type { AppDeps } from '../services.ts';
 
@@ -29,7 +34,9 @@ interface Job {
   work(tx: Executor, deps: JobDeps): Promise<Record<string, unknown> | undefined>;
 }
 
-type JobDeps = Pick<AppDeps, 'config' | 'database' | 'log'> & { metrics?: Metrics | undefined };
+type JobDeps = Pick<AppDeps, 'config' | 'database' | 'log' | 'revocations'> & {
+  metrics?: Metrics | undefined;
+};
 
 export const viewRefreshJob: Job = {
   name: 'view-refresh',
@@ -67,6 +74,26 @@ export const auditRetentionJob: Job = {
           SELECT count(*)::int AS n FROM d`,
     );
     return { deleted: Number(row?.n ?? 0), retentionDays: days };
+  },
+};
+
+/** Subscriptions whose paid period has ended: expired, claims back to free at once. */
+export const subscriptionExpiryJob: Job = {
+  name: 'subscription-expiry',
+  lockId: 4,
+  async work(tx, deps) {
+    const { expired } = await expireSubscriptions(tx, deps.revocations);
+    return expired > 0 ? { expired } : undefined;
+  },
+};
+
+/** Accounts whose deletion grace period is over: erased (server/domain/privacy.ts). */
+export const accountErasureJob: Job = {
+  name: 'account-erasure',
+  lockId: 5,
+  async work(tx, deps) {
+    const { erased } = await eraseDueAccounts(tx, deps.revocations);
+    return erased > 0 ? { erased } : undefined;
   },
 };
 
@@ -138,7 +165,7 @@ export class JobRunner {
     return done;
   }
 
-  /** Schedules the three jobs. */
+  /** Schedules the jobs. */
   start(): void {
     const schedule = (expr: string, job: Job) =>
       cron.schedule(expr, () => void this.run(job), { name: job.name, noOverlap: false });
@@ -146,6 +173,8 @@ export class JobRunner {
       schedule(this.deps.config.VIEW_REFRESH_CRON, viewRefreshJob),
       schedule('17 3 * * *', refreshTokenCleanupJob),
       schedule('47 3 * * *', auditRetentionJob),
+      schedule('* * * * *', subscriptionExpiryJob),
+      schedule('*/10 * * * *', accountErasureJob),
     ];
   }
 

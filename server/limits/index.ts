@@ -5,6 +5,8 @@
 //   login    general, plus the brute-force limiter the login procedure drives
 //            (deps.loginLimiter); Redis down → 503, fail closed;
 //   register general, plus RATE_LIMIT_REGISTER_PER_HOUR per IP; Redis down → 503;
+//   checkout general, plus RATE_LIMIT_CHECKOUT_PER_HOUR per user (each one calls the payment
+//            provider); Redis down → 503;
 //   none     not counted.
 import type { Redis } from 'ioredis';
 import {
@@ -48,6 +50,7 @@ type LimitConfig = Pick<
   | 'RATE_LIMIT_ENABLED'
   | 'RATE_LIMIT_GENERAL_PER_MINUTE'
   | 'RATE_LIMIT_REGISTER_PER_HOUR'
+  | 'RATE_LIMIT_CHECKOUT_PER_HOUR'
   | 'RATE_LIMIT_LOGIN_FAILURES'
   | 'RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY'
 >;
@@ -78,6 +81,11 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
     points: config.RATE_LIMIT_REGISTER_PER_HOUR,
     duration: 3600,
   };
+  const checkoutOpts = {
+    keyPrefix: `${prefix}:checkout`,
+    points: config.RATE_LIMIT_CHECKOUT_PER_HOUR,
+    duration: 3600,
+  };
   const general: RateLimiterAbstract = redis
     ? new RateLimiterRedis({
         ...generalOpts,
@@ -89,6 +97,9 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
   const register: RateLimiterAbstract = redis
     ? new RateLimiterRedis({ ...registerOpts, storeClient: redis, rejectIfRedisNotReady: true })
     : new RateLimiterMemory(registerOpts);
+  const checkout: RateLimiterAbstract = redis
+    ? new RateLimiterRedis({ ...checkoutOpts, storeClient: redis, rejectIfRedisNotReady: true })
+    : new RateLimiterMemory(checkoutOpts);
 
   return {
     loginLimiter,
@@ -97,10 +108,10 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
       const policy = meta?.rateLimit ?? 'general';
       if (policy === 'none') return;
       // Fail closed before any work when the shared store is known to be down.
-      if ((policy === 'login' || policy === 'register') && redis && redis.status !== 'ready')
-        throw limiterUnavailable();
+      if (policy !== 'general' && redis && redis.status !== 'ready') throw limiterUnavailable();
       await consume(general, ctx.auth ? `u:${ctx.auth.sub}` : `ip:${ctx.req.ip}`);
       if (policy === 'register') await consume(register, ctx.req.ip);
+      if (policy === 'checkout' && ctx.auth) await consume(checkout, ctx.auth.sub);
     },
   };
 }

@@ -13,7 +13,8 @@ import * as auth from '../domain/auth.ts';
 import type { Context } from '../trpc/context.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
-const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
+/** Where the call comes from (stored with a session). */
+export const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
 
 export const authRouter = router({
   register: publicProcedure
@@ -48,10 +49,10 @@ export const authRouter = router({
     .mutation(({ ctx, input }) => auth.logout(ctx.deps, input.refreshToken, client(ctx))),
 
   /** Ends every session of the caller, on every instance, at once. */
-  logoutAll: protectedProcedure.meta({ auth: 'user' }).mutation(async ({ ctx }) => {
+  logoutAll: protectedProcedure.meta({ auth: 'user', beforeConsent: true }).mutation(async ({ ctx }) => {
     await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
       actorId: ctx.auth.sub,
-      action: 'auth.logout_all',
+      action: 'auth.logoutAll',
       ip: ctx.req.ip,
     });
     return { ok: true as const };
@@ -59,12 +60,12 @@ export const authRouter = router({
 
   /** A new token pair; every other session of the caller ends. */
   changePassword: protectedProcedure
-    .meta({ auth: 'user' })
+    .meta({ auth: 'user', beforeConsent: true })
     .input(changePasswordInput)
     .mutation(({ ctx, input }) => auth.changePassword(ctx.deps, ctx.auth.sub, input, client(ctx))),
 
   /** Who the caller is, from the verified token alone: zero database queries. */
-  me: protectedProcedure.meta({ auth: 'user' }).query(({ ctx }) => {
+  me: protectedProcedure.meta({ auth: 'user', beforeConsent: true }).query(({ ctx }) => {
     const a = ctx.auth;
     return {
       id: a.sub,
@@ -74,6 +75,7 @@ export const authRouter = router({
       permissions: a.permissions,
       features: a.features,
       plan: a.plan,
+      privacyNotice: a.privacyNotice ?? null,
       sessionId: a.sid,
       expiresAt: new Date(a.exp * 1000),
     };

@@ -10,6 +10,7 @@ import { crisisRouter } from './crisis.ts';
 import { exportRouter } from './export.ts';
 import { insightsRouter } from './insights.ts';
 import { moodRouter } from './mood.ts';
+import { privacyRouter } from './privacy.ts';
 import { reportsRouter } from './reports.ts';
 import { subscriptionsRouter } from './subscriptions.ts';
 import { supportRouter } from './support.ts';
@@ -33,6 +34,7 @@ export const appRouter = router({
   support: supportRouter,
   apiKeys: apiKeysRouter,
   reports: reportsRouter,
+  privacy: privacyRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -11,6 +11,8 @@ export interface RequestInfo {
   ip: string;
   requestId: string;
   userAgent?: string | undefined;
+  /** The Cookie header: only the admin console's session procedures read it (server/http/session-cookie.ts). */
+  cookie?: string | undefined;
 }
 
 export interface Context {
@@ -40,6 +42,7 @@ export function createContextInner(opts: {
       ip: opts.req?.ip ?? '127.0.0.1',
       requestId: opts.req?.requestId ?? 'internal',
       userAgent: opts.req?.userAgent,
+      cookie: opts.req?.cookie,
     },
     resHeaders: new Map(),
     calls: [],

@@ -5,8 +5,8 @@
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { ZodError, z } from 'zod';
-import { classifyDbError } from '../../db/client.ts';
-import { DomainError, type DomainErrorKind } from '../domain/errors.ts';
+import { classifyDbError, findPgError } from '../../db/client.ts';
+import { DomainError, type DomainErrorKind, EXPIRED_TOKEN_MESSAGE, unauthorized } from '../domain/errors.ts';
 
 const CODES: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   bad_request: 'BAD_REQUEST',
@@ -16,17 +16,19 @@ const CODES: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   conflict: 'CONFLICT',
   too_many_requests: 'TOO_MANY_REQUESTS',
   unavailable: 'SERVICE_UNAVAILABLE',
+  precondition_failed: 'PRECONDITION_FAILED',
 };
 
 /**
  * The error a failed call answers with: a domain error as its tRPC code (its details
  * stay on the cause, which the error formatter copies into error.data), a database
- * infrastructure failure as 503/504 (databaseFailure), anything else as it is.
+ * infrastructure failure as 503/504 (databaseFailure), a write for a caller whose user
+ * is gone as 401 (callerGone), anything else as it is.
  */
-export function edgeError(error: TRPCError): TRPCError {
+export function edgeError(error: TRPCError, callerId: string | undefined): TRPCError {
   const cause = error.cause;
   if (cause instanceof DomainError && error.code === 'INTERNAL_SERVER_ERROR') return toTRPCError(cause);
-  return databaseFailure(error) ?? error;
+  return databaseFailure(error) ?? callerGone(error, callerId) ?? error;
 }
 
 /** A domain error as the TRPCError of its kind (the rate limits, a tRPC hook, throw these). */
@@ -110,4 +112,17 @@ export function inputErrorMessage(error: ZodError): string {
   const field = first.path.map(String).join('.');
   const sentence = field ? `${field}: ${describeIssue(first)}` : `input: ${describeIssue(first)}`;
   return rest.length ? `${sentence} (and ${rest.length} more)` : sentence;
+}
+
+/**
+ * A write that names the caller's own id and fails because no such user exists (deleted,
+ * or never in this database): the token outlived its user, so UNAUTHORIZED as for a
+ * revoked token, not a 500. Read from the error alone: no query on the auth path.
+ */
+function callerGone(error: TRPCError, callerId: string | undefined): TRPCError | undefined {
+  const pg = findPgError(error.cause);
+  if (callerId === undefined || pg?.code !== '23503') return undefined;
+  const constraint = pg.constraint ?? pg.constraint_name ?? '';
+  if (!constraint.endsWith('_users_id_fk') || !pg.detail?.includes(`(${callerId})`)) return undefined;
+  return toTRPCError(unauthorized(EXPIRED_TOKEN_MESSAGE));
 }

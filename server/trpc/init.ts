@@ -6,7 +6,7 @@ import { ZodError, z } from 'zod';
 import { queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
-import { DomainError, forbidden, unauthorized } from '../domain/errors.ts';
+import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
 import type { Context } from './context.ts';
 import { edgeError, inputErrorMessage } from './errors.ts';
 import type { Meta } from './meta.ts';
@@ -50,8 +50,9 @@ const observe = t.middleware(async ({ ctx, path, type, next }) => {
   const started = performance.now();
   let result = await queryScope.run(scope, () => next());
   // Domain errors become their tRPC code here, at the edge; a busy pool, a statement
-  // timeout or a lost connection answers 503/504 with a clean message instead of a 500.
-  if (!result.ok) result = { ...result, error: edgeError(result.error) };
+  // timeout or a lost connection answers 503/504 with a clean message instead of a 500,
+  // a write for a caller whose user is gone 401.
+  if (!result.ok) result = { ...result, error: edgeError(result.error, ctx.auth?.sub) };
   // An enclosing countQueries() (tests, jobs) sees this call's statements too.
   const outer = queryScope.getStore();
   if (outer) outer.queries += scope.queries;
@@ -75,13 +76,16 @@ const limit = t.middleware(async ({ ctx, path, meta, next }) => {
 });
 
 /**
- * Authentication and the policy of .meta({ permission, feature, fieldPermissions }), from
- * the token's claims alone (zero queries). One middleware: every level of tRPC's
+ * Authentication, consent to the current privacy notice, and the policy of
+ * .meta({ permission, feature, fieldPermissions }), from the token's claims alone (zero queries). One middleware: every level of tRPC's
  * middleware chain copies the context, and this runs on every protected call.
  */
 export const authorize = t.middleware(async ({ ctx, meta, next, getRawInput }) => {
   const auth = ctx.auth;
-  if (!auth) throw unauthorized(ctx.authError ? 'Invalid or expired access token' : undefined);
+  if (!auth) throw unauthorized(ctx.authError ? EXPIRED_TOKEN_MESSAGE : undefined);
+  const notice = ctx.deps.config.PRIVACY_NOTICE_VERSION;
+  if (auth.privacyNotice !== notice && !meta?.beforeConsent)
+    throw forbidden('privacy_notice_required', notice);
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))

@@ -12,6 +12,11 @@ export interface Meta {
    * fields of users.updateProfile: { 'sessions.manage': ['feePaise', ...] }.
    */
   fieldPermissions?: Partial<Record<Permission, readonly string[]>>;
+  /**
+   * Callable before the user has accepted the current privacy notice (auth.* and privacy.*
+   * procedures); every other authenticated procedure refuses with privacy_notice_required.
+   */
+  beforeConsent?: boolean;
   /** Which rate-limit policy counts this call (default: 'general'). */
-  rateLimit?: 'general' | 'login' | 'register' | 'none';
+  rateLimit?: 'general' | 'login' | 'register' | 'checkout' | 'none';
 }

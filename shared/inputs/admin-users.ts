@@ -8,13 +8,17 @@ export const roleNameInput = z
   .regex(/^[a-z][a-z0-9_]{1,39}$/, 'must be a role name such as therapist');
 export const planCodeInput = z.string().regex(/^[a-z][a-z0-9_]{1,39}$/, 'must be a plan code such as basic');
 
+export const USER_SORTS = ['createdAt', 'email', 'name'] as const;
+
 export const adminUsersListInput = z
   .strictObject({
-    /** Prefix of the email or the name, case-insensitive. */
+    /** Any part of the email or the name, case-insensitive. */
     search: z.string().trim().min(1).max(100).optional(),
     role: roleNameInput.optional(),
     plan: planCodeInput.optional(),
     status: z.enum(['active', 'suspended']).optional(),
+    sort: z.enum(USER_SORTS).default('createdAt'),
+    order: z.enum(['asc', 'desc']).default('desc'),
     ...paginationInput,
   })
   .prefault({});

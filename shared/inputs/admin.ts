@@ -1,17 +1,20 @@
 // admin.views.* and admin.audit.* inputs (docs/api.md).
 import { z } from 'zod';
-import { idInput, paginationInput } from './common.ts';
+import { AUDIT_ACTIONS } from '../audit.ts';
+import { idInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
 
 export const auditListInput = z
   .strictObject({
     actorId: idInput.optional(),
-    /** An exact action name such as `crisis.acknowledge` or `auth.login`. */
-    action: z
-      .string()
-      .max(64)
-      .regex(/^[a-z_]+(\.[a-z_]+)*$/, 'must be an action name such as crisis.acknowledge')
-      .optional(),
+    /** The user the entry is about. */
+    targetId: idInput.optional(),
+    /** One of AUDIT_ACTIONS (shared/audit.ts). */
+    action: z.enum(AUDIT_ACTIONS).optional(),
+    /** Entries at or after `from` and at or before `to`. */
+    from: z.date().optional(),
+    to: z.date().optional(),
     ...paginationInput,
   })
+  .refine(orderedRange, rangeMessage)
   .prefault({});
 export type AuditListInput = z.infer<typeof auditListInput>;

@@ -13,10 +13,15 @@ export const refreshTokenInput = z
   .max(128)
   .regex(/^[A-Za-z0-9_-]+$/);
 
+/** A privacy notice version, as `privacy.notice` returns it. */
+export const noticeVersionInput = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/);
+
 export const registerInput = z.strictObject({
   email: emailInput,
   password: passwordInput,
   name: z.string().trim().min(1).max(100),
+  /** Required: the version of the privacy notice the user accepted (must be the current one). */
+  acceptPrivacyNotice: noticeVersionInput,
 });
 export type RegisterInput = z.infer<typeof registerInput>;
 

@@ -77,7 +77,8 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     let seq = 0;
     const until = performance.now() + 2500;
     const writer = async () => {
-      while (performance.now() < until) {
+      // Past `until` while fewer than 5 calls have started after the kill (a loaded machine).
+      while (performance.now() < until || (afterKill.length < 5 && performance.now() < until + 15_000)) {
         const marker = `m-${seq++}`;
         const startedAt = performance.now();
         const res = await write(marker);
@@ -88,8 +89,14 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
         if (killedAt && startedAt > killedAt + 200) afterKill.push(res.status);
       }
     };
+    // A call that holds a connection across the kill: the fault hits at least this one.
+    const pinned = (async () => {
+      const res = await query('faults.sleep', { seconds: 5 });
+      return { status: res.status, body: await res.text() };
+    })();
+    await sleep(100);
     const killer = (async () => {
-      await sleep(800);
+      await sleep(700);
       const killed = await admin`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
                                  WHERE datname = ${dbName} AND pid <> pg_backend_pid()`;
       killedAt = performance.now();
@@ -97,6 +104,7 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     })();
     await Promise.all([...Array.from({ length: 8 }, writer), killer]);
     const killed = await killer;
+    const hit = await pinned;
 
     const rows = await queryRows<{ marker: string }>(
       deps.db,
@@ -105,13 +113,17 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     const stored = new Set(rows.map((r) => r.marker));
     const lost = acknowledged.filter((m) => !stored.has(m));
     console.log(
-      `[fault pg-kill] ${killed} backends terminated; ${acknowledged.length} writes acknowledged, ${failures.length} failed ` +
+      `[fault pg-kill] ${killed} backends terminated; the pinned call answered ${hit.status}; ${acknowledged.length} writes acknowledged, ${failures.length} failed ` +
         `(statuses ${[...new Set(failures.map((f) => f.status))].join(',') || '-'}); ${lost.length} acknowledged writes missing; ` +
         `${afterKill.filter((s) => s === 200).length}/${afterKill.length} calls started 200 ms after the kill or later succeeded`,
     );
+    // The fault happened: backends were killed, and the call in flight on one of them failed
+    // as a lost connection (not as a busy pool), before the outcome is judged.
     expect(killed).toBeGreaterThan(0);
+    expect(hit.status).toBe(503);
+    expect(JSON.parse(hit.body).error.json.message).toBe('The database is unavailable; retry shortly');
     expect(lost).toEqual([]);
-    for (const f of failures) {
+    for (const f of [hit, ...failures]) {
       expect(f.status).toBe(503);
       expect(leaksInternals(f.body)).toBe(false);
     }

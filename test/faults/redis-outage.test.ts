@@ -3,7 +3,7 @@
 // with 503, nothing hangs; when Redis is back the limits count there again, once per call.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REAL_REDIS_URL } from '../helpers.ts';
+import { NOTICE, REAL_REDIS_URL } from '../helpers.ts';
 import { startTestServer, type TestServer, trpcInput } from '../server.ts';
 import { freePort, HAVE_REDIS_SERVER, percentile, sleep, startRedis, tokenFor } from './support.ts';
 
@@ -106,6 +106,7 @@ describe.skipIf(!REAL_REDIS_URL || !HAVE_REDIS_SERVER)('fault: Redis stops while
       email: `r${Date.now()}@example.com`,
       password: 'long enough password',
       name: 'R',
+      acceptPrivacyNotice: NOTICE,
     });
     const failClosedMs = performance.now() - started;
     expect(login.status).toBe(503);

@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOTICE } from '../helpers.ts';
 import { trpcInput } from '../server.ts';
 import { freePort, sleep } from './support.ts';
 
@@ -117,7 +118,12 @@ describe('fault: SIGTERM during steady load', () => {
     await sleep(1500);
 
     const upload = slowUpload(
-      trpcInput({ email: 'late.upload@example.com', password: 'a long enough password', name: 'Late' }),
+      trpcInput({
+        email: 'late.upload@example.com',
+        password: 'a long enough password',
+        name: 'Late',
+        acceptPrivacyNotice: NOTICE,
+      }),
     );
     await sleep(300); // its headers reach the server well before the listener closes
     const servedBefore = served;

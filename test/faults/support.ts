@@ -1,5 +1,6 @@
 // Shared pieces of the fault tests: a Redis server of the test's own, free ports,
 // percentiles, a token for any user id, and a router of procedures the tests control.
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect, createServer } from 'node:net';
@@ -7,8 +8,10 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
 import { recordAudit } from '../../server/audit.ts';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
 import type { AppDeps } from '../../server/services.ts';
 import { publicProcedure, router } from '../../server/trpc/init.ts';
+import type { AuditAction } from '../../shared/audit.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -74,16 +77,21 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** An access token for a (possibly made-up) patient id: auth.me needs no user row. */
-export async function tokenFor(deps: AppDeps, id: string = randomUUID()): Promise<string> {
+export async function tokenFor(
+  deps: AppDeps,
+  id: string = randomUUID(),
+  grants: { permissions?: string[]; features?: string[] } = {},
+): Promise<string> {
   const { token } = await deps.tokens.sign(
     {
       id,
       email: `${id}@example.com`,
       role: 'patient',
       privilegeLevel: 10,
-      permissions: ['profile.read'],
-      features: ['mood_tracking'],
+      permissions: grants.permissions ?? ['profile.read'],
+      features: grants.features ?? ['mood_tracking'],
       plan: 'free',
+      privacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
     },
     randomUUID(),
   );
@@ -98,7 +106,8 @@ export const faultRouter = router({
     .mutation(async ({ ctx, input }) => {
       await recordAudit(ctx.deps.db, {
         actorId: null,
-        action: 'fault.write',
+        // A marker the fault test looks for, not one of the product's actions.
+        action: 'fault.write' as AuditAction,
         details: { marker: input.marker },
       });
       return { ok: true };

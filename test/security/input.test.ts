@@ -2,9 +2,12 @@
 // must be a clean 4xx (or a generic 500) with no procedure run, no SQL issued, and nothing
 // internal (SQL, parameters, stack) in the body.
 import { randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onQuery } from '../../db/client.ts';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
 import { createLogger } from '../../server/create-services.ts';
+import { NOTICE } from '../helpers.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 // Both tRPC request paths parse batches and bodies their own way: each gets the catalogue.
@@ -42,6 +45,7 @@ describe.each(['lean', 'official'] as const)(
           permissions: ['profile.read', 'mood.write', 'mood.read', 'sessions.book'],
           features: ['mood_tracking', 'therapist_booking'],
           plan: 'free',
+          privacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
         },
         randomUUID(),
       ));
@@ -114,10 +118,10 @@ describe.each(['lean', 'official'] as const)(
     });
 
     /** A raw tRPC POST with the patient's token; returns status and parsed error. */
-    async function mutate(path: string, body: string) {
+    async function mutate(path: string, body: string, bearer = token) {
       const res = await send(`/trpc/${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...auth() },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
         body,
       });
       return {
@@ -130,8 +134,12 @@ describe.each(['lean', 'official'] as const)(
     it('39 {"__proto__":{"isAdmin":true}} → 400 or dropped, Object.prototype untouched', async () => {
       const password = 'a password 39';
       expect(
-        (await mutate('auth.register', trpcInput({ email: 'proto@example.com', password, name: 'P' })))
-          .status,
+        (
+          await mutate(
+            'auth.register',
+            trpcInput({ email: 'proto@example.com', password, name: 'P', acceptPrivacyNotice: NOTICE }),
+          )
+        ).status,
       ).toBe(200);
       reset();
       const login = `"email":"proto@example.com","password":"${password}"`;
@@ -195,7 +203,12 @@ describe.each(['lean', 'official'] as const)(
 
     it('41 forced DB errors → mapped 4xx or a generic 500; no SQL, params or stack to the client; redacted log', async () => {
       // A unique violation is mapped: CONFLICT, in words a client can show.
-      const user = { email: 'dup41@example.com', password: 'a secret password 41', name: 'Dup' };
+      const user = {
+        email: 'dup41@example.com',
+        password: 'a secret password 41',
+        name: 'Dup',
+        acceptPrivacyNotice: NOTICE,
+      };
       expect((await mutate('auth.register', trpcInput(user))).status).toBe(200);
       const dup = await mutate('auth.register', trpcInput({ ...user, email: 'DUP41@example.com' }));
       expect(dup.status).toBe(409);
@@ -210,23 +223,38 @@ describe.each(['lean', 'official'] as const)(
       expect(seen.queries).toBe(0);
 
       // Errors the code does not expect reach the database and come back generic.
+      const registered = await mutate('auth.register', trpcInput({ ...user, email: 'forced41@example.com' }));
+      const realToken = JSON.parse(registered.body).result.data.json.accessToken as string;
+      const note = 'my private diary entry 41';
+      // A rule the code knows nothing about, so the database refuses what the code accepts.
+      await server.deps.db.execute(
+        sql.raw(`ALTER TABLE mood_entries ADD CONSTRAINT forced_41 CHECK (note IS DISTINCT FROM '${note}')`),
+      );
       logLines.length = 0;
       reset();
-      const note = 'my private diary entry 41';
       const forced = [
-        // A valid token for a user that does not exist: the insert violates the foreign key
-        // (and shows that the query counter sees this server's statements).
-        await mutate('mood.log', trpcInput({ score: 5, note })),
+        await mutate('mood.log', trpcInput({ score: 5, note }), realToken),
         // A NUL byte Postgres cannot store in text.
         await mutate(
           'auth.register',
-          trpcInput({ email: 'nul41@example.com', password: 'a secret password 41', name: 'A\u0000B' }),
+          trpcInput({
+            email: 'nul41@example.com',
+            password: 'a secret password 41',
+            name: 'A\u0000B',
+            acceptPrivacyNotice: NOTICE,
+          }),
         ),
+        // A valid token for a user that does not exist: the insert violates the foreign key
+        // on the caller's own id (and shows that the query counter sees this server's statements).
+        await mutate('mood.log', trpcInput({ score: 5, note: 'another entry 41' })),
       ];
+      await server.deps.db.execute(sql`ALTER TABLE mood_entries DROP CONSTRAINT forced_41`);
       for (const res of forced) {
         expect(res.status >= 400 && res.status < 600, res.body).toBe(true);
         if (res.status === 500) expect(res.error.message).toBe('Internal server error');
-        expect(res.body).not.toMatch(/insert|mood_entries|users|foreign key|violat|0x00|byte sequence/i);
+        expect(res.body).not.toMatch(
+          /insert|mood_entries|users|foreign key|violat|forced_41|0x00|byte sequence/i,
+        );
         expect(res.body).not.toContain(note);
         expect(res.body).not.toContain('a secret password 41');
       }
@@ -234,6 +262,9 @@ describe.each(['lean', 'official'] as const)(
       // NUL in text is the client's mistake: 400 with a plain message.
       expect(forced[1]!.status).toBe(400);
       expect(forced[1]!.error.message).toBe('Text must not contain NUL characters');
+      // The token outlived its user: refused like a revoked one.
+      expect(forced[2]!.status).toBe(401);
+      expect(forced[2]!.error.data.code).toBe('UNAUTHORIZED');
       expect(seen.queries).toBeGreaterThan(0);
       // The server log has the failure, without the note, the password or the token.
       const log = logLines.join('');

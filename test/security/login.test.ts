@@ -6,6 +6,7 @@
 // no password-reset procedure (docs/api.md lists none). When one is added, its test goes here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasswordHasher } from '../../server/auth/passwords.ts';
+import { NOTICE } from '../helpers.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 const PASSWORD = 'the right password';
@@ -60,7 +61,11 @@ describe('login under attack (SECURITY-TESTS 31–35)', () => {
   }
   const login = (email: string, password: string, ip: string) => post('auth.login', { email, password }, ip);
   async function register(email: string, ip: string) {
-    const res = await post('auth.register', { email, password: PASSWORD, name: 'Target' }, ip);
+    const res = await post(
+      'auth.register',
+      { email, password: PASSWORD, name: 'Target', acceptPrivacyNotice: NOTICE },
+      ip,
+    );
     expect(res.status).toBe(200);
   }
 

@@ -6,16 +6,15 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../../db/client.ts';
 import { hashRefreshToken } from '../../server/auth/refresh.ts';
-import { DB_KINDS } from '../helpers.ts';
-import { startTestServer, type TestServer } from '../server.ts';
+import { DB_KINDS, NOTICE } from '../helpers.ts';
+import { loginAccepted, startTestServer, type TestServer } from '../server.ts';
 
 describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–29)', (kind) => {
   let server: TestServer;
   let n = 0;
   const PASSWORD = 'a long enough password';
   const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
-  const asAdmin = async () =>
-    server.client((await server.client().auth.login.mutate(ADMIN)).accessToken).admin.users;
+  const asAdmin = async () => server.client(await loginAccepted(server, ADMIN)).admin.users;
   /** The call fails with FORBIDDEN and this reason. */
   async function expect403(call: Promise<unknown>, reason: string) {
     await expect(call).rejects.toMatchObject({ data: { code: 'FORBIDDEN', httpStatus: 403, reason } });
@@ -33,9 +32,12 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
 
   async function register() {
     n += 1;
-    return server
-      .client()
-      .auth.register.mutate({ email: `s${n}@example.com`, password: PASSWORD, name: `S ${n}` });
+    return server.client().auth.register.mutate({
+      email: `s${n}@example.com`,
+      password: PASSWORD,
+      name: `S ${n}`,
+      acceptPrivacyNotice: NOTICE,
+    });
   }
   const me = (token: string) => server.client(token).auth.me.query();
   const refresh = (refreshToken: string) => server.client().auth.refresh.mutate({ refreshToken });
@@ -155,7 +157,7 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
     await expect401(me(second.accessToken)); // and the session's live access token
     const [audit] = await queryRows<{ n: number }>(
       server.deps.db,
-      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refresh_reuse' AND target_id = ${a.user.id}`,
+      sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refreshReuse' AND target_id = ${a.user.id}`,
     );
     expect(Number(audit!.n)).toBe(1);
   });

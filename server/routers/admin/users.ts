@@ -24,6 +24,12 @@ export const adminUsersRouter = router({
     .input(adminUsersListInput)
     .query(({ ctx, input }) => admin.listUsers(ctx.deps.readDb, input)),
 
+  // The primary: the detail page shows a change the moment it is made.
+  get: protectedProcedure
+    .meta({ auth: 'user', permission: 'users.read' })
+    .input(userIdInput)
+    .query(({ ctx, input }) => admin.getUser(ctx.deps.db, input.userId)),
+
   setRole: protectedProcedure
     .meta({ auth: 'user', permission: 'roles.assign' })
     .input(setRoleInput)

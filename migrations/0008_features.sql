@@ -46,5 +46,4 @@ CREATE INDEX "api_keys_user_idx" ON "api_keys" USING btree ("user_id","created_a
 CREATE INDEX "api_keys_revoked_idx" ON "api_keys" USING btree ("revoked_at") WHERE "api_keys"."revoked_at" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "support_messages_ticket_idx" ON "support_messages" USING btree ("ticket_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "support_tickets_user_idx" ON "support_tickets" USING btree ("user_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "support_tickets_queue_idx" ON "support_tickets" USING btree ("status","priority","created_at","id") WHERE "support_tickets"."status" <> 'closed';--> statement-breakpoint
-CREATE INDEX "audit_log_target_idx" ON "audit_log" USING btree ("target_id","id");
+CREATE INDEX "support_tickets_queue_idx" ON "support_tickets" USING btree ("status","priority","created_at","id") WHERE "support_tickets"."status" <> 'closed';

@@ -1,0 +1,208 @@
+// Privacy rights (DPDPA 2023; docs/decisions/privacy-rights.md): consent to the privacy
+// notice, and erasure of an account after a cancellable grace period.
+//
+// Consent: the version accepted travels in the access token (`privacyNotice`), so the
+// gate in server/trpc/init.ts costs no query; a new PRIVACY_NOTICE_VERSION asks again.
+// Erasure: privacy.deleteAccount (password re-entered) schedules it; the erasure job then
+// destroys the user's data key (their session notes become unreadable everywhere),
+// deletes or anonymises their personal data, ends every token, and leaves a tombstone.
+import { sql } from 'drizzle-orm';
+import { type Executor, queryRows } from '../../db/client.ts';
+import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
+import type { ClientInfo } from '../auth/refresh.ts';
+import { bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
+import type { AccessClaims } from '../auth/tokens.ts';
+import type { AppDeps } from '../services.ts';
+import { assertCurrentNotice, reauthenticate } from './auth.ts';
+import { conflict, unauthorized } from './errors.ts';
+
+/**
+ * privacy.acceptNotice: records the acceptance and returns a new access token for the same
+ * session that carries it (the old one still lacks it). 1 statement.
+ */
+export async function acceptNotice(
+  deps: Pick<AppDeps, 'db' | 'tokens' | 'config'>,
+  auth: AccessClaims,
+  version: string,
+  ip: string,
+) {
+  assertCurrentNotice(deps.config, version);
+  const [row] = await queryRows<ClaimsRow & { accepted_at: Date }>(
+    deps.db,
+    sql`WITH c AS (
+          INSERT INTO privacy_consents (user_id, notice_version, ip)
+          SELECT id, ${version}, ${ip} FROM users
+          WHERE id = ${auth.sub} AND status = 'active' AND deleted_at IS NULL
+          RETURNING user_id, accepted_at
+        ), audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT user_id, 'privacy.acceptNotice', user_id, ${ip}, jsonb_build_object('version', ${version}::text)
+          FROM c
+        )
+        ${claimsSelect(sql`users u JOIN c ON c.user_id = u.id`, sql`, c.accepted_at`)}`,
+  );
+  if (!row) throw unauthorized();
+  // The consent row is not visible to the statement's own SELECT (one snapshot).
+  const claims = normalizeClaimsRow({ ...row, privacy_notice: version });
+  const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, claims.tokens_valid_after);
+  return {
+    version,
+    acceptedAt: new Date(row.accepted_at),
+    accessToken: token,
+    expiresIn: deps.tokens.ttlSeconds,
+  };
+}
+
+/** privacy.status: the notice accepted, and any scheduled erasure. 1 query. */
+export async function privacyStatus(db: Executor, config: AppDeps['config'], userId: string) {
+  const [row] = await queryRows<{
+    version: string | null;
+    accepted_at: Date | null;
+    deletion_requested_at: Date | null;
+    deletion_due_at: Date | null;
+  }>(
+    db,
+    sql`SELECT c.notice_version AS version, c.accepted_at, u.deletion_requested_at, u.deletion_due_at
+        FROM users u
+        LEFT JOIN LATERAL (
+          SELECT notice_version, accepted_at FROM privacy_consents
+          WHERE user_id = u.id ORDER BY accepted_at DESC, id DESC LIMIT 1
+        ) c ON true
+        WHERE u.id = ${userId} AND u.deleted_at IS NULL`,
+  );
+  if (!row) throw unauthorized();
+  const date = (d: Date | null) => (d === null ? null : new Date(d));
+  return {
+    currentNotice: config.PRIVACY_NOTICE_VERSION,
+    acceptedNotice: row.version,
+    acceptedAt: date(row.accepted_at),
+    deletionRequestedAt: date(row.deletion_requested_at),
+    deletionDueAt: date(row.deletion_due_at),
+  };
+}
+
+/**
+ * privacy.deleteAccount: the password is checked as in auth.changePassword (failures count
+ * against the login limiter, so a stolen access token cannot erase an account or probe the
+ * password), then the erasure is scheduled ACCOUNT_DELETION_GRACE_HOURS ahead. Asking again
+ * keeps the first schedule. 2 statements.
+ */
+export async function requestDeletion(
+  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'config'>,
+  userId: string,
+  password: string,
+  client: ClientInfo,
+): Promise<{ deletionDueAt: Date }> {
+  await reauthenticate(deps, userId, password, client, {
+    action: 'privacy.deleteAccountFailed',
+    message: 'Password is incorrect',
+  });
+  const [row] = await queryRows<{ due: Date }>(
+    deps.db,
+    sql`WITH u AS (
+          UPDATE users SET deletion_requested_at = coalesce(deletion_requested_at, now()),
+                 deletion_due_at = coalesce(deletion_due_at,
+                   now() + make_interval(hours => ${deps.config.ACCOUNT_DELETION_GRACE_HOURS})),
+                 updated_at = now()
+          WHERE id = ${userId} AND deleted_at IS NULL
+          RETURNING id, deletion_due_at
+        ), audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
+          SELECT id, 'privacy.deleteAccount', id, ${client.ip}, jsonb_build_object('dueAt', deletion_due_at)
+          FROM u
+        )
+        SELECT deletion_due_at AS due FROM u`,
+  );
+  if (!row) throw unauthorized();
+  return { deletionDueAt: new Date(row.due) };
+}
+
+/** privacy.cancelDeletion: while the grace period runs. 1 statement; nothing scheduled → CONFLICT. */
+export async function cancelDeletion(db: Executor, userId: string, ip: string): Promise<{ ok: true }> {
+  const [row] = await queryRows<{ id: string }>(
+    db,
+    sql`WITH u AS (
+          UPDATE users SET deletion_requested_at = NULL, deletion_due_at = NULL, updated_at = now()
+          WHERE id = ${userId} AND deleted_at IS NULL AND deletion_due_at IS NOT NULL
+          RETURNING id
+        ), audit AS (
+          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT id, 'privacy.cancelDeletion', id, ${ip} FROM u
+        )
+        SELECT id FROM u`,
+  );
+  if (!row) throw conflict('No account deletion is scheduled');
+  return { ok: true };
+}
+
+/** Accounts erased per statement of the erasure job. */
+const ERASURE_BATCH = 100;
+/** Marks an erased account's email (unique, valid, never deliverable). */
+export const ERASED_EMAIL_DOMAIN = 'erased.invalid';
+
+/**
+ * The erasure job's work, ONE statement per batch of accounts whose grace period is over:
+ * - crypto-shredding: the data key is deleted, so every copy of the notes sealed with it
+ *   (backups, replicas) is unreadable; the note rows go too;
+ * - deleted: mood entries, assessments (their crisis alerts cascade), consents,
+ *   subscription, refresh tokens, therapist profile;
+ * - cancelled: upcoming sessions the account takes part in (frees the other party's slot);
+ *   past sessions stay, pointing at the anonymised account (the retention rule);
+ * - anonymised: the users row (no email, name, phone; no usable password; deleted_at set);
+ *   audit entries by or about the account lose their IP and details;
+ * - tokens: tokens_valid_after bumped (access tokens die at once, announced after);
+ * - a tombstone audit entry 'privacy.accountErased' with no personal data.
+ * Payment orders stay (financial records; no personal data beyond the pseudonymous id).
+ */
+export async function eraseDueAccounts(
+  tx: Executor,
+  revocations: RevocationList,
+): Promise<{ erased: number }> {
+  let erased = 0;
+  for (;;) {
+    const rows = await queryRows<{ id: string; tva: number }>(
+      tx,
+      sql`WITH due AS (
+            SELECT id FROM users WHERE deletion_due_at <= now() AND deleted_at IS NULL
+            ORDER BY deletion_due_at LIMIT ${ERASURE_BATCH} FOR UPDATE SKIP LOCKED
+          ), shredded AS (
+            DELETE FROM user_data_keys WHERE user_id IN (SELECT id FROM due) RETURNING user_id
+          ), notes AS (
+            DELETE FROM session_notes n USING therapy_sessions ts
+            WHERE n.session_id = ts.id AND ts.patient_id IN (SELECT id FROM due) RETURNING n.id
+          ), cancelled AS (
+            UPDATE therapy_sessions SET status = 'cancelled', cancelled_at = now(),
+                   cancelled_by = CASE WHEN patient_id IN (SELECT id FROM due) THEN patient_id ELSE therapist_id END
+            WHERE (patient_id IN (SELECT id FROM due) OR therapist_id IN (SELECT id FROM due))
+              AND status = 'booked' AND starts_at > now()
+            RETURNING id
+          ), mood AS (DELETE FROM mood_entries WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          assessed AS (DELETE FROM assessments WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          consents AS (DELETE FROM privacy_consents WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          subs AS (DELETE FROM subscriptions WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          refresh AS (DELETE FROM refresh_tokens WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          profiles AS (DELETE FROM therapist_profiles WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          scrubbed AS (
+            UPDATE audit_log SET ip = NULL, details = NULL
+            WHERE actor_id IN (SELECT id FROM due) OR target_id IN (SELECT id FROM due)
+            RETURNING 1
+          ), erased AS (
+            UPDATE users u SET email = 'erased-' || u.id || ${`@${ERASED_EMAIL_DOMAIN}`}, name = 'Deleted user',
+                   phone = NULL, language = NULL, password_hash = '!erased', suspended_reason = NULL,
+                   failed_logins = 0, locked_until = NULL, last_login_at = NULL,
+                   deleted_at = now(), deletion_due_at = NULL,
+                   tokens_valid_after = ${bumpTokensValidAfter()}, updated_at = now()
+            FROM due WHERE u.id = due.id
+            RETURNING u.id, extract(epoch FROM u.tokens_valid_after)::float8 AS tva
+          ), tombstone AS (
+            INSERT INTO audit_log (actor_id, action, target_id, details)
+            SELECT NULL, 'privacy.accountErased', e.id,
+                   jsonb_build_object('dataKeyDestroyed', e.id IN (SELECT user_id FROM shredded))
+            FROM erased e
+          )
+          SELECT id, tva FROM erased`,
+    );
+    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, Number(r.tva))));
+    erased += rows.length;
+    if (rows.length < ERASURE_BATCH) return { erased };
+  }
+}

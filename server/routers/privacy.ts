@@ -1,0 +1,33 @@
+// privacy.*: the privacy notice and its acceptance, and account erasure (DPDPA 2023). The
+// use cases live in server/domain/privacy.ts. All are callable before consent.
+import { acceptNoticeInput, deleteAccountInput } from '../../shared/inputs/privacy.ts';
+import { acceptNotice, cancelDeletion, privacyStatus, requestDeletion } from '../domain/privacy.ts';
+import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
+
+const beforeConsent = protectedProcedure.meta({ auth: 'user', beforeConsent: true });
+
+export const privacyRouter = router({
+  /** The notice version a user must accept (registration and acceptNotice take it). 0 queries. */
+  notice: publicProcedure
+    .meta({ auth: 'public' })
+    .query(({ ctx }) => ({ version: ctx.deps.config.PRIVACY_NOTICE_VERSION })),
+
+  /** The notice accepted and any scheduled erasure. */
+  status: beforeConsent.query(({ ctx }) => privacyStatus(ctx.deps.db, ctx.deps.config, ctx.auth.sub)),
+
+  /** Accepts the current notice; returns an access token that carries the acceptance. */
+  acceptNotice: beforeConsent
+    .input(acceptNoticeInput)
+    .mutation(({ ctx, input }) => acceptNotice(ctx.deps, ctx.auth, input.version, ctx.req.ip)),
+
+  /** Schedules the erasure of the caller's account after the grace period. */
+  deleteAccount: beforeConsent.input(deleteAccountInput).mutation(({ ctx, input }) =>
+    requestDeletion(ctx.deps, ctx.auth.sub, input.password, {
+      ip: ctx.req.ip,
+      userAgent: ctx.req.userAgent,
+    }),
+  ),
+
+  /** Cancels a scheduled erasure while the grace period runs. */
+  cancelDeletion: beforeConsent.mutation(({ ctx }) => cancelDeletion(ctx.deps.db, ctx.auth.sub, ctx.req.ip)),
+});

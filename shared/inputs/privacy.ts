@@ -1,0 +1,10 @@
+// privacy.* inputs.
+import { z } from 'zod';
+import { noticeVersionInput } from './auth.ts';
+
+export const acceptNoticeInput = z.strictObject({ version: noticeVersionInput });
+export type TAcceptNoticeInput = z.infer<typeof acceptNoticeInput>;
+
+/** The password is re-entered: a stolen access token alone cannot erase an account. */
+export const deleteAccountInput = z.strictObject({ password: z.string().min(1).max(128) });
+export type TDeleteAccountInput = z.infer<typeof deleteAccountInput>;

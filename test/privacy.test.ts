@@ -1,0 +1,283 @@
+// Privacy rights end to end over HTTP: consent to the privacy notice (required at
+// registration, carried in the token, asked again for a new version, gated with zero
+// queries), and erasure (password re-entered, cancellable grace period, then the job:
+// data key destroyed so notes are unreadable, personal data deleted or anonymised, every
+// token dead, upcoming sessions cancelled, a tombstone without personal data in the audit log).
+import { TRPCClientError } from '@trpc/client';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countQueries, queryRows } from '../db/client.ts';
+import { NoteDecryptError, openWithDataKey } from '../server/crypto/notes.ts';
+import { accountErasureJob, JobRunner } from '../server/jobs/index.ts';
+import { createUser } from './fixtures/domain.ts';
+import { callerFor, DB_KINDS, NOTICE } from './helpers.ts';
+import { startTestServer, type TestServer, trpcInput } from './server.ts';
+
+const PASSWORD = 'correct horse battery';
+let seq = 0;
+
+async function failure(p: Promise<unknown>): Promise<{ code: string; reason?: string; required?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof TRPCClientError) return err.data;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+function nextWholeHour(hoursAhead: number): Date {
+  const d = new Date(Date.now() + hoursAhead * 3_600_000);
+  d.setUTCMinutes(0, 0, 0);
+  return d;
+}
+
+describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // Grace period 0: a scheduled erasure is due at once (the job decides when it runs).
+    server = await startTestServer({ kind, env: { ACCOUNT_DELETION_GRACE_HOURS: '0' } });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const email = () => `priv${seq++}.${Date.now().toString(36)}@example.com`;
+  const register = (input: Record<string, unknown>) =>
+    fetch(`${server.url}/trpc/auth.register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.9.${seq}.1` },
+      body: trpcInput(input),
+    });
+  const count = async (query: ReturnType<typeof sql>) =>
+    (await queryRows<{ n: number }>(server.deps.db, query))[0]!.n;
+
+  it('registration requires the current notice, records it and puts it in the token', async () => {
+    const base = { email: email(), password: PASSWORD, name: 'Consenting' };
+    const users = () => count(sql`SELECT count(*)::int AS n FROM users WHERE email = ${base.email}`);
+    const missing = await register(base);
+    expect(missing.status).toBe(400);
+    expect(JSON.stringify(await missing.json())).toContain('acceptPrivacyNotice');
+    expect((await register({ ...base, acceptPrivacyNotice: '2020-01-01' })).status).toBe(400);
+    expect(await users()).toBe(0);
+
+    const { version } = await server.client().privacy.notice.query();
+    expect(version).toBe(NOTICE);
+    const reg = await server.client().auth.register.mutate({ ...base, acceptPrivacyNotice: version });
+    const api = server.client(reg.accessToken);
+    expect(await api.auth.me.query()).toMatchObject({ privacyNotice: NOTICE });
+    const status = await api.privacy.status.query();
+    expect(status).toMatchObject({ currentNotice: NOTICE, acceptedNotice: NOTICE, deletionDueAt: null });
+    expect(Date.now() - status.acceptedAt!.getTime()).toBeLessThan(60_000);
+    expect(await api.mood.log.mutate({ score: 6 })).toMatchObject({ score: 6 });
+  });
+
+  it('a new notice version asks again: other procedures refuse until it is accepted', async () => {
+    const reg = await server.client().auth.register.mutate({
+      email: email(),
+      password: PASSWORD,
+      name: 'Asked again',
+      acceptPrivacyNotice: NOTICE,
+    });
+    const config = server.deps.config;
+    // A release with a new notice (config is read per request).
+    server.deps.config = { ...config, PRIVACY_NOTICE_VERSION: '2027-01-01' };
+    try {
+      const old = server.client(reg.accessToken);
+      expect(await failure(old.mood.list.query({}))).toMatchObject({
+        code: 'FORBIDDEN',
+        reason: 'privacy_notice_required',
+        required: '2027-01-01',
+      });
+      // auth.* and privacy.* still answer; accepting an outdated version does not count.
+      expect(await old.auth.me.query()).toMatchObject({ privacyNotice: NOTICE });
+      expect(await failure(old.privacy.acceptNotice.mutate({ version: NOTICE }))).toMatchObject({
+        code: 'BAD_REQUEST',
+      });
+      const accepted = await old.privacy.acceptNotice.mutate({ version: '2027-01-01' });
+      const renewed = server.client(accepted.accessToken);
+      expect((await renewed.mood.list.query({})).items).toEqual([]);
+      // A refresh reads the acceptance from the table too.
+      const pair = await server.client().auth.refresh.mutate({ refreshToken: reg.refreshToken });
+      expect(await server.client(pair.accessToken).auth.me.query()).toMatchObject({
+        privacyNotice: '2027-01-01',
+      });
+      expect(
+        await count(sql`SELECT count(*)::int AS n FROM privacy_consents WHERE user_id = ${reg.user.id}`),
+      ).toBe(2);
+    } finally {
+      server.deps.config = config;
+    }
+  });
+
+  it('the consent gate makes no query; the new procedures make their promised counts', async () => {
+    const user = await createUser(server.deps.db);
+    const { privacyNotice: _, ...unconsented } = user.claims;
+    const gated = await countQueries(() =>
+      callerFor(server.deps, unconsented)
+        .mood.list({})
+        .catch((e) => e),
+    );
+    expect(gated.result).toMatchObject({ code: 'FORBIDDEN' });
+    expect(gated.queries).toBe(0);
+    const caller = callerFor(server.deps, user.claims);
+    expect((await countQueries(() => caller.privacy.notice())).queries).toBe(0);
+    expect((await countQueries(() => caller.privacy.status())).queries).toBe(1);
+    expect((await countQueries(() => caller.privacy.acceptNotice({ version: NOTICE }))).queries).toBe(1);
+    const hash = await server.deps.passwords.hash(PASSWORD);
+    await server.deps.db.execute(sql`UPDATE users SET password_hash = ${hash} WHERE id = ${user.id}`);
+    expect((await countQueries(() => caller.privacy.deleteAccount({ password: PASSWORD }))).queries).toBe(2);
+    expect((await countQueries(() => caller.privacy.cancelDeletion())).queries).toBe(1);
+  });
+
+  it('erasure: scheduled with the password, cancellable, then the job erases everything personal', async () => {
+    const db = server.deps.db;
+    // A therapist, and an admin who moves the patient to Basic (for booking).
+    const therapist = await createUser(db, { role: 'therapist', profile: { specializations: ['anxiety'] } });
+    const therapistApi = server.client(
+      (await server.deps.tokens.sign({ ...therapist.claims, id: therapist.id }, therapist.claims.sid)).token,
+    );
+    const admin = await createUser(db, { role: 'admin' });
+    const patientEmail = email();
+    const reg = await server.client().auth.register.mutate({
+      email: patientEmail,
+      password: PASSWORD,
+      name: 'Erin Erased',
+      acceptPrivacyNotice: NOTICE,
+    });
+    const id = reg.user.id;
+    await callerFor(server.deps, admin.claims).admin.users.setPlan({ userId: id, planCode: 'basic' });
+    const pair = await server.client().auth.refresh.mutate({ refreshToken: reg.refreshToken });
+    const session = { access: pair.accessToken, refresh: pair.refreshToken };
+    const api = server.client(() => session.access);
+
+    // Personal and health data of every kind.
+    await api.mood.log.mutate({ score: 3, note: 'a hard week', tags: ['work'] });
+    await api.assessments.submit.mutate({ instrument: 'PHQ9', answers: [2, 2, 2, 2, 2, 2, 2, 2, 1] });
+    const past = await api.therapy.book.mutate({ therapistId: therapist.id, startsAt: nextWholeHour(3) });
+    const upcoming = await api.therapy.book.mutate({ therapistId: therapist.id, startsAt: nextWholeHour(5) });
+    await therapistApi.therapy.addNote.mutate({
+      sessionId: past.id,
+      note: 'Erin spoke about her panic attacks',
+    });
+    // A note from before per-user keys: sealed with the notes key itself.
+    const legacy = server.deps.notes.seal('an older note about Erin', past.id);
+    await db.execute(sql`INSERT INTO session_notes (session_id, author_id, key_id, ciphertext)
+      VALUES (${past.id}, ${therapist.id}, ${legacy.keyId}, ${legacy.ciphertext})`);
+    expect((await therapistApi.therapy.notes.query({ sessionId: past.id })).notes.map((n) => n.note)).toEqual(
+      ['Erin spoke about her panic attacks', 'an older note about Erin'],
+    );
+    const [sealed] = await queryRows<{ ciphertext: string; wrapped: string; key_id: string }>(
+      db,
+      sql`SELECT n.ciphertext, k.wrapped_key AS wrapped, k.key_id FROM session_notes n
+          JOIN user_data_keys k ON k.user_id = ${id} WHERE n.session_id = ${past.id} AND n.patient_key`,
+    );
+    // The session becomes past (time moves) so it is kept; the other stays upcoming.
+    await db.execute(
+      sql`UPDATE therapy_sessions SET starts_at = starts_at - interval '1 day' WHERE id = ${past.id}`,
+    );
+
+    // The wrong password schedules nothing and counts as a failed login.
+    expect(await failure(api.privacy.deleteAccount.mutate({ password: 'not my password' }))).toMatchObject({
+      code: 'UNAUTHORIZED',
+    });
+    expect((await api.privacy.status.query()).deletionDueAt).toBeNull();
+    // Scheduled, cancelled, scheduled again.
+    const scheduled = await api.privacy.deleteAccount.mutate({ password: PASSWORD });
+    expect(scheduled.deletionDueAt.getTime()).toBeLessThanOrEqual(Date.now());
+    expect(await api.privacy.cancelDeletion.mutate()).toEqual({ ok: true });
+    expect(await failure(api.privacy.cancelDeletion.mutate())).toMatchObject({ code: 'CONFLICT' });
+    const jobs = new JobRunner(server.deps);
+    expect((await jobs.run(accountErasureJob)).outcome).toBe('skipped_fresh');
+    expect((await api.mood.list.query({})).items).toHaveLength(1);
+    await api.privacy.deleteAccount.mutate({ password: PASSWORD });
+
+    expect(await jobs.run(accountErasureJob)).toMatchObject({ outcome: 'ran', detail: { erased: 1 } });
+
+    // Every token is dead at once; nothing logs in.
+    expect(await failure(server.client(session.access).auth.me.query())).toMatchObject({
+      code: 'UNAUTHORIZED',
+    });
+    expect(
+      await failure(server.client().auth.refresh.mutate({ refreshToken: session.refresh })),
+    ).toMatchObject({
+      code: 'UNAUTHORIZED',
+    });
+    expect(
+      await failure(server.client().auth.login.mutate({ email: patientEmail, password: PASSWORD })),
+    ).toMatchObject({ code: 'UNAUTHORIZED' });
+
+    // Personal data: anonymised or gone.
+    const [user] = await queryRows<Record<string, unknown>>(
+      db,
+      sql`SELECT email, name, phone, password_hash, deleted_at FROM users WHERE id = ${id}`,
+    );
+    expect(user).toMatchObject({ email: `erased-${id}@erased.invalid`, name: 'Deleted user', phone: null });
+    expect(user!.deleted_at).not.toBeNull();
+    for (const table of [
+      'mood_entries',
+      'assessments',
+      'crisis_alerts',
+      'privacy_consents',
+      'subscriptions',
+      'refresh_tokens',
+      'user_data_keys',
+    ])
+      expect(
+        await count(sql`SELECT count(*)::int AS n FROM ${sql.identifier(table)} WHERE user_id = ${id}`),
+      ).toBe(0);
+
+    // Notes: the data key is destroyed, so the ciphertext taken before erasure opens with
+    // no key the database still holds; the rows are gone too.
+    expect(
+      server.deps.notes.unwrapDataKey(id, { keyId: sealed!.key_id, ciphertext: sealed!.wrapped }),
+    ).toHaveLength(32);
+    const keys = await queryRows<{ user_id: string; key_id: string; wrapped_key: string }>(
+      db,
+      sql`SELECT user_id, key_id, wrapped_key FROM user_data_keys`,
+    );
+    for (const k of keys) {
+      const other = server.deps.notes.unwrapDataKey(k.user_id, {
+        keyId: k.key_id,
+        ciphertext: k.wrapped_key,
+      });
+      expect(() => openWithDataKey(other, sealed!.ciphertext, past.id)).toThrow(NoteDecryptError);
+    }
+    expect(await count(sql`SELECT count(*)::int AS n FROM session_notes WHERE session_id = ${past.id}`)).toBe(
+      0,
+    );
+    expect((await therapistApi.therapy.notes.query({ sessionId: past.id })).notes).toEqual([]);
+
+    // Sessions: the upcoming one is cancelled (the slot is free again), the past one kept
+    // for the therapist's records, pointing at the anonymised account.
+    const schedule = await therapistApi.therapy.schedule.query({
+      from: new Date(Date.now() - 2 * 86_400_000),
+      includeCancelled: true,
+    });
+    const byId = new Map(schedule.items.map((s) => [s.id, s]));
+    expect(byId.get(upcoming.id)).toMatchObject({ status: 'cancelled', patientName: 'Deleted user' });
+    expect(byId.get(past.id)).toMatchObject({ status: 'booked', patientName: 'Deleted user' });
+
+    // The audit log: a tombstone, and no personal data left about the account.
+    const audit = await queryRows<{ action: string; ip: string | null; details: unknown }>(
+      db,
+      sql`SELECT action, ip, details FROM audit_log WHERE target_id = ${id} OR actor_id = ${id} ORDER BY id`,
+    );
+    expect(audit.at(-1)).toMatchObject({
+      action: 'privacy.accountErased',
+      ip: null,
+      details: { dataKeyDestroyed: true },
+    });
+    expect(audit.slice(0, -1).every((a) => a.ip === null && a.details === null)).toBe(true);
+    expect(audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining(['auth.register', 'privacy.deleteAccount', 'privacy.cancelDeletion']),
+    );
+    expect(
+      await count(
+        sql`SELECT count(*)::int AS n FROM audit_log WHERE audit_log::text ILIKE ${`%${patientEmail}%`} OR audit_log::text ILIKE '%Erin%'`,
+      ),
+    ).toBe(0);
+    // Running again finds nothing to do.
+    expect((await jobs.run(accountErasureJob)).outcome).toBe('skipped_fresh');
+  });
+});

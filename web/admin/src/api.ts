@@ -1,0 +1,139 @@
+// The console's tRPC clients. The access token lives in this module's memory only; the
+// refresh token is an HttpOnly cookie that only /auth/session/* receives, so a reload
+// resumes the session without any token in storage a page script could read
+// (docs/decisions/admin-console-session.md).
+import { QueryCache, QueryClient } from '@tanstack/react-query';
+import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
+import { createTRPCContext } from '@trpc/tanstack-react-query';
+import superjson from 'superjson';
+import type { AppRouter, RouterOutputs, SessionRouter } from '../../../shared/index.ts';
+
+export type Me = RouterOutputs['auth']['me'];
+export type SessionState =
+  | { status: 'loading' }
+  | { status: 'signedOut'; message?: string }
+  | { status: 'signedIn'; me: Me };
+
+let accessToken: string | null = null;
+let expiresAt = 0;
+let state: SessionState = { status: 'loading' };
+const listeners = new Set<() => void>();
+
+function setState(next: SessionState) {
+  state = next;
+  for (const l of listeners) l();
+}
+export const session = {
+  get: () => state,
+  subscribe(listener: () => void) {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+};
+
+const sessionClient = createTRPCClient<SessionRouter>({
+  links: [
+    httpLink({
+      url: '/auth/session',
+      transformer: superjson,
+      // The session procedures refuse a request without it (CSRF defence).
+      headers: { 'x-manas360-csrf': '1' },
+    }),
+  ],
+});
+
+/** Refreshes the access token 30 s before it expires. */
+async function currentToken(): Promise<string | null> {
+  if (accessToken && Date.now() > expiresAt - 30_000) await refresh();
+  return accessToken;
+}
+
+export const api = createTRPCClient<AppRouter>({
+  links: [
+    httpBatchLink({
+      url: '/trpc',
+      transformer: superjson,
+      headers: async (): Promise<Record<string, string>> => {
+        const token = await currentToken();
+        return token ? { authorization: `Bearer ${token}` } : {};
+      },
+    }),
+  ],
+});
+
+function keep(result: { accessToken: string; expiresIn: number }) {
+  accessToken = result.accessToken;
+  expiresAt = Date.now() + result.expiresIn * 1000;
+}
+
+async function loadMe(): Promise<void> {
+  setState({ status: 'signedIn', me: await api.auth.me.query() });
+}
+
+let refreshing: Promise<boolean> | null = null;
+/** One refresh at a time (the cookie's token rotates on each use). False: no session. */
+export function refresh(): Promise<boolean> {
+  refreshing ??= sessionClient.refresh
+    .mutate()
+    .then(
+      (r) => {
+        keep(r);
+        return true;
+      },
+      () => {
+        accessToken = null;
+        return false;
+      },
+    )
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+/** At start: resume the session of the cookie, if any. */
+export async function resume(): Promise<void> {
+  if (await refresh()) await loadMe().catch(() => setState({ status: 'signedOut' }));
+  else setState({ status: 'signedOut' });
+}
+
+export async function signIn(email: string, password: string): Promise<void> {
+  keep(await sessionClient.login.mutate({ email, password }));
+  await loadMe();
+}
+
+export async function signOut(message?: string): Promise<void> {
+  accessToken = null;
+  await sessionClient.logout.mutate().catch(() => {});
+  queryClient.clear();
+  setState(message ? { status: 'signedOut', message } : { status: 'signedOut' });
+}
+
+/** An UNAUTHORIZED answer: refresh once; no session left → the sign-in page. */
+async function onUnauthorized() {
+  if (await refresh()) {
+    await loadMe().catch(() => {});
+    void queryClient.invalidateQueries();
+  } else if (state.status === 'signedIn') await signOut('Your session ended. Sign in again.');
+}
+
+export function errorCode(error: unknown): string | undefined {
+  return error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
+}
+
+export const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      retry: (count, error) => count < 2 && errorCode(error) === undefined,
+      refetchOnWindowFocus: false,
+    },
+  },
+  queryCache: new QueryCache({
+    onError: (error) => {
+      if (errorCode(error) === 'UNAUTHORIZED') void onUnauthorized();
+    },
+  }),
+});
+
+export const { TRPCProvider, useTRPC } = createTRPCContext<AppRouter>();
+export type { RouterInputs, RouterOutputs } from '../../../shared/index.ts';

@@ -179,7 +179,6 @@ export async function eraseDueAccounts(
           assessed AS (DELETE FROM assessments WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           consents AS (DELETE FROM privacy_consents WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           subs AS (DELETE FROM subscriptions WHERE user_id IN (SELECT id FROM due) RETURNING 1),
-          refresh AS (DELETE FROM refresh_tokens WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           profiles AS (DELETE FROM therapist_profiles WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           scrubbed AS (
             UPDATE audit_log SET ip = NULL, details = NULL
@@ -201,6 +200,15 @@ export async function eraseDueAccounts(
           )
           SELECT id, tva FROM erased`,
     );
+    // Refresh tokens go in a statement of their own: setting deleted_at fires the soft-delete
+    // trigger (migrations/0004), which revokes them, and one statement may not change a row twice.
+    if (rows.length > 0)
+      await tx.execute(
+        sql`DELETE FROM refresh_tokens WHERE user_id IN (${sql.join(
+          rows.map((r) => sql`${r.id}::uuid`),
+          sql`, `,
+        )})`,
+      );
     if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, Number(r.tva))));
     erased += rows.length;
     if (rows.length < ERASURE_BATCH) return { erased };

@@ -95,11 +95,11 @@ describe('export.mine', () => {
     });
     const actions = doc.auditEntries.map((e: { action: string }) => e.action);
     expect(actions).toEqual(
-      expect.arrayContaining(['auth.register', 'auth.login', 'admin.users.set_plan', 'export.mine']),
+      expect.arrayContaining(['auth.register', 'auth.login', 'admin.users.setPlan', 'export.mine']),
     );
     // A staff member's action on the account does not disclose who they are.
     expect(
-      doc.auditEntries.find((e: { action: string }) => e.action === 'admin.users.set_plan'),
+      doc.auditEntries.find((e: { action: string }) => e.action === 'admin.users.setPlan'),
     ).toMatchObject({
       by: 'staff',
       ip: null,

@@ -23,7 +23,7 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('the production image fil
   });
 
   it('starts read-only from dist/ with production dependencies only, and answers /readyz 200', async () => {
-    // As the Dockerfile's stages: npm ci --omit=dev --legacy-peer-deps; npm run build; migrations.
+    // As the Dockerfile's stages: npm ci --omit=dev --legacy-peer-deps; npm run build:server; migrations.
     cpSync('package.json', join(app, 'package.json'));
     cpSync('package-lock.json', join(app, 'package-lock.json'));
     execFileSync(
@@ -34,7 +34,7 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('the production image fil
         stdio: 'pipe',
       },
     );
-    execFileSync('npm', ['run', 'build', '--', `--outdir=${join(app, 'dist')}`], { stdio: 'pipe' });
+    execFileSync('npm', ['run', 'build:server', '--', `--outdir=${join(app, 'dist')}`], { stdio: 'pipe' });
     cpSync('migrations', join(app, 'migrations'), { recursive: true });
     for (const absent of [
       'typescript',

@@ -10,7 +10,7 @@
 // — 10 for a user with fewer than 500 rows in every section.
 import { sql } from 'drizzle-orm';
 import { type Executor, queryRows } from '../../db/client.ts';
-import type { NotesCipher } from '../crypto/notes.ts';
+import { type NotesCipher, openWithDataKey } from '../crypto/notes.ts';
 import { exactTimestamp } from '../keyset.ts';
 import type { Quota } from '../limits/index.ts';
 import { jsonArray, type PagedQuery, pagedRows } from './documents.ts';
@@ -95,8 +95,10 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
       query: {
         select: sql`SELECT n.id AS k_id, ${t('n.created_at')} AS k_at, n.session_id,
                            CASE WHEN n.author_id = ${me} THEN n.key_id END AS key_id,
-                           CASE WHEN n.author_id = ${me} THEN n.ciphertext END AS ciphertext
+                           CASE WHEN n.author_id = ${me} THEN n.ciphertext END AS ciphertext,
+                           n.patient_key, s.patient_id, k.key_id AS data_key_id, k.wrapped_key AS data_key
                     FROM therapy_sessions s JOIN session_notes n ON n.session_id = s.id
+                    LEFT JOIN user_data_keys k ON k.user_id = s.patient_id AND n.patient_key AND n.author_id = ${me}
                     WHERE (s.patient_id = ${me} OR s.therapist_id = ${me})`,
         ...byTime('n.created_at', 'n.id'),
       },
@@ -106,10 +108,20 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
         createdAt: r.k_at,
         ...(r.ciphertext
           ? {
-              text: cipher.open(
-                { keyId: String(r.key_id), ciphertext: String(r.ciphertext) },
-                String(r.session_id),
-              ),
+              // New notes are sealed with the patient's data key (wrapped by the notes key).
+              text: r.patient_key
+                ? openWithDataKey(
+                    cipher.unwrapDataKey(String(r.patient_id), {
+                      keyId: String(r.data_key_id),
+                      ciphertext: String(r.data_key),
+                    }),
+                    String(r.ciphertext),
+                    String(r.session_id),
+                  )
+                : cipher.open(
+                    { keyId: String(r.key_id), ciphertext: String(r.ciphertext) },
+                    String(r.session_id),
+                  ),
             }
           : { text: null, withheld: 'kept by the therapist as their clinical record' }),
       }),

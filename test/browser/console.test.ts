@@ -15,7 +15,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
-import { startTestServer, type TestServer } from '../server.ts';
+import { loginAccepted, startTestServer, type TestServer } from '../server.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = 'tmp/screenshots';
@@ -122,6 +122,10 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
       .client(patient.token)
       .assessments.submit.mutate({ instrument: 'PHQ9', answers: CRISIS_PHQ9 });
     expect(first.crisis).toBe(true);
+
+    // The console has no privacy-notice prompt yet: the admin accepts the current notice
+    // through the API first (privacy.acceptNotice), as any account must.
+    await loginAccepted(server, ADMIN);
 
     // Sign-in with the keyboard alone: Tab to the email field, type, Tab, type, Enter.
     await page.goto(`${server.url}/admin/`);

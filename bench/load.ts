@@ -1,8 +1,9 @@
 // The load generator (a child process of bench/run.ts, pinned to its own core): drives one
 // URL with autocannon, rotating through the bench users' bearer tokens, and prints one
 // JSON line: requests/s, latency percentiles (p50/p95/p99 from every response), errors.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { MIX, type MixData, mixRequest } from './mix.ts';
 
 export interface LoadSpec {
   url: string;
@@ -14,6 +15,8 @@ export interface LoadSpec {
   durationSeconds: number;
   /** Fixed overall rate (req/s) for latency-at-load; unset: as fast as possible. */
   rate?: number;
+  /** The mixed workload (bench/mix.ts): a JSON MixData file; `url` then names only the origin. */
+  mixFile?: string;
 }
 
 export interface LoadResult {
@@ -27,6 +30,8 @@ export interface LoadResult {
   errors: number;
   non2xx: number;
   errorRate: number;
+  /** Mixed workload only: requests and non-2xx answers per procedure. */
+  perProcedure?: Record<string, { requests: number; non2xx: number }>;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -38,12 +43,17 @@ async function main() {
   const spec = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadSpec;
   const tokens = spec.tokensFile ? readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean) : [];
   const base: Record<string, string> = spec.body ? { 'content-type': 'application/json' } : {};
-  // autocannon pre-builds each request; every connection cycles through all of them.
-  const requests = (tokens.length ? tokens : [undefined]).map((t) => ({
-    method: spec.method ?? 'GET',
-    ...(spec.body ? { body: spec.body } : {}),
-    headers: t ? { ...base, authorization: `Bearer ${t}` } : base,
-  }));
+  const perProcedure: NonNullable<LoadResult['perProcedure']> = {};
+  // autocannon pre-builds each request; every connection cycles through all of them. The
+  // mix builds each request as it is sent (weighted random procedure, fresh bodies).
+  const mix = spec.mixFile ? (JSON.parse(readFileSync(spec.mixFile, 'utf8')) as MixData) : undefined;
+  const requests = mix
+    ? [mixedRequest(mix, perProcedure)]
+    : (tokens.length ? tokens : [undefined]).map((t) => ({
+        method: spec.method ?? 'GET',
+        ...(spec.body ? { body: spec.body } : {}),
+        headers: t ? { ...base, authorization: `Bearer ${t}` } : base,
+      }));
   const latencies: number[] = [];
   let done!: (r: autocannon.Result) => void;
   let fail!: (e: unknown) => void;
@@ -65,6 +75,8 @@ async function main() {
     latencies.push(ms);
   });
   const result = await finished;
+  // Refresh tokens are single-use: the next run (after a warm-up) gets only the unused ones.
+  if (mix && spec.mixFile) writeFileSync(spec.mixFile, JSON.stringify(mix));
   const sorted = Float64Array.from(latencies).sort();
   const total = result.requests.total;
   const out: LoadResult = {
@@ -81,8 +93,38 @@ async function main() {
       total + result.errors > 0
         ? (result.non2xx + result.errors + result.timeouts) / (total + result.errors)
         : 0,
+    ...(spec.mixFile ? { perProcedure } : {}),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/** One autocannon request that becomes a weighted-random procedure call each time it is sent. */
+function mixedRequest(data: MixData, tally: NonNullable<LoadResult['perProcedure']>) {
+  const total = MIX.reduce((n, e) => n + e.weight, 0);
+  const pick = <T>(list: T[]): T => list[Math.floor(Math.random() * list.length)]!;
+  const choose = () => {
+    let r = Math.random() * total;
+    for (const e of MIX) {
+      r -= e.weight;
+      if (r < 0) return e;
+    }
+    return MIX[0]!;
+  };
+  return {
+    setupRequest: (req: autocannon.Request, context: object): autocannon.Request => {
+      let built = mixRequest(choose(), data, pick);
+      while (!built) built = mixRequest(choose(), data, pick);
+      (context as { procedure?: string }).procedure = built.path.slice('/trpc/'.length).split('?')[0];
+      return { ...req, ...built };
+    },
+    onResponse: (status: number, _body: string, context: object) => {
+      const p = String((context as { procedure?: string }).procedure);
+      const t = tally[p] ?? { requests: 0, non2xx: 0 };
+      tally[p] = t;
+      t.requests += 1;
+      if (status < 200 || status > 299) t.non2xx += 1;
+    },
+  };
 }
 
 await main();

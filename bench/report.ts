@@ -13,7 +13,18 @@ interface Row {
   queriesPerRequest: number;
   rssMB: number;
   tokenCacheHitRate: number | null;
+  /** Older result files lack the CPU figures. */
+  cpuUsPerRequest?: number;
+  dbCpuUsPerRequest?: number | null;
+  perProcedure?: Record<string, { requests: number; non2xx: number }>;
 }
+
+/** The capacity plan's peak (Scenario 2: 100K users × 500 requests in 2 h) and its sizing. */
+export const PEAK_RPS = (100_000 * 500) / (2 * 3600);
+export const UTILISATION = 0.7;
+export const PLAN_API_CORES = 3.47;
+/** Cores needed to serve `rps` at `cpuUs` per request with the plan's utilisation. */
+export const coresFor = (cpuUs: number, rps = PEAK_RPS) => (rps * cpuUs) / 1e6 / UTILISATION;
 
 export interface RunLike {
   at: string;
@@ -83,10 +94,71 @@ export function targets(run: RunLike): Target[] {
         met: Math.abs(r.queriesPerRequest - want) < 0.1,
       });
   };
+  const cpu = (id: string, max: number, name: string) => {
+    const r = by(id);
+    if (r?.cpuUsPerRequest === undefined) return;
+    out.push({
+      name,
+      measured: `${f0(r.cpuUsPerRequest)} µs/request`,
+      target: `≤ ${max} µs`,
+      met: r.cpuUsPerRequest <= max,
+    });
+  };
+  const raw = by('raw');
+  const gated = by('lean-me');
+  if (raw?.cpuUsPerRequest && gated?.cpuUsPerRequest)
+    out.push({
+      name: 'gated 0-query (lean): raw node:http CPU / its CPU per request',
+      measured: `${((raw.cpuUsPerRequest / gated.cpuUsPerRequest) * 100).toFixed(1)} % (${f0(raw.cpuUsPerRequest)} / ${f0(gated.cpuUsPerRequest)} µs)`,
+      target: '≥ 20 % (stretch 30 %)',
+      met: raw.cpuUsPerRequest / gated.cpuUsPerRequest >= 0.2,
+    });
+  cpu('lean-me', 80, 'gated 0-query procedure (auth.me), server CPU (stretch ≤ 50)');
+  cpu('lean-typical', 200, '2-query procedure, server CPU');
+  cpu('lean-typical-prepared', 200, '2-query procedure (prepared), server CPU');
+  const mixed = by('lean-mixed');
+  if (mixed?.cpuUsPerRequest !== undefined) {
+    cpu(
+      'lean-mixed',
+      350,
+      `mixed workload, server CPU (peak ${f0(PEAK_RPS)} req/s in ${PLAN_API_CORES} cores; stretch ≤ 200)`,
+    );
+    if (mixed.dbCpuUsPerRequest != null)
+      out.push({
+        name: 'mixed workload, PostgreSQL CPU (peak in ≤ 4 cores)',
+        measured: `${f0(mixed.dbCpuUsPerRequest)} µs/request → ${coresFor(mixed.dbCpuUsPerRequest).toFixed(1)} cores at peak`,
+        target: '≤ 400 µs',
+        met: mixed.dbCpuUsPerRequest <= 400,
+      });
+  }
   q('lean-me', 0, 'auth + RBAC + feature gate (auth.me) under load');
   q('lean-typical', 2, 'typical business procedure under load');
   q('lean-before', 8, '"before" design under load');
   return out;
+}
+
+/** The mixed workload per procedure, and the cores the plan's peak needs from it. */
+function mixTable(run: RunLike): string[] {
+  const mixed = run.results.find((r) => r.id === 'lean-mixed');
+  if (!mixed?.perProcedure || mixed.cpuUsPerRequest === undefined) return [];
+  const total = Object.values(mixed.perProcedure).reduce((n, p) => n + p.requests, 0);
+  return [
+    '## Mixed workload (capacity plan Scenario 2)',
+    '',
+    `At the plan's peak of ${f0(PEAK_RPS)} req/s and ${UTILISATION * 100} % utilisation: ` +
+      `**${coresFor(mixed.cpuUsPerRequest).toFixed(2)} API cores** (plan: ${PLAN_API_CORES})` +
+      (mixed.dbCpuUsPerRequest != null
+        ? ` and **${coresFor(mixed.dbCpuUsPerRequest).toFixed(2)} PostgreSQL cores** (plan: a db.r5.large, 2 vCPU)`
+        : '') +
+      `; ${f2(mixed.queriesPerRequest)} queries per request.`,
+    '',
+    '| procedure | share | non-2xx |',
+    '|---|---:|---:|',
+    ...Object.entries(mixed.perProcedure)
+      .sort((a, b) => b[1].requests - a[1].requests)
+      .map(([p, v]) => `| ${p} | ${((v.requests / total) * 100).toFixed(1)} % | ${v.non2xx} |`),
+    '',
+  ];
 }
 
 export function renderReport(run: RunLike): string {
@@ -105,13 +177,17 @@ export function renderReport(run: RunLike): string {
           '',
         ]
       : []),
-    '| scenario | server | req/s | p50 ms | p95 ms | p99 ms | errors | queries/req | RSS MB | token cache hits |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...run.results.map(
-      (r) =>
-        `| ${r.label} | ${r.server} | ${f0(r.rps)} | ${f2(r.p50)} | ${f2(r.p95)} | ${f2(r.p99)} | ${(r.errorRate * 100).toFixed(2)} % | ${f2(r.queriesPerRequest)} | ${r.rssMB.toFixed(0)} | ${r.tokenCacheHitRate === null ? '-' : `${(r.tokenCacheHitRate * 100).toFixed(1)} %`} |`,
-    ),
+    "Server CPU = the server process's user + system time over the run / requests; DB CPU = the PostgreSQL backends' (from /proc) / requests; \"CPU vs raw\" = raw node:http's CPU per request / the scenario's, i.e. the share of raw throughput one saturated core would give.",
     '',
+    '| scenario | server | req/s | p50 ms | p95 ms | p99 ms | errors | queries/req | server CPU µs/req | CPU vs raw | DB CPU µs/req | RSS MB | token cache hits |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...run.results.map((r) => {
+      const raw = run.results.find((x) => x.id === 'raw')?.cpuUsPerRequest;
+      const cpu = r.cpuUsPerRequest;
+      return `| ${r.label} | ${r.server} | ${f0(r.rps)} | ${f2(r.p50)} | ${f2(r.p95)} | ${f2(r.p99)} | ${(r.errorRate * 100).toFixed(2)} % | ${f2(r.queriesPerRequest)} | ${cpu === undefined ? '-' : f0(cpu)} | ${raw && cpu ? `${((raw / cpu) * 100).toFixed(1)} %` : '-'} | ${r.dbCpuUsPerRequest == null ? '-' : f0(r.dbCpuUsPerRequest)} | ${r.rssMB.toFixed(0)} | ${r.tokenCacheHitRate === null ? '-' : `${(r.tokenCacheHitRate * 100).toFixed(1)} %`} |`;
+    }),
+    '',
+    ...mixTable(run),
     '## Targets',
     '',
     '| target | measured | wanted | met |',

@@ -15,9 +15,11 @@ import { parseArgs } from 'node:util';
 import { buildKeyRing, generatePrivateJwk, parsePrivateKeys } from '../server/auth/keys.ts';
 import { TokenService } from '../server/auth/tokens.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
+import { type MixData, prepareMixData } from './mix.ts';
+import { backendCpu, backendCpuDelta } from './pg-cpu.ts';
 import { type ProfileEntry, topSelfTime } from './profile.ts';
 import { renderReport } from './report.ts';
-import { ensureDatabase, ensureUsers, sampleUsers } from './seed.ts';
+import { type BenchUser, ensureDatabase, ensureUsers, sampleUsers } from './seed.ts';
 import { startBenchServer } from './spawn.ts';
 
 const { values: args } = parseArgs({
@@ -50,6 +52,10 @@ export interface ScenarioResult extends LoadResult {
   label: string;
   rateLimited?: number;
   queriesPerRequest: number;
+  /** The server process's CPU time (user + system) over the run divided by requests. */
+  cpuUsPerRequest: number;
+  /** PostgreSQL backends' CPU time (from /proc) over the run divided by requests; null: not readable. */
+  dbCpuUsPerRequest: number | null;
   rssMB: number;
   tokenCacheHitRate: number | null;
   /** 1-minute load average when the scenario ended: above ~2 (server + load generator), something else was running. */
@@ -64,11 +70,14 @@ interface Scenario {
   auth: boolean;
   rate?: number;
   connections?: number;
+  /** The mixed workload (bench/mix.ts) instead of one path. */
+  mix?: boolean;
 }
 
 // --- Data and tokens ------------------------------------------------------------------
-log(`database: ${BASE_URL.replace(/\/\/[^@/]*@/, '//***@')} → manas360_bench`);
-const dbUrl = await ensureDatabase(BASE_URL, 'manas360_bench');
+const DB_NAME = 'manas360_bench';
+log(`database: ${BASE_URL.replace(/\/\/[^@/]*@/, '//***@')} → ${DB_NAME}`);
+const dbUrl = await ensureDatabase(BASE_URL, DB_NAME);
 await ensureUsers(dbUrl, USERS, log);
 const jwk = await generatePrivateJwk();
 const JWT_PRIVATE_KEYS = JSON.stringify({ keys: [jwk] });
@@ -84,6 +93,33 @@ mkdirSync(RESULTS, { recursive: true });
 const tokensFile = join(RESULTS, 'tokens.tmp');
 writeFileSync(tokensFile, signed.map((s) => s.token).join('\n'));
 log(`${sample.length} bench users' access tokens signed (EdDSA)`);
+
+// The mixed workload's callers (bench/mix.ts): patients, patients who may book, therapists,
+// the bench admin; bookable therapists; single-use refresh tokens.
+const mixFile = join(RESULTS, 'mix.tmp');
+async function prepareMix() {
+  const prepared = await prepareMixData(
+    dbUrl,
+    sample.map((u) => u.id),
+    Math.ceil(DURATION * 3000 * 0.02) + 500,
+  );
+  const signAll = async (users: BenchUser[]) =>
+    Promise.all(users.map(async (u) => (await tokens.sign(u, crypto.randomUUID())).token));
+  const data: MixData = {
+    tokens: {
+      patient: signed.map((s) => s.token),
+      booker: signed.filter((_, i) => sample[i]!.features.includes('therapist_booking')).map((s) => s.token),
+      therapist: await signAll(await sampleUsers(dbUrl, 200, 'therapist')),
+      admin: await signAll(await sampleUsers(dbUrl, 1, 'admin')),
+    },
+    therapistIds: prepared.therapistIds,
+    refreshTokens: prepared.refreshTokens,
+  };
+  writeFileSync(mixFile, JSON.stringify(data));
+  log(
+    `mix: ${data.tokens.booker.length} booking patients, ${data.therapistIds.length} therapists, ${data.refreshTokens.length} refresh tokens`,
+  );
+}
 
 // --- Servers --------------------------------------------------------------------------
 const PORT = 3190;
@@ -113,6 +149,7 @@ async function stopServer(child: ChildProcess) {
 
 async function stats(): Promise<{
   queries: number;
+  cpuUs: number;
   rss: number;
   tokenCache?: { hits: number; misses: number };
 }> {
@@ -134,13 +171,17 @@ async function measure(server: ScenarioResult['server'], s: Scenario): Promise<S
     connections: s.connections ?? CONNECTIONS,
     durationSeconds: DURATION,
     ...(s.auth ? { tokensFile } : {}),
+    ...(s.mix ? { mixFile } : {}),
     ...(s.rate ? { rate: s.rate } : {}),
   };
   // Warm-up: JIT, pool connections, the verified-token cache.
   await load({ ...spec, durationSeconds: Math.min(3, DURATION), rate: undefined });
   const before = await stats();
+  const dbBefore = backendCpu(DB_NAME);
   const r = await load(spec);
+  const dbAfter = backendCpu(DB_NAME);
   const after = await stats();
+  const requests = Math.max(1, r.requests);
   const ok = Math.max(1, r.requests - r.non2xx);
   const hits = after.tokenCache && before.tokenCache ? after.tokenCache.hits - before.tokenCache.hits : 0;
   const misses =
@@ -152,13 +193,16 @@ async function measure(server: ScenarioResult['server'], s: Scenario): Promise<S
     procedure: s.procedure,
     label: s.label,
     queriesPerRequest: (after.queries - before.queries) / ok,
+    cpuUsPerRequest: (after.cpuUs - before.cpuUs) / requests,
+    dbCpuUsPerRequest: dbAfter.size > 0 ? backendCpuDelta(dbBefore, dbAfter) / requests : null,
     rssMB: after.rss / 1024 / 1024,
     tokenCacheHitRate: hits + misses > 0 ? hits / (hits + misses) : null,
     loadAvg: loadavg()[0]!,
   };
   log(
     `${s.id.padEnd(28)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(2)} p95 ${r.p95.toFixed(2)} p99 ${r.p99.toFixed(2)} ms  ` +
-      `err ${(r.errorRate * 100).toFixed(2)} %  q/req ${result.queriesPerRequest.toFixed(2)}  rss ${result.rssMB.toFixed(0)} MB`,
+      `err ${(r.errorRate * 100).toFixed(2)} %  q/req ${result.queriesPerRequest.toFixed(2)}  ` +
+      `cpu ${result.cpuUsPerRequest.toFixed(0)} µs/req  db ${result.dbCpuUsPerRequest?.toFixed(0) ?? '-'} µs/req  rss ${result.rssMB.toFixed(0)} MB`,
   );
   return result;
 }
@@ -221,6 +265,14 @@ const SCENARIOS: Record<'raw' | 'official' | 'lean', Scenario[]> = {
       auth: true,
       rate: Number(args['latency-rate']),
     },
+    {
+      id: 'lean-mixed',
+      label: 'mixed workload (capacity plan Scenario 2: 14 procedures by weight)',
+      procedure: 'mix',
+      path: '/',
+      auth: false,
+      mix: true,
+    },
   ],
 };
 const only = args.only ? new Set(args.only.split(',')) : undefined;
@@ -244,6 +296,7 @@ for (const server of ['raw', 'official', 'lean'] as const) {
   const list = SCENARIOS[server].filter((s) => !only || only.has(s.id));
   if (server === 'lean' && (!only || only.has(MOOD_LIST.id))) list.splice(3, 0, MOOD_LIST);
   if (list.length === 0) continue;
+  if (list.some((s) => s.mix)) await prepareMix();
   log(`starting the ${server} server on core 0 ...`);
   const child = await startServer(server);
   try {

@@ -109,10 +109,10 @@ export async function ensureUsers(url: string, n: number, log: (m: string) => vo
 export type BenchUser = TokenSubject;
 
 /**
- * Claims of up to `limit` patients who may read their mood log (random sample), as if they
+ * Claims of up to `limit` users of `role` (random sample; patients may read their mood log), as if they
  * had accepted the current privacy notice (bulk-seeded users record no consent).
  */
-export async function sampleUsers(url: string, limit: number): Promise<BenchUser[]> {
+export async function sampleUsers(url: string, limit: number, role = 'patient'): Promise<BenchUser[]> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     const rows = await sql<BenchUser[]>`
@@ -126,7 +126,7 @@ export async function sampleUsers(url: string, limit: number): Promise<BenchUser
       JOIN roles r ON r.id = u.role_id
       LEFT JOIN subscriptions s ON s.user_id = u.id AND s.status = 'active'
       JOIN plans pl ON pl.id = coalesce(s.plan_id, (SELECT id FROM plans WHERE code = 'free'))
-      WHERE r.name = 'patient' AND u.status = 'active' AND u.deleted_at IS NULL
+      WHERE r.name = ${role} AND u.status = 'active' AND u.deleted_at IS NULL
         AND u.email LIKE 'bench%@bench.example'
       ORDER BY random() LIMIT ${limit}`;
     return [...rows];

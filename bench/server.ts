@@ -27,6 +27,11 @@ import { appRouter } from '../server/routers/index.ts';
 import { protectedProcedure, router } from '../server/trpc/init.ts';
 
 const mode = process.argv[2] ?? 'app';
+/** This process's CPU time so far (user + system, every thread), in microseconds. */
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
 const port = Number(process.env.PORT ?? 3100);
 
 if (mode === 'raw') {
@@ -50,7 +55,7 @@ if (mode === 'raw') {
   const server = createServer((req, res) => {
     if (req.url === '/bench/stats') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ queries: 0, rss: process.memoryUsage().rss }));
+      res.end(JSON.stringify({ queries: 0, rss: process.memoryUsage().rss, cpuUs: cpuUs() }));
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -167,6 +172,7 @@ if (mode === 'raw') {
   );
   app.get('/bench/stats', async () => ({
     queries,
+    cpuUs: cpuUs(),
     rss: process.memoryUsage().rss,
     heapUsed: process.memoryUsage().heapUsed,
     tokenCache: deps.tokens.cacheStats,

@@ -9,7 +9,7 @@ export interface ViewRefresh {
   rows: number;
 }
 
-/** Refreshes the three views CONCURRENTLY (one statement); returns name, ms and rows per view. */
+/** Refreshes the materialized views CONCURRENTLY (one statement); returns name, ms and rows per view. */
 export async function refreshViews(db: Executor): Promise<ViewRefresh[]> {
   const rows = await queryRows<{ view_name: string; duration_ms: number; row_count: string | number }>(
     db,
@@ -19,7 +19,7 @@ export async function refreshViews(db: Executor): Promise<ViewRefresh[]> {
 }
 
 /**
- * Refreshes the three views at once, each CONCURRENTLY on a connection of its own (they are
+ * Refreshes the materialized views at once, each CONCURRENTLY on a connection of its own (they are
  * independent), each in a transaction with a statement timeout long enough for 1M+ users.
  * A background job: it uses the driver's pool directly, outside the request pool gate, and
  * with a small pool the refreshes simply queue. PGlite has one connection: one after another.

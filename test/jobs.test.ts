@@ -47,7 +47,7 @@ describe.each(DB_KINDS)('jobs on %s', (kind) => {
     await addUser(database);
     const first = await jobs.run(viewRefreshJob);
     expect(first.outcome).toBe('ran');
-    expect(first.detail?.views).toHaveLength(3);
+    expect(first.detail?.views).toHaveLength(4);
     expect((await jobs.run(viewRefreshJob)).outcome).toBe('skipped_fresh');
     await addUser(database);
     expect((await jobs.run(viewRefreshJob)).outcome).toBe('ran');

@@ -65,6 +65,8 @@ export const therapySessions = pgTable(
       .where(sql`${t.status} <> 'cancelled'`),
     index('therapy_sessions_patient_idx').on(t.patientId, t.startsAt),
     index('therapy_sessions_therapist_idx').on(t.therapistId, t.startsAt),
+    // analytics.overview counts booked (and upcoming) sessions from this index alone.
+    index('therapy_sessions_booked_idx').on(t.startsAt).where(sql`${t.status} = 'booked'`),
     check('therapy_sessions_slot_boundary', sql`mod(extract(epoch FROM ${t.startsAt})::bigint, 3600) = 0`),
     check('therapy_sessions_duration_range', sql`${t.durationMinutes} BETWEEN 15 AND 60`),
     check('therapy_sessions_status_valid', sql`${t.status} IN ('booked', 'cancelled', 'completed')`),

@@ -38,6 +38,15 @@ export const mvUsersWithSubscription = pgMaterializedView('mv_users_with_subscri
   createdAt: tstz().notNull(),
 }).existing();
 
+/** Users per role × status × plan × subscription status: analytics.overview's counts. */
+export const mvUserCounts = pgMaterializedView('mv_user_counts', {
+  role: text().notNull(),
+  status: text().notNull(),
+  plan: text().notNull(),
+  subscriptionStatus: text().notNull(),
+  users: integer().notNull(),
+}).existing();
+
 /**
  * Moves on every change to a base table of the views (triggers in 0002_views.sql); a refresh
  * is skipped when it has not moved. Declared here, as created there, so that drizzle-kit
@@ -59,4 +68,5 @@ export const MATERIALIZED_VIEWS = [
   'mv_user_permissions',
   'mv_user_features',
   'mv_users_with_subscription',
+  'mv_user_counts',
 ] as const;

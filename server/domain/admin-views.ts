@@ -38,7 +38,7 @@ export async function viewStatus(db: Db) {
 }
 
 /**
- * Refreshes the three views now and records who asked, in one statement (the audit entry
+ * Refreshes the materialized views now and records who asked, in one statement (the audit entry
  * is a data-modifying CTE over the refresh's result).
  */
 async function refreshAudited(tx: Executor, actorId: string, ip: string): Promise<ViewRefresh[]> {

@@ -1,6 +1,7 @@
 // analytics.overview: the admin dashboard's headline numbers. User counts come from
-// mv_users_with_subscription (as fresh as its last refresh, reported in viewsRefreshedAt);
-// activity counts come from the domain tables. One statement of scalar subqueries.
+// mv_user_counts, a few dozen precomputed rows (as fresh as the last view refresh, reported
+// in viewsRefreshedAt); activity counts come from the domain tables through their indexes.
+// One statement of scalar subqueries.
 import { sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
 
@@ -19,10 +20,10 @@ interface OverviewRow {
   views_refreshed_at: string | null;
 }
 
-/** A jsonb object of counts per value of one view column. */
+/** A jsonb object of user counts per value of one column of mv_user_counts. */
 const countsBy = (column: 'role' | 'plan' | 'status') =>
   sql.raw(`(SELECT coalesce(jsonb_object_agg(k, n), '{}'::jsonb)
-            FROM (SELECT ${column} AS k, count(*)::int AS n FROM mv_users_with_subscription GROUP BY 1) c)`);
+            FROM (SELECT ${column} AS k, sum(users)::int AS n FROM mv_user_counts GROUP BY 1) c)`);
 
 export async function analyticsOverview(db: Db) {
   const [row] = await queryRows<OverviewRow>(
@@ -31,7 +32,7 @@ export async function analyticsOverview(db: Db) {
       ${countsBy('role')} AS by_role,
       ${countsBy('plan')} AS by_plan,
       ${countsBy('status')} AS by_status,
-      (SELECT count(*)::int FROM mv_users_with_subscription WHERE subscription_status = 'active')
+      (SELECT coalesce(sum(users), 0)::int FROM mv_user_counts WHERE subscription_status = 'active')
         AS active_subscriptions,
       (SELECT count(*)::int FROM assessments WHERE created_at > now() - interval '30 days') AS assessments_30d,
       (SELECT count(*)::int FROM crisis_alerts WHERE created_at > now() - interval '30 days') AS crisis_alerts_30d,

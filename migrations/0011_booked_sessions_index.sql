@@ -1,0 +1,1 @@
+CREATE INDEX "therapy_sessions_booked_idx" ON "therapy_sessions" USING btree ("starts_at") WHERE "therapy_sessions"."status" = 'booked';

@@ -29,7 +29,12 @@ export interface QueryScope {
   queries: number;
 }
 export const queryScope = new AsyncLocalStorage<QueryScope>();
-type QueryListener = (scope: QueryScope | undefined) => void;
+/** A statement as Drizzle sends it (its text and parameters), for tools such as bench:explain. */
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
+type QueryListener = (scope: QueryScope | undefined, statement: Statement) => void;
 const listeners = new Set<QueryListener>();
 /** Called for every statement (metrics subscribe here). Returns an unsubscribe function. */
 export function onQuery(listener: QueryListener): () => void {
@@ -37,10 +42,10 @@ export function onQuery(listener: QueryListener): () => void {
   return () => listeners.delete(listener);
 }
 const countingLogger: Logger = {
-  logQuery() {
+  logQuery(query: string, params: unknown[]) {
     const scope = queryScope.getStore();
     if (scope) scope.queries += 1;
-    for (const l of listeners) l(scope);
+    for (const l of listeners) l(scope, { sql: query, params });
   },
 };
 /** Runs fn and returns its result with the number of SQL statements it issued. */

@@ -56,6 +56,10 @@ export const users = pgTable(
     index('users_name_trgm_idx').using('gin', sql`lower(${t.name}) gin_trgm_ops`),
     // The role and status filters, in the default (newest first) order.
     index('users_role_created_idx').on(t.roleId, t.createdAt, t.id),
+    // therapists.list: the active therapists of one role, already in page order (name, id).
+    index('users_directory_idx')
+      .on(t.roleId, t.name, t.id)
+      .where(sql`${t.status} = 'active' AND ${t.deletedAt} IS NULL`),
     index('users_suspended_created_idx').on(t.createdAt, t.id).where(sql`${t.status} = 'suspended'`),
     // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
     index('users_tokens_valid_after_idx').on(t.tokensValidAfter),

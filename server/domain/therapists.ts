@@ -9,7 +9,14 @@ import { decodeCursor, toPage } from '../keyset.ts';
 /** One SELECT. Shows no email or phone: the directory is for every signed-in user. */
 export async function listTherapists(db: Db, input: TherapistListInput) {
   const after = decodeCursor(input.cursor, ['text', 'uuid']);
-  const where: SQL[] = [eq(roles.name, 'therapist'), eq(users.status, 'active'), isNull(users.deletedAt)];
+  // The role as a scalar subquery (one row of roles): the planner then walks
+  // users_directory_idx (role_id, name, id) in page order and stops after a page, where a
+  // join on roles would scan every user.
+  const where: SQL[] = [
+    sql`${users.roleId} = (SELECT ${roles.id} FROM ${roles} WHERE ${roles.name} = 'therapist')`,
+    eq(users.status, 'active'),
+    isNull(users.deletedAt),
+  ];
   if (input.specialization)
     where.push(sql`${therapistProfiles.specializations} @> ARRAY[${input.specialization}]::text[]`);
   if (input.language) where.push(sql`${therapistProfiles.languages} @> ARRAY[${input.language}]::text[]`);
@@ -25,7 +32,6 @@ export async function listTherapists(db: Db, input: TherapistListInput) {
       acceptingPatients: therapistProfiles.acceptingPatients,
     })
     .from(users)
-    .innerJoin(roles, eq(roles.id, users.roleId))
     .leftJoin(therapistProfiles, eq(therapistProfiles.userId, users.id))
     .where(and(...where))
     .orderBy(asc(users.name), asc(users.id))

@@ -1,0 +1,1 @@
+CREATE INDEX "users_directory_idx" ON "users" USING btree ("role_id","name","id") WHERE "users"."status" = 'active' AND "users"."deleted_at" IS NULL;

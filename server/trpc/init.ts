@@ -1,7 +1,6 @@
 // tRPC initialisation: the error formatter, procedure meta (the access policy) and the
 // procedure builders. Every policy check here reads the token's claims only: zero queries.
 import { initTRPC, TRPCError } from '@trpc/server';
-import superjson from 'superjson';
 import { ZodError, z } from 'zod';
 import { queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
@@ -10,6 +9,7 @@ import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../
 import type { Context } from './context.ts';
 import { edgeError, inputErrorMessage } from './errors.ts';
 import type { Meta } from './meta.ts';
+import { transformer } from './transformer.ts';
 
 export type { Meta };
 
@@ -19,7 +19,8 @@ const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
-    transformer: superjson,
+    // superjson on the wire; results encoded without its general walker (transformer.ts).
+    transformer,
     // Never put stack traces in responses, in any environment.
     isDev: false,
     errorFormatter({ shape, error }) {

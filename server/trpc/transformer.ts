@@ -1,0 +1,79 @@
+// The wire transformer: superjson, with a lighter serializer for results. Results here are
+// JSON values plus Dates; for those the output is exactly superjson's (`{ json, meta }`,
+// Dates as ISO strings with their paths in meta.values), computed by one walk that only
+// records where the Dates are — JSON.stringify writes a Date as the same ISO string. Any
+// other value superjson has a rule for (undefined, NaN, -0, bigint, Map, Set, class
+// instances, invalid dates, keys superjson refuses) goes to superjson itself, so what a
+// client decodes is always what superjson would have given it.
+import type { CombinedDataTransformer } from '@trpc/server';
+import superjson from 'superjson';
+
+type Annotations = Record<string, ['Date']>;
+const UNSUPPORTED = Symbol('unsupported');
+const DATE = Symbol('date');
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** superjson's escaping of a key in a path: backslash and dot. */
+const escapeKey = (key: string) =>
+  key.includes('.') || key.includes('\\') ? key.replaceAll('\\', '\\\\').replaceAll('.', '\\.') : key;
+
+type Walked = undefined | typeof UNSUPPORTED | typeof DATE | Annotations;
+
+/** Adds a child's annotations (a Date, or its own paths) under `key` to its parent's. */
+function add(inner: Annotations | undefined, key: string, w: typeof DATE | Annotations): Annotations {
+  const out = inner ?? {};
+  const k = escapeKey(key);
+  if (w === DATE) out[k] = ['Date'];
+  else for (const path in w) out[`${k}.${path}`] = w[path]!;
+  return out;
+}
+
+/**
+ * Where the Dates under `value` are, built as superjson builds it (a flat object of paths per
+ * node, children in their order, so that JavaScript's own key order — integer-like keys
+ * first — gives the same meta); UNSUPPORTED for anything superjson has another rule for.
+ */
+function walk(value: unknown): Walked {
+  if (typeof value !== 'object') {
+    if (typeof value === 'string' || typeof value === 'boolean') return;
+    if (typeof value === 'number')
+      return Number.isFinite(value) && !Object.is(value, -0) ? undefined : UNSUPPORTED;
+    return UNSUPPORTED;
+  }
+  if (value === null) return;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? UNSUPPORTED : DATE;
+  let inner: Annotations | undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const w = walk(value[i]);
+      if (w === undefined) continue;
+      if (w === UNSUPPORTED) return UNSUPPORTED;
+      inner = add(inner, String(i), w);
+    }
+    return inner;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return UNSUPPORTED;
+  for (const key in value) {
+    if (FORBIDDEN_KEYS.has(key)) return UNSUPPORTED;
+    const w = walk((value as Record<string, unknown>)[key]);
+    if (w === undefined) continue;
+    if (w === UNSUPPORTED) return UNSUPPORTED;
+    inner = add(inner, key, w);
+  }
+  return inner;
+}
+
+/** superjson.serialize's output for JSON values and Dates, without its general walker. */
+export function serializeResult(value: unknown): { json: unknown; meta?: unknown } {
+  const w = walk(value);
+  if (w === UNSUPPORTED) return superjson.serialize(value as never);
+  if (w === undefined) return { json: value };
+  return { json: value, meta: { values: w === DATE ? ['Date'] : w, v: 1 } };
+}
+
+/** Inputs are decoded by superjson; results are encoded by serializeResult. */
+export const transformer: CombinedDataTransformer = {
+  input: superjson,
+  output: { serialize: serializeResult, deserialize: superjson.deserialize },
+};

@@ -1,17 +1,18 @@
 // Every procedure declares its access in .meta(), the declaration matches the builder
-// it uses (authorize runs exactly for auth: 'user'), and docs/policy.md is what the
+// it uses (the protected builder's middleware runs exactly for auth: 'user'), and docs/policy.md is what the
 // router declares (regenerate with `npm run docs:policy`).
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { appRouter } from '../server/routers/index.ts';
-import { authorize } from '../server/trpc/init.ts';
+import { protectedProcedure } from '../server/trpc/init.ts';
 import { policyRows, renderPolicyTable } from '../server/trpc/policy.ts';
 
 const procedures = appRouter._def.procedures as unknown as Record<
   string,
   { _def: { middlewares: unknown[] } }
 >;
-const authorizeFn = authorize._middlewares[0];
+// The one middleware of protectedProcedure: rate limit, policy, observation.
+const authorizeFn = protectedProcedure._def.middlewares[0];
 
 describe('access policy', () => {
   it('every procedure, public ones included, declares auth in .meta()', () => {
@@ -21,7 +22,7 @@ describe('access policy', () => {
     expect(missing.map((r) => r.path)).toEqual([]);
   });
 
-  it('auth: user exactly where the authorize middleware runs', () => {
+  it('auth: user exactly where the protected middleware runs', () => {
     const mismatched = policyRows(appRouter).filter(
       (r) => (r.meta?.auth === 'user') !== procedures[r.path]!._def.middlewares.includes(authorizeFn),
     );

@@ -1,6 +1,6 @@
 // tRPC initialisation: the error formatter, procedure meta (the access policy) and the
 // procedure builders. Every policy check here reads the token's claims only: zero queries.
-import { initTRPC, TRPCError } from '@trpc/server';
+import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, z } from 'zod';
 import { queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
@@ -45,14 +45,33 @@ export const router = t.router;
 export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Outermost middleware: counts this call's SQL statements and reports the call. */
-const observe = t.middleware(async ({ ctx, path, type, next }) => {
+/** What a middleware's next() resolves to: tRPC's own shape, errors included. */
+type CallResult = { ok: true } | { ok: false; error: TRPCError };
+
+/**
+ * Every call, as ONE middleware level (each level of tRPC's chain copies the options and
+ * the context): count its SQL statements, run `run` (the rate limit, then for protected
+ * procedures the policy, then the resolver), turn domain errors into their tRPC code at the
+ * edge — a busy pool, a statement timeout or a lost connection answers 503/504 with a clean
+ * message instead of a 500, a write for a caller whose user is gone 401 — and report it.
+ */
+async function observed<R extends CallResult>(
+  ctx: Context,
+  path: string,
+  type: 'query' | 'mutation' | 'subscription',
+  run: () => Promise<R>,
+): Promise<R> {
   const scope = { queries: 0 };
   const started = performance.now();
-  let result = await queryScope.run(scope, () => next());
-  // Domain errors become their tRPC code here, at the edge; a busy pool, a statement
-  // timeout or a lost connection answers 503/504 with a clean message instead of a 500,
-  // a write for a caller whose user is gone 401.
+  let result = await queryScope.run(scope, async () => {
+    try {
+      return await run();
+    } catch (cause) {
+      // What tRPC makes of an error thrown by a middleware (callRecursive), so a refusal
+      // here reads exactly like one from a later level.
+      return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: 'middlewareMarker' } as unknown as R;
+    }
+  });
   if (!result.ok) result = { ...result, error: edgeError(result.error, ctx.auth?.sub) };
   // An enclosing countQueries() (tests, jobs) sees this call's statements too.
   const outer = queryScope.getStore();
@@ -68,20 +87,14 @@ const observe = t.middleware(async ({ ctx, path, type, next }) => {
     ctx,
   });
   return result;
-});
-
-/** Rate limiting per procedure call (a batch cannot bypass it); see server/limits. */
-const limit = t.middleware(async ({ ctx, path, meta, next }) => {
-  await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
-  return next();
-});
+}
 
 /**
  * Authentication, consent to the current privacy notice, and the policy of
- * .meta({ permission, feature, fieldPermissions }), from the token's claims alone (zero queries). One middleware: every level of tRPC's
- * middleware chain copies the context, and this runs on every protected call.
+ * .meta({ permission, feature, fieldPermissions }), from the token's claims alone (zero
+ * queries). Returns the caller's claims.
  */
-export const authorize = t.middleware(async ({ ctx, meta, next, getRawInput }) => {
+async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () => Promise<unknown>) {
   const auth = ctx.auth;
   if (!auth) throw unauthorized(ctx.authError ? EXPIRED_TOKEN_MESSAGE : undefined);
   const notice = ctx.deps.config.PRIVACY_NOTICE_VERSION;
@@ -100,8 +113,8 @@ export const authorize = t.middleware(async ({ ctx, meta, next, getRawInput }) =
       if (!auth.permissions.includes(permission) && fields.some((f) => fieldGiven(input, f)))
         throw forbidden('missing_permission', permission);
   }
-  return next({ ctx: { auth } });
-});
+  return auth;
+}
 
 function fieldGiven(input: unknown, field: string): boolean {
   return (
@@ -109,8 +122,20 @@ function fieldGiven(input: unknown, field: string): boolean {
   );
 }
 
-export const publicProcedure = t.procedure.use(observe).use(limit);
+/** Anyone; rate limited per call (a batch cannot bypass it; see server/limits). */
+export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next }) =>
+  observed(ctx, path, type, async () => {
+    await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
+    return next();
+  }),
+);
 /** Authenticated; the policy in .meta() is enforced before the resolver runs. */
-export const protectedProcedure = publicProcedure.use(authorize);
+export const protectedProcedure = t.procedure.use(({ ctx, path, type, meta, next, getRawInput }) =>
+  observed(ctx, path, type, async () => {
+    await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
+    const auth = await authorized(ctx, meta, getRawInput);
+    return next({ ctx: { auth } });
+  }),
+);
 
 export { TRPCError };

@@ -3,6 +3,7 @@
 // code(s), status and duration. Never the query string or body (a GET call's input
 // travels in the query string) nor headers: no token, password, note or answer.
 import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { Logger } from 'pino';
 import type { CallRecord } from '../trpc/hooks.ts';
 
 declare module 'fastify' {
@@ -24,6 +25,10 @@ export class RequestLog extends LogController {
     reply: FastifyReply,
   ): void {
     const path = request.url.split('?', 1)[0]!;
+    const level = error || reply.statusCode >= 500 ? 'error' : QUIET_PATHS.has(path) ? 'debug' : 'info';
+    // Nothing is built for a line that will not be written (LOG_LEVEL=warn in load tests).
+    const enabled = (reply.log as Partial<Pick<Logger, 'isLevelEnabled'>>).isLevelEnabled;
+    if (enabled && !enabled.call(reply.log, level)) return;
     const calls = request.calls ?? [];
     const line = {
       method: request.method,
@@ -35,9 +40,6 @@ export class RequestLog extends LogController {
       code: calls.length > 0 ? calls.map((c) => c.code).join(',') : undefined,
       err: error ?? undefined,
     };
-    if (error) reply.log.error(line, 'request failed');
-    else if (QUIET_PATHS.has(path)) reply.log.debug(line, 'request');
-    else if (reply.statusCode >= 500) reply.log.error(line, 'request failed');
-    else reply.log.info(line, 'request');
+    reply.log[level](line, level === 'error' ? 'request failed' : 'request');
   }
 }

@@ -2,11 +2,14 @@
 // measurements in bench/results (latest.json from `npm run bench`, views-<N>.json from
 // `npm run bench:views`, connections.json from `npm run bench:connections`), side by
 // side with the plan's own figures. Writes bench/results/capacity.md and prints it.
-// Per-task capacity is what one core sustained in the bench; a task is planned at 70 %
-// of it (headroom for spikes, GC and deploys).
+// Per-task capacity comes from CPU time per request (the server process's user + system
+// time over a scenario divided by its requests): one core serves 1e6 / (CPU µs per request)
+// requests/s, whatever else shared the machine during the run; a task is planned at 70 %
+// of it (headroom for spikes, GC and deploys). The peak is sized from the mixed workload
+// (the plan's Scenario 2) when the run has it, for the API and for PostgreSQL.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunLike } from '../bench/report.ts';
+import { coresFor, PEAK_RPS, PLAN_API_CORES, type RunLike } from '../bench/report.ts';
 
 const RESULTS = new URL('../bench/results', import.meta.url).pathname;
 const HEADROOM = 0.7;
@@ -48,9 +51,15 @@ const conns = read<Conns>('connections.json');
 
 const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number) => n.toFixed(1);
-const perTask = typical.rps; // one core = one task of 1 vCPU
+const mixed = by('lean-mixed');
+/** Requests/s one core serves at a scenario's CPU per request (falls back to measured req/s for old results). */
+const coreRps = (r: { rps: number; cpuUsPerRequest?: number }) =>
+  r.cpuUsPerRequest ? 1e6 / r.cpuUsPerRequest : r.rps;
+// One core = one task of 1 vCPU; the mixed workload is what the plan's traffic looks like.
+const sizing = mixed?.cpuUsPerRequest ? mixed : typical;
+const perTask = coreRps(sizing);
 const plannedPerTask = perTask * HEADROOM;
-const queriesPerRequest = typical.queriesPerRequest;
+const queriesPerRequest = (mixed ?? typical).queriesPerRequest;
 // Average query time: the fixed-rate p50 of a 2-query request is an upper bound for a
 // query's time (the two run in parallel; the rest is HTTP, auth and serialisation).
 const queryMs = atRate ? atRate.p50 : typical.p50;
@@ -82,8 +91,20 @@ const lines: string[] = [
   '',
   '| metric | plan (conservative / optimistic) | measured / recomputed |',
   '|---|---|---|',
-  `| requests/s per task (1 vCPU), JWT validation only | 2,000 | ${f0(gated.rps)} (gated 0-query procedure) |`,
-  `| requests/s per task, typical 2-query procedure | - | ${f0(typical.rps)} (${typical.id}) |`,
+  `| requests/s per task (1 vCPU), JWT validation only | 2,000 | ${f0(coreRps(gated))} (gated 0-query procedure${gated.cpuUsPerRequest ? `, ${f0(gated.cpuUsPerRequest)} CPU µs/request` : ''}) |`,
+  `| requests/s per task, typical 2-query procedure | - | ${f0(coreRps(typical))} (${typical.id}${typical.cpuUsPerRequest ? `, ${f0(typical.cpuUsPerRequest)} CPU µs/request` : ''}) |`,
+  ...(mixed?.cpuUsPerRequest
+    ? [
+        `| requests/s per task, mixed workload (Scenario 2's procedures by weight) | - | ${f0(coreRps(mixed))} (${f0(mixed.cpuUsPerRequest)} CPU µs/request) |`,
+        `| API cores for the peak (${f0(PEAK_RPS)} req/s at 70 %) | ${PLAN_API_CORES} tasks | ${coresFor(mixed.cpuUsPerRequest).toFixed(2)} |`,
+        ...(mixed.dbCpuUsPerRequest != null
+          ? [
+              `| PostgreSQL cores for the peak | db.r5.large (2 vCPU) | ${coresFor(mixed.dbCpuUsPerRequest).toFixed(2)} (${f0(mixed.dbCpuUsPerRequest)} µs of backend CPU per request) |`,
+            ]
+          : []),
+        `| queries per mixed request | - | ${mixed.queriesPerRequest.toFixed(2)} |`,
+      ]
+    : []),
   `| queries per request (auth, RBAC, feature gates) | 0 (after refactor) | ${gated.queriesPerRequest.toFixed(2)} |`,
   `| queries per request (business procedure) | 2 | ${queriesPerRequest.toFixed(2)} |`,
   `| queries per request ("before" design) | 8 | ${before ? before.queriesPerRequest.toFixed(2) : '-'} |`,
@@ -97,7 +118,7 @@ const lines: string[] = [
   '',
   '## Load scenarios',
   '',
-  `Per task: ${f0(perTask)} req/s measured, planned at ${f0(plannedPerTask)} req/s; ${queriesPerRequest.toFixed(2)} queries per request; a query ≤ ${queryMs.toFixed(1)} ms (upper bound, see script).`,
+  `Per task: ${f0(perTask)} req/s from ${sizing.cpuUsPerRequest ? `${f0(sizing.cpuUsPerRequest)} CPU µs per request (${sizing.id})` : `the measured rate (${sizing.id})`}, planned at ${f0(plannedPerTask)} req/s; ${queriesPerRequest.toFixed(2)} queries per request; a query ≤ ${queryMs.toFixed(1)} ms (upper bound, see script).`,
   '',
   '| scenario | req/s | queries/s | tasks (plan) | tasks (measured, with headroom) | busy DB connections (Little) | pool (max 50) |',
   '|---|---:|---:|---:|---:|---:|---|',

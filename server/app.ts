@@ -2,7 +2,8 @@
 // metrics (/metrics), the JWKS, file downloads (/export, /reports/*), the payment webhook
 // (/webhooks/razorpay) and the admin console (/admin, server/http/admin-console.ts), behind the
 // production hardening: security headers,
-// a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
+// a CORS allowlist, compression, a 1 MB body limit enforced before a body is read (and only
+// JSON bodies accepted: server/http/body-guard.ts), header/request timeouts, request ids
 // and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,6 +13,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
 import { registerAdminConsole } from './http/admin-console.ts';
+import { BODY_LIMIT_BYTES, bodyGuard, closeAfterOversizeBody } from './http/body-guard.ts';
 import { registerDownloads } from './http/downloads.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
@@ -69,7 +71,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new RequestLog(),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     // A tRPC batch names every procedure in one path segment ("a.b,c.d,..."); Fastify's
     // default of 100 characters answered 414 to a batch of six ordinary calls.
     routerOptions: { maxParamLength: 4096 },
@@ -82,6 +84,9 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     },
   });
   app.decorate('draining', false);
+  // Before anything else: a body too large or of a type no route takes is refused unread.
+  app.addHook('onRequest', bodyGuard);
+  app.addHook('onSend', closeAfterOversizeBody);
 
   // Security headers: helmet's defaults, computed once (they do not vary per request).
   // @fastify/helmet rebuilt helmet's middleware on every request, which cost more CPU than
@@ -118,8 +123,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
   });
 
-  // Every body, whatever its content type, is read by Fastify under bodyLimit (413 as
-  // JSON beyond it); tRPC's routes register their own JSON and multipart parsers.
+  // Only JSON bodies get past bodyGuard; an empty body of another declared type is read as
+  // an empty string under bodyLimit, and tRPC answers it as its adapter would.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.addHook('onSend', async (req, reply) => {

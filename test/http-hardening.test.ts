@@ -3,7 +3,7 @@
 // Retry-After on rate-limited calls, and logs that never carry a secret.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -61,16 +61,19 @@ describe('HTTP hardening', () => {
   /** A client address of its own (X-Forwarded-For), so each test has a fresh general limit. */
   const freshIp = () => ({ 'x-forwarded-for': `10.9.0.${++ipSeq}` });
 
-  it('answers a body over 1 MB with 413 as JSON, whatever its content type', async () => {
-    for (const type of ['application/json', 'text/plain']) {
+  it('answers a JSON body over 1 MB with 413 as JSON, and another body type with 415 unread', async () => {
+    for (const [type, status] of [
+      ['application/json', 413],
+      ['text/plain', 413], // refused by its length first
+    ] as const) {
       const res = await fetch(`${server.url}/trpc/auth.login`, {
         method: 'POST',
         headers: { 'content-type': type, ...freshIp() },
         body: 'x'.repeat(1024 * 1024 + 10),
       });
-      expect(res.status).toBe(413);
+      expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
-      expect(((await res.json()) as { statusCode: number }).statusCode).toBe(413);
+      expect(((await res.json()) as { statusCode: number }).statusCode).toBe(status);
     }
   });
 
@@ -303,5 +306,151 @@ describe('HTTP hardening', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+/** What an upload got: the status (undefined if none came), the body, and how much was sent. */
+interface UploadResult {
+  status: number | undefined;
+  body: string;
+  sentBytes: number;
+}
+
+/**
+ * POSTs `total` bytes (made of `chunk` repeated, never held whole) over a connection of its
+ * own, with a Content-Length or chunked, and stops writing as soon as an answer arrives or
+ * the server closes the connection.
+ */
+function upload(
+  url: string,
+  opts: { path: string; contentType: string; total: number; chunked?: boolean; prefix?: string },
+): Promise<UploadResult> {
+  const { hostname, port } = new URL(url);
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const head = Buffer.from(opts.prefix ?? '');
+  return new Promise((resolve) => {
+    let sentBytes = 0;
+    let status: number | undefined;
+    let body = '';
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      req.destroy();
+      resolve({ status, body, sentBytes });
+    };
+    const req = request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path: opts.path,
+        agent: false,
+        headers: {
+          'content-type': opts.contentType,
+          ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(opts.total) }),
+        },
+      },
+      (res) => {
+        status = res.statusCode;
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', finish);
+        res.on('error', finish);
+      },
+    );
+    req.on('error', () => setTimeout(finish, 200)); // EPIPE/ECONNRESET: the answer may still be read
+    const pump = () => {
+      while (!finished && status === undefined && sentBytes < opts.total) {
+        const part = sentBytes === 0 && head.length > 0 ? head : chunk;
+        const piece = part.subarray(0, Math.min(part.length, opts.total - sentBytes));
+        sentBytes += piece.length;
+        if (!req.write(piece)) return void req.once('drain', pump);
+      }
+      if (!finished && status === undefined && sentBytes >= opts.total) req.end();
+    };
+    pump();
+  });
+}
+
+describe.each(TRPC_PATHS)('request bodies on the %s tRPC path', (trpcPath) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ trpcPath });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const MB = 1024 * 1024;
+  const multipart = (boundary: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n`;
+
+  it('refuses a 5 MB multipart upload to auth.login with 413 by its Content-Length', async () => {
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType: 'multipart/form-data; boundary=b0undary',
+      total: 5 * MB,
+      prefix: multipart('b0undary'),
+    });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 413 });
+  });
+
+  it('reads none of a 48 MB multipart upload: the server RSS does not grow by anything like it', async () => {
+    const before = process.memoryUsage().rss;
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType: 'multipart/form-data; boundary=b0undary',
+      total: 48 * MB,
+      prefix: multipart('b0undary'),
+    });
+    const grown = process.memoryUsage().rss - before;
+    expect(res.status).toBe(413);
+    // The connection closed: the client could not push the body through socket buffers.
+    expect(res.sentBytes).toBeLessThan(24 * MB);
+    expect(grown).toBeLessThan(16 * MB);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('cuts a chunked JSON body off with 413 once it passes 1 MB, without reading the rest', async () => {
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType: 'application/json',
+      total: 48 * MB,
+      chunked: true,
+    });
+    expect(res.status).toBe(413);
+    expect(res.sentBytes).toBeLessThan(24 * MB);
+  });
+
+  it.each([
+    ['text/plain', false],
+    ['multipart/form-data; boundary=b0undary', false],
+    ['multipart/form-data; boundary=b0undary', true],
+    ['application/x-www-form-urlencoded', false],
+    ['application/octet-stream', true],
+  ])('refuses a %s body (chunked: %s) with 415 before reading it', async (contentType, chunked) => {
+    // Under the limit by its length, or chunked and endless: refused for its type alone.
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType,
+      total: chunked ? 48 * MB : 256 * 1024,
+      chunked,
+      prefix: contentType.startsWith('multipart') ? multipart('b0undary') : '',
+    });
+    expect(res.status).toBe(415);
+    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 415 });
+    expect(res.sentBytes).toBeLessThan(24 * MB);
+  });
+
+  it('still serves a JSON call under the limit', async () => {
+    const res = await fetch(`${server.url}/trpc/auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: trpcInput({ email: 'nobody@example.com', password: 'not-the-password-1' }),
+    });
+    expect(res.status).toBe(401);
   });
 });

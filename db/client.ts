@@ -5,7 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { SQL } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -270,8 +270,10 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
           await lock.end({ timeout: 5 });
         }
       },
+      // Through the gate like any query: a flood of probes cannot take connections the
+      // gate believes free (it waits its turn and fails with PoolBusyError instead).
       async ping() {
-        await pg`select 1`;
+        await db.execute(sql`select 1`);
       },
       async close() {
         await Promise.all([pg, ...replicas.map((r) => r.pg)].map((c) => c.end({ timeout: 5 })));

@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer, COMPRESS_THRESHOLD_BYTES } from '../server/app.ts';
+import { buildServer, COMPRESS_THRESHOLD_BYTES, READY_CACHE_MS } from '../server/app.ts';
 import { REDACT_PATHS } from '../server/create-services.ts';
 import { serializeError } from '../server/logging.ts';
 import { tokenFor } from './faults/support.ts';
-import { NOTICE } from './helpers.ts';
+import { createTestDeps, NOTICE, REAL_DATABASE_URL } from './helpers.ts';
 import { startTestServer, type TestServer, TRPC_PATHS, trpcInput } from './server.ts';
 
 /** A pino logger whose JSON lines land in `lines`, with the production redaction. */
@@ -38,6 +38,9 @@ function capturingLogger() {
   return { log, lines };
 }
 
+const METRICS_TOKEN = 'test-metrics-token-0123456789abcdef';
+const scraper = { authorization: `Bearer ${METRICS_TOKEN}` };
+
 describe('HTTP hardening', () => {
   let server: TestServer;
   const captured = capturingLogger();
@@ -49,6 +52,7 @@ describe('HTTP hardening', () => {
         RATE_LIMIT_GENERAL_PER_MINUTE: '5',
         CORS_ORIGINS: 'https://app.example.com',
         TRUST_PROXY: 'true',
+        METRICS_TOKEN,
       },
     });
   });
@@ -102,7 +106,7 @@ describe('HTTP hardening', () => {
     expect(big.status).toBe(200);
     expect(big.headers.get('content-encoding')).toBe('br');
     expect(await big.json()).toHaveLength(4); // fetch decodes it
-    const gz = await get('/metrics', { 'accept-encoding': 'gzip' });
+    const gz = await get('/metrics', { 'accept-encoding': 'gzip', ...scraper });
     expect(gz.headers.get('content-encoding')).toBe('gzip');
     const small = await get('/healthz', { 'accept-encoding': 'gzip, br' });
     expect(small.headers.get('content-encoding')).toBeNull();
@@ -224,7 +228,7 @@ describe('HTTP hardening', () => {
   it('publishes per-procedure requests, durations and query counts at /metrics', async () => {
     const token = await tokenFor(server.deps);
     expect((await get('/trpc/auth.me', { authorization: `Bearer ${token}`, ...freshIp() })).status).toBe(200);
-    const text = await (await get('/metrics')).text();
+    const text = await (await get('/metrics', scraper)).text();
     expect(text).toMatch(/trpc_requests_total\{procedure="auth.me",code="OK"\} 1/);
     expect(text).toMatch(/trpc_request_duration_seconds_count\{procedure="auth.me",code="OK"\} 1/);
     // Authentication is from the token alone: zero statements.
@@ -288,6 +292,57 @@ describe('HTTP hardening', () => {
     expect(all).toContain('mood_entries'); // the SQL text stays, for the operator
     for (const secret of [password, json.accessToken, json.refreshToken, 'NOTE-SECRET-42'])
       expect(all).not.toContain(secret);
+  });
+
+  it('serves /metrics only to a bearer of METRICS_TOKEN, and not at all without one configured', async () => {
+    expect((await get('/metrics')).status).toBe(401);
+    expect((await get('/metrics', { authorization: 'Bearer wrong-token' })).status).toBe(401);
+    expect((await get('/metrics', { authorization: METRICS_TOKEN })).status).toBe(401);
+    expect((await get('/metrics', scraper)).status).toBe(200);
+    // The default configuration: no token, no public metrics.
+    const app = await buildServer({
+      ...server.deps,
+      config: { ...server.deps.config, METRICS_TOKEN: undefined },
+    });
+    try {
+      const res = await app.inject('/metrics');
+      expect(res.statusCode).toBe(404);
+      expect(res.body).not.toContain('trpc_requests_total');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('pings the database at most once per readiness window, however many probes arrive', async () => {
+    let pings = 0;
+    const database = server.deps.database;
+    const counted = {
+      ...database,
+      ping: () => {
+        pings += 1;
+        return database.ping();
+      },
+    };
+    const app = await buildServer({ ...server.deps, database: counted });
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const burst = async () => {
+        const all = await Promise.all(Array.from({ length: 100 }, () => fetch(`${base}/readyz`)));
+        for (const res of all) expect(res.status).toBe(200);
+      };
+      const started = Date.now();
+      await burst();
+      // Within one window (a slow machine may spill the burst into a second one).
+      expect(pings).toBeLessThanOrEqual(Math.ceil((Date.now() - started + 1) / READY_CACHE_MS));
+      const afterFirst = pings;
+      await new Promise((r) => setTimeout(r, READY_CACHE_MS + 100));
+      await burst();
+      expect(pings - afterFirst).toBeGreaterThanOrEqual(1); // a new window checks again
+      expect(pings).toBeLessThanOrEqual(4);
+    } finally {
+      await app.close();
+    }
   });
 
   it('answers /readyz 200 with its checks, then 503 as soon as draining starts', async () => {
@@ -452,5 +507,31 @@ describe.each(TRPC_PATHS)('request bodies on the %s tRPC path', (trpcPath) => {
       body: trpcInput({ email: 'nobody@example.com', password: 'not-the-password-1' }),
     });
     expect(res.status).toBe(401);
+  });
+});
+
+describe.skipIf(!REAL_DATABASE_URL)('readiness on PostgreSQL', () => {
+  it("pings through the pool's gate: with every connection taken, /readyz waits its turn and says 503", async () => {
+    const deps = await createTestDeps('postgres');
+    const app = await buildServer(deps);
+    try {
+      const gate = deps.database.pools![0]!;
+      // Every permit held (as by slow requests) until released.
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      const holders = Array.from({ length: gate.size }, () => gate.run(() => held));
+      const timeoutsBefore = gate.timeouts;
+      const res = await app.inject('/readyz');
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ checks: { database: 'failed' } });
+      expect(gate.timeouts).toBe(timeoutsBefore + 1);
+      release();
+      await Promise.all(holders);
+    } finally {
+      await app.close();
+      await deps.dispose();
+    }
   });
 });

@@ -14,23 +14,22 @@ export const BODY_LIMIT_BYTES = 1024 * 1024;
 const ACCEPTED_MEDIA_TYPE = 'application/json';
 
 function mediaType(contentType: string | undefined): string | undefined {
-  return contentType?.split(';', 1)[0]!.trim().toLowerCase();
+  return contentType?.split(';', 1)[0]?.trim().toLowerCase();
 }
 
 export function bodyGuard(req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const length = req.headers['content-length'];
   const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-  if (!hasBody) return done();
-  if (Number(length) > BODY_LIMIT_BYTES) {
-    reply.header('connection', 'close');
-    return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+  let refusal: Error | undefined;
+  if (hasBody && Number(length) > BODY_LIMIT_BYTES) refusal = new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+  else if (hasBody) {
+    const type = mediaType(req.headers['content-type']);
+    if (type !== ACCEPTED_MEDIA_TYPE)
+      refusal = new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(type ?? '(none)');
   }
-  const type = mediaType(req.headers['content-type']);
-  if (type !== ACCEPTED_MEDIA_TYPE) {
-    reply.header('connection', 'close');
-    return done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(type ?? '(none)'));
-  }
-  done();
+  // The connection closes after the answer: the rest of the body is never read.
+  if (refusal) reply.header('connection', 'close');
+  done(refusal);
 }
 
 /** A 413 found while reading (a chunked body past the limit): the rest is not read either. */

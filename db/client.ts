@@ -11,6 +11,7 @@ import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-or
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { acquireEmbeddedLock } from './embedded-lock.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -281,10 +282,23 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     };
   }
   let dataDir: string | undefined;
+  let releaseLock = () => {};
   if (!opts.memory) {
-    dataDir = `${opts.dataDir ?? './.data'}/pglite`;
+    const root = opts.dataDir ?? './.data';
+    dataDir = `${root}/pglite`;
     mkdirSync(dataDir, { recursive: true });
+    // Before PGlite touches a file: a second process on these files corrupts them.
+    releaseLock = acquireEmbeddedLock(root);
   }
+  try {
+    return await openPglite(dataDir, releaseLock);
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+async function openPglite(dataDir: string | undefined, releaseLock: () => void): Promise<Database> {
   // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
   const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all(
     [
@@ -316,6 +330,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     },
     async close() {
       if (!client.closed) await client.close();
+      releaseLock();
     },
   };
 }

@@ -5,12 +5,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { SQL } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { acquireEmbeddedLock } from './embedded-lock.ts';
 import * as schema from './schema/index.ts';
 
 export type Schema = typeof schema;
@@ -275,8 +276,10 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
           await lock.end({ timeout: 5 });
         }
       },
+      // Through the gate like any query: a flood of probes cannot take connections the
+      // gate believes free (it waits its turn and fails with PoolBusyError instead).
       async ping() {
-        await pg`select 1`;
+        await db.execute(sql`select 1`);
       },
       async close() {
         await Promise.all([pg, ...replicas.map((r) => r.pg)].map((c) => c.end({ timeout: 5 })));
@@ -284,10 +287,23 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     };
   }
   let dataDir: string | undefined;
+  let releaseLock = () => {};
   if (!opts.memory) {
-    dataDir = `${opts.dataDir ?? './.data'}/pglite`;
+    const root = opts.dataDir ?? './.data';
+    dataDir = `${root}/pglite`;
     mkdirSync(dataDir, { recursive: true });
+    // Before PGlite touches a file: a second process on these files corrupts them.
+    releaseLock = acquireEmbeddedLock(root);
   }
+  try {
+    return await openPglite(dataDir, releaseLock);
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+async function openPglite(dataDir: string | undefined, releaseLock: () => void): Promise<Database> {
   // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
   const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all(
     [
@@ -319,6 +335,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     },
     async close() {
       if (!client.closed) await client.close();
+      releaseLock();
     },
   };
 }

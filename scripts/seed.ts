@@ -1,9 +1,11 @@
 // npm run db:seed — demo users of each role for development, with their credentials
-// printed. Refused in production. Idempotent: existing demo users are left as they are.
+// printed. Refused in production. Idempotent: existing demo users are left as they are. On the
+// embedded database, refused while another process (the server) has DATA_DIR open.
 import { sql } from 'drizzle-orm';
 import { createDatabase } from '../db/client.ts';
 import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { loadConfig, loadDotEnv } from '../server/config.ts';
+import { rootCauseMessage } from '../server/logging.ts';
 
 const DEMO_USERS = [
   { email: 'patient@demo.manas360.test', name: 'Demo Patient', role: 'patient', plan: 'basic' },
@@ -19,7 +21,16 @@ if (config.NODE_ENV === 'production') {
   console.error('db:seed creates demo users with a known password: refused in production');
   process.exit(1);
 }
-const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolMax: 1 });
+// The embedded database refuses a second process (the server running on the same DATA_DIR):
+// one line saying which process and what to do, exit 1, nothing touched.
+const database = await createDatabase({
+  url: config.DATABASE_URL,
+  dataDir: config.DATA_DIR,
+  poolMax: 1,
+}).catch((err: unknown) => {
+  console.error(`db:seed refused: ${rootCauseMessage(err)}`);
+  process.exit(1);
+});
 if (database.kind === 'pglite') await database.migrate();
 const hash = await createPasswordHasher().hash(DEMO_PASSWORD);
 for (const u of DEMO_USERS) {

@@ -1,10 +1,11 @@
-// The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz), Prometheus
-// metrics (/metrics), the JWKS, file downloads (/export, /reports/*), the payment webhook
+// The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz, cached 1 s), Prometheus
+// metrics (/metrics, with METRICS_TOKEN only), the JWKS, file downloads (/export, /reports/*), the payment webhook
 // (/webhooks/razorpay) and the admin console (/admin, server/http/admin-console.ts), behind the
 // production hardening: security headers,
-// a CORS allowlist, compression, a 1 MB body limit, header/request timeouts, request ids
+// a CORS allowlist, compression, a 1 MB body limit enforced before a body is read (and only
+// JSON bodies accepted: server/http/body-guard.ts), header/request timeouts, request ids
 // and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as zlib } from 'node:zlib';
 import compress from '@fastify/compress';
@@ -12,6 +13,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
 import { registerAdminConsole } from './http/admin-console.ts';
+import { BODY_LIMIT_BYTES, bodyGuard, closeAfterOversizeBody } from './http/body-guard.ts';
 import { registerDownloads } from './http/downloads.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerTrpc } from './http/trpc.ts';
@@ -52,6 +54,15 @@ function helmetHeaders(options?: Parameters<typeof helmet>[0]): Record<string, s
 }
 /** /readyz gives up on a dependency that does not answer within this. */
 const READY_CHECK_TIMEOUT_MS = 2000;
+/** How long a readiness result is reused (load balancers probe every few seconds). */
+export const READY_CACHE_MS = 1000;
+
+/** Authorization: Bearer <token>, compared in constant time. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = /^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '';
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(given), digest(token));
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -69,7 +80,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new RequestLog(),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     // A tRPC batch names every procedure in one path segment ("a.b,c.d,..."); Fastify's
     // default of 100 characters answered 414 to a batch of six ordinary calls.
     routerOptions: { maxParamLength: 4096 },
@@ -82,6 +93,9 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     },
   });
   app.decorate('draining', false);
+  // Before anything else: a body too large or of a type no route takes is refused unread.
+  app.addHook('onRequest', bodyGuard);
+  app.addHook('onSend', closeAfterOversizeBody);
 
   // Security headers: helmet's defaults, computed once (they do not vary per request).
   // @fastify/helmet rebuilt helmet's middleware on every request, which cost more CPU than
@@ -118,8 +132,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     brotliOptions: { params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } },
   });
 
-  // Every body, whatever its content type, is read by Fastify under bodyLimit (413 as
-  // JSON beyond it); tRPC's routes register their own JSON and multipart parsers.
+  // Only JSON bodies get past bodyGuard; an empty body of another declared type is read as
+  // an empty string under bodyLimit, and tRPC answers it as its adapter would.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.addHook('onSend', async (req, reply) => {
@@ -129,16 +143,23 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     if (app.draining) reply.header('connection', 'close');
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  const ready = readinessCache(deps);
   app.get('/readyz', async (_req, reply) => {
     if (app.draining) return reply.code(503).send({ status: 'draining' });
-    const checks = await readiness(deps);
+    const checks = await ready();
     const ok = Object.values(checks).every((c) => c === 'ok');
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
   });
-  app.get('/metrics', async (_req, reply) => {
-    const body = opts.metricsText ? await opts.metricsText() : await deps.metrics.registry.metrics();
-    return reply.type(deps.metrics.registry.contentType).send(body);
-  });
+  // Per-procedure traffic is not for the public: only a scraper holding METRICS_TOKEN gets it
+  // (docs/operations.md); without the variable the route does not exist.
+  const metricsToken = deps.config.METRICS_TOKEN;
+  if (metricsToken)
+    app.get('/metrics', async (req, reply) => {
+      if (!bearerMatches(req.headers.authorization, metricsToken))
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'metrics need a token' });
+      const body = opts.metricsText ? await opts.metricsText() : await deps.metrics.registry.metrics();
+      return reply.type(deps.metrics.registry.contentType).send(body);
+    });
   app.get('/.well-known/jwks.json', async () => deps.tokens.jwks);
 
   await registerTrpc(app, deps);
@@ -155,8 +176,29 @@ function isStreamed(res: Response): boolean {
   );
 }
 
+type Checks = Record<string, 'ok' | 'failed'>;
+
+/**
+ * Readiness checked at most once per READY_CACHE_MS whatever the probe rate: callers during a
+ * check share it, callers within the window after it get its result. A flood of /readyz
+ * thus costs one database ping a second, taken through the pool's gate like any query.
+ */
+function readinessCache(deps: AppDeps): () => Promise<Checks> {
+  let current: Promise<Checks> | undefined;
+  let settledAt = 0;
+  return () => {
+    if (current && (settledAt === 0 || Date.now() - settledAt < READY_CACHE_MS)) return current;
+    settledAt = 0;
+    const check = readiness(deps).finally(() => {
+      if (current === check) settledAt = Date.now();
+    });
+    current = check;
+    return check;
+  };
+}
+
 /** Postgres and Redis each answer within READY_CHECK_TIMEOUT_MS. */
-async function readiness(deps: AppDeps): Promise<Record<string, 'ok' | 'failed'>> {
+async function readiness(deps: AppDeps): Promise<Checks> {
   const check = (p: Promise<unknown>) =>
     withTimeout(p, READY_CHECK_TIMEOUT_MS).then(
       () => 'ok' as const,

@@ -90,6 +90,8 @@ const variables = z.object({
   // interval × failure threshold (e.g. 5000); 0 in development.
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
   MAX_BATCH_SIZE: positiveInt.max(100).default(10),
+  // GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset → not served.
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').max(512).optional(),
   // Which tRPC HTTP path serves /trpc: the lean one (server/http/lean.ts) or tRPC's adapter.
   TRPC_PATH: z.enum(['lean', 'official']).default('lean'),
   // The privacy notice users must have accepted (docs/decisions/privacy-rights.md); a new

@@ -4,16 +4,30 @@
 
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
+import { DATE_LIMIT, EARLIEST_DATE } from '../shared/inputs/common.ts';
 import { badRequest } from './domain/errors.ts';
 
 export type CursorKey = Array<string | number>;
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+/**
+ * `2024-99-99T99:99:99.000000Z` has the shape but names no instant, and Postgres refuses it
+ * with an error: the date and time must read back unchanged from the instant they name, in
+ * the years the API takes at all (shared/inputs/common.ts dateInput; Postgres has no year 0).
+ */
+function isRealInstant(v: string): boolean {
+  const year = Number(v.slice(0, 4));
+  if (year < EARLIEST_DATE.getUTCFullYear() || year >= DATE_LIMIT.getUTCFullYear()) return false;
+  const ms = Date.parse(`${v.slice(0, 23)}Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === v.slice(0, 19);
+}
 
 /** What each part of a cursor must be; checked before any of it reaches SQL. */
 const KINDS = {
   uuid: (v: unknown) =>
     typeof v === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v),
-  /** An exact timestamp made by exactTimestamp(). */
-  timestamp: (v: unknown) => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(v),
+  /** An exact timestamp made by exactTimestamp(): a real instant, not just its shape. */
+  timestamp: (v: unknown) => typeof v === 'string' && TIMESTAMP.test(v) && isRealInstant(v),
   /** Up to an email's length (254). */
   text: (v: unknown) => typeof v === 'string' && v.length <= 254,
   integer: (v: unknown) => Number.isSafeInteger(v),

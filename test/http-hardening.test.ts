@@ -3,7 +3,7 @@
 // Retry-After on rate-limited calls, and logs that never carry a secret.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
+import { type IncomingHttpHeaders, request } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildServer, COMPRESS_THRESHOLD_BYTES } from '../server/app.ts';
+import { buildServer, COMPRESS_THRESHOLD_BYTES, READY_CACHE_MS } from '../server/app.ts';
 import { REDACT_PATHS } from '../server/create-services.ts';
 import { serializeError } from '../server/logging.ts';
 import { tokenFor } from './faults/support.ts';
-import { NOTICE } from './helpers.ts';
+import { createTestDeps, NOTICE, REAL_DATABASE_URL } from './helpers.ts';
 import { startTestServer, type TestServer, TRPC_PATHS, trpcInput } from './server.ts';
 
 /** A pino logger whose JSON lines land in `lines`, with the production redaction. */
@@ -38,6 +38,9 @@ function capturingLogger() {
   return { log, lines };
 }
 
+const METRICS_TOKEN = 'test-metrics-token-0123456789abcdef';
+const scraper = { authorization: `Bearer ${METRICS_TOKEN}` };
+
 describe('HTTP hardening', () => {
   let server: TestServer;
   const captured = capturingLogger();
@@ -49,6 +52,7 @@ describe('HTTP hardening', () => {
         RATE_LIMIT_GENERAL_PER_MINUTE: '5',
         CORS_ORIGINS: 'https://app.example.com',
         TRUST_PROXY: 'true',
+        METRICS_TOKEN,
       },
     });
   });
@@ -61,16 +65,19 @@ describe('HTTP hardening', () => {
   /** A client address of its own (X-Forwarded-For), so each test has a fresh general limit. */
   const freshIp = () => ({ 'x-forwarded-for': `10.9.0.${++ipSeq}` });
 
-  it('answers a body over 1 MB with 413 as JSON, whatever its content type', async () => {
-    for (const type of ['application/json', 'text/plain']) {
+  it('answers a JSON body over 1 MB with 413 as JSON, and another body type with 415 unread', async () => {
+    for (const [type, status] of [
+      ['application/json', 413],
+      ['text/plain', 413], // refused by its length first
+    ] as const) {
       const res = await fetch(`${server.url}/trpc/auth.login`, {
         method: 'POST',
         headers: { 'content-type': type, ...freshIp() },
         body: 'x'.repeat(1024 * 1024 + 10),
       });
-      expect(res.status).toBe(413);
+      expect(res.status).toBe(status);
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
-      expect(((await res.json()) as { statusCode: number }).statusCode).toBe(413);
+      expect(((await res.json()) as { statusCode: number }).statusCode).toBe(status);
     }
   });
 
@@ -99,7 +106,7 @@ describe('HTTP hardening', () => {
     expect(big.status).toBe(200);
     expect(big.headers.get('content-encoding')).toBe('br');
     expect(await big.json()).toHaveLength(4); // fetch decodes it
-    const gz = await get('/metrics', { 'accept-encoding': 'gzip' });
+    const gz = await get('/metrics', { 'accept-encoding': 'gzip', ...scraper });
     expect(gz.headers.get('content-encoding')).toBe('gzip');
     const small = await get('/healthz', { 'accept-encoding': 'gzip, br' });
     expect(small.headers.get('content-encoding')).toBeNull();
@@ -221,7 +228,7 @@ describe('HTTP hardening', () => {
   it('publishes per-procedure requests, durations and query counts at /metrics', async () => {
     const token = await tokenFor(server.deps);
     expect((await get('/trpc/auth.me', { authorization: `Bearer ${token}`, ...freshIp() })).status).toBe(200);
-    const text = await (await get('/metrics')).text();
+    const text = await (await get('/metrics', scraper)).text();
     expect(text).toMatch(/trpc_requests_total\{procedure="auth.me",code="OK"\} 1/);
     expect(text).toMatch(/trpc_request_duration_seconds_count\{procedure="auth.me",code="OK"\} 1/);
     // Authentication is from the token alone: zero statements.
@@ -287,6 +294,57 @@ describe('HTTP hardening', () => {
       expect(all).not.toContain(secret);
   });
 
+  it('serves /metrics only to a bearer of METRICS_TOKEN, and not at all without one configured', async () => {
+    expect((await get('/metrics')).status).toBe(401);
+    expect((await get('/metrics', { authorization: 'Bearer wrong-token' })).status).toBe(401);
+    expect((await get('/metrics', { authorization: METRICS_TOKEN })).status).toBe(401);
+    expect((await get('/metrics', scraper)).status).toBe(200);
+    // The default configuration: no token, no public metrics.
+    const app = await buildServer({
+      ...server.deps,
+      config: { ...server.deps.config, METRICS_TOKEN: undefined },
+    });
+    try {
+      const res = await app.inject('/metrics');
+      expect(res.statusCode).toBe(404);
+      expect(res.body).not.toContain('trpc_requests_total');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('pings the database at most once per readiness window, however many probes arrive', async () => {
+    let pings = 0;
+    const database = server.deps.database;
+    const counted = {
+      ...database,
+      ping: () => {
+        pings += 1;
+        return database.ping();
+      },
+    };
+    const app = await buildServer({ ...server.deps, database: counted });
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      const burst = async () => {
+        const all = await Promise.all(Array.from({ length: 100 }, () => fetch(`${base}/readyz`)));
+        for (const res of all) expect(res.status).toBe(200);
+      };
+      const started = Date.now();
+      await burst();
+      // Within one window (a slow machine may spill the burst into a second one).
+      expect(pings).toBeLessThanOrEqual(Math.ceil((Date.now() - started + 1) / READY_CACHE_MS));
+      const afterFirst = pings;
+      await new Promise((r) => setTimeout(r, READY_CACHE_MS + 100));
+      await burst();
+      expect(pings - afterFirst).toBeGreaterThanOrEqual(1); // a new window checks again
+      expect(pings).toBeLessThanOrEqual(4);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers /readyz 200 with its checks, then 503 as soon as draining starts', async () => {
     const ready = await get('/readyz');
     expect(ready.status).toBe(200);
@@ -302,6 +360,178 @@ describe('HTTP hardening', () => {
       expect((await app.inject('/healthz')).statusCode).toBe(200); // liveness is unaffected
     } finally {
       await app.close();
+    }
+  });
+});
+
+/** What an upload got: the status (undefined if none came), the body, and how much was sent. */
+interface UploadResult {
+  status: number | undefined;
+  body: string;
+  sentBytes: number;
+}
+
+/**
+ * POSTs `total` bytes (made of `chunk` repeated, never held whole) over a connection of its
+ * own, with a Content-Length or chunked, and stops writing as soon as an answer arrives or
+ * the server closes the connection.
+ */
+function upload(
+  url: string,
+  opts: { path: string; contentType: string; total: number; chunked?: boolean; prefix?: string },
+): Promise<UploadResult> {
+  const { hostname, port } = new URL(url);
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  const head = Buffer.from(opts.prefix ?? '');
+  return new Promise((resolve) => {
+    let sentBytes = 0;
+    let status: number | undefined;
+    let body = '';
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      req.destroy();
+      resolve({ status, body, sentBytes });
+    };
+    const req = request(
+      {
+        host: hostname,
+        port,
+        method: 'POST',
+        path: opts.path,
+        agent: false,
+        headers: {
+          'content-type': opts.contentType,
+          ...(opts.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(opts.total) }),
+        },
+      },
+      (res) => {
+        status = res.statusCode;
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', finish);
+        res.on('error', finish);
+      },
+    );
+    req.on('error', () => setTimeout(finish, 200)); // EPIPE/ECONNRESET: the answer may still be read
+    const pump = () => {
+      while (!finished && status === undefined && sentBytes < opts.total) {
+        const part = sentBytes === 0 && head.length > 0 ? head : chunk;
+        const piece = part.subarray(0, Math.min(part.length, opts.total - sentBytes));
+        sentBytes += piece.length;
+        if (!req.write(piece)) return void req.once('drain', pump);
+      }
+      if (!finished && status === undefined && sentBytes >= opts.total) req.end();
+    };
+    pump();
+  });
+}
+
+describe.each(TRPC_PATHS)('request bodies on the %s tRPC path', (trpcPath) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ trpcPath });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const MB = 1024 * 1024;
+  const multipart = (boundary: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n`;
+
+  it('refuses a 5 MB multipart upload to auth.login with 413 by its Content-Length', async () => {
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType: 'multipart/form-data; boundary=b0undary',
+      total: 5 * MB,
+      prefix: multipart('b0undary'),
+    });
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 413 });
+  });
+
+  it('reads none of a 48 MB multipart upload: the server RSS does not grow by anything like it', async () => {
+    const before = process.memoryUsage().rss;
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType: 'multipart/form-data; boundary=b0undary',
+      total: 48 * MB,
+      prefix: multipart('b0undary'),
+    });
+    const grown = process.memoryUsage().rss - before;
+    expect(res.status).toBe(413);
+    // The connection closed: the client could not push the body through socket buffers.
+    expect(res.sentBytes).toBeLessThan(24 * MB);
+    expect(grown).toBeLessThan(16 * MB);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('cuts a chunked JSON body off with 413 once it passes 1 MB, without reading the rest', async () => {
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType: 'application/json',
+      total: 48 * MB,
+      chunked: true,
+    });
+    expect(res.status).toBe(413);
+    expect(res.sentBytes).toBeLessThan(24 * MB);
+  });
+
+  it.each([
+    ['text/plain', false],
+    ['multipart/form-data; boundary=b0undary', false],
+    ['multipart/form-data; boundary=b0undary', true],
+    ['application/x-www-form-urlencoded', false],
+    ['application/octet-stream', true],
+  ])('refuses a %s body (chunked: %s) with 415 before reading it', async (contentType, chunked) => {
+    // Under the limit by its length, or chunked and endless: refused for its type alone.
+    const res = await upload(server.url, {
+      path: '/trpc/auth.login',
+      contentType,
+      total: chunked ? 48 * MB : 256 * 1024,
+      chunked,
+      prefix: contentType.startsWith('multipart') ? multipart('b0undary') : '',
+    });
+    expect(res.status).toBe(415);
+    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 415 });
+    expect(res.sentBytes).toBeLessThan(24 * MB);
+  });
+
+  it('still serves a JSON call under the limit', async () => {
+    const res = await fetch(`${server.url}/trpc/auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: trpcInput({ email: 'nobody@example.com', password: 'not-the-password-1' }),
+    });
+    expect(res.status).toBe(401);
+  });
+});
+
+describe.skipIf(!REAL_DATABASE_URL)('readiness on PostgreSQL', () => {
+  it("pings through the pool's gate: with every connection taken, /readyz waits its turn and says 503", async () => {
+    const deps = await createTestDeps('postgres');
+    const app = await buildServer(deps);
+    try {
+      const gate = deps.database.pools![0]!;
+      // Every permit held (as by slow requests) until released.
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      const holders = Array.from({ length: gate.size }, () => gate.run(() => held));
+      const timeoutsBefore = gate.timeouts;
+      const res = await app.inject('/readyz');
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ checks: { database: 'failed' } });
+      expect(gate.timeouts).toBe(timeoutsBefore + 1);
+      release();
+      await Promise.all(holders);
+    } finally {
+      await app.close();
+      await deps.dispose();
     }
   });
 });

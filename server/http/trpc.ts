@@ -16,6 +16,7 @@ import { type AppRouter, appRouter } from '../routers/index.ts';
 import { sessionRouter } from '../routers/session.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from '../trpc/context.ts';
+import { BODY_LIMIT_BYTES } from './body-guard.ts';
 import { canServeLean, handleLean, type LeanHandlerOptions, searchParamsOf } from './lean.ts';
 import { SESSION_PATH, sameOriginCheck } from './session-cookie.ts';
 
@@ -45,6 +46,8 @@ export function officialOptions<TRouter extends AnyTRPCRouter = AppRouter>(
   return {
     router,
     maxBatchSize: deps.config.MAX_BATCH_SIZE,
+    // bodyGuard already refuses what this would (a second line if a route ever skips it).
+    maxBodySize: BODY_LIMIT_BYTES,
     createContext: ({ req }) => contextFor(deps, req),
     onError: ({ error, path, ctx }) => logError(deps, error, path, ctx),
     responseMeta: ({ ctx }) =>

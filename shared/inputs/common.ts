@@ -20,6 +20,18 @@ export const noteInput = z.string().min(1).max(5000);
 
 export const paginationInput = { cursor: cursorInput.optional(), limit: limitInput };
 
+/**
+ * The dates the API takes (a range bound, a report period): 1900-01-01 up to, not including,
+ * 2200-01-01 UTC. JavaScript's Date reaches ±275,760 years, year 0 and negative years, which
+ * Postgres cannot take as a timestamp; nothing this service stores is dated outside the range.
+ */
+export const EARLIEST_DATE = new Date('1900-01-01T00:00:00.000Z');
+export const DATE_LIMIT = new Date('2200-01-01T00:00:00.000Z');
+export const dateInput = z
+  .date()
+  .min(EARLIEST_DATE, 'must be on or after 1900-01-01')
+  .max(new Date(DATE_LIMIT.getTime() - 1), 'must be before 2200-01-01');
+
 /** Refines an object with optional `from`/`to` dates so that from ≤ to. */
 export function orderedRange(v: { from?: Date | undefined; to?: Date | undefined }): boolean {
   return !v.from || !v.to || v.from.getTime() <= v.to.getTime();

@@ -25,6 +25,7 @@ vi.mock('../../server/routers/index.ts', async (importOriginal) => {
 });
 
 const POOL_MAX = 4;
+const METRICS_TOKEN = 'faults-metrics-token-0123456789abcdef';
 // Short, so the 1 s bound holds with margin even on a busy CI machine.
 const POOL_WAIT_MS = 250;
 
@@ -38,7 +39,7 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase('postgres');
     dbName = new URL(testDb.url!).pathname.slice(1);
-    const config = testConfig();
+    const config = testConfig({ METRICS_TOKEN });
     // The server's own pool: small, with a short wait, to exhaust it on purpose.
     const database = await createDatabase({ url: testDb.url, poolMax: POOL_MAX, poolWaitMs: POOL_WAIT_MS });
     deps = await createDeps(config, { database, log: createLogger(config) });
@@ -154,7 +155,9 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
       expect(JSON.parse(e.body).error.json.data.code).toBe('SERVICE_UNAVAILABLE');
       expect(leaksInternals(e.body)).toBe(false);
     }
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    ).text();
     expect(metrics).toMatch(/db_pool_connections_in_use\{pool="primary"\} 4/);
     expect(metrics).toMatch(/db_pool_wait_timeouts_total\{pool="primary"\} [6-9]/);
     // The slow ones finish, and the pool serves again.

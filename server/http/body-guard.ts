@@ -1,0 +1,38 @@
+// Request bodies are refused before they are read when they cannot be served: larger than
+// BODY_LIMIT_BYTES by their Content-Length (413), or of a media type no route takes (415):
+// every procedure and the payment webhook take application/json, nothing takes
+// multipart/form-data, text/plain or anything else. tRPC's own adapter reads a multipart
+// body whole, without a limit, so it must never see one. A JSON body without a length
+// (chunked) is read by Fastify under bodyLimit and cut off with 413 as soon as it passes it.
+// Every such refusal closes the connection, so the rest of the upload is not read either.
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { errorCodes } from 'fastify';
+
+/** The largest request body any route accepts. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** The one body type the API takes (tRPC's JSON, the Razorpay webhook's raw JSON). */
+const ACCEPTED_MEDIA_TYPE = 'application/json';
+
+function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';', 1)[0]?.trim().toLowerCase();
+}
+
+export function bodyGuard(req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const length = req.headers['content-length'];
+  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  let refusal: Error | undefined;
+  if (hasBody && Number(length) > BODY_LIMIT_BYTES) refusal = new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE();
+  else if (hasBody) {
+    const type = mediaType(req.headers['content-type']);
+    if (type !== ACCEPTED_MEDIA_TYPE)
+      refusal = new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(type ?? '(none)');
+  }
+  // The connection closes after the answer: the rest of the body is never read.
+  if (refusal) reply.header('connection', 'close');
+  done(refusal);
+}
+
+/** A 413 found while reading (a chunked body past the limit): the rest is not read either. */
+export async function closeAfterOversizeBody(_req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  if (reply.statusCode === 413) reply.header('connection', 'close');
+}

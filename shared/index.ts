@@ -22,10 +22,10 @@ type ClientView<R extends ServerAppRouter | ServerSessionRouter> = TRPCBuiltRout
 >;
 
 export type AppRouter = ClientView<ServerAppRouter>;
+export type { ViewRefresh } from '../db/views.ts';
 // The named types procedure outputs use: exported, so a client's declaration emit can name
 // them (TS4058 otherwise, e.g. for a function returning auth.login's user).
 export type { AuthResult, SessionUser, TokenPair } from '../server/domain/auth.ts';
-export type { ViewRefresh } from '../db/views.ts';
 export type { Checkout } from '../server/domain/subscriptions.ts';
 export type { Meta } from '../server/trpc/meta.ts';
 export type SessionRouter = ClientView<ServerSessionRouter>;

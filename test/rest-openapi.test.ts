@@ -66,7 +66,9 @@ describe('REST (/api) and its OpenAPI document', () => {
     expect(reg.response.status).toBe(200);
     const login = await anon.POST('/auth/login', { body: { email, password: PASSWORD } });
     expect(login.data?.user.email).toBe(email);
-    const refreshed = await anon.POST('/auth/refresh', { body: { refreshToken: login.data?.refreshToken ?? '' } });
+    const refreshed = await anon.POST('/auth/refresh', {
+      body: { refreshToken: login.data?.refreshToken ?? '' },
+    });
     expect(refreshed.data?.accessToken).toEqual(expect.any(String));
     let patient = client(refreshed.data?.accessToken);
 
@@ -114,9 +116,13 @@ describe('REST (/api) and its OpenAPI document', () => {
     expect(all.data?.items.map((s) => s.id)).toEqual([sessionId]);
 
     const clinician = client(therapist.token);
-    const schedule = await clinician.GET('/therapy/schedule', { params: { query: { includeCancelled: false } } });
+    const schedule = await clinician.GET('/therapy/schedule', {
+      params: { query: { includeCancelled: false } },
+    });
     expect(schedule.data?.items.map((s) => s.id)).toEqual([sessionId]);
-    const note = await clinician.POST('/therapy/addNote', { body: { sessionId, note: 'first session planned' } });
+    const note = await clinician.POST('/therapy/addNote', {
+      body: { sessionId, note: 'first session planned' },
+    });
     expect(note.data?.createdAt).toMatch(ISO);
     const notes = await clinician.GET('/therapy/notes', { params: { query: { sessionId } } });
     expect(notes.data?.notes.map((n) => n.note)).toEqual(['first session planned']);

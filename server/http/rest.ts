@@ -46,7 +46,7 @@ interface ProcedureDef {
 
 /** The procedures served over REST, from the router's .meta(). */
 export function restProcedures(): RestProcedure[] {
-  const procedures = appRouter._def.procedures as Record<string, ProcedureDef>;
+  const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureDef>;
   return Object.entries(procedures).flatMap(([path, p]) => {
     const openapi = p._def.meta?.openapi;
     if (!openapi || p._def.type === 'subscription') return [];

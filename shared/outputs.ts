@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { INSTRUMENTS } from './inputs/assessments.ts';
 
-const date = z.date().meta({ type: 'string', format: 'date-time' });
+const date = z.date().meta({ format: 'date-time' });
 const page = <T extends z.ZodType>(item: T) =>
   z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 const ok = z.object({ ok: z.literal(true) });

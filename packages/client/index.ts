@@ -1,8 +1,7 @@
 // The entry of @manas360/api-client (built by `npm run build:client` into dist/): the
 // router's types for @trpc/client, the catalog, the error reasons, the audit actions, and
 // the input schemas (zod) the server validates with, so a client checks a form with the
-// same rules before sending it.
-
+// same rules before sending it, and the output schemas of the procedures served over REST.
 export * from '../../shared/audit.ts';
 export * from '../../shared/catalog.ts';
 export * from '../../shared/errors.ts';
@@ -24,3 +23,4 @@ export * from '../../shared/inputs/subscriptions.ts';
 export * from '../../shared/inputs/support.ts';
 export * from '../../shared/inputs/therapy.ts';
 export * from '../../shared/inputs/users.ts';
+export * from '../../shared/outputs.ts';

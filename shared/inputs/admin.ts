@@ -1,7 +1,7 @@
 // admin.views.* and admin.audit.* inputs (docs/api.md).
 import { z } from 'zod';
 import { AUDIT_ACTIONS } from '../audit.ts';
-import { idInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
+import { dateInput, idInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
 
 export const auditListInput = z
   .strictObject({
@@ -11,8 +11,8 @@ export const auditListInput = z
     /** One of AUDIT_ACTIONS (shared/audit.ts). */
     action: z.enum(AUDIT_ACTIONS).optional(),
     /** Entries at or after `from` and at or before `to`. */
-    from: z.date().optional(),
-    to: z.date().optional(),
+    from: dateInput().optional(),
+    to: dateInput().optional(),
     ...paginationInput,
   })
   .refine(orderedRange, rangeMessage)

@@ -6,6 +6,8 @@ export const cursorInput = z.string().min(1).max(512);
 /** Page size: default 20, at most 100. */
 export const limitInput = z.number().int().min(1).max(100).default(20);
 export const idInput = z.uuid();
+/** A date: a Date over /trpc (superjson), an ISO 8601 date-time string over REST (/api). */
+export const dateInput = () => z.date().meta({ format: 'date-time' });
 
 /** A short label (a tag, a specialization, a language): trimmed, lower-cased, 1–40 characters. */
 export const labelInput = z.string().trim().toLowerCase().min(1).max(40);

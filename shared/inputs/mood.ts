@@ -1,6 +1,13 @@
 // mood.* inputs (docs/api.md).
 import { z } from 'zod';
-import { labelListInput, noteInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
+import {
+  dateInput,
+  labelListInput,
+  noteInput,
+  orderedRange,
+  paginationInput,
+  rangeMessage,
+} from './common.ts';
 
 export const logMoodInput = z.strictObject({
   score: z.number().int().min(1).max(10),
@@ -9,7 +16,7 @@ export const logMoodInput = z.strictObject({
 });
 
 export const listMoodInput = z
-  .strictObject({ from: z.date().optional(), to: z.date().optional(), ...paginationInput })
+  .strictObject({ from: dateInput().optional(), to: dateInput().optional(), ...paginationInput })
   .refine(orderedRange, rangeMessage)
   .prefault({});
 export type LogMoodInput = z.infer<typeof logMoodInput>;

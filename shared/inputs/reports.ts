@@ -1,14 +1,14 @@
 // reports.* inputs (docs/api.md): a bounded date range and an output format.
 import { z } from 'zod';
-import { orderedRange, rangeMessage } from './common.ts';
+import { dateInput, orderedRange, rangeMessage } from './common.ts';
 
 /** The longest range one report covers. */
 export const REPORT_MAX_DAYS = 1830;
 const DAY_MS = 86_400_000;
 
 const range = {
-  from: z.date(),
-  to: z.date(),
+  from: dateInput(),
+  to: dateInput(),
   format: z.enum(['json', 'csv']).default('json'),
 };
 const withinMax = (v: { from: Date; to: Date }) =>

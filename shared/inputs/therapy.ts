@@ -5,7 +5,15 @@
 // minutes. The database enforces the hour boundary too (CHECK therapy_sessions_slot_boundary)
 // and decides double bookings (unique live slot per therapist and per patient).
 import { z } from 'zod';
-import { idInput, labelInput, noteInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
+import {
+  dateInput,
+  idInput,
+  labelInput,
+  noteInput,
+  orderedRange,
+  paginationInput,
+  rangeMessage,
+} from './common.ts';
 
 export const SLOT_MS = 3_600_000;
 export const BOOKING_HORIZON_DAYS = 180;
@@ -20,8 +28,7 @@ export const therapistListInput = z
 
 export const bookSessionInput = z.strictObject({
   therapistId: idInput,
-  startsAt: z
-    .date()
+  startsAt: dateInput()
     .refine((d) => d.getTime() % SLOT_MS === 0, 'must start on a whole UTC hour (e.g. 10:00:00.000Z)')
     .refine((d) => d.getTime() > Date.now(), 'must be in the future')
     .refine(
@@ -43,8 +50,8 @@ export const mySessionsInput = z
 export const scheduleInput = z
   .strictObject({
     /** Default: now. */
-    from: z.date().optional(),
-    to: z.date().optional(),
+    from: dateInput().optional(),
+    to: dateInput().optional(),
     includeCancelled: z.boolean().default(false),
     ...paginationInput,
   })

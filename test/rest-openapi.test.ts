@@ -181,12 +181,10 @@ describe('REST (/api) and its OpenAPI document', () => {
     expect(date.error?.message).toMatch(/^from: /);
     // REST's conversions live in the REST layer, not in the shared schemas: after the REST
     // calls above, /trpc still refuses a string where the schema wants a number.
-    const viaTrpc = await user(free)
-      .mood.list.query({ limit: '5' as unknown as number })
-      .then(
-        () => 'accepted',
-        (err: { data?: { code?: string } }) => err.data?.code,
-      );
+    const viaTrpc = await free.api.mood.list.query({ limit: '5' as unknown as number }).then(
+      () => 'accepted',
+      (err: { data?: { code?: string } }) => err.data?.code,
+    );
     expect(viaTrpc).toBe('BAD_REQUEST');
   });
 

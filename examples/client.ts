@@ -9,7 +9,8 @@
 // - on FORBIDDEN with `data.reason === 'missing_feature'`, show an upgrade hint naming the
 //   cheapest plan that has the feature, instead of a bare 403.
 //
-// Run against a server: `npx tsx examples/client.ts http://127.0.0.1:3000`.
+// Run against a server: `npx tsx examples/run.ts http://127.0.0.1:3000` (the Node runner;
+// this file itself uses no Node API, so a browser app compiles it as it is).
 import { createTRPCClient, httpBatchLink, retryLink, TRPCClientError } from '@trpc/client';
 import superjson from 'superjson';
 import type { AppRouter, RouterOutputs } from '../shared/index.ts';
@@ -186,12 +187,4 @@ export async function main(
     print(`cannot book yet: ${hint}`);
   }
   return { me, hint, lines };
-}
-
-// `npx tsx examples/client.ts <url>`
-if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv[2] ?? 'http://127.0.0.1:3000').catch((err) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
 }

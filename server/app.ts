@@ -1,4 +1,5 @@
-// The HTTP server: tRPC at /trpc, health (/healthz), readiness (/readyz, cached 1 s), Prometheus
+// The HTTP server: tRPC at /trpc, REST at /api with its OpenAPI document (/openapi.json,
+// /docs: server/http/rest.ts), health (/healthz), readiness (/readyz, cached 1 s), Prometheus
 // metrics (/metrics, with METRICS_TOKEN only), the JWKS, file downloads (/export, /reports/*), the payment webhook
 // (/webhooks/razorpay) and the admin console (/admin, server/http/admin-console.ts), behind the
 // production hardening: security headers,
@@ -16,6 +17,7 @@ import { registerAdminConsole } from './http/admin-console.ts';
 import { BODY_LIMIT_BYTES, bodyGuard, closeAfterOversizeBody } from './http/body-guard.ts';
 import { registerDownloads } from './http/downloads.ts';
 import { RequestLog } from './http/request-log.ts';
+import { registerRest } from './http/rest.ts';
 import { registerTrpc } from './http/trpc.ts';
 import { registerWebhooks } from './http/webhooks.ts';
 import type { AppDeps } from './services.ts';
@@ -163,6 +165,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   app.get('/.well-known/jwks.json', async () => deps.tokens.jwks);
 
   await registerTrpc(app, deps);
+  await registerRest(app, deps);
   registerDownloads(app, deps);
   await registerWebhooks(app, deps);
   await registerAdminConsole(app);

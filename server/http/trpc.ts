@@ -20,7 +20,7 @@ import { BODY_LIMIT_BYTES } from './body-guard.ts';
 import { canServeLean, handleLean, type LeanHandlerOptions, searchParamsOf } from './lean.ts';
 import { SESSION_PATH, sameOriginCheck } from './session-cookie.ts';
 
-async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> {
+export async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> {
   const ctx = await createContext(deps, {
     ip: req.ip,
     requestId: req.id,
@@ -33,7 +33,12 @@ async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> 
   return ctx;
 }
 
-function logError(deps: AppDeps, error: TRPCError, path: string | undefined, ctx: Context | undefined) {
+export function logError(
+  deps: AppDeps,
+  error: TRPCError,
+  path: string | undefined,
+  ctx: Context | undefined,
+) {
   if (error.code === 'INTERNAL_SERVER_ERROR')
     deps.log.error({ err: error.cause ?? error, path, reqId: ctx?.req.requestId }, 'procedure failed');
 }

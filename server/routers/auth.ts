@@ -8,6 +8,13 @@ import {
   refreshInput,
   registerInput,
 } from '../../shared/inputs/auth.ts';
+import {
+  apiKeyTokenOutput,
+  authResultOutput,
+  meOutput,
+  okOutput,
+  tokenPairOutput,
+} from '../../shared/outputs.ts';
 import { exchangeApiKey } from '../domain/api-keys.ts';
 import * as auth from '../domain/auth.ts';
 import type { Context } from '../trpc/context.ts';
@@ -18,25 +25,67 @@ export const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.us
 
 export const authRouter = router({
   register: publicProcedure
-    .meta({ auth: 'public', rateLimit: 'register' })
+    .meta({
+      auth: 'public',
+      rateLimit: 'register',
+      openapi: {
+        method: 'POST',
+        path: '/auth/register',
+        tags: ['auth'],
+        summary: 'Create an account (accepting the current privacy notice)',
+        protect: false,
+      },
+    })
     .input(registerInput)
+    .output(authResultOutput)
     .mutation(({ ctx, input }) => auth.register(ctx.deps, input, client(ctx))),
 
   login: publicProcedure
-    .meta({ auth: 'public', rateLimit: 'login' })
+    .meta({
+      auth: 'public',
+      rateLimit: 'login',
+      openapi: {
+        method: 'POST',
+        path: '/auth/login',
+        tags: ['auth'],
+        summary: 'Log in: a token pair',
+        protect: false,
+      },
+    })
     .input(loginInput)
+    .output(authResultOutput)
     .mutation(({ ctx, input }) => auth.login(ctx.deps, input, client(ctx))),
 
   /** Rotation: the presented token is consumed and a new pair comes back. */
   refresh: publicProcedure
-    .meta({ auth: 'public' })
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'POST',
+        path: '/auth/refresh',
+        tags: ['auth'],
+        summary: 'Rotate a refresh token: a new pair',
+        protect: false,
+      },
+    })
     .input(refreshInput)
+    .output(tokenPairOutput)
     .mutation(({ ctx, input }) => auth.refresh(ctx.deps, input.refreshToken, client(ctx))),
 
   /** An API key for a short-lived access token (sid = the key's id); rate-limited per IP. */
   exchangeApiKey: publicProcedure
-    .meta({ auth: 'public' })
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'POST',
+        path: '/auth/exchangeApiKey',
+        tags: ['auth'],
+        summary: 'An access token for a personal API key',
+        protect: false,
+      },
+    })
     .input(exchangeApiKeyInput)
+    .output(apiKeyTokenOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.deps.quotas.apiKeyExchange.consume(ctx.req.ip);
       return exchangeApiKey(ctx.deps, input.apiKey, ctx.req.ip);
@@ -44,40 +93,84 @@ export const authRouter = router({
 
   /** Ends the session of this refresh token (and its access tokens). Needs no access token. */
   logout: publicProcedure
-    .meta({ auth: 'public' })
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'POST',
+        path: '/auth/logout',
+        tags: ['auth'],
+        summary: 'End the session of a refresh token',
+        protect: false,
+      },
+    })
     .input(logoutInput)
+    .output(okOutput)
     .mutation(({ ctx, input }) => auth.logout(ctx.deps, input.refreshToken, client(ctx))),
 
   /** Ends every session of the caller, on every instance, at once. */
-  logoutAll: protectedProcedure.meta({ auth: 'user', beforeConsent: true }).mutation(async ({ ctx }) => {
-    await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
-      actorId: ctx.auth.sub,
-      action: 'auth.logoutAll',
-      ip: ctx.req.ip,
-    });
-    return { ok: true as const };
-  }),
+  logoutAll: protectedProcedure
+    .meta({
+      auth: 'user',
+      beforeConsent: true,
+      openapi: {
+        method: 'POST',
+        path: '/auth/logoutAll',
+        tags: ['auth'],
+        summary: 'End every session of the caller',
+      },
+    })
+    .output(okOutput)
+    .mutation(async ({ ctx }) => {
+      await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
+        actorId: ctx.auth.sub,
+        action: 'auth.logoutAll',
+        ip: ctx.req.ip,
+      });
+      return { ok: true as const };
+    }),
 
   /** A new token pair; every other session of the caller ends. */
   changePassword: protectedProcedure
-    .meta({ auth: 'user', beforeConsent: true })
+    .meta({
+      auth: 'user',
+      beforeConsent: true,
+      openapi: {
+        method: 'POST',
+        path: '/auth/changePassword',
+        tags: ['auth'],
+        summary: 'Change the password: a new pair, other sessions end',
+      },
+    })
     .input(changePasswordInput)
+    .output(authResultOutput)
     .mutation(({ ctx, input }) => auth.changePassword(ctx.deps, ctx.auth.sub, input, client(ctx))),
 
   /** Who the caller is, from the verified token alone: zero database queries. */
-  me: protectedProcedure.meta({ auth: 'user', beforeConsent: true }).query(({ ctx }) => {
-    const a = ctx.auth;
-    return {
-      id: a.sub,
-      email: a.email,
-      role: a.role,
-      privilegeLevel: a.privilegeLevel,
-      permissions: a.permissions,
-      features: a.features,
-      plan: a.plan,
-      privacyNotice: a.privacyNotice ?? null,
-      sessionId: a.sid,
-      expiresAt: new Date(a.exp * 1000),
-    };
-  }),
+  me: protectedProcedure
+    .meta({
+      auth: 'user',
+      beforeConsent: true,
+      openapi: {
+        method: 'GET',
+        path: '/auth/me',
+        tags: ['auth'],
+        summary: 'Who the caller is (from the token alone)',
+      },
+    })
+    .output(meOutput)
+    .query(({ ctx }) => {
+      const a = ctx.auth;
+      return {
+        id: a.sub,
+        email: a.email,
+        role: a.role,
+        privilegeLevel: a.privilegeLevel,
+        permissions: a.permissions,
+        features: a.features,
+        plan: a.plan,
+        privacyNotice: a.privacyNotice ?? null,
+        sessionId: a.sid,
+        expiresAt: new Date(a.exp * 1000),
+      };
+    }),
 });

@@ -1,6 +1,7 @@
 // privacy.*: the privacy notice and its acceptance, and account erasure (DPDPA 2023). The
 // use cases live in server/domain/privacy.ts. All are callable before consent.
 import { acceptNoticeInput, deleteAccountInput } from '../../shared/inputs/privacy.ts';
+import { acceptNoticeOutput, noticeOutput } from '../../shared/outputs.ts';
 import { acceptNotice, cancelDeletion, privacyStatus, requestDeletion } from '../domain/privacy.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
@@ -9,7 +10,17 @@ const beforeConsent = protectedProcedure.meta({ auth: 'user', beforeConsent: tru
 export const privacyRouter = router({
   /** The notice version a user must accept (registration and acceptNotice take it). 0 queries. */
   notice: publicProcedure
-    .meta({ auth: 'public' })
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'GET',
+        path: '/privacy/notice',
+        tags: ['privacy'],
+        summary: 'The privacy notice version to accept',
+        protect: false,
+      },
+    })
+    .output(noticeOutput)
     .query(({ ctx }) => ({ version: ctx.deps.config.PRIVACY_NOTICE_VERSION })),
 
   /** The notice accepted and any scheduled erasure. */
@@ -17,7 +28,17 @@ export const privacyRouter = router({
 
   /** Accepts the current notice; returns an access token that carries the acceptance. */
   acceptNotice: beforeConsent
+    .meta({
+      auth: 'user',
+      openapi: {
+        method: 'POST',
+        path: '/privacy/acceptNotice',
+        tags: ['privacy'],
+        summary: 'Accept the current privacy notice: a new access token',
+      },
+    })
     .input(acceptNoticeInput)
+    .output(acceptNoticeOutput)
     .mutation(({ ctx, input }) => acceptNotice(ctx.deps, ctx.auth, input.version, ctx.req.ip)),
 
   /** Schedules the erasure of the caller's account after the grace period. */

@@ -2,11 +2,24 @@
 // self-service changes (checkout, cancel), wired to their use cases
 // (server/domain/subscriptions.ts). The plan itself changes on the payment webhook.
 import { checkoutInput } from '../../shared/inputs/subscriptions.ts';
+import { plansOutput } from '../../shared/outputs.ts';
 import { cancelAtPeriodEnd, checkout, currentSubscription, listPlans } from '../domain/subscriptions.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
 export const subscriptionsRouter = router({
-  plans: publicProcedure.meta({ auth: 'public' }).query(({ ctx }) => listPlans(ctx.deps.readDb)),
+  plans: publicProcedure
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'GET',
+        path: '/subscriptions/plans',
+        tags: ['subscriptions'],
+        summary: 'The plans and their features, cheapest first',
+        protect: false,
+      },
+    })
+    .output(plansOutput)
+    .query(({ ctx }) => listPlans(ctx.deps.readDb)),
   // Read from the primary: right after a payment or an admin's change, the caller sees it.
   current: protectedProcedure
     .meta({ auth: 'user' })

@@ -8,6 +8,13 @@ import {
   sessionIdInput,
 } from '../../shared/inputs/therapy.ts';
 import {
+  mySessionsOutput,
+  noteAddedOutput,
+  notesOutput,
+  scheduleOutput,
+  sessionOutput,
+} from '../../shared/outputs.ts';
+import {
   addNote,
   bookSession,
   cancelSession,
@@ -19,33 +26,88 @@ import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const therapyRouter = router({
   book: protectedProcedure
-    .meta({ auth: 'user', permission: 'sessions.book', feature: 'therapist_booking' })
+    .meta({
+      auth: 'user',
+      permission: 'sessions.book',
+      feature: 'therapist_booking',
+      openapi: {
+        method: 'POST',
+        path: '/therapy/book',
+        tags: ['therapy'],
+        summary: 'Book a 50-minute session on a whole UTC hour',
+      },
+    })
     .input(bookSessionInput)
+    .output(sessionOutput)
     .mutation(({ ctx, input }) => bookSession(ctx.deps.db, ctx.auth.sub, input)),
 
   // No permission of its own: the booking patient or the session's therapist may cancel.
   cancel: protectedProcedure
-    .meta({ auth: 'user' })
+    .meta({
+      auth: 'user',
+      openapi: {
+        method: 'POST',
+        path: '/therapy/cancel',
+        tags: ['therapy'],
+        summary: 'Cancel a session (its patient or its therapist)',
+      },
+    })
     .input(sessionIdInput)
+    .output(sessionOutput)
     .mutation(({ ctx, input }) => cancelSession(ctx.deps.db, ctx.auth.sub, input.sessionId)),
 
   mine: protectedProcedure
-    .meta({ auth: 'user', permission: 'sessions.read' })
+    .meta({
+      auth: 'user',
+      permission: 'sessions.read',
+      openapi: { method: 'GET', path: '/therapy/mine', tags: ['therapy'], summary: "The patient's sessions" },
+    })
     .input(mySessionsInput)
+    .output(mySessionsOutput)
     .query(({ ctx, input }) => mySessions(ctx.deps.db, ctx.auth.sub, input)),
 
   schedule: protectedProcedure
-    .meta({ auth: 'user', permission: 'sessions.manage' })
+    .meta({
+      auth: 'user',
+      permission: 'sessions.manage',
+      openapi: {
+        method: 'GET',
+        path: '/therapy/schedule',
+        tags: ['therapy'],
+        summary: "The therapist's sessions",
+      },
+    })
     .input(scheduleInput)
+    .output(scheduleOutput)
     .query(({ ctx, input }) => therapistSchedule(ctx.deps.db, ctx.auth.sub, input)),
 
   addNote: protectedProcedure
-    .meta({ auth: 'user', permission: 'notes.write' })
+    .meta({
+      auth: 'user',
+      permission: 'notes.write',
+      openapi: {
+        method: 'POST',
+        path: '/therapy/addNote',
+        tags: ['therapy'],
+        summary: 'Add an encrypted note to a session (its therapist)',
+      },
+    })
     .input(addNoteInput)
+    .output(noteAddedOutput)
     .mutation(({ ctx, input }) => addNote(ctx.deps.db, ctx.deps.notes, ctx.auth.sub, input)),
 
   notes: protectedProcedure
-    .meta({ auth: 'user', permission: 'notes.read' })
+    .meta({
+      auth: 'user',
+      permission: 'notes.read',
+      openapi: {
+        method: 'GET',
+        path: '/therapy/notes',
+        tags: ['therapy'],
+        summary: "A session's notes (its therapist)",
+      },
+    })
     .input(sessionIdInput)
+    .output(notesOutput)
     .query(({ ctx, input }) => readNotes(ctx.deps.db, ctx.deps.notes, ctx.auth.sub, input.sessionId)),
 });

@@ -1,12 +1,18 @@
 // users.*: the caller's own profile, wired to its use cases (server/domain/users.ts). The
 // therapist directory fields need `sessions.manage`: a field permission in .meta().
 import { THERAPIST_PROFILE_FIELDS, updateProfileInput } from '../../shared/inputs/users.ts';
+import { profileOutput } from '../../shared/outputs.ts';
 import { getProfile, updateProfile } from '../domain/users.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const usersRouter = router({
   profile: protectedProcedure
-    .meta({ auth: 'user', permission: 'profile.read' })
+    .meta({
+      auth: 'user',
+      permission: 'profile.read',
+      openapi: { method: 'GET', path: '/users/profile', tags: ['users'], summary: "The caller's profile" },
+    })
+    .output(profileOutput)
     .query(({ ctx }) => getProfile(ctx.deps.db, ctx.auth.sub)),
 
   updateProfile: protectedProcedure
@@ -15,7 +21,14 @@ export const usersRouter = router({
       permission: 'profile.update',
       // The directory fields describe a clinician: whoever sets them must manage sessions.
       fieldPermissions: { 'sessions.manage': THERAPIST_PROFILE_FIELDS },
+      openapi: {
+        method: 'POST',
+        path: '/users/updateProfile',
+        tags: ['users'],
+        summary: "Change the caller's profile",
+      },
     })
     .input(updateProfileInput)
+    .output(profileOutput)
     .mutation(({ ctx, input }) => updateProfile(ctx.deps.db, ctx.auth.sub, input)),
 });

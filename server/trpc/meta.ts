@@ -19,4 +19,19 @@ export interface Meta {
   beforeConsent?: boolean;
   /** Which rate-limit policy counts this call (default: 'general'). */
   rateLimit?: 'general' | 'login' | 'register' | 'checkout' | 'none';
+  /**
+   * Also served over REST under /api (server/http/rest.ts) and described in /openapi.json:
+   * a query as GET with its input in the query string, a mutation as POST with a JSON body,
+   * at the procedure's path with dots as slashes (mood.log → POST /api/mood/log). The shape
+   * of trpc-to-openapi's OpenApiMeta['openapi'], whose generator reads it; the procedure
+   * then needs an .output() schema (shared/outputs.ts).
+   */
+  openapi?: {
+    method: 'GET' | 'POST';
+    path: `/${string}`;
+    summary?: string;
+    tags?: string[];
+    /** Needs a bearer token (default true); false for auth: 'public'. */
+    protect?: boolean;
+  };
 }

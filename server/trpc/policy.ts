@@ -29,10 +29,11 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
     "are checked against the token's claims (zero queries). A field permission refuses the",
     'named input fields to callers without that permission. Every `user` procedure also needs',
     'the current privacy notice accepted (a claim), except those marked "before consent".',
-    'Rate limits: see server/limits.',
+    'Rate limits: see server/limits. REST: also served at this method and path (server/http/rest.ts,',
+    'described in GET /openapi.json).',
     '',
-    '| procedure | type | authentication | permission | feature | field permissions | rate limit |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| procedure | type | authentication | permission | feature | field permissions | rate limit | REST |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const { path, type, meta } of policyRows(router)) {
     const fields = Object.entries(meta?.fieldPermissions ?? {})
@@ -46,6 +47,7 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
       meta?.feature ?? '',
       fields,
       meta?.rateLimit ?? 'general',
+      meta?.openapi ? `${meta.openapi.method} /api${meta.openapi.path}` : '',
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }

@@ -11,8 +11,8 @@ export const auditListInput = z
     /** One of AUDIT_ACTIONS (shared/audit.ts). */
     action: z.enum(AUDIT_ACTIONS).optional(),
     /** Entries at or after `from` and at or before `to`. */
-    from: dateInput.optional(),
-    to: dateInput.optional(),
+    from: dateInput().optional(),
+    to: dateInput().optional(),
     ...paginationInput,
   })
   .refine(orderedRange, rangeMessage)

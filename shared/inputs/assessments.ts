@@ -8,10 +8,14 @@ export const ANSWER_COUNT: Record<Instrument, number> = { PHQ9: 9, GAD7: 7 };
 
 const answer = z.number().int().min(0).max(3);
 
-export const submitAssessmentInput = z.discriminatedUnion('instrument', [
-  z.strictObject({ instrument: z.literal('PHQ9'), answers: z.array(answer).length(9) }),
-  z.strictObject({ instrument: z.literal('GAD7'), answers: z.array(answer).length(7) }),
-]);
+// One object with the count checked by a refinement (not a union of two objects): REST
+// and its OpenAPI document describe an input as one object.
+export const submitAssessmentInput = z
+  .strictObject({ instrument: z.enum(INSTRUMENTS), answers: z.array(answer).min(7).max(9) })
+  .refine((v) => v.answers.length === ANSWER_COUNT[v.instrument], {
+    path: ['answers'],
+    message: 'must have 9 answers for PHQ9, 7 for GAD7',
+  });
 
 export const assessmentHistoryInput = z
   .strictObject({ instrument: z.enum(INSTRUMENTS).optional(), ...paginationInput })

@@ -6,7 +6,6 @@ export const cursorInput = z.string().min(1).max(512);
 /** Page size: default 20, at most 100. */
 export const limitInput = z.number().int().min(1).max(100).default(20);
 export const idInput = z.uuid();
-
 /** A short label (a tag, a specialization, a language): trimmed, lower-cased, 1–40 characters. */
 export const labelInput = z.string().trim().toLowerCase().min(1).max(40);
 /** A list of labels: at most 20, duplicates dropped. */
@@ -24,13 +23,16 @@ export const paginationInput = { cursor: cursorInput.optional(), limit: limitInp
  * The dates the API takes (a range bound, a report period): 1900-01-01 up to, not including,
  * 2200-01-01 UTC. JavaScript's Date reaches ±275,760 years, year 0 and negative years, which
  * Postgres cannot take as a timestamp; nothing this service stores is dated outside the range.
+ * A Date over /trpc (superjson), an ISO 8601 date-time string over REST (/api).
  */
 export const EARLIEST_DATE = new Date('1900-01-01T00:00:00.000Z');
 export const DATE_LIMIT = new Date('2200-01-01T00:00:00.000Z');
-export const dateInput = z
-  .date()
-  .min(EARLIEST_DATE, 'must be on or after 1900-01-01')
-  .max(new Date(DATE_LIMIT.getTime() - 1), 'must be before 2200-01-01');
+export const dateInput = () =>
+  z
+    .date()
+    .min(EARLIEST_DATE, 'must be on or after 1900-01-01')
+    .max(new Date(DATE_LIMIT.getTime() - 1), 'must be before 2200-01-01')
+    .meta({ format: 'date-time' });
 
 /** Refines an object with optional `from`/`to` dates so that from ≤ to. */
 export function orderedRange(v: { from?: Date | undefined; to?: Date | undefined }): boolean {

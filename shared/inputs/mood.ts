@@ -16,7 +16,7 @@ export const logMoodInput = z.strictObject({
 });
 
 export const listMoodInput = z
-  .strictObject({ from: dateInput.optional(), to: dateInput.optional(), ...paginationInput })
+  .strictObject({ from: dateInput().optional(), to: dateInput().optional(), ...paginationInput })
   .refine(orderedRange, rangeMessage)
   .prefault({});
 export type LogMoodInput = z.infer<typeof logMoodInput>;

@@ -7,8 +7,8 @@ export const REPORT_MAX_DAYS = 1830;
 const DAY_MS = 86_400_000;
 
 const range = {
-  from: dateInput,
-  to: dateInput,
+  from: dateInput(),
+  to: dateInput(),
   format: z.enum(['json', 'csv']).default('json'),
 };
 const withinMax = (v: { from: Date; to: Date }) =>

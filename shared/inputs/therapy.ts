@@ -28,8 +28,7 @@ export const therapistListInput = z
 
 export const bookSessionInput = z.strictObject({
   therapistId: idInput,
-  startsAt: z
-    .date()
+  startsAt: dateInput()
     .refine((d) => d.getTime() % SLOT_MS === 0, 'must start on a whole UTC hour (e.g. 10:00:00.000Z)')
     .refine((d) => d.getTime() > Date.now(), 'must be in the future')
     .refine(
@@ -51,8 +50,8 @@ export const mySessionsInput = z
 export const scheduleInput = z
   .strictObject({
     /** Default: now. */
-    from: dateInput.optional(),
-    to: dateInput.optional(),
+    from: dateInput().optional(),
+    to: dateInput().optional(),
     includeCancelled: z.boolean().default(false),
     ...paginationInput,
   })

@@ -7,31 +7,26 @@
 // user's token, a view refresh, the charts, a reload keeping the session, a patient seeing
 // "No access". axe-core checks every page; no CSP violation may happen. Screenshots of every
 // page go to tmp/screenshots (not committed).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import axe from 'axe-core';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
 import { loginAccepted, startTestServer, type TestServer } from '../server.ts';
+import { type Browser, haveChromium, launchChromium } from './chromium.ts';
 
-export const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = 'tmp/screenshots';
 const ADMIN = { email: 'console-admin@example.test', password: 'console-admin-password' };
 const PASSWORD = 'patient-password-1';
 const CRISIS_PHQ9 = [1, 1, 1, 1, 1, 1, 1, 1, 2];
 
-const haveChromium = existsSync(CHROMIUM);
-if (!haveChromium) console.warn(`browser suite skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
-
 describe.skipIf(!haveChromium)('admin console in Chromium', () => {
   let server: TestServer;
+  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
-  const cspViolations: string[] = [];
+  let cspViolations: string[];
   const axeResults: Record<string, Record<string, number>> = {};
 
   beforeAll(async () => {
@@ -40,41 +35,15 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
       kind: REAL_DATABASE_URL ? 'postgres' : 'pglite',
       env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
     });
-    profile = mkdtempSync(join(tmpdir(), 'manas360-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1280, height: 860 },
-    });
-    await context.exposeBinding('reportCspViolation', (_source, v: string) => {
-      cspViolations.push(v);
-    });
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => {
-        (window as unknown as { reportCspViolation(v: string): void }).reportCspViolation(
-          `${e.violatedDirective} ${e.blockedURI} ${e.sample}`,
-        );
-      });
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium();
+    ({ context, page, cspViolations } = browser);
     mkdirSync(SCREENSHOTS, { recursive: true });
   }, 120_000);
 
   afterAll(async () => {
     mkdirSync('tmp', { recursive: true });
     writeFileSync('tmp/axe-results.json', `${JSON.stringify(axeResults, null, 2)}\n`);
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await server?.close();
   });
 

@@ -1,0 +1,236 @@
+// REST for clients that do not speak tRPC (the mobile apps, other languages): every
+// procedure whose .meta() has `openapi` (server/trpc/meta.ts) is also served at
+// /api/<area>/<procedure>: a query as GET with its input in the query string, a mutation
+// as POST with a plain JSON body. Answers are plain JSON, dates ISO 8601 strings.
+// The OpenAPI 3.1 document is generated from the router by trpc-to-openapi
+// (GET /openapi.json) and rendered by Swagger UI from node_modules at GET /docs.
+//
+// A REST call IS the tRPC procedure, called through createCaller with the same context:
+// the same .meta policy (authorize), rate limits (limit), query counting and audit
+// (observe), input and output schemas, and error formatter. Only the wire format differs:
+// strings from a query string become the numbers, booleans and dates the schema wants,
+// ISO strings in a body become dates; nothing else is coerced. trpc-to-openapi's own
+// request handler is not used: it turns on zod coercion inside the shared schemas
+// themselves (so /trpc would start accepting `true` as the number 1 once a REST call had
+// run) and replaces the readable BAD_REQUEST message with "Input validation failed".
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import { getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { generateOpenApiDocument, type OpenApiRouter } from 'trpc-to-openapi';
+import { z } from 'zod';
+import { appRouter } from '../routers/index.ts';
+import type { AppDeps } from '../services.ts';
+import type { Context } from '../trpc/context.ts';
+import { createCallerFactory } from '../trpc/init.ts';
+import type { Meta } from '../trpc/meta.ts';
+import { CONSOLE_CSP } from './admin-console.ts';
+import { contextFor, logError } from './trpc.ts';
+
+export const REST_PREFIX = '/api';
+export const DOCS_PATH = '/docs';
+
+type ProcedureType = 'query' | 'mutation';
+interface RestProcedure {
+  path: string;
+  type: ProcedureType;
+  openapi: NonNullable<Meta['openapi']>;
+  /** The JSON type each top-level input field needs converting to: number, boolean, date, array. */
+  fields: Map<string, string>;
+}
+interface ProcedureDef {
+  _def: { type: ProcedureType | 'subscription'; meta?: Meta; inputs: z.ZodType[] };
+}
+
+/** The procedures served over REST, from the router's .meta(). */
+export function restProcedures(): RestProcedure[] {
+  const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureDef>;
+  return Object.entries(procedures).flatMap(([path, p]) => {
+    const openapi = p._def.meta?.openapi;
+    if (!openapi || p._def.type === 'subscription') return [];
+    return [{ path, type: p._def.type, openapi, fields: fieldKinds(p._def.inputs[0]) }];
+  });
+}
+
+const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch']);
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  while (WRAPPERS.has(s._zod.def.type)) s = (s._zod.def as unknown as { innerType: z.ZodType }).innerType;
+  if (s._zod.def.type === 'pipe') return unwrap((s._zod.def as unknown as { in: z.ZodType }).in);
+  return s;
+}
+function fieldKinds(input: z.ZodType | undefined): Map<string, string> {
+  const kinds = new Map<string, string>();
+  const object = input && unwrap(input);
+  if (!(object instanceof z.ZodObject)) return kinds;
+  for (const [key, field] of Object.entries(object.shape as Record<string, z.ZodType>))
+    kinds.set(key, unwrap(field)._zod.def.type);
+  return kinds;
+}
+
+const isoDateTime = z.iso.datetime({ offset: true });
+const NUMBER = /^-?\d+(\.\d+)?$/;
+
+/**
+ * The procedure input from a query string (every value a string) or a JSON body: numbers,
+ * booleans and ISO dates converted where the schema wants them; anything else is passed as
+ * it is, so the schema refuses it with its own message.
+ */
+export function restInput(procedure: RestProcedure, raw: unknown, fromQuery: boolean): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const kind = procedure.fields.get(key);
+    if (kind === 'date' && typeof value === 'string' && isoDateTime.safeParse(value).success)
+      input[key] = new Date(value);
+    else if (fromQuery && kind === 'number' && typeof value === 'string' && NUMBER.test(value))
+      input[key] = Number(value);
+    else if (fromQuery && kind === 'boolean' && (value === 'true' || value === 'false'))
+      input[key] = value === 'true';
+    else if (fromQuery && kind === 'array' && !Array.isArray(value)) input[key] = [value];
+    else input[key] = value;
+  }
+  return input;
+}
+
+const createCaller = createCallerFactory(appRouter);
+type Call = (input?: unknown) => Promise<unknown>;
+
+function procedureOf(ctx: Context, path: string): Call {
+  // biome-ignore lint/suspicious/noExplicitAny: walks the caller by a path only known at run time
+  return path.split('.').reduce((node: any, key) => node[key], createCaller(ctx)) as Call;
+}
+
+let document: ReturnType<typeof generateOpenApiDocument> | undefined;
+/** The OpenAPI 3.1 document (generated once, on first use). */
+export function openApiDocument(): ReturnType<typeof generateOpenApiDocument> {
+  document ??= describeErrors(
+    generateOpenApiDocument(appRouter as unknown as OpenApiRouter, {
+      title: 'MANAS360 API',
+      version: '1.0.0',
+      description:
+        'REST for the tRPC procedures of docs/api.md: plain JSON, dates as ISO 8601 strings. ' +
+        'Errors carry `data.reason` and `data.required` (e.g. missing_feature) as on /trpc; a 400 names the field in `message`, details in `data.zodError`.',
+      baseUrl: REST_PREFIX,
+    }),
+  );
+  return document;
+}
+
+/** trpc-to-openapi's error bodies ({message, code}), plus the `data` this server sends. */
+function describeErrors<T extends { components?: { schemas?: Record<string, unknown> } }>(doc: T): T {
+  const data = {
+    type: 'object',
+    description: "tRPC's error data: the reason a request was refused and what it needed",
+    properties: {
+      code: { type: 'string' },
+      httpStatus: { type: 'integer' },
+      path: { type: 'string' },
+      reason: {
+        type: 'string',
+        description: 'e.g. missing_feature, missing_permission, privacy_notice_required',
+      },
+      required: { type: 'string', description: 'the feature, permission or notice version needed' },
+      retryAfterSeconds: { type: 'integer' },
+      zodError: {
+        type: ['object', 'null'],
+        description: 'for a 400: z.flattenError of the input (formErrors, fieldErrors)',
+      },
+    },
+  };
+  for (const [name, schema] of Object.entries(doc.components?.schemas ?? {}))
+    if (name.startsWith('error.')) {
+      const s = schema as { properties?: Record<string, unknown> };
+      s.properties = { ...s.properties, data };
+    }
+  return doc;
+}
+
+async function answer(deps: AppDeps, procedure: RestProcedure, req: FastifyRequest, reply: FastifyReply) {
+  const ctx = await contextFor(deps, req);
+  const fromQuery = procedure.openapi.method === 'GET';
+  const raw = fromQuery ? req.query : req.body;
+  let input: unknown;
+  try {
+    if (!fromQuery && typeof raw === 'string')
+      throw new TRPCError({
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        message: 'Send a JSON body (content-type: application/json)',
+      });
+    input = restInput(procedure, raw, fromQuery);
+    const data = await procedureOf(ctx, procedure.path)(input);
+    for (const [name, value] of ctx.resHeaders) reply.header(name, value);
+    return reply.send(data);
+  } catch (cause) {
+    const error = getTRPCErrorFromUnknown(cause);
+    logError(deps, error, procedure.path, ctx);
+    for (const [name, value] of ctx.resHeaders) reply.header(name, value);
+    const shape = getErrorShape({
+      config: appRouter._def._config,
+      error,
+      type: procedure.type,
+      path: procedure.path,
+      input,
+      ctx,
+    });
+    return reply
+      .code(getHTTPStatusCodeFromError(error))
+      .send({ message: shape.message, code: error.code, data: shape.data });
+  }
+}
+
+/** Swagger UI's page: no inline script or style, so the console's strict CSP holds. */
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>MANAS360 API</title>
+<link rel="stylesheet" href="${DOCS_PATH}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="${DOCS_PATH}/swagger-ui-bundle.js"></script>
+<script src="${DOCS_PATH}/init.js"></script>
+</body>
+</html>
+`;
+const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', validatorUrl: null, deepLinking: true });\n`;
+const SWAGGER_UI_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+
+export async function registerRest(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const procedures = restProcedures();
+  await app.register(
+    async (scope) => {
+      for (const procedure of procedures)
+        scope.route({
+          method: procedure.openapi.method,
+          url: procedure.openapi.path,
+          exposeHeadRoute: false,
+          handler: (req, reply) => answer(deps, procedure, req, reply),
+        });
+    },
+    { prefix: REST_PREFIX },
+  );
+  app.get('/openapi.json', async (_req, reply) =>
+    reply.header('cache-control', 'no-cache').send(openApiDocument()),
+  );
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRequest', (_req, reply, done) => {
+        reply.header('content-security-policy', CONSOLE_CSP);
+        done();
+      });
+      scope.get('/', (_req, reply) => reply.type('text/html; charset=utf-8').send(DOCS_PAGE));
+      scope.get('/init.js', (_req, reply) => reply.type('text/javascript; charset=utf-8').send(DOCS_INIT));
+      await scope.register(fastifyStatic, {
+        root: SWAGGER_UI_DIR,
+        decorateReply: false,
+        index: false,
+        allowedPath: (path) => ['/swagger-ui.css', '/swagger-ui-bundle.js'].includes(path),
+      });
+    },
+    { prefix: DOCS_PATH },
+  );
+}

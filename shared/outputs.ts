@@ -1,0 +1,131 @@
+// What the procedures served over REST (/api, server/http/rest.ts) return, as zod schemas:
+// their `.output()`, from which the OpenAPI document describes the responses. tRPC checks a
+// procedure's result against it (a field missing from here is dropped from the answer, on
+// /trpc too, and RouterOutputs follows these types). Dates are Date objects here; over REST
+// they travel as ISO 8601 strings (format date-time), over /trpc as superjson dates.
+import { z } from 'zod';
+import { INSTRUMENTS } from './inputs/assessments.ts';
+
+const date = z.date().meta({ format: 'date-time' });
+const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+const ok = z.object({ ok: z.literal(true) });
+
+export const tokenPairOutput = z.object({
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  /** Seconds the access token lives. */
+  expiresIn: z.number(),
+});
+export const sessionUserOutput = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: z.string(),
+  privilegeLevel: z.number(),
+  permissions: z.array(z.string()),
+  plan: z.string(),
+  features: z.array(z.string()),
+});
+export const authResultOutput = tokenPairOutput.extend({ user: sessionUserOutput });
+export const apiKeyTokenOutput = z.object({
+  accessToken: z.string(),
+  expiresIn: z.number(),
+  keyId: z.string(),
+});
+export const okOutput = ok;
+export const meOutput = z.object({
+  id: z.string(),
+  email: z.string(),
+  role: z.string(),
+  privilegeLevel: z.number(),
+  permissions: z.array(z.string()),
+  features: z.array(z.string()),
+  plan: z.string(),
+  privacyNotice: z.string().nullable(),
+  sessionId: z.string(),
+  expiresAt: date,
+});
+
+export const profileOutput = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  phone: z.string().nullable(),
+  language: z.string().nullable(),
+  role: z.string(),
+  status: z.enum(['active', 'suspended']),
+  createdAt: date,
+  therapist: z
+    .object({
+      specializations: z.array(z.string()),
+      languages: z.array(z.string()),
+      feePaise: z.number(),
+      acceptingPatients: z.boolean(),
+      bio: z.string().nullable(),
+    })
+    .nullable(),
+});
+
+export const plansOutput = z.array(
+  z.object({ code: z.string(), name: z.string(), pricePaise: z.number(), features: z.array(z.string()) }),
+);
+export const noticeOutput = z.object({ version: z.string() });
+export const acceptNoticeOutput = z.object({
+  version: z.string(),
+  acceptedAt: date,
+  accessToken: z.string(),
+  expiresIn: z.number(),
+});
+
+const moodEntry = z.object({
+  id: z.string(),
+  score: z.number(),
+  note: z.string().nullable(),
+  tags: z.array(z.string()),
+  createdAt: date,
+});
+export const moodEntryOutput = moodEntry;
+export const moodPageOutput = page(moodEntry);
+
+const instrument = z.enum(INSTRUMENTS);
+export const assessmentResultOutput = z.object({
+  id: z.string(),
+  instrument,
+  score: z.number(),
+  severity: z.string(),
+  crisis: z.boolean(),
+});
+export const assessmentPageOutput = page(
+  assessmentResultOutput.extend({ answers: z.array(z.number()), createdAt: date }),
+);
+
+export const therapistPageOutput = page(
+  z.object({
+    id: z.string(),
+    name: z.string(),
+    bio: z.string().nullable(),
+    specializations: z.array(z.string()),
+    languages: z.array(z.string()),
+    feePaise: z.number(),
+    acceptingPatients: z.boolean(),
+  }),
+);
+
+const session = z.object({
+  id: z.string(),
+  patientId: z.string(),
+  therapistId: z.string(),
+  startsAt: date,
+  durationMinutes: z.number(),
+  status: z.enum(['booked', 'cancelled', 'completed']),
+  createdAt: date,
+});
+export const sessionOutput = session;
+export const mySessionsOutput = page(session.extend({ patientName: z.string(), therapistName: z.string() }));
+export const scheduleOutput = page(session.extend({ patientName: z.string() }));
+export const noteAddedOutput = z.object({ id: z.string(), sessionId: z.string(), createdAt: date });
+export const notesOutput = z.object({
+  sessionId: z.string(),
+  notes: z.array(z.object({ id: z.string(), note: z.string(), createdAt: date })),
+});

@@ -1,0 +1,59 @@
+// Debian's Chromium (/usr/bin/chromium, never a downloaded browser) driven by playwright-core,
+// with every Content-Security-Policy violation of every page collected: the browser suites
+// start it here and expect no violation.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`browser suite skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
+
+export interface Browser {
+  context: BrowserContext;
+  page: Page;
+  /** "directive blocked-uri sample" of each CSP violation so far. */
+  cspViolations: string[];
+  close(): Promise<void>;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'manas360-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  });
+  const cspViolations: string[] = [];
+  await context.exposeBinding('reportCspViolation', (_source, v: string) => {
+    cspViolations.push(v);
+  });
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      (window as unknown as { reportCspViolation(v: string): void }).reportCspViolation(
+        `${e.violatedDirective} ${e.blockedURI} ${e.sample}`,
+      );
+    });
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return {
+    context,
+    page,
+    cspViolations,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}

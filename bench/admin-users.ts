@@ -87,6 +87,7 @@ const claims: AccessClaims = {
   permissions: [...PERMISSIONS],
   features: [],
   plan: 'free',
+  privacyNotice: config.PRIVACY_NOTICE_VERSION,
   sid: randomUUID(),
   jti: randomUUID(),
   iat: now,

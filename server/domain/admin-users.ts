@@ -256,7 +256,11 @@ function planFilter(plan: string): SQL {
  * walk run instead (a gated branch of the same statement). Either way the page's users are
  * then joined to their role and subscription: 21 lookups, not one per candidate.
  */
-export async function listUsers(db: Db, input: AdminUsersListInput) {
+export async function listUsers(
+  db: Db,
+  input: AdminUsersListInput,
+  searchSortLimit: number = SEARCH_SORT_LIMIT,
+) {
   const sort = SORT_KEYS[input.sort];
   const after = decodeCursor(input.cursor, [input.sort === 'createdAt' ? 'timestamp' : 'text', 'uuid']);
   const where: SQL[] = [sql`u.deleted_at IS NULL`];
@@ -280,12 +284,12 @@ export async function listUsers(db: Db, input: AdminUsersListInput) {
   const page =
     input.search && TRIGRAM_SEARCH.test(input.search)
       ? sql`WITH found AS MATERIALIZED (
-              SELECT u.id, ${sort.key} AS k FROM users u WHERE ${matching} LIMIT ${SEARCH_SORT_LIMIT + 1}
+              SELECT u.id, ${sort.key} AS k FROM users u WHERE ${matching} LIMIT ${searchSortLimit + 1}
             )
-            (SELECT id, k FROM found WHERE (SELECT count(*) FROM found) <= ${SEARCH_SORT_LIMIT}
+            (SELECT id, k FROM found WHERE (SELECT count(*) FROM found) <= ${searchSortLimit}
              ORDER BY k ${dir}, id ${dir} LIMIT ${limit})
             UNION ALL
-            (${walk(sql`AND (SELECT count(*) FROM found) > ${SEARCH_SORT_LIMIT}`)})`
+            (${walk(sql`AND (SELECT count(*) FROM found) > ${searchSortLimit}`)})`
       : walk(sql``);
   const rows = await queryRows<UserRow>(
     db,

@@ -179,7 +179,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     });
     const id = reg.user.id;
     // Enterprise bought over HTTP: an order at the provider (double), then its signed webhook.
-    const order = await server.client(reg.accessToken).subscriptions.checkout.mutate({ planCode: 'enterprise' });
+    const order = await server
+      .client(reg.accessToken)
+      .subscriptions.checkout.mutate({ planCode: 'enterprise' });
     const paid = await rzp.deliver(`${server.url}${RAZORPAY_WEBHOOK_PATH}`, rzp.pay(order.orderId).captured);
     expect(paid.status).toBe(200);
     const pair = await server.client().auth.refresh.mutate({ refreshToken: reg.refreshToken });
@@ -267,9 +269,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     const after = await holdings();
     for (const c of Object.keys(ERASURE_RULES))
       expect([c, after[c]]).toEqual([c, ERASURE_RULES[c] === 'deleted' ? 0 : before[c]]);
-    expect(await count(sql`SELECT count(*)::int AS n FROM support_messages WHERE ticket_id = ${ticket.id}`)).toBe(
-      0,
-    );
+    expect(
+      await count(sql`SELECT count(*)::int AS n FROM support_messages WHERE ticket_id = ${ticket.id}`),
+    ).toBe(0);
 
     // Every token is dead at once; nothing logs in.
     expect(await failure(server.client(session.access).auth.me.query())).toMatchObject({

@@ -57,21 +57,15 @@ export const users = pgTable(
     index('users_email_trgm_idx')
       .using('gin', sql`lower(${t.email}) gin_trgm_ops`)
       .with({ fastupdate: false }),
-    index('users_name_trgm_idx')
-      .using('gin', sql`lower(${t.name}) gin_trgm_ops`)
-      .with({ fastupdate: false }),
+    index('users_name_trgm_idx').using('gin', sql`lower(${t.name}) gin_trgm_ops`).with({ fastupdate: false }),
     // The role and status filters, in each sort order: a filtered page walks only the
     // filtered users' range of its order, and ends there when nothing more matches.
     index('users_role_created_idx').on(t.roleId, t.createdAt, t.id),
     index('users_role_email_idx').on(t.roleId, sql`lower(${t.email})`, t.id),
     index('users_role_name_idx').on(t.roleId, sql`lower(${t.name})`, t.id),
     index('users_suspended_created_idx').on(t.createdAt, t.id).where(sql`${t.status} = 'suspended'`),
-    index('users_suspended_email_idx')
-      .on(sql`lower(${t.email})`, t.id)
-      .where(sql`${t.status} = 'suspended'`),
-    index('users_suspended_name_idx')
-      .on(sql`lower(${t.name})`, t.id)
-      .where(sql`${t.status} = 'suspended'`),
+    index('users_suspended_email_idx').on(sql`lower(${t.email})`, t.id).where(sql`${t.status} = 'suspended'`),
+    index('users_suspended_name_idx').on(sql`lower(${t.name})`, t.id).where(sql`${t.status} = 'suspended'`),
     // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
     index('users_tokens_valid_after_idx').on(t.tokensValidAfter),
     index('users_deletion_due_idx').on(t.deletionDueAt).where(sql`${t.deletionDueAt} IS NOT NULL`),
@@ -108,9 +102,7 @@ export const subscriptions = pgTable(
   (t) => [
     index('subscriptions_plan_idx').on(t.planId),
     // admin.users.list's plan filter: "is this user on plan X now" answered from the index.
-    index('subscriptions_active_plan_user_idx')
-      .on(t.planId, t.userId)
-      .where(sql`${t.status} = 'active'`),
+    index('subscriptions_active_plan_user_idx').on(t.planId, t.userId).where(sql`${t.status} = 'active'`),
     index('subscriptions_period_end_idx')
       .on(t.currentPeriodEnd)
       .where(sql`${t.status} = 'active' AND ${t.currentPeriodEnd} IS NOT NULL`),

@@ -10,8 +10,9 @@
 // tables (users, roles, subscriptions, plans) so a change made a moment ago shows at once,
 // one statement each. Indexes (db/schema/users.ts): pg_trgm GIN on lower(email) and
 // lower(name) for "any part of" search; (created_at, id), lower(email) and (lower(name), id)
-// for the sorts; (role_id, created_at, id) and a partial index of suspended users for the
-// filters. `npm run bench:admin-users` measures pages at 1,000,000 users.
+// for the sorts; the same three orders per role (role_id, …) and for suspended users
+// (partial) for the filters; subscriptions (plan_id, user_id) of active ones for the plan
+// filter. `npm run bench:admin-users` measures pages at 1,000,000 users (README).
 
 import { type SQL, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';

@@ -116,6 +116,11 @@ const SCENARIOS: Array<{ name: string; input: (round: number) => ListInput; page
     input: (r) => ({ search: `user ${10 + (r % 90)}`, sort: 'name', order: 'asc' }),
   },
   {
+    // More matches than the page sorts itself (SEARCH_SORT_LIMIT): the gated walk.
+    name: 'search matching every user ("bulk"), newest first',
+    input: () => ({ search: 'bulk' }),
+  },
+  {
     name: 'search 2 characters, sort by email desc',
     input: (r) => ({ search: String(10 + (r % 90)), sort: 'email', order: 'desc' }),
   },

@@ -23,8 +23,9 @@ export function App() {
       </Center>
     );
   if (state.status === 'signedOut') return <SignInPage message={state.message} />;
-  if (state.status === 'consent') return <PrivacyNoticePage me={state.me} version={state.notice} />;
+  // An account without console permissions is told so first (the notice is for staff work).
   if (pagesFor(state.me).length === 0) return <NoAccess me={state.me} />;
+  if (state.status === 'consent') return <PrivacyNoticePage me={state.me} version={state.notice} />;
   return <Console me={state.me} />;
 }
 

@@ -4,9 +4,11 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
+import { listUsers } from '../server/domain/admin-users.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
+import { type AdminUsersListInput, adminUsersListInput, USER_SORTS } from '../shared/inputs/admin-users.ts';
 import { detailsOf, errorOf } from './fixtures/domain.ts';
 import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
@@ -133,6 +135,37 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     expect(denied.result.code).toBe('FORBIDDEN');
     expect(detailsOf(denied.result)).toEqual({ reason: 'missing_permission', required: 'users.read' });
     expect(denied.queries).toBe(0);
+  });
+
+  it('a search with more matches than it sorts itself walks the sort order instead: the same pages', async () => {
+    const tag = `wk${Date.now().toString(36)}`;
+    const made = [];
+    for (let i = 0; i < 5; i++)
+      made.push(await makeUser('patient', `w${i}.${tag}`, `Walker ${'ecadb'[i]} ${tag}`));
+    const caller = await as(admin);
+    await caller.admin.users.setPlan({ userId: made[1]!.id, planCode: 'premium' });
+    await caller.admin.users.setPlan({ userId: made[3]!.id, planCode: 'premium' });
+    // A premium subscription that is no longer active counts as free, as the claims say.
+    await deps.db.execute(sql`UPDATE subscriptions SET status = 'cancelled' WHERE user_id = ${made[3]!.id}`);
+    const pages = async (input: AdminUsersListInput, sortLimit?: number) => {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listUsers(deps.db, { ...input, limit: 2, cursor }, sortLimit);
+        seen.push(...page.items.map((u) => `${u.email} ${u.plan}`));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      return seen;
+    };
+    for (const sort of USER_SORTS)
+      for (const order of ['asc', 'desc'] as const)
+        for (const plan of [undefined, 'free', 'premium']) {
+          const input = adminUsersListInput.parse({ search: tag, sort, order, plan });
+          const sorted = await pages(input); // 5 matches: sorted by the statement itself
+          expect(sorted).toHaveLength(plan === undefined ? 5 : plan === 'free' ? 4 : 1);
+          expect(await pages(input, 2)).toEqual(sorted); // more than 2: the walk
+          if (plan === 'premium') expect(sorted).toEqual([`${made[1]!.email} premium`]);
+        }
   });
 
   it('shows a change in the list and in users.get at once (no view refresh), one query each', async () => {

@@ -8,9 +8,11 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
 import { NoteDecryptError, openWithDataKey } from '../server/crypto/notes.ts';
-import { accountErasureJob, JobRunner } from '../server/jobs/index.ts';
+import { RAZORPAY_WEBHOOK_PATH } from '../server/http/webhooks.ts';
+import { accountErasureJob, JobRunner, viewRefreshJob } from '../server/jobs/index.ts';
 import { createUser } from './fixtures/domain.ts';
 import { callerFor, DB_KINDS, NOTICE } from './helpers.ts';
+import { RazorpayDouble } from './razorpay-double.ts';
 import { startTestServer, type TestServer, trpcInput } from './server.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -32,14 +34,44 @@ function nextWholeHour(hoursAhead: number): Date {
   return d;
 }
 
+/**
+ * Where an account's personal data lives, and what erasure does to it: every column that
+ * references users (read from the catalog, so a new table fails this test until it gets a
+ * rule here, in server/domain/privacy.ts and in docs/decisions/privacy-rights.md).
+ * deleted: no row of the erased account is left; kept: rows stay, pointing at the
+ * anonymised account (the documented retention rule).
+ */
+const ERASURE_RULES: Record<string, 'deleted' | 'kept'> = {
+  'api_keys.user_id': 'deleted',
+  'assessments.user_id': 'deleted',
+  'crisis_alerts.user_id': 'deleted',
+  'crisis_alerts.acknowledged_by': 'kept', // a staff member's act on someone else's alert
+  'mood_entries.user_id': 'deleted',
+  'payment_orders.user_id': 'kept', // financial records
+  'privacy_consents.user_id': 'deleted',
+  'refresh_tokens.user_id': 'deleted',
+  'session_notes.author_id': 'kept', // a therapist's notes, sealed with their patients' keys
+  'subscriptions.user_id': 'deleted',
+  // Deleted with their own tickets; replies written as staff in others' tickets stay.
+  'support_messages.author_id': 'deleted',
+  'support_tickets.user_id': 'deleted',
+  'therapist_profiles.user_id': 'deleted',
+  'therapy_sessions.patient_id': 'kept', // past sessions; upcoming ones are cancelled
+  'therapy_sessions.therapist_id': 'kept',
+  'user_data_keys.user_id': 'deleted',
+};
+
 describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
+  let rzp: RazorpayDouble;
   let server: TestServer;
   beforeAll(async () => {
+    rzp = await new RazorpayDouble().start();
     // Grace period 0: a scheduled erasure is due at once (the job decides when it runs).
-    server = await startTestServer({ kind, env: { ACCOUNT_DELETION_GRACE_HOURS: '0' } });
+    server = await startTestServer({ kind, env: { ...rzp.env, ACCOUNT_DELETION_GRACE_HOURS: '0' } });
   });
   afterAll(async () => {
     await server?.close();
+    await rzp?.close();
   });
 
   const email = () => `priv${seq++}.${Date.now().toString(36)}@example.com`;
@@ -146,7 +178,12 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
       acceptPrivacyNotice: NOTICE,
     });
     const id = reg.user.id;
-    await callerFor(server.deps, admin.claims).admin.users.setPlan({ userId: id, planCode: 'basic' });
+    // Enterprise bought over HTTP: an order at the provider (double), then its signed webhook.
+    const order = await server
+      .client(reg.accessToken)
+      .subscriptions.checkout.mutate({ planCode: 'enterprise' });
+    const paid = await rzp.deliver(`${server.url}${RAZORPAY_WEBHOOK_PATH}`, rzp.pay(order.orderId).captured);
+    expect(paid.status).toBe(200);
     const pair = await server.client().auth.refresh.mutate({ refreshToken: reg.refreshToken });
     const session = { access: pair.accessToken, refresh: pair.refreshToken };
     const api = server.client(() => session.access);
@@ -167,6 +204,16 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect((await therapistApi.therapy.notes.query({ sessionId: past.id })).notes.map((n) => n.note)).toEqual(
       ['Erin spoke about her panic attacks', 'an older note about Erin'],
     );
+    // A support ticket with the staff's reply and the patient's answer.
+    const ticket = await api.support.create.mutate({ subject: 'Erin cannot sleep', body: 'Since March' });
+    await callerFor(server.deps, admin.claims).support.reply({ ticketId: ticket.id, body: 'Hello Erin' });
+    await api.support.reply.mutate({ ticketId: ticket.id, body: 'Thank you' });
+    // An API key, already exchanged for a token.
+    const key = await api.apiKeys.create.mutate({ name: "Erin's laptop", scopes: ['mood.read'] });
+    const viaKey = server.client(
+      (await server.client().auth.exchangeApiKey.mutate({ apiKey: key.key })).accessToken,
+    );
+    expect((await viaKey.mood.list.query({})).items).toHaveLength(1);
     const [sealed] = await queryRows<{ ciphertext: string; wrapped: string; key_id: string }>(
       db,
       sql`SELECT n.ciphertext, k.wrapped_key AS wrapped, k.key_id FROM session_notes n
@@ -191,8 +238,40 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect((await jobs.run(accountErasureJob)).outcome).toBe('skipped_fresh');
     expect((await api.mood.list.query({})).items).toHaveLength(1);
     await api.privacy.deleteAccount.mutate({ password: PASSWORD });
+    // A therapist leaves at the same time (their profile is theirs alone).
+    const leaving = await createUser(db, { role: 'therapist', profile: { bio: 'Dr Leaving, Pune' } });
+    await db.execute(sql`UPDATE users SET deletion_due_at = now() WHERE id = ${leaving.id}`);
 
-    expect(await jobs.run(accountErasureJob)).toMatchObject({ outcome: 'ran', detail: { erased: 1 } });
+    // Every column that references an account has a rule; count what each holds now.
+    const columns = await queryRows<{ tbl: string; col: string }>(
+      db,
+      sql`SELECT c.conrelid::regclass::text AS tbl, a.attname AS col
+          FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+          WHERE c.contype = 'f' AND c.confrelid = 'users'::regclass`,
+    );
+    expect(columns.map((c) => `${c.tbl}.${c.col}`).sort()).toEqual(Object.keys(ERASURE_RULES).sort());
+    const holdings = async () => {
+      const held: Record<string, number> = {};
+      for (const { tbl, col } of columns)
+        held[`${tbl}.${col}`] = await count(
+          sql`SELECT count(*)::int AS n FROM ${sql.identifier(tbl)}
+              WHERE ${sql.identifier(col)} IN (${id}::uuid, ${leaving.id}::uuid)`,
+        );
+      return held;
+    };
+    const before = await holdings();
+    const deleted = Object.keys(ERASURE_RULES).filter((c) => ERASURE_RULES[c] === 'deleted');
+    // The test put data of every kind there (or it would prove nothing about that table).
+    expect(deleted.filter((c) => before[c] === 0)).toEqual([]);
+    expect(before['payment_orders.user_id']).toBe(1);
+
+    expect(await jobs.run(accountErasureJob)).toMatchObject({ outcome: 'ran', detail: { erased: 2 } });
+    const after = await holdings();
+    for (const c of Object.keys(ERASURE_RULES))
+      expect([c, after[c]]).toEqual([c, ERASURE_RULES[c] === 'deleted' ? 0 : before[c]]);
+    expect(
+      await count(sql`SELECT count(*)::int AS n FROM support_messages WHERE ticket_id = ${ticket.id}`),
+    ).toBe(0);
 
     // Every token is dead at once; nothing logs in.
     expect(await failure(server.client(session.access).auth.me.query())).toMatchObject({
@@ -206,6 +285,11 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect(
       await failure(server.client().auth.login.mutate({ email: patientEmail, password: PASSWORD })),
     ).toMatchObject({ code: 'UNAUTHORIZED' });
+    // The API key's token is dead, and the key exchanges for nothing.
+    expect(await failure(viaKey.mood.list.query({}))).toMatchObject({ code: 'UNAUTHORIZED' });
+    expect(await failure(server.client().auth.exchangeApiKey.mutate({ apiKey: key.key }))).toMatchObject({
+      code: 'UNAUTHORIZED',
+    });
 
     // Personal data: anonymised or gone.
     const [user] = await queryRows<Record<string, unknown>>(
@@ -214,18 +298,6 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     );
     expect(user).toMatchObject({ email: `erased-${id}@erased.invalid`, name: 'Deleted user', phone: null });
     expect(user!.deleted_at).not.toBeNull();
-    for (const table of [
-      'mood_entries',
-      'assessments',
-      'crisis_alerts',
-      'privacy_consents',
-      'subscriptions',
-      'refresh_tokens',
-      'user_data_keys',
-    ])
-      expect(
-        await count(sql`SELECT count(*)::int AS n FROM ${sql.identifier(table)} WHERE user_id = ${id}`),
-      ).toBe(0);
 
     // Notes: the data key is destroyed, so the ciphertext taken before erasure opens with
     // no key the database still holds; the rows are gone too.
@@ -277,6 +349,25 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
         sql`SELECT count(*)::int AS n FROM audit_log WHERE audit_log::text ILIKE ${`%${patientEmail}%`} OR audit_log::text ILIKE '%Erin%'`,
       ),
     ).toBe(0);
+    // No table or view holds the erased people's names, email or words any more, once the
+    // views (which drop erased accounts) have had their scheduled refresh.
+    await jobs.run(viewRefreshJob);
+    const relations = await queryRows<{ name: string }>(
+      db,
+      sql`SELECT relname AS name FROM pg_class
+          WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'm') ORDER BY 1`,
+    );
+    expect(relations.map((r) => r.name)).toEqual(expect.arrayContaining(['mv_users_with_subscription']));
+    const leftovers: string[] = [];
+    for (const { name } of relations) {
+      const t = sql.identifier(name);
+      const n = await count(
+        sql`SELECT count(*)::int AS n FROM ${t} WHERE ${t}::text ILIKE ${`%${patientEmail}%`}
+            OR ${t}::text ILIKE '%Erin%' OR ${t}::text ILIKE '%Dr Leaving%' OR ${t}::text ILIKE '%laptop%'`,
+      );
+      if (n > 0) leftovers.push(`${name}: ${n}`);
+    }
+    expect(leftovers).toEqual([]);
     // Running again finds nothing to do.
     expect((await jobs.run(accountErasureJob)).outcome).toBe('skipped_fresh');
   });

@@ -10,8 +10,9 @@
 // tables (users, roles, subscriptions, plans) so a change made a moment ago shows at once,
 // one statement each. Indexes (db/schema/users.ts): pg_trgm GIN on lower(email) and
 // lower(name) for "any part of" search; (created_at, id), lower(email) and (lower(name), id)
-// for the sorts; (role_id, created_at, id) and a partial index of suspended users for the
-// filters. `npm run bench:admin-users` measures pages at 1,000,000 users.
+// for the sorts; the same three orders per role (role_id, …) and for suspended users
+// (partial) for the filters; subscriptions (plan_id, user_id) of active ones for the plan
+// filter. `npm run bench:admin-users` measures pages at 1,000,000 users (README).
 
 import { type SQL, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
@@ -225,8 +226,42 @@ function toUser(r: Omit<UserRow, 'key'>) {
   };
 }
 
-/** One page: search any part of email or name, filters, a sort, keyset on (sort key, id). */
-export async function listUsers(db: Db, input: AdminUsersListInput) {
+/**
+ * A search fragment the trigram indexes can narrow: pg_trgm takes trigrams from runs of
+ * letters and digits, so "user 12" or "@gmail" qualify and "a.b" or "12" do not (for those
+ * a GIN scan would read the whole index, so the page walks the sort order instead).
+ */
+const TRIGRAM_SEARCH = /[\p{L}\p{N}]{3}/u;
+/**
+ * Matches of a search collected before the page sorts them itself. Up to this many, sorting
+ * the matches beats walking the sort order (which, for a fragment whose matches sit late
+ * in that order — "user 9" sorted by name — passes most of the table before the first
+ * one); a broader fragment has matches all along the order, so the walk finds a page fast.
+ */
+export const SEARCH_SORT_LIMIT = 20_000;
+
+/** The plan filter as a semi-join on the user's subscription (the plan in effect, as PLAN says). */
+function planFilter(plan: string): SQL {
+  const active = sql`SELECT 1 FROM subscriptions s2 WHERE s2.user_id = u.id AND s2.status = 'active'`;
+  return plan === 'free'
+    ? sql`NOT EXISTS (${active} AND s2.plan_id <> (SELECT id FROM plans WHERE code = 'free'))`
+    : sql`EXISTS (${active} AND s2.plan_id = (SELECT id FROM plans WHERE code = ${plan}))`;
+}
+
+/**
+ * One page: search any part of email or name, filters, a sort, keyset on (sort key, id).
+ * ONE statement. Without a search (or with one the trigram indexes cannot narrow) it walks
+ * the sort order's index — for a role, the role's own range of it (users_role_*_idx) — and
+ * stops at the page. With a search it first collects up to SEARCH_SORT_LIMIT matches
+ * through the trigram indexes and sorts them; only when there are more than that does the
+ * walk run instead (a gated branch of the same statement). Either way the page's users are
+ * then joined to their role and subscription: 21 lookups, not one per candidate.
+ */
+export async function listUsers(
+  db: Db,
+  input: AdminUsersListInput,
+  searchSortLimit: number = SEARCH_SORT_LIMIT,
+) {
   const sort = SORT_KEYS[input.sort];
   const after = decodeCursor(input.cursor, [input.sort === 'createdAt' ? 'timestamp' : 'text', 'uuid']);
   const where: SQL[] = [sql`u.deleted_at IS NULL`];
@@ -236,18 +271,33 @@ export async function listUsers(db: Db, input: AdminUsersListInput) {
   }
   if (input.role) where.push(sql`u.role_id = (SELECT id FROM roles WHERE name = ${input.role})`);
   if (input.status) where.push(sql`u.status = ${input.status}`);
-  if (input.plan) where.push(sql`${PLAN} = ${input.plan}`);
+  if (input.plan) where.push(planFilter(input.plan));
   const dir = input.order === 'desc' ? sql`DESC` : sql`ASC`;
   if (after)
     where.push(
       sql`(${sort.key}, u.id) ${input.order === 'desc' ? sql`<` : sql`>`} (${after[0]}::${sort.cast}, ${after[1]}::uuid)`,
     );
+  const limit = input.limit + 1;
+  const matching = sql.join(where, sql` AND `);
+  const walk = (gate: SQL) =>
+    sql`SELECT u.id, ${sort.key} AS k FROM users u WHERE ${matching} ${gate}
+        ORDER BY ${sort.key} ${dir}, u.id ${dir} LIMIT ${limit}`;
+  const page =
+    input.search && TRIGRAM_SEARCH.test(input.search)
+      ? sql`WITH found AS MATERIALIZED (
+              SELECT u.id, ${sort.key} AS k FROM users u WHERE ${matching} LIMIT ${searchSortLimit + 1}
+            )
+            (SELECT id, k FROM found WHERE (SELECT count(*) FROM found) <= ${searchSortLimit}
+             ORDER BY k ${dir}, id ${dir} LIMIT ${limit})
+            UNION ALL
+            (${walk(sql`AND (SELECT count(*) FROM found) > ${searchSortLimit}`)})`
+      : walk(sql``);
   const rows = await queryRows<UserRow>(
     db,
-    sql`SELECT ${COLUMNS}, ${sort.text} AS key ${FROM}
-        WHERE ${sql.join(where, sql` AND `)}
-        ORDER BY ${sort.key} ${dir}, u.id ${dir}
-        LIMIT ${input.limit + 1}`,
+    sql`SELECT ${COLUMNS}, ${sort.text} AS key
+        FROM (${page}) p JOIN users u ON u.id = p.id JOIN roles r ON r.id = u.role_id
+        LEFT JOIN subscriptions s ON s.user_id = u.id LEFT JOIN plans pl ON pl.id = s.plan_id
+        ORDER BY p.k ${dir}, p.id ${dir}`,
   );
   return toPage(
     rows,

@@ -144,7 +144,8 @@ export const ERASED_EMAIL_DOMAIN = 'erased.invalid';
  * - crypto-shredding: the data key is deleted, so every copy of the notes sealed with it
  *   (backups, replicas) is unreadable; the note rows go too;
  * - deleted: mood entries, assessments (their crisis alerts cascade), consents,
- *   subscription, refresh tokens, therapist profile;
+ *   subscription, refresh tokens, therapist profile, support tickets (their messages
+ *   cascade), API keys;
  * - cancelled: upcoming sessions the account takes part in (frees the other party's slot);
  *   past sessions stay, pointing at the anonymised account (the retention rule);
  * - anonymised: the users row (no email, name, phone; no usable password; deleted_at set);
@@ -180,6 +181,12 @@ export async function eraseDueAccounts(
           consents AS (DELETE FROM privacy_consents WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           subs AS (DELETE FROM subscriptions WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           profiles AS (DELETE FROM therapist_profiles WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          -- Their tickets (subjects, and every message in them, cascade); replies they wrote
+          -- as staff in other users' tickets stay there, pointing at the anonymised account.
+          tickets AS (DELETE FROM support_tickets WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          -- Their API keys: the keys cannot be exchanged any more, and the tokens already
+          -- exchanged die with the tokens_valid_after bump below (their sub is the owner).
+          keys AS (DELETE FROM api_keys WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           scrubbed AS (
             UPDATE audit_log SET ip = NULL, details = NULL
             WHERE actor_id IN (SELECT id FROM due) OR target_id IN (SELECT id FROM due)

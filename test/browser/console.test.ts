@@ -2,18 +2,20 @@
 // The admin console in a real browser: Debian's Chromium (/usr/bin/chromium, never a
 // downloaded one) driven by playwright-core against the real server (the built console at
 // /admin, tRPC, the cookie session), on PGlite or, with DATABASE_URL, PostgreSQL.
-// End to end: keyboard-only sign-in, search a user, change their plan and see it in the list
-// and the audit log, a crisis alert appearing live and acknowledged, suspension refusing the
-// user's token, a view refresh, the charts, a reload keeping the session, a patient seeing
+// End to end: keyboard-only sign-in and acceptance of the privacy notice, search a user,
+// change their plan and see it in the list and the audit log, a crisis alert appearing live
+// and acknowledged, suspension refusing the user's token, a view refresh, the charts, a reload keeping the session, a patient seeing
 // "No access". axe-core checks every page; no CSP violation may happen. Screenshots of every
 // page go to tmp/screenshots (not committed).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import axe from 'axe-core';
+import { sql } from 'drizzle-orm';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queryRows } from '../../db/client.ts';
 import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
-import { loginAccepted, startTestServer, type TestServer } from '../server.ts';
+import { startTestServer, type TestServer } from '../server.ts';
 import { type Browser, haveChromium, launchChromium } from './chromium.ts';
 
 const SCREENSHOTS = 'tmp/screenshots';
@@ -92,10 +94,6 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
       .assessments.submit.mutate({ instrument: 'PHQ9', answers: CRISIS_PHQ9 });
     expect(first.crisis).toBe(true);
 
-    // The console has no privacy-notice prompt yet: the admin accepts the current notice
-    // through the API first (privacy.acceptNotice), as any account must.
-    await loginAccepted(server, ADMIN);
-
     // Sign-in with the keyboard alone: Tab to the email field, type, Tab, type, Enter.
     await page.goto(`${server.url}/admin/`);
     await heading('MANAS360 admin').waitFor();
@@ -106,7 +104,24 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     await page.keyboard.press('Tab');
     await page.keyboard.type(ADMIN.password);
     await page.keyboard.press('Enter');
+
+    // The bootstrap admin has accepted no privacy notice: the console shows it first, and
+    // accepting it (keyboard: focus starts on the notice, Tab, Tab, Enter) lets them in.
+    await heading('Privacy notice').waitFor();
+    await page.getByText(`version ${NOTICE}`).waitFor();
+    await check('privacy-notice');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Privacy notice');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Accept the notice');
+    await page.keyboard.press('Enter');
     await heading('Users').waitFor();
+    const consents = await queryRows<{ version: string }>(
+      server.deps.db,
+      sql`SELECT c.notice_version AS version FROM privacy_consents c JOIN users u ON u.id = c.user_id
+          WHERE u.email = ${ADMIN.email}`,
+    );
+    expect(consents).toEqual([{ version: NOTICE }]);
     await page.getByRole('row').nth(2).waitFor();
     await check('users');
 

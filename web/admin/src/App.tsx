@@ -7,6 +7,7 @@ import { type Me, session, signOut } from './api.ts';
 import { AnalyticsPage } from './pages/Analytics.tsx';
 import { AuditPage } from './pages/Audit.tsx';
 import { CrisisPage } from './pages/Crisis.tsx';
+import { PrivacyNoticePage } from './pages/PrivacyNotice.tsx';
 import { SignInPage } from './pages/SignIn.tsx';
 import { UserDetailPage } from './pages/UserDetail.tsx';
 import { UsersPage } from './pages/Users.tsx';
@@ -22,7 +23,9 @@ export function App() {
       </Center>
     );
   if (state.status === 'signedOut') return <SignInPage message={state.message} />;
+  // An account without console permissions is told so first (the notice is for staff work).
   if (pagesFor(state.me).length === 0) return <NoAccess me={state.me} />;
+  if (state.status === 'consent') return <PrivacyNoticePage me={state.me} version={state.notice} />;
   return <Console me={state.me} />;
 }
 

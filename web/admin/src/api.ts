@@ -2,7 +2,7 @@
 // refresh token is an HttpOnly cookie that only /auth/session/* receives, so a reload
 // resumes the session without any token in storage a page script could read
 // (docs/decisions/admin-console-session.md).
-import { QueryCache, QueryClient } from '@tanstack/react-query';
+import { MutationCache, QueryCache, QueryClient } from '@tanstack/react-query';
 import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import superjson from 'superjson';
@@ -12,6 +12,9 @@ export type Me = RouterOutputs['auth']['me'];
 export type SessionState =
   | { status: 'loading' }
   | { status: 'signedOut'; message?: string }
+  // Signed in, but the current privacy notice is not accepted: the API refuses every other
+  // procedure (FORBIDDEN privacy_notice_required) until privacy.acceptNotice.
+  | { status: 'consent'; me: Me; notice: string }
   | { status: 'signedIn'; me: Me };
 
 let accessToken: string | null = null;
@@ -66,8 +69,21 @@ function keep(result: { accessToken: string; expiresIn: number }) {
   expiresAt = Date.now() + result.expiresIn * 1000;
 }
 
+/** Who is signed in, and the notice in force (one batched request). */
 async function loadMe(): Promise<void> {
-  setState({ status: 'signedIn', me: await api.auth.me.query() });
+  const [me, notice] = await Promise.all([api.auth.me.query(), api.privacy.notice.query()]);
+  setState(
+    me.privacyNotice === notice.version
+      ? { status: 'signedIn', me }
+      : { status: 'consent', me, notice: notice.version },
+  );
+}
+
+/** Accepts the notice shown; the new access token carries the acceptance. */
+export async function acceptNotice(version: string): Promise<void> {
+  keep(await api.privacy.acceptNotice.mutate({ version }));
+  queryClient.clear();
+  await loadMe();
 }
 
 let refreshing: Promise<boolean> | null = null;
@@ -121,6 +137,11 @@ export function errorCode(error: unknown): string | undefined {
   return error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
 }
 
+/** A new notice came into force during the session: ask for it again. */
+const noticeRequired = (error: unknown) =>
+  error instanceof TRPCClientError &&
+  (error.data as { reason?: string } | undefined)?.reason === 'privacy_notice_required';
+
 export const queryClient = new QueryClient({
   defaultOptions: {
     queries: {
@@ -131,6 +152,12 @@ export const queryClient = new QueryClient({
   queryCache: new QueryCache({
     onError: (error) => {
       if (errorCode(error) === 'UNAUTHORIZED') void onUnauthorized();
+      else if (noticeRequired(error)) void loadMe().catch(() => {});
+    },
+  }),
+  mutationCache: new MutationCache({
+    onError: (error) => {
+      if (noticeRequired(error)) void loadMe().catch(() => {});
     },
   }),
 });

@@ -6,7 +6,9 @@
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { countQueries, queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { NoteDecryptError, openWithDataKey } from '../server/crypto/notes.ts';
 import { accountErasureJob, JobRunner } from '../server/jobs/index.ts';
 import { createUser } from './fixtures/domain.ts';
@@ -50,7 +52,7 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
       body: trpcInput(input),
     });
   const count = async (query: ReturnType<typeof sql>) =>
-    (await queryRows<{ n: number }>(server.deps.db, query))[0]!.n;
+    (await queryRows(server.deps.db, countRow, query))[0]!.n;
 
   it('registration requires the current notice, records it and puts it in the token', async () => {
     const base = { email: email(), password: PASSWORD, name: 'Consenting' };
@@ -167,8 +169,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect((await therapistApi.therapy.notes.query({ sessionId: past.id })).notes.map((n) => n.note)).toEqual(
       ['Erin spoke about her panic attacks', 'an older note about Erin'],
     );
-    const [sealed] = await queryRows<{ ciphertext: string; wrapped: string; key_id: string }>(
+    const [sealed] = await queryRows(
       db,
+      z.object({ ciphertext: z.string(), wrapped: z.string(), key_id: z.string() }),
       sql`SELECT n.ciphertext, k.wrapped_key AS wrapped, k.key_id FROM session_notes n
           JOIN user_data_keys k ON k.user_id = ${id} WHERE n.session_id = ${past.id} AND n.patient_key`,
     );
@@ -208,8 +211,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     ).toMatchObject({ code: 'UNAUTHORIZED' });
 
     // Personal data: anonymised or gone.
-    const [user] = await queryRows<Record<string, unknown>>(
+    const [user] = await queryRows(
       db,
+      z.record(z.string(), z.unknown()),
       sql`SELECT email, name, phone, password_hash, deleted_at FROM users WHERE id = ${id}`,
     );
     expect(user).toMatchObject({ email: `erased-${id}@erased.invalid`, name: 'Deleted user', phone: null });
@@ -232,8 +236,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect(
       server.deps.notes.unwrapDataKey(id, { keyId: sealed!.key_id, ciphertext: sealed!.wrapped }),
     ).toHaveLength(32);
-    const keys = await queryRows<{ user_id: string; key_id: string; wrapped_key: string }>(
+    const keys = await queryRows(
       db,
+      z.object({ user_id: z.string(), key_id: z.string(), wrapped_key: z.string() }),
       sql`SELECT user_id, key_id, wrapped_key FROM user_data_keys`,
     );
     for (const k of keys) {
@@ -259,8 +264,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect(byId.get(past.id)).toMatchObject({ status: 'booked', patientName: 'Deleted user' });
 
     // The audit log: a tombstone, and no personal data left about the account.
-    const audit = await queryRows<{ action: string; ip: string | null; details: unknown }>(
+    const audit = await queryRows(
       db,
+      z.object({ action: z.string(), ip: z.string().nullable(), details: z.unknown() }),
       sql`SELECT action, ip, details FROM audit_log WHERE target_id = ${id} OR actor_id = ${id} ORDER BY id`,
     );
     expect(audit.at(-1)).toMatchObject({

@@ -7,14 +7,26 @@
 // destroys the user's data key (their session notes become unreadable everywhere),
 // deletes or anonymises their personal data, ends every token, and leaves a tombstone.
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
-import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
+import { date, idRow } from '../../db/row.ts';
+import { auditInsert } from '../audit.ts';
+import { claimsRow, claimsSelect, tokenSubject } from '../auth/claims.ts';
 import type { ClientInfo } from '../auth/refresh.ts';
-import { bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
+import { bumpedRow, bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import type { AppDeps } from '../services.ts';
 import { assertCurrentNotice, reauthenticate } from './auth.ts';
 import { conflict, unauthorized } from './errors.ts';
+
+const acceptedRow = claimsRow.extend({ accepted_at: date });
+const statusRow = z.object({
+  version: z.string().nullable(),
+  accepted_at: date.nullable(),
+  deletion_requested_at: date.nullable(),
+  deletion_due_at: date.nullable(),
+});
+const dueRow = z.object({ due: date });
 
 /**
  * privacy.acceptNotice: records the acceptance and returns a new access token for the same
@@ -27,27 +39,26 @@ export async function acceptNotice(
   ip: string,
 ) {
   assertCurrentNotice(deps.config, version);
-  const [row] = await queryRows<ClaimsRow & { accepted_at: Date }>(
+  const [row] = await queryRows(
     deps.db,
+    acceptedRow,
     sql`WITH c AS (
           INSERT INTO privacy_consents (user_id, notice_version, ip)
           SELECT id, ${version}, ${ip} FROM users
           WHERE id = ${auth.sub} AND status = 'active' AND deleted_at IS NULL
           RETURNING user_id, accepted_at
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT user_id, 'privacy.acceptNotice', user_id, ${ip}, jsonb_build_object('version', ${version}::text)
-          FROM c
+          ${auditInsert({ actorId: sql`user_id`, action: 'privacy.acceptNotice', targetId: sql`user_id`, ip, details: { version } }, sql`c`)}
         )
         ${claimsSelect(sql`users u JOIN c ON c.user_id = u.id`, sql`, c.accepted_at`)}`,
   );
   if (!row) throw unauthorized();
   // The consent row is not visible to the statement's own SELECT (one snapshot).
-  const claims = normalizeClaimsRow({ ...row, privacy_notice: version });
+  const claims = { ...row, privacy_notice: version };
   const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, claims.tokens_valid_after);
   return {
     version,
-    acceptedAt: new Date(row.accepted_at),
+    acceptedAt: row.accepted_at,
     accessToken: token,
     expiresIn: deps.tokens.ttlSeconds,
   };
@@ -55,13 +66,9 @@ export async function acceptNotice(
 
 /** privacy.status: the notice accepted, and any scheduled erasure. 1 query. */
 export async function privacyStatus(db: Executor, config: AppDeps['config'], userId: string) {
-  const [row] = await queryRows<{
-    version: string | null;
-    accepted_at: Date | null;
-    deletion_requested_at: Date | null;
-    deletion_due_at: Date | null;
-  }>(
+  const [row] = await queryRows(
     db,
+    statusRow,
     sql`SELECT c.notice_version AS version, c.accepted_at, u.deletion_requested_at, u.deletion_due_at
         FROM users u
         LEFT JOIN LATERAL (
@@ -71,13 +78,12 @@ export async function privacyStatus(db: Executor, config: AppDeps['config'], use
         WHERE u.id = ${userId} AND u.deleted_at IS NULL`,
   );
   if (!row) throw unauthorized();
-  const date = (d: Date | null) => (d === null ? null : new Date(d));
   return {
     currentNotice: config.PRIVACY_NOTICE_VERSION,
     acceptedNotice: row.version,
-    acceptedAt: date(row.accepted_at),
-    deletionRequestedAt: date(row.deletion_requested_at),
-    deletionDueAt: date(row.deletion_due_at),
+    acceptedAt: row.accepted_at,
+    deletionRequestedAt: row.deletion_requested_at,
+    deletionDueAt: row.deletion_due_at,
   };
 }
 
@@ -97,8 +103,9 @@ export async function requestDeletion(
     action: 'privacy.deleteAccountFailed',
     message: 'Password is incorrect',
   });
-  const [row] = await queryRows<{ due: Date }>(
+  const [row] = await queryRows(
     deps.db,
+    dueRow,
     sql`WITH u AS (
           UPDATE users SET deletion_requested_at = coalesce(deletion_requested_at, now()),
                  deletion_due_at = coalesce(deletion_due_at,
@@ -107,26 +114,25 @@ export async function requestDeletion(
           WHERE id = ${userId} AND deleted_at IS NULL
           RETURNING id, deletion_due_at
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT id, 'privacy.deleteAccount', id, ${client.ip}, jsonb_build_object('dueAt', deletion_due_at)
-          FROM u
+          ${auditInsert({ actorId: sql`id`, action: 'privacy.deleteAccount', targetId: sql`id`, ip: client.ip, details: sql`jsonb_build_object('dueAt', deletion_due_at)` }, sql`u`)}
         )
         SELECT deletion_due_at AS due FROM u`,
   );
   if (!row) throw unauthorized();
-  return { deletionDueAt: new Date(row.due) };
+  return { deletionDueAt: row.due };
 }
 
 /** privacy.cancelDeletion: while the grace period runs. 1 statement; nothing scheduled → CONFLICT. */
 export async function cancelDeletion(db: Executor, userId: string, ip: string): Promise<{ ok: true }> {
-  const [row] = await queryRows<{ id: string }>(
+  const [row] = await queryRows(
     db,
+    idRow,
     sql`WITH u AS (
           UPDATE users SET deletion_requested_at = NULL, deletion_due_at = NULL, updated_at = now()
           WHERE id = ${userId} AND deleted_at IS NULL AND deletion_due_at IS NOT NULL
           RETURNING id
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT id, 'privacy.cancelDeletion', id, ${ip} FROM u
+          ${auditInsert({ actorId: sql`id`, action: 'privacy.cancelDeletion', targetId: sql`id`, ip }, sql`u`)}
         )
         SELECT id FROM u`,
   );
@@ -159,8 +165,9 @@ export async function eraseDueAccounts(
 ): Promise<{ erased: number }> {
   let erased = 0;
   for (;;) {
-    const rows = await queryRows<{ id: string; tva: number }>(
+    const rows = await queryRows(
       tx,
+      bumpedRow,
       sql`WITH due AS (
             SELECT id FROM users WHERE deletion_due_at <= now() AND deleted_at IS NULL
             ORDER BY deletion_due_at LIMIT ${ERASURE_BATCH} FOR UPDATE SKIP LOCKED
@@ -193,10 +200,15 @@ export async function eraseDueAccounts(
             FROM due WHERE u.id = due.id
             RETURNING u.id, extract(epoch FROM u.tokens_valid_after)::float8 AS tva
           ), tombstone AS (
-            INSERT INTO audit_log (actor_id, action, target_id, details)
-            SELECT NULL, 'privacy.accountErased', e.id,
-                   jsonb_build_object('dataKeyDestroyed', e.id IN (SELECT user_id FROM shredded))
-            FROM erased e
+            ${auditInsert(
+              {
+                actorId: null,
+                action: 'privacy.accountErased',
+                targetId: sql`e.id`,
+                details: sql`jsonb_build_object('dataKeyDestroyed', e.id IN (SELECT user_id FROM shredded))`,
+              },
+              sql`erased e`,
+            )}
           )
           SELECT id, tva FROM erased`,
     );
@@ -209,7 +221,7 @@ export async function eraseDueAccounts(
           sql`, `,
         )})`,
       );
-    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, Number(r.tva))));
+    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, r.tva)));
     erased += rows.length;
     if (rows.length < ERASURE_BATCH) return { erased };
   }

@@ -8,7 +8,9 @@
 // rest get CONFLICT. Cancelling frees the slot (the indexes skip cancelled sessions).
 import { and, asc, desc, eq, gt, gte, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
+import { z } from 'zod';
 import { type Db, findPgError, queryRows, uniqueViolation } from '../../db/client.ts';
+import { date } from '../../db/row.ts';
 import { roles, sessionNotes, therapySessions, userDataKeys, users } from '../../db/schema/index.ts';
 import type {
   AddNoteInput,
@@ -137,6 +139,15 @@ function notTheTherapist(): DomainError {
   return notAllowed("Only the session's therapist can see its notes");
 }
 
+const noteSessionRow = z.object({
+  therapist_id: z.string(),
+  patient_id: z.string(),
+  patient_erased: z.boolean(),
+  key_id: z.string().nullable(),
+  wrapped_key: z.string().nullable(),
+});
+const addedNoteRow = z.object({ id: z.string(), session_id: z.string(), created_at: date });
+
 /**
  * Two queries: whose session it is (with the patient's wrapped data key), then the INSERT of
  * the note sealed with that key — creating the key in the same statement for a patient's
@@ -149,14 +160,9 @@ export async function addNote(
   authorId: string,
   input: AddNoteInput,
 ): Promise<{ id: string; sessionId: string; createdAt: Date }> {
-  const [session] = await queryRows<{
-    therapist_id: string;
-    patient_id: string;
-    patient_erased: boolean;
-    key_id: string | null;
-    wrapped_key: string | null;
-  }>(
+  const [session] = await queryRows(
     db,
+    noteSessionRow,
     sql`SELECT ts.therapist_id, ts.patient_id, p.deleted_at IS NOT NULL AS patient_erased, k.key_id, k.wrapped_key
         FROM therapy_sessions ts JOIN users p ON p.id = ts.patient_id
         LEFT JOIN user_data_keys k ON k.user_id = ts.patient_id
@@ -170,8 +176,9 @@ export async function addNote(
   const dataKey = existing ? cipher.unwrapDataKey(session.patient_id, existing) : fresh!.key;
   const keyId = existing ? existing.keyId : fresh!.wrapped.keyId;
   const ciphertext = sealWithDataKey(dataKey, input.note, input.sessionId);
-  const [note] = await queryRows<{ id: string; session_id: string; created_at: Date }>(
+  const [note] = await queryRows(
     db,
+    addedNoteRow,
     sql`WITH k AS (
           ${fresh ? sql`INSERT INTO user_data_keys (user_id, key_id, wrapped_key) VALUES (${session.patient_id}, ${keyId}, ${fresh.wrapped.ciphertext}) ON CONFLICT (user_id) DO NOTHING RETURNING 1` : sql`SELECT 1`}
         )
@@ -181,7 +188,7 @@ export async function addNote(
   );
   // Another note created the patient's key first: seal with that one.
   if (!note) return addNote(db, cipher, authorId, input);
-  return { id: note.id, sessionId: note.session_id, createdAt: new Date(note.created_at) };
+  return { id: note.id, sessionId: note.session_id, createdAt: note.created_at };
 }
 
 /**

@@ -5,7 +5,7 @@
 // of the statement that does what it records (no extra query, no action without entry).
 import { SQL, sql } from 'drizzle-orm';
 import type { Executor } from '../db/client.ts';
-import type { AuditAction } from '../shared/audit.ts';
+import type { AccessAction, AuditAction } from '../shared/audit.ts';
 
 /** A value, or SQL over the rows of the source (`auditInsert(entry, from)`). */
 type Value<T> = T | SQL;
@@ -18,6 +18,8 @@ export interface AuditEntry {
   ip?: Value<string | null>;
   /** Never put tokens, passwords, notes or answers here. */
   details?: Value<Record<string, unknown> | null>;
+  /** The request that did it (audited reads carry it). */
+  requestId?: Value<string | null>;
 }
 
 const param = <T>(value: Value<T> | undefined, type: SQL, encode: (v: T) => unknown = (v) => v): SQL =>
@@ -37,12 +39,40 @@ export function auditInsert(entry: AuditEntry, from?: SQL): SQL {
       param(entry.targetId, sql.raw('uuid')),
       param(entry.ip, sql.raw('text')),
       param(entry.details, sql.raw('jsonb'), (d) => JSON.stringify(d)),
+      param(entry.requestId, sql.raw('text')),
     ],
     sql`, `,
   );
-  return sql`INSERT INTO audit_log (actor_id, action, target_id, ip, details) ${
+  return sql`INSERT INTO audit_log (actor_id, action, target_id, ip, details, request_id) ${
     from ? sql`SELECT ${values} FROM ${from}` : sql`VALUES (${values})`
   }`;
+}
+
+/** Who reads, from where: what an audited read records besides the person and the action. */
+export interface Reader {
+  id: string;
+  ip: string;
+  requestId: string;
+}
+
+/**
+ * The entries of an audited read (shared/audit.ts ACCESS_ACTIONS): one per person in
+ * `subjects`, a source whose column `subject` is the person shown (and `details`, a jsonb,
+ * when `withDetails`); the reader's own data is not an access by someone else. Use it as a
+ * CTE of the statement that reads, so the read and its entries cannot come apart.
+ */
+export function accessAudit(action: AccessAction, reader: Reader, subjects: SQL, withDetails = false): SQL {
+  return auditInsert(
+    {
+      actorId: reader.id,
+      action,
+      targetId: sql`s.subject`,
+      ip: reader.ip,
+      requestId: reader.requestId,
+      details: withDetails ? sql`s.details` : null,
+    },
+    sql`(${subjects}) s WHERE s.subject IS DISTINCT FROM ${reader.id}::uuid`,
+  );
 }
 
 /** One INSERT; pass a transaction to make it part of the action it records. */

@@ -19,7 +19,7 @@ import { type Db, queryRows } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
 import type { AuditAction } from '../../shared/audit.ts';
 import type { AdminUsersListInput } from '../../shared/inputs/admin-users.ts';
-import { auditInsert } from '../audit.ts';
+import { accessAudit, auditInsert, type Reader } from '../audit.ts';
 import { revokeAllRefreshTokensOf } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, userRevocation } from '../auth/revocation.ts';
 import { decodeCursor, exactTimestamp, toPage } from '../keyset.ts';
@@ -273,12 +273,19 @@ export async function listUsers(db: Db, input: AdminUsersListInput) {
   );
 }
 
-/** One user with what the console's detail page shows. NOT_FOUND for a deleted or unknown id. */
-export async function getUser(db: Db, userId: string) {
+/**
+ * admin.users.get, an audited read: one user with what the console's detail page shows, and
+ * the access entry about them, in ONE statement. NOT_FOUND (and no entry) for a deleted or
+ * unknown id.
+ */
+export async function getUser(db: Db, reader: Reader, userId: string) {
   const [row] = await queryRows(
     db,
     userDetailRow,
-    sql`SELECT ${COLUMNS}, u.suspended_reason, u.last_login_at, u.updated_at ${FROM}
+    sql`WITH audit AS (
+          ${accessAudit('admin.users.get', reader, sql`SELECT id AS subject FROM users WHERE id = ${userId} AND deleted_at IS NULL`)}
+        )
+        SELECT ${COLUMNS}, u.suspended_reason, u.last_login_at, u.updated_at ${FROM}
         WHERE u.id = ${userId} AND u.deleted_at IS NULL`,
   );
   if (!row) throw notFound('User');

@@ -9,12 +9,15 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
-import { date, idRow } from '../../db/row.ts';
+import { date, idRow, num } from '../../db/row.ts';
+import { ACCESS_ACTIONS, type AccessAction } from '../../shared/audit.ts';
+import type { TAccessLogInput } from '../../shared/inputs/privacy.ts';
 import { auditInsert } from '../audit.ts';
 import { claimsRow, claimsSelect, tokenSubject } from '../auth/claims.ts';
 import type { ClientInfo } from '../auth/refresh.ts';
 import { bumpedRow, bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
+import { decodeCursor, toPage } from '../keyset.ts';
 import type { AppDeps } from '../services.ts';
 import { assertCurrentNotice, reauthenticate } from './auth.ts';
 import { conflict, unauthorized } from './errors.ts';
@@ -154,7 +157,8 @@ export const ERASED_EMAIL_DOMAIN = 'erased.invalid';
  * - cancelled: upcoming sessions the account takes part in (frees the other party's slot);
  *   past sessions stay, pointing at the anonymised account (the retention rule);
  * - anonymised: the users row (no email, name, phone; no usable password; deleted_at set);
- *   audit entries by or about the account lose their IP and details;
+ *   audit entries by or about the account lose their IP, details and request id
+ *   (scrub_audit_log, migrations/0011: the log is otherwise append-only);
  * - tokens: tokens_valid_after bumped (access tokens die at once, announced after);
  * - a tombstone audit entry 'privacy.accountErased' with no personal data.
  * Payment orders stay (financial records; no personal data beyond the pseudonymous id).
@@ -187,11 +191,7 @@ export async function eraseDueAccounts(
           consents AS (DELETE FROM privacy_consents WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           subs AS (DELETE FROM subscriptions WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           profiles AS (DELETE FROM therapist_profiles WHERE user_id IN (SELECT id FROM due) RETURNING 1),
-          scrubbed AS (
-            UPDATE audit_log SET ip = NULL, details = NULL
-            WHERE actor_id IN (SELECT id FROM due) OR target_id IN (SELECT id FROM due)
-            RETURNING 1
-          ), erased AS (
+          erased AS (
             UPDATE users u SET email = 'erased-' || u.id || ${`@${ERASED_EMAIL_DOMAIN}`}, name = 'Deleted user',
                    phone = NULL, language = NULL, password_hash = '!erased', suspended_reason = NULL,
                    failed_logins = 0, locked_until = NULL, last_login_at = NULL,
@@ -210,7 +210,9 @@ export async function eraseDueAccounts(
               sql`erased e`,
             )}
           )
-          SELECT id, tva FROM erased`,
+          -- The audit log is append-only (migrations/0011): scrub_audit_log() is the one way to
+          -- take the IP, details and request id off the entries by or about the accounts.
+          SELECT id, tva, (SELECT scrub_audit_log(ARRAY(SELECT id FROM due))) AS scrubbed FROM erased`,
     );
     // Refresh tokens go in a statement of their own: setting deleted_at fires the soft-delete
     // trigger (migrations/0004), which revokes them, and one statement may not change a row twice.
@@ -225,4 +227,53 @@ export async function eraseDueAccounts(
     erased += rows.length;
     if (rows.length < ERASURE_BATCH) return { erased };
   }
+}
+
+const accessRow = z.object({
+  id: num,
+  at: date,
+  action: z.enum(Object.keys(ACCESS_ACTIONS) as [AccessAction, ...AccessAction[]]),
+  name: z.string().nullable(),
+  role: z.string().nullable(),
+});
+
+/**
+ * privacy.accessLog: who read the caller's health data (shared/audit.ts ACCESS_ACTIONS),
+ * newest first, keyset pages on the entry id. Only the reader's name and role: never a staff
+ * member's contact details, ip or ids. One SELECT on audit_log_target_idx; only the
+ * caller's own entries can match.
+ */
+export async function accessLog(db: Executor, userId: string, input: TAccessLogInput) {
+  const after = decodeCursor(input.cursor, ['integer']);
+  const actions = sql.join(
+    Object.keys(ACCESS_ACTIONS).map((a) => sql`${a}`),
+    sql`, `,
+  );
+  const rows = await queryRows(
+    db,
+    accessRow,
+    sql`SELECT a.id, a.at, a.action, u.name, r.name AS role
+        FROM audit_log a
+        LEFT JOIN users u ON u.id = a.actor_id
+        LEFT JOIN roles r ON r.id = u.role_id
+        WHERE a.target_id = ${userId} AND a.action IN (${actions})
+          ${after ? sql`AND a.id < ${after[0]}` : sql``}
+        ORDER BY a.id DESC
+        LIMIT ${input.limit + 1}`,
+  );
+  return toPage(
+    rows,
+    input.limit,
+    (r) => [r.id],
+    (r) => ({
+      id: r.id,
+      at: r.at,
+      /** What was read: 'session_notes', 'crisis_alert' or 'account'. */
+      data: ACCESS_ACTIONS[r.action],
+      /** The procedure that read it. */
+      via: r.action,
+      /** Who: name and role only (null when that account no longer exists). */
+      by: { name: r.name, role: r.role },
+    }),
+  );
 }

@@ -74,8 +74,8 @@ export const auditRetentionJob: Job = {
     const [row] = await queryRows(
       tx,
       countRow,
-      sql`WITH d AS (DELETE FROM audit_log WHERE at < now() - make_interval(days => ${days}) RETURNING 1)
-          SELECT count(*)::int AS n FROM d`,
+      // The log is append-only (migrations/0011): entries leave only through this function.
+      sql`SELECT purge_audit_log(${days}::int) AS n`,
     );
     return { deleted: row?.n ?? 0, retentionDays: days };
   },

@@ -15,6 +15,7 @@ import {
   readNotes,
   therapistSchedule,
 } from '../domain/therapy.ts';
+import { readerOf } from '../trpc/context.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const therapyRouter = router({
@@ -47,5 +48,5 @@ export const therapyRouter = router({
   notes: protectedProcedure
     .meta({ auth: 'user', permission: 'notes.read' })
     .input(sessionIdInput)
-    .query(({ ctx, input }) => readNotes(ctx.deps.db, ctx.deps.notes, ctx.auth.sub, input.sessionId)),
+    .query(({ ctx, input }) => readNotes(ctx.deps.db, ctx.deps.notes, readerOf(ctx), input.sessionId)),
 });

@@ -11,7 +11,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Db, findPgError, queryRows, uniqueViolation } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
-import { roles, sessionNotes, therapySessions, userDataKeys, users } from '../../db/schema/index.ts';
+import { roles, therapySessions, users } from '../../db/schema/index.ts';
 import type {
   AddNoteInput,
   BookSessionInput,
@@ -206,9 +206,9 @@ const notesRow = z.object({
 
 /**
  * therapy.notes, an audited read: ONE statement reads the session, the patient's wrapped data
- * key and the notes (oldest first) and, only when the reader is the session's therapist,
- * writes the access entry about the patient (a data-modifying CTE: no read without its
- * entry). Another reader gets no notes and leaves no entry. Notes sealed with the patient's
+ * key and the notes (oldest first) and, only when the reader is the session's therapist and
+ * there is a note to show, writes the access entry about the patient (a data-modifying CTE:
+ * no read without its entry). Another reader gets no notes and leaves no entry. Notes sealed with the patient's
  * key open with it; older ones with the notes key.
  */
 export async function readNotes(db: Db, cipher: NotesCipher, reader: Reader, sessionId: string) {
@@ -219,7 +219,13 @@ export async function readNotes(db: Db, cipher: NotesCipher, reader: Reader, ses
           SELECT id, therapist_id, patient_id FROM therapy_sessions
           WHERE id = ${sessionId} AND therapist_id = ${reader.id}
         ), audit AS (
-          ${accessAudit('therapy.notes', reader, sql`SELECT patient_id AS subject, jsonb_build_object('sessionId', id) AS details FROM s`, true)}
+          ${accessAudit(
+            'therapy.notes',
+            reader,
+            sql`SELECT patient_id AS subject, jsonb_build_object('sessionId', id) AS details FROM s
+                WHERE EXISTS (SELECT 1 FROM session_notes n WHERE n.session_id = s.id)`,
+            true,
+          )}
         )
         SELECT ts.therapist_id, ts.patient_id, k.key_id AS data_key_id, k.wrapped_key AS data_key,
                n.id, n.key_id, n.ciphertext, n.patient_key, n.created_at

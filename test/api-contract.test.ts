@@ -47,10 +47,10 @@ const byPath = (a: DocumentedProcedure, b: DocumentedProcedure) => a.path.locale
 describe('docs/api.md, the contract', () => {
   const documented = documentedProcedures(read('docs/api.md'));
 
-  it('marks exactly the audited reads (shared/audit.ts ACCESS_ACTIONS) "audited read"', () => {
+  it('marks exactly the audited reads (shared/audit.ts ACCESS_ACTIONS) **audited read**', () => {
     const marked = read('docs/api.md')
       .split('\n')
-      .filter((line) => /^\|\s*`[a-zA-Z0-9.]+`/.test(line) && line.includes('audited read'))
+      .filter((line) => /^\|\s*`[a-zA-Z0-9.]+`/.test(line) && line.includes('**audited read**'))
       .map((line) => /`([a-zA-Z0-9.]+)`/.exec(line)![1]);
     expect(marked.sort()).toEqual(Object.keys(ACCESS_ACTIONS).sort());
     expect(documented.map((d) => d.path)).toContain('privacy.accessLog');

@@ -15,6 +15,7 @@ import { auditRetentionJob, JobRunner } from '../server/jobs/index.ts';
 import { ACCESS_ACTIONS } from '../shared/audit.ts';
 import { createUser, expectError, measure, slot, type TestUser } from './fixtures/domain.ts';
 import { callerFor, createTestDeps, DB_KINDS } from './helpers.ts';
+import { startTestServer, type TestServer, TRPC_PATHS, trpcInput } from './server.ts';
 
 const accessEntry = z.object({
   actor_id: z.string().nullable(),
@@ -297,5 +298,47 @@ describe.each(DB_KINDS)('audited reads on %s', (kind) => {
       // After the function, the same session still may not delete.
       await expect(deps.db.execute(sql`DELETE FROM audit_log WHERE at < now()`)).rejects.toThrow();
     });
+  });
+});
+
+describe.each(TRPC_PATHS)('audited reads over HTTP on the %s path', (trpcPath) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ trpcPath });
+  });
+  afterAll(() => server?.close());
+
+  it("records the caller's request id (X-Request-Id) and address with the read", async () => {
+    const db = server.deps.db;
+    const admin = await createUser(db, { role: 'admin' });
+    const patient = await createUser(db);
+    const { token } = await server.deps.tokens.sign(
+      {
+        id: admin.id,
+        email: admin.email,
+        role: admin.role,
+        privilegeLevel: admin.claims.privilegeLevel,
+        permissions: admin.claims.permissions,
+        features: admin.claims.features,
+        plan: admin.plan,
+        privacyNotice: admin.claims.privacyNotice,
+      },
+      randomUUID(),
+    );
+    const requestId = `trace-${randomUUID()}`;
+    const res = await fetch(
+      `${server.url}/trpc/admin.users.get?input=${encodeURIComponent(trpcInput({ userId: patient.id }))}`,
+      { headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId } },
+    );
+    expect(res.status).toBe(200);
+    expect(
+      await queryRows(
+        db,
+        accessEntry,
+        sql`SELECT actor_id, target_id, ip, request_id, details FROM audit_log WHERE action = 'admin.users.get'`,
+      ),
+    ).toEqual([
+      { actor_id: admin.id, target_id: patient.id, ip: '127.0.0.1', request_id: requestId, details: null },
+    ]);
   });
 });

@@ -13,7 +13,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { countQueries, type Executor, queryRows } from '../db/client.ts';
+import { countRow, idRow } from '../db/row.ts';
 import { bulkUserIdSql } from '../scripts/bulk-users.ts';
 import { loadConfig } from '../server/config.ts';
 import { closeDeps, createDeps } from '../server/create-services.ts';
@@ -46,7 +48,7 @@ const config = loadConfig({
 });
 const deps = await createDeps(config);
 const db = deps.db;
-const count = async (q: SQL) => (await queryRows<{ n: number }>(db, q))[0]!.n;
+const count = async (q: SQL) => (await queryRows(db, countRow, q))[0]!.n;
 
 if (
   (await count(sql`SELECT count(*)::int AS n FROM users WHERE email LIKE '%@bulk.manas360.test'`)) < USERS
@@ -138,8 +140,10 @@ const PROCS: Record<Proc, (c: ReturnType<typeof asPatient>) => Promise<unknown>>
   assessments: (c) => c.insights.assessments({}),
 };
 
+const planRow = z.object({ 'QUERY PLAN': z.string() });
+
 async function userId(g: number): Promise<string> {
-  return (await queryRows<{ id: string }>(db, sql`SELECT ${patient(`${g}`)} AS id`))[0]!.id;
+  return (await queryRows(db, idRow, sql`SELECT ${patient(`${g}`)} AS id`))[0]!.id;
 }
 const pct = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -199,7 +203,7 @@ async function explain(label: string, run: (ex: Executor) => Promise<unknown>) {
   } as unknown as Executor;
   await run(spy);
   for (const q of captured) {
-    const plan = await queryRows<{ 'QUERY PLAN': string }>(db, sql`EXPLAIN (ANALYZE, BUFFERS) ${q}`);
+    const plan = await queryRows(db, planRow, sql`EXPLAIN (ANALYZE, BUFFERS) ${q}`);
     console.log(`\n--- ${label}\n${plan.map((r) => r['QUERY PLAN']).join('\n')}`);
   }
 }

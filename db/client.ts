@@ -11,6 +11,7 @@ import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-or
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import type { z } from 'zod';
 import { acquireEmbeddedLock } from './embedded-lock.ts';
 import * as schema from './schema/index.ts';
 
@@ -340,11 +341,36 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
   };
 }
 
-/** Runs raw SQL and returns its rows, whichever driver is underneath. */
-export async function queryRows<T>(db: Executor, query: SQL): Promise<T[]> {
+/** A raw statement returned a row its schema does not describe: a bug, answered as a 500. */
+export class RowShapeError extends Error {
+  constructor(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
+    // Paths and messages only: a row's values may be health data.
+    super(
+      `row shape: ${issues.map((i) => `${i.path.map(String).join('.') || '(row)'}: ${i.message}`).join('; ')}`,
+    );
+    this.name = 'RowShapeError';
+  }
+}
+
+/**
+ * Runs raw SQL and returns its rows, whichever driver is underneath, each checked (and
+ * read: see db/row.ts for the types the two drivers return differently) by `row`, a zod
+ * schema of one row. Columns the schema does not name are dropped.
+ */
+export async function queryRows<S extends z.ZodType>(
+  db: Executor,
+  row: S,
+  query: SQL,
+): Promise<z.output<S>[]> {
   const res = (await db.execute(query)) as unknown;
-  if (Array.isArray(res)) return res as T[];
-  return ((res as { rows?: T[] }).rows ?? []) as T[];
+  const rows = (Array.isArray(res) ? res : ((res as { rows?: unknown[] }).rows ?? [])) as unknown[];
+  const out: z.output<S>[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const parsed = row.safeParse(rows[i]);
+    if (!parsed.success) throw new RowShapeError(parsed.error.issues);
+    out[i] = parsed.data;
+  }
+  return out;
 }
 
 /** The unique-violation constraint name of a database error, if that is what it is. */

@@ -1,21 +1,23 @@
 // Materialized-view operations shared by the refresh job, admin.views.* and scripts.
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Database, type Executor, queryRows } from './client.ts';
+import { num } from './row.ts';
 import { MATERIALIZED_VIEWS } from './schema/views.ts';
 
-export interface ViewRefresh {
-  name: string;
-  ms: number;
-  rows: number;
-}
+/** A row of refresh_materialized_views() / refresh_materialized_view(name), read as a ViewRefresh. */
+export const viewRefreshRow = z
+  .object({ view_name: z.string(), duration_ms: num, row_count: num })
+  .transform((r) => ({ name: r.view_name, ms: r.duration_ms, rows: r.row_count }));
+export type ViewRefresh = z.output<typeof viewRefreshRow>;
 
 /** Refreshes the materialized views CONCURRENTLY (one statement); returns name, ms and rows per view. */
 export async function refreshViews(db: Executor): Promise<ViewRefresh[]> {
-  const rows = await queryRows<{ view_name: string; duration_ms: number; row_count: string | number }>(
+  return queryRows(
     db,
+    viewRefreshRow,
     sql`SELECT view_name, duration_ms, row_count FROM refresh_materialized_views()`,
   );
-  return rows.map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
 }
 
 /**
@@ -27,23 +29,23 @@ export async function refreshViews(db: Executor): Promise<ViewRefresh[]> {
 export async function refreshViewsInParallel(database: Database): Promise<ViewRefresh[]> {
   const pg = database.pg;
   if (!pg) return refreshViews(database.db);
-  type Row = { view_name: string; duration_ms: number; row_count: string | number };
   const results = await Promise.all(
     MATERIALIZED_VIEWS.map((name) =>
       pg.begin(async (tx) => {
         await tx`SET LOCAL statement_timeout = '15min'`;
-        return tx<Row[]>`SELECT view_name, duration_ms, row_count FROM refresh_materialized_view(${name})`;
+        return tx`SELECT view_name, duration_ms, row_count FROM refresh_materialized_view(${name})`;
       }),
     ),
   );
-  return results
-    .flat()
-    .map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
+  return results.flat().map((r) => viewRefreshRow.parse(r));
 }
+
+const staleRow = z.object({ stale: z.boolean() });
+const matviewRow = z.object({ matviewname: z.string(), has_unique: z.boolean() });
 
 /** True when a base table changed since the last refresh (or a view was never refreshed). */
 export async function viewsStale(db: Executor): Promise<boolean> {
-  const [row] = await queryRows<{ stale: boolean }>(db, sql`SELECT materialized_views_stale() AS stale`);
+  const [row] = await queryRows(db, staleRow, sql`SELECT materialized_views_stale() AS stale`);
   return row?.stale ?? true;
 }
 
@@ -52,8 +54,9 @@ export async function viewsStale(db: Executor): Promise<boolean> {
  * one). Throws a clear error naming what is missing, e.g. when migrations were not run.
  */
 export async function assertViewsReady(db: Executor): Promise<void> {
-  const rows = await queryRows<{ matviewname: string; has_unique: boolean }>(
+  const rows = await queryRows(
     db,
+    matviewRow,
     sql`SELECT m.matviewname,
                EXISTS (SELECT 1 FROM pg_index i
                        WHERE i.indrelid = format('%I.%I', m.schemaname, m.matviewname)::regclass

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { createDatabase, queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { refreshViews } from '../db/views.ts';
 import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { loadConfig, loadDotEnv } from '../server/config.ts';
@@ -84,7 +85,7 @@ for (let from = start; from < start + total; from += batch) {
   console.log(`users ${from}..${to} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 if (database.kind === 'postgres') await db.execute(sql`ANALYZE`);
-const [count] = await queryRows<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM users`);
+const [count] = await queryRows(db, countRow, sql`SELECT count(*)::int AS n FROM users`);
 console.log(
   `seeded ${total} bulk users in ${((performance.now() - began) / 1000).toFixed(1)} s; users now ${count?.n}`,
 );

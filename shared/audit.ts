@@ -43,5 +43,26 @@ export const AUDIT_ACTIONS = [
   // Written by the database when a user row is deleted by SQL (migration 0004).
   'user.deleted',
   'user.softDeleted',
+  // Audited reads (below).
+  'therapy.notes',
+  'crisis.list',
+  'admin.users.get',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/**
+ * Audited reads: the procedures that show one person's health data to someone else write
+ * an entry (actor, the person as target, ip, request id) in the statement that reads it,
+ * one per person shown. The value is the kind of data disclosed, as privacy.accessLog
+ * tells the person. docs/api.md marks these procedures "audited read".
+ */
+export const ACCESS_ACTIONS = {
+  /** A therapist read the notes of a session with the patient. */
+  'therapy.notes': 'session_notes',
+  /** The crisis team saw the patient's alert with its screening result and contact details. */
+  'crisis.list': 'crisis_alert',
+  /** Staff opened the patient's account (profile, role, plan, status, last sign-in). */
+  'admin.users.get': 'account',
+} as const satisfies Partial<Record<AuditAction, string>>;
+export type AccessAction = keyof typeof ACCESS_ACTIONS;
+export type AccessKind = (typeof ACCESS_ACTIONS)[AccessAction];

@@ -4,6 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { listUsers } from '../server/domain/admin-users.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { authenticate, createContext } from '../server/trpc/context.ts';
@@ -56,8 +57,9 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     return callerFor(deps, claims, { ip: '10.0.0.1' });
   };
   const auditCount = async (action: string, targetId: string) => {
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM audit_log WHERE action = ${action} AND target_id = ${targetId}`,
     );
     return row?.n ?? 0;

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { configSchema } from '../server/config.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { policyRows } from '../server/trpc/policy.ts';
+import { ACCESS_ACTIONS } from '../shared/audit.ts';
 
 const read = (path: string) => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 
@@ -45,6 +46,15 @@ const byPath = (a: DocumentedProcedure, b: DocumentedProcedure) => a.path.locale
 
 describe('docs/api.md, the contract', () => {
   const documented = documentedProcedures(read('docs/api.md'));
+
+  it('marks exactly the audited reads (shared/audit.ts ACCESS_ACTIONS) **audited read**', () => {
+    const marked = read('docs/api.md')
+      .split('\n')
+      .filter((line) => /^\|\s*`[a-zA-Z0-9.]+`/.test(line) && line.includes('**audited read**'))
+      .map((line) => /`([a-zA-Z0-9.]+)`/.exec(line)![1]);
+    expect(marked.sort()).toEqual(Object.keys(ACCESS_ACTIONS).sort());
+    expect(documented.map((d) => d.path)).toContain('privacy.accessLog');
+  });
 
   it('lists every procedure once', () => {
     const paths = documented.map((d) => d.path);

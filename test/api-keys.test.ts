@@ -6,6 +6,7 @@
 import type { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { loadRevocations, RevocationList } from '../server/auth/revocation.ts';
 import type { AppRouter } from '../shared/index.ts';
@@ -27,14 +28,16 @@ describe('API keys', () => {
   });
 
   const keyRows = (userId: string) =>
-    queryRows<{ token_hash: string; prefix: string }>(
+    queryRows(
       server.deps.db,
+      z.object({ token_hash: z.string(), prefix: z.string() }),
       sql`SELECT token_hash, prefix FROM api_keys WHERE user_id = ${userId}`,
     );
   const auditActions = async (userId: string) =>
     (
-      await queryRows<{ action: string }>(
+      await queryRows(
         server.deps.db,
+        z.object({ action: z.string() }),
         sql`SELECT action FROM audit_log WHERE actor_id = ${userId} ORDER BY id`,
       )
     ).map((r) => r.action);
@@ -68,9 +71,12 @@ describe('API keys', () => {
     expect(created.expiresAt.getTime() - Date.now()).toBeGreaterThan(29.9 * 86_400_000);
     const [stored] = await keyRows(me.id);
     expect(stored!.token_hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(JSON.stringify(await queryRows(server.deps.db, sql`SELECT * FROM api_keys`))).not.toContain(
-      created.key.slice(-43),
+    const everyKey = await queryRows(
+      server.deps.db,
+      z.record(z.string(), z.unknown()),
+      sql`SELECT * FROM api_keys`,
     );
+    expect(JSON.stringify(everyKey)).not.toContain(created.key.slice(-43));
 
     const { result: listed, queries: listQueries } = await serverQueries(() => me.api.apiKeys.list.query());
     expect(listQueries).toBe(1);

@@ -2,7 +2,9 @@
 // several instances start together; an existing account is left alone.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { ensureSuperadmin } from '../server/auth/bootstrap.ts';
 import { loadConfig } from '../server/config.ts';
 import { authenticate } from '../server/trpc/context.ts';
@@ -37,8 +39,9 @@ describe.each(DB_KINDS)('superadmin bootstrap on %s', (kind) => {
       Array.from({ length: 4 }, () => ensureSuperadmin(deps.db, deps.passwords, other, ADMIN_PASSWORD)),
     );
     expect(raced.filter((o) => o === 'created')).toHaveLength(1);
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM users WHERE lower(email) IN ('root@example.com', ${other})`,
     );
     expect(row?.n).toBe(2);
@@ -53,8 +56,9 @@ describe.each(DB_KINDS)('superadmin bootstrap on %s', (kind) => {
       acceptPrivacyNotice: NOTICE,
     });
     expect(await ensureSuperadmin(deps.db, deps.passwords, email, ADMIN_PASSWORD)).toBe('exists');
-    const [row] = await queryRows<{ role: string }>(
+    const [row] = await queryRows(
       deps.db,
+      z.object({ role: z.string() }),
       sql`SELECT r.name AS role FROM users u JOIN roles r ON r.id = u.role_id WHERE u.id = ${reg.user.id}`,
     );
     expect(row?.role).toBe('patient');

@@ -3,7 +3,9 @@
 import type { TRPCError } from '@trpc/server';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { countQueries, queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { readClaimsById } from '../server/auth/claims.ts';
 import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { hashRefreshToken } from '../server/auth/refresh.ts';
@@ -61,13 +63,15 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(claims?.permissions).toContain('mood.write');
     expect(claims?.permissions).not.toContain('users.read');
     // Only the SHA-256 of the refresh token is stored.
-    const stored = await queryRows<{ token_hash: string }>(
+    const stored = await queryRows(
       deps.db,
+      z.object({ token_hash: z.string() }),
       sql`SELECT token_hash FROM refresh_tokens WHERE user_id = ${result.user.id}`,
     );
     expect(stored).toEqual([{ token_hash: hashRefreshToken(result.refreshToken) }]);
-    const [sub] = await queryRows<{ code: string; status: string }>(
+    const [sub] = await queryRows(
       deps.db,
+      z.object({ code: z.string(), status: z.string() }),
       sql`SELECT p.code, s.status FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.user_id = ${result.user.id}`,
     );
     expect(sub).toEqual({ code: 'free', status: 'active' });
@@ -114,8 +118,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(wrong.code).toBe('UNAUTHORIZED');
     expect(unknown.code).toBe('UNAUTHORIZED');
     expect(wrong.message).toBe(unknown.message);
-    const audit = await queryRows<{ action: string; reason: string }>(
+    const audit = await queryRows(
       deps.db,
+      z.object({ action: z.string(), reason: z.string().nullable() }),
       sql`SELECT action, details->>'reason' AS reason FROM audit_log
           WHERE action IN ('auth.login', 'auth.loginFailed') AND (target_id = ${result.user.id} OR target_id IS NULL)
           ORDER BY id`,
@@ -160,8 +165,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     const b = await bearer(deps, second.accessToken);
     expect(b?.sid).toBe(a?.sid);
     const third = await anon().auth.refresh({ refreshToken: second.refreshToken });
-    const rows = await queryRows<{ parent_id: string | null; family_id: string; used: boolean }>(
+    const rows = await queryRows(
       deps.db,
+      z.object({ parent_id: z.string().nullable(), family_id: z.string(), used: z.boolean() }),
       sql`SELECT parent_id, family_id, used_at IS NOT NULL AS used FROM refresh_tokens
           WHERE user_id = ${first.user.id} ORDER BY created_at, parent_id NULLS FIRST`,
     );
@@ -202,8 +208,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     const { result, queries } = await countQueries(() => bearer(deps, second.accessToken));
     expect(result).toBeNull();
     expect(queries).toBe(0);
-    const [audit] = await queryRows<{ n: number }>(
+    const [audit] = await queryRows(
       deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refreshReuse' AND target_id = ${first.user.id}`,
     );
     expect(audit?.n).toBe(1);
@@ -217,8 +224,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     for (const r of results)
       if (r.status === 'rejected') expect((r.reason as TRPCError).code).toBe('UNAUTHORIZED');
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ${first.user.id}`,
     );
     expect(row?.n).toBe(2);
@@ -238,8 +246,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     await deps.db.execute(sql`UPDATE users SET status = 'suspended' WHERE id = ${c.user.id}`);
     expect((await errorOf(anon().auth.refresh({ refreshToken: c.refreshToken }))).code).toBe('UNAUTHORIZED');
     // Nothing was issued for any of them.
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id IN (${a.user.id}, ${b.user.id}, ${c.user.id})`,
     );
     expect(row?.n).toBe(3);
@@ -283,8 +292,9 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     // A new login right after works (its token is issued at or after tokens_valid_after).
     const s3 = await anon().auth.login({ email, password: PASSWORD });
     expect(await bearer(deps, s3.accessToken)).not.toBeNull();
-    const [audit] = await queryRows<{ n: number }>(
+    const [audit] = await queryRows(
       deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.logoutAll' AND actor_id = ${s1.user.id}`,
     );
     expect(audit?.n).toBe(1);

@@ -2,7 +2,9 @@
 // team's alerts and the admin dashboard's reads.
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
+import { countRow, num } from '../db/row.ts';
 import { auditLog, crisisAlerts, subscriptions, therapySessions } from '../db/schema/index.ts';
 import { recordAudit } from '../server/audit.ts';
 import { JOB_LOCK_NAMESPACE, viewRefreshJob } from '../server/jobs/index.ts';
@@ -142,8 +144,9 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
       const { result, queries } = await measure(() => callerFor(deps, admin.claims).admin.views.refresh());
       // The job lock and the refresh with its audit entry; PGlite has no lock to take.
       expect(queries).toBe(kind === 'postgres' ? 2 : 1);
-      const [{ n: userCount }] = (await queryRows<{ n: number }>(
+      const [{ n: userCount }] = (await queryRows(
         deps.db,
+        countRow,
         sql`SELECT count(*)::int AS n FROM users WHERE deleted_at IS NULL`,
       )) as [{ n: number }];
       for (const v of result) {
@@ -295,8 +298,9 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
 
       const { result, queries } = await measure(() => callerFor(deps, admin.claims).analytics.overview());
       expect(queries).toBe(1);
-      const expected = await queryRows<{ role: string; plan: string; n: number; active: number }>(
+      const expected = await queryRows(
         deps.db,
+        z.object({ role: z.string(), plan: z.string(), n: num, active: num }),
         sql`SELECT r.name AS role, CASE WHEN s.status = 'active' THEN p.code ELSE 'free' END AS plan,
                    count(*)::int AS n, count(*) FILTER (WHERE s.status = 'active')::int AS active
             FROM users u JOIN roles r ON r.id = u.role_id
@@ -314,8 +318,9 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
       expect(result.usersByPlan.free).toBe(sum('plan', 'free'));
       expect(result.usersByStatus).toEqual({ active: expected.reduce((a, e) => a + e.n, 0) });
       expect(result.activeSubscriptions).toBe(expected.reduce((a, e) => a + e.active, 0));
-      const [domain] = await queryRows<{ a: number; c: number; o: number }>(
+      const [domain] = await queryRows(
         deps.db,
+        z.object({ a: num, c: num, o: num }),
         sql`SELECT (SELECT count(*)::int FROM assessments) AS a, (SELECT count(*)::int FROM crisis_alerts) AS c,
                    (SELECT count(*)::int FROM crisis_alerts WHERE status = 'open') AS o`,
       );

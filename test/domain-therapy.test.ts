@@ -4,7 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { sessionNotes, therapySessions } from '../db/schema/index.ts';
 import { NotesCipher, parseNotesKeys } from '../server/crypto/notes.ts';
 import { BOOKING_HORIZON_DAYS } from '../shared/inputs/therapy.ts';
@@ -79,8 +81,9 @@ describe.each(DB_KINDS)('therapy sessions and notes on %s', (kind) => {
       expect(ok).toHaveLength(1);
       expect(failed).toHaveLength(9);
       for (const f of failed) expect(f.reason).toMatchObject({ code: 'CONFLICT' });
-      const [count] = await queryRows<{ n: number }>(
+      const [count] = await queryRows(
         deps.db,
+        countRow,
         sql`SELECT count(*)::int AS n FROM therapy_sessions WHERE therapist_id = ${therapist.id}
             AND starts_at = ${startsAt.toISOString()}::timestamptz AND status <> 'cancelled'`,
       );
@@ -329,16 +332,18 @@ describe.each(DB_KINDS)('therapy sessions and notes on %s', (kind) => {
     });
 
     it('stores no plaintext in any column of any table: only the key id and ciphertext', async () => {
-      const tables = await queryRows<{ table_name: string }>(
+      const tables = await queryRows(
         deps.db,
+        z.object({ table_name: z.string() }),
         sql`SELECT table_name FROM information_schema.tables
             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`,
       );
       expect(tables.length).toBeGreaterThan(10);
       const needle = PLAINTEXT.slice(-24);
       for (const { table_name } of tables) {
-        const [hit] = await queryRows<{ n: number }>(
+        const [hit] = await queryRows(
           deps.db,
+          countRow,
           sql`SELECT count(*)::int AS n FROM ${sql.identifier(table_name)} t WHERE t::text LIKE ${`%${needle}%`}`,
         );
         expect(hit!.n, `plaintext found in ${table_name}`).toBe(0);

@@ -2,6 +2,7 @@
 // saved with its assessment, policy and bad input.
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { crisisAlerts, moodEntries } from '../db/schema/index.ts';
 import { scoreAssessment } from '../server/domain/assessments.ts';
@@ -142,8 +143,9 @@ describe.each(DB_KINDS)('mood and assessments on %s', (kind) => {
         if (!result.nextCursor) break;
         cursor = result.nextCursor;
       }
-      const [expected] = await queryRows<{ ids: string[] }>(
+      const [expected] = await queryRows(
         deps.db,
+        z.object({ ids: z.array(z.string()) }),
         sql`SELECT array_agg(id ORDER BY created_at DESC, id DESC) AS ids FROM mood_entries WHERE user_id = ${logger.id}`,
       );
       expect(seen).toEqual(expected!.ids);

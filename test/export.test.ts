@@ -6,6 +6,7 @@ import { sql } from 'drizzle-orm';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { type Account, ADMIN_ENV, account, download, serverQueries } from './accounts.ts';
 import { bearer, startTestServer, type TestServer } from './server.ts';
@@ -24,8 +25,9 @@ describe('export.mine', () => {
 
   const auditCount = async (userId: string, action: string) =>
     (
-      await queryRows<{ n: number }>(
+      await queryRows(
         server.deps.db,
+        countRow,
         sql`SELECT count(*)::int AS n FROM audit_log WHERE actor_id = ${userId} AND action = ${action}`,
       )
     )[0]!.n;

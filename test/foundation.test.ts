@@ -1,6 +1,8 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { findPgError, queryRows } from '../db/client.ts';
+import { countRow, num } from '../db/row.ts';
 import {
   MATERIALIZED_VIEWS,
   plans,
@@ -48,8 +50,9 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     const db = database.db;
     const roleRows = await db.select().from(roles);
     expect(Object.fromEntries(roleRows.map((r) => [r.name, r.privilegeLevel]))).toEqual(ROLES);
-    const perms = await queryRows<{ role: string; perms: string[] }>(
+    const perms = await queryRows(
       db,
+      z.object({ role: z.string(), perms: z.array(z.string()) }),
       sql`SELECT r.name AS role, array_agg(p.name ORDER BY p.name) AS perms FROM roles r
           JOIN role_permissions rp ON rp.role_id = r.id JOIN permissions p ON p.id = rp.permission_id GROUP BY r.name`,
     );
@@ -77,8 +80,9 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     expect(byRole.admin).toContain('support.manage');
     expect(byRole.patient).not.toContain('support.manage');
     expect(byRole.admin).not.toContain('roles.manage');
-    const planFeats = await queryRows<{ code: string; price_paise: number; feats: string[] }>(
+    const planFeats = await queryRows(
       db,
+      z.object({ code: z.string(), price_paise: num, feats: z.array(z.string()) }),
       sql`SELECT p.code, p.price_paise, array_agg(f.code ORDER BY f.code) AS feats FROM plans p
           JOIN plan_features pf ON pf.plan_id = p.id JOIN features f ON f.id = pf.feature_id GROUP BY p.code, p.price_paise`,
     );
@@ -114,10 +118,9 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     await insertUser('parallel-refresh@example.com');
     const views = await refreshViewsInParallel(database);
     expect(views.map((v) => v.name)).toEqual([...MATERIALIZED_VIEWS]);
-    const [{ n }] = (await queryRows<{ n: number }>(
-      database.db,
-      sql`SELECT count(*)::int AS n FROM users`,
-    )) as [{ n: number }];
+    const [{ n }] = (await queryRows(database.db, countRow, sql`SELECT count(*)::int AS n FROM users`)) as [
+      { n: number },
+    ];
     for (const v of views) expect(v.rows).toBe(n);
     expect(await viewsStale(database.db)).toBe(false);
     await expect(
@@ -207,8 +210,9 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
       'mv_users_with_subscription',
       'mv_user_counts',
     ]);
-    const [{ count: userCount }] = (await queryRows<{ count: number }>(
+    const [{ count: userCount }] = (await queryRows(
       db,
+      z.object({ count: num }),
       sql`SELECT count(*)::int AS count FROM users`,
     )) as [{ count: number }];
     for (const r of result.filter((v) => v.name !== 'mv_user_counts')) {
@@ -216,28 +220,29 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
       expect(r.ms).toBeGreaterThanOrEqual(0);
     }
     expect(await viewsStale(db)).toBe(false);
-    const [feat] = await queryRows<{ plan: string; features: string[] }>(
+    const [feat] = await queryRows(
       db,
+      z.object({ plan: z.string(), features: z.array(z.string()) }),
       sql`SELECT plan, features FROM mv_user_features WHERE user_id = ${userId}`,
     );
     expect(feat).toEqual({
       plan: 'basic',
       features: ['assessments', 'data_export', 'mood_tracking', 'therapist_booking'],
     });
-    const [perm] = await queryRows<{ role: string; privilege_level: number; permissions: string[] }>(
+    const [perm] = await queryRows(
       db,
+      z.object({ role: z.string(), privilege_level: num, permissions: z.array(z.string()) }),
       sql`SELECT role, privilege_level, permissions FROM mv_user_permissions WHERE user_id = ${userId}`,
     );
     expect(perm?.role).toBe('patient');
     expect(perm?.privilege_level).toBe(10);
     expect(perm?.permissions).toContain('mood.write');
     // The user counts add up to the users, by role, plan, status and subscription status.
-    const counts = await queryRows<{
-      role: string;
-      plan: string;
-      subscription_status: string;
-      users: number;
-    }>(db, sql`SELECT role, plan, subscription_status, users FROM mv_user_counts`);
+    const counts = await queryRows(
+      db,
+      z.object({ role: z.string(), plan: z.string(), subscription_status: z.string(), users: z.number() }),
+      sql`SELECT role, plan, subscription_status, users FROM mv_user_counts`,
+    );
     expect(counts.reduce((n, c) => n + c.users, 0)).toBe(userCount);
     expect(counts).toContainEqual({
       role: 'patient',

@@ -3,6 +3,7 @@
 // the same server told apart by application_name (skipped without DATABASE_URL).
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createDatabase, type Database, queryRows } from '../db/client.ts';
 import { auditLog, roles } from '../db/schema/index.ts';
 import { createTestDatabase, REAL_DATABASE_URL } from './helpers.ts';
@@ -40,7 +41,7 @@ describe.skipIf(!REAL_DATABASE_URL)('read replicas', () => {
       async (tx) => (await tx.select({ app: appName }).from(roles).limit(1))[0]!.app,
     );
     expect(inTx).toBe('routing-test');
-    const [raw] = await queryRows<{ app: string }>(readDb, sql`SELECT ${appName} AS app`);
+    const [raw] = await queryRows(readDb, z.object({ app: z.string() }), sql`SELECT ${appName} AS app`);
     expect(raw!.app).toBe('routing-test');
     expect(database.pools!.map((p) => p.name)).toEqual(['primary', 'replica0']);
   });

@@ -6,7 +6,9 @@ import { eq, sql } from 'drizzle-orm';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createDatabase, type Database, queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { roles, users } from '../db/schema/index.ts';
 import { RevocationList } from '../server/auth/revocation.ts';
 import { loadConfig } from '../server/config.ts';
@@ -74,13 +76,15 @@ describe.each(DB_KINDS)('jobs on %s', (kind) => {
     expect(tokens).toMatchObject({ outcome: 'ran', detail: { deleted: 1 } });
     const audit = await jobs.run(auditRetentionJob);
     expect(audit).toMatchObject({ outcome: 'ran', detail: { deleted: 1, retentionDays: 30 } });
-    const left = await queryRows<{ action: string }>(
+    const left = await queryRows(
       database.db,
+      z.object({ action: z.string() }),
       sql`SELECT action FROM audit_log WHERE action LIKE 'job.test.%'`,
     );
     expect(left.map((r) => r.action)).toEqual(['job.test.recent']);
-    const [t] = await queryRows<{ n: number }>(
+    const [t] = await queryRows(
       database.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ${userId}`,
     );
     expect(t!.n).toBe(1);
@@ -103,8 +107,9 @@ describe.skipIf(!REAL_DATABASE_URL)('jobs across instances (PostgreSQL)', () => 
     const runners = instances.map(runnerOn);
     for (let round = 0; round < 5; round++) {
       await addUser(database);
-      const before = await queryRows<{ n: number }>(
+      const before = await queryRows(
         database.db,
+        countRow,
         sql`SELECT count(*)::int AS n FROM mv_users_with_subscription`,
       );
       const outcomes = await Promise.all(runners.map((r) => r.run(viewRefreshJob)));
@@ -114,8 +119,9 @@ describe.skipIf(!REAL_DATABASE_URL)('jobs across instances (PostgreSQL)', () => 
       expect(outcomes.every((o) => ['ran', 'skipped_locked', 'skipped_fresh'].includes(o.outcome))).toBe(
         true,
       );
-      const after = await queryRows<{ n: number }>(
+      const after = await queryRows(
         database.db,
+        countRow,
         sql`SELECT count(*)::int AS n FROM mv_users_with_subscription`,
       );
       expect(after[0]!.n).toBe(before[0]!.n + 1);

@@ -6,7 +6,9 @@
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { countQueries, queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { NoteDecryptError, openWithDataKey } from '../server/crypto/notes.ts';
 import { RAZORPAY_WEBHOOK_PATH } from '../server/http/webhooks.ts';
 import { accountErasureJob, JobRunner, viewRefreshJob } from '../server/jobs/index.ts';
@@ -82,7 +84,7 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
       body: trpcInput(input),
     });
   const count = async (query: ReturnType<typeof sql>) =>
-    (await queryRows<{ n: number }>(server.deps.db, query))[0]!.n;
+    (await queryRows(server.deps.db, countRow, query))[0]!.n;
 
   it('registration requires the current notice, records it and puts it in the token', async () => {
     const base = { email: email(), password: PASSWORD, name: 'Consenting' };
@@ -214,8 +216,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
       (await server.client().auth.exchangeApiKey.mutate({ apiKey: key.key })).accessToken,
     );
     expect((await viaKey.mood.list.query({})).items).toHaveLength(1);
-    const [sealed] = await queryRows<{ ciphertext: string; wrapped: string; key_id: string }>(
+    const [sealed] = await queryRows(
       db,
+      z.object({ ciphertext: z.string(), wrapped: z.string(), key_id: z.string() }),
       sql`SELECT n.ciphertext, k.wrapped_key AS wrapped, k.key_id FROM session_notes n
           JOIN user_data_keys k ON k.user_id = ${id} WHERE n.session_id = ${past.id} AND n.patient_key`,
     );
@@ -243,8 +246,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     await db.execute(sql`UPDATE users SET deletion_due_at = now() WHERE id = ${leaving.id}`);
 
     // Every column that references an account has a rule; count what each holds now.
-    const columns = await queryRows<{ tbl: string; col: string }>(
+    const columns = await queryRows(
       db,
+      z.object({ tbl: z.string(), col: z.string() }),
       sql`SELECT c.conrelid::regclass::text AS tbl, a.attname AS col
           FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
           WHERE c.contype = 'f' AND c.confrelid = 'users'::regclass`,
@@ -292,8 +296,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     });
 
     // Personal data: anonymised or gone.
-    const [user] = await queryRows<Record<string, unknown>>(
+    const [user] = await queryRows(
       db,
+      z.record(z.string(), z.unknown()),
       sql`SELECT email, name, phone, password_hash, deleted_at FROM users WHERE id = ${id}`,
     );
     expect(user).toMatchObject({ email: `erased-${id}@erased.invalid`, name: 'Deleted user', phone: null });
@@ -304,8 +309,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect(
       server.deps.notes.unwrapDataKey(id, { keyId: sealed!.key_id, ciphertext: sealed!.wrapped }),
     ).toHaveLength(32);
-    const keys = await queryRows<{ user_id: string; key_id: string; wrapped_key: string }>(
+    const keys = await queryRows(
       db,
+      z.object({ user_id: z.string(), key_id: z.string(), wrapped_key: z.string() }),
       sql`SELECT user_id, key_id, wrapped_key FROM user_data_keys`,
     );
     for (const k of keys) {
@@ -331,8 +337,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     expect(byId.get(past.id)).toMatchObject({ status: 'booked', patientName: 'Deleted user' });
 
     // The audit log: a tombstone, and no personal data left about the account.
-    const audit = await queryRows<{ action: string; ip: string | null; details: unknown }>(
+    const audit = await queryRows(
       db,
+      z.object({ action: z.string(), ip: z.string().nullable(), details: z.unknown() }),
       sql`SELECT action, ip, details FROM audit_log WHERE target_id = ${id} OR actor_id = ${id} ORDER BY id`,
     );
     expect(audit.at(-1)).toMatchObject({
@@ -352,8 +359,9 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     // No table or view holds the erased people's names, email or words any more, once the
     // views (which drop erased accounts) have had their scheduled refresh.
     await jobs.run(viewRefreshJob);
-    const relations = await queryRows<{ name: string }>(
+    const relations = await queryRows(
       db,
+      z.object({ name: z.string() }),
       sql`SELECT relname AS name FROM pg_class
           WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'm') ORDER BY 1`,
     );

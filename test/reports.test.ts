@@ -2,6 +2,7 @@
 // a date range, statement counts, the audit entry, and strict inputs.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { csvField } from '../server/domain/documents.ts';
 import { type Account, ADMIN_ENV, account, download, serverQueries } from './accounts.ts';
@@ -31,8 +32,9 @@ describe('reports.*', () => {
   });
 
   const reportAudits = async (userId: string) =>
-    queryRows<{ action: string; details: unknown }>(
+    queryRows(
       server.deps.db,
+      z.object({ action: z.string(), details: z.unknown() }),
       sql`SELECT action, details FROM audit_log WHERE actor_id = ${userId} AND action LIKE 'reports.%' ORDER BY id`,
     );
 

@@ -7,7 +7,9 @@
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { countQueries, queryRows } from '../db/client.ts';
+import { countRow, date, num } from '../db/row.ts';
 import { RAZORPAY_WEBHOOK_PATH } from '../server/http/webhooks.ts';
 import { JobRunner, subscriptionExpiryJob } from '../server/jobs/index.ts';
 import { createUser } from './fixtures/domain.ts';
@@ -70,16 +72,18 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
 
   const deliver = (d: Delivery, headers?: Record<string, string>) => rzp.deliver(webhook, d, headers);
   const periodEnd = async (userId: string) => {
-    const [row] = await queryRows<{ end: Date | null; status: string; plan: string }>(
+    const [row] = await queryRows(
       server.deps.db,
+      z.object({ end: date.nullable(), status: z.string(), plan: z.string() }),
       sql`SELECT s.current_period_end AS end, s.status, p.code AS plan
           FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.user_id = ${userId}`,
     );
     return row!;
   };
   const auditCount = async (userId: string, action: string) => {
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       server.deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM audit_log WHERE target_id = ${userId} AND action = ${action}`,
     );
     return row!.n;
@@ -126,8 +130,9 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     const p = await patient();
     const order = await p.api.subscriptions.checkout.mutate({ planCode: 'premium' });
     const { captured } = rzp.pay(order.orderId);
-    const [before] = await queryRows<{ n: number }>(
+    const [before] = await queryRows(
       server.deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM payment_events`,
     );
     const forged = [
@@ -138,15 +143,17 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     ];
     for (const d of forged) expect((await deliver(d)).status).toBe(400);
     expect((await deliver(captured, { 'x-razorpay-signature': 'abc' })).status).toBe(400);
-    const [after] = await queryRows<{ n: number }>(
+    const [after] = await queryRows(
       server.deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM payment_events`,
     );
     expect(after!.n).toBe(before!.n);
     expect(await periodEnd(p.id)).toMatchObject({ plan: 'free', end: null });
     expect(await p.api.auth.me.query()).toMatchObject({ plan: 'free' });
-    const [o] = await queryRows<{ status: string }>(
+    const [o] = await queryRows(
       server.deps.db,
+      z.object({ status: z.string() }),
       sql`SELECT status FROM payment_orders WHERE provider_order_id = ${order.orderId}`,
     );
     expect(o!.status).toBe('created');
@@ -213,8 +220,9 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     expect(await p.api.auth.me.query()).toMatchObject({ plan: 'premium' });
     expect(await auditCount(p.id, 'subscriptions.cancel')).toBe(1);
     // A stale lower-plan order paid late is recorded, not applied.
-    const [stale] = await queryRows<{ id: number }>(
+    const [stale] = await queryRows(
       server.deps.db,
+      z.object({ id: num }),
       sql`SELECT id FROM plans WHERE code = 'basic'`,
     );
     await server.deps.db.execute(

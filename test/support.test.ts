@@ -3,7 +3,9 @@
 // per call, audit entries, strict inputs.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
+import { countRow } from '../db/row.ts';
 import { type Account, ADMIN_ENV, account, adminAccount, failure, serverQueries } from './accounts.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
@@ -19,8 +21,9 @@ describe('support.*', () => {
   });
 
   const audits = (action: string, ticketId: string) =>
-    queryRows<{ actor_id: string; target_id: string }>(
+    queryRows(
       server.deps.db,
+      z.object({ actor_id: z.string(), target_id: z.string() }),
       sql`SELECT actor_id, target_id FROM audit_log WHERE action = ${action} AND details->>'ticketId' = ${ticketId}`,
     );
 
@@ -146,8 +149,9 @@ describe('support.*', () => {
       () => staff.api.support.setStatus.mutate({ ticketId: me.id, status: 'deleted' as 'closed' }),
     ])
       expect((await failure(call())).data).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       server.deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM support_tickets WHERE user_id = ${me.id}`,
     );
     expect(row!.n).toBe(0);

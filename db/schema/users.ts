@@ -152,6 +152,8 @@ export const auditLog = pgTable(
     targetId: uuid(),
     ip: text(),
     details: jsonb().$type<Record<string, unknown>>(),
+    /** The request that did it (audited reads carry it; issue 15). */
+    requestId: text(),
   },
   (t) => [
     index('audit_log_at_idx').on(t.at),

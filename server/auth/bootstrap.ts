@@ -4,6 +4,8 @@
 // exactly as it is (its role and password are not touched).
 import { sql } from 'drizzle-orm';
 import { type Executor, queryRows } from '../../db/client.ts';
+import { idRow } from '../../db/row.ts';
+import { auditInsert } from '../audit.ts';
 import type { PasswordHasher } from './passwords.ts';
 
 export async function ensureSuperadmin(
@@ -14,14 +16,12 @@ export async function ensureSuperadmin(
 ): Promise<'created' | 'exists'> {
   const normalized = email.trim().toLowerCase();
   // Skip the ~300 ms hash on every start once the account exists.
-  const [existing] = await queryRows<{ id: string }>(
-    db,
-    sql`SELECT id FROM users WHERE lower(email) = ${normalized}`,
-  );
+  const [existing] = await queryRows(db, idRow, sql`SELECT id FROM users WHERE lower(email) = ${normalized}`);
   if (existing) return 'exists';
   const passwordHash = await passwords.hash(password);
-  const created = await queryRows<{ id: string }>(
+  const created = await queryRows(
     db,
+    idRow,
     sql`WITH u AS (
           INSERT INTO users (email, name, password_hash, role_id)
           SELECT ${normalized}, 'Administrator', ${passwordHash}, id FROM roles WHERE name = 'superadmin'
@@ -31,7 +31,7 @@ export async function ensureSuperadmin(
           INSERT INTO subscriptions (user_id, plan_id, status)
           SELECT u.id, p.id, 'active' FROM u, plans p WHERE p.code = 'free'
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id) SELECT NULL, 'admin.bootstrapSuperadmin', u.id FROM u
+          ${auditInsert({ actorId: null, action: 'admin.bootstrapSuperadmin', targetId: sql`u.id` }, sql`u`)}
         )
         SELECT id FROM u`,
   );

@@ -4,8 +4,9 @@
 // lost response, means it leaked: the whole family is revoked.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
-import { type ClaimsRow, claimsSelect, normalizeClaimsRow } from './claims.ts';
+import { type ClaimsRow, claimsRow, claimsSelect } from './claims.ts';
 
 /** A used token presented again within this many seconds is refused without revoking. */
 export const REFRESH_REUSE_GRACE_SECONDS = 5;
@@ -60,6 +61,10 @@ export type RotateResult =
   /** Unknown, expired, revoked, suspended user, or a used token within the grace window. */
   | { kind: 'invalid' };
 
+const rotatedRow = claimsRow.extend({ family_id: z.string() });
+const familyRow = z.object({ family_id: z.string(), user_id: z.string() });
+const replayRow = familyRow.extend({ reused: z.boolean() });
+
 /**
  * Consumes `token` and issues its successor, reading the claims for the new access
  * token in the same statement. The UPDATE ... WHERE used_at IS NULL makes two parallel
@@ -73,8 +78,9 @@ export async function rotateRefreshToken(
 ): Promise<RotateResult> {
   const hash = hashRefreshToken(token);
   const next = newRefreshToken();
-  const rows = await queryRows<ClaimsRow & { family_id: string }>(
+  const rows = await queryRows(
     db,
+    rotatedRow,
     sql`WITH consumed AS (
           UPDATE refresh_tokens t SET used_at = now()
           WHERE t.token_hash = ${hash} AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
@@ -88,13 +94,13 @@ export async function rotateRefreshToken(
         ${claimsSelect(sql`consumed c JOIN users u ON u.id = c.user_id`, sql`, c.family_id`)}`,
   );
   const row = rows[0];
-  if (row)
-    return { kind: 'ok', claims: normalizeClaimsRow(row), familyId: row.family_id, refreshToken: next.token };
+  if (row) return { kind: 'ok', claims: row, familyId: row.family_id, refreshToken: next.token };
 
   // Nothing consumed. A used, unrevoked token outside the grace window is a replay:
   // revoke its family in the same statement that finds out.
-  const [found] = await queryRows<{ family_id: string; user_id: string; reused: boolean }>(
+  const [found] = await queryRows(
     db,
+    replayRow,
     sql`WITH tok AS (
           SELECT family_id, user_id,
                  (used_at IS NOT NULL AND revoked_at IS NULL
@@ -115,8 +121,9 @@ export async function revokeFamilyOf(
   db: Executor,
   token: string,
 ): Promise<{ familyId: string; userId: string } | undefined> {
-  const [row] = await queryRows<{ family_id: string; user_id: string }>(
+  const [row] = await queryRows(
     db,
+    familyRow,
     sql`WITH tok AS (SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = ${hashRefreshToken(token)}),
         revoked AS (
           UPDATE refresh_tokens SET revoked_at = now()

@@ -111,6 +111,9 @@ export function bumpTokensOf(userIds: SQL): SQL {
              RETURNING id, extract(epoch FROM tokens_valid_after)::float8 AS tva`;
 }
 
+/** A row of (user id, tva epoch seconds), as bumpTokensOf returns them. */
+export const bumpedRow = z.object({ id: z.string(), tva: z.number() });
+
 export function userRevocation(userId: string, tokensValidAfter: number): RevocationEvent {
   return { kind: 'user', id: userId, at: Math.ceil(tokensValidAfter) };
 }
@@ -119,6 +122,8 @@ export function userRevocation(userId: string, tokensValidAfter: number): Revoca
 export function sessionRevocation(familyId: string, accessTtlSeconds: number): RevocationEvent {
   return { kind: 'session', id: familyId, at: Math.floor(Date.now() / 1000) + accessTtlSeconds + 1 };
 }
+
+const revocationRow = z.object({ id: z.string(), at: z.number() });
 
 /**
  * Loads what can still matter from Postgres: users whose tokens_valid_after moved within
@@ -131,16 +136,18 @@ export async function loadRevocations(
   list: RevocationList,
   accessTtlSeconds: number,
 ): Promise<number> {
-  const users = await queryRows<{ id: string; at: number }>(
+  const users = await queryRows(
     db,
+    revocationRow,
     sql`SELECT id, extract(epoch FROM tokens_valid_after)::float8 AS at FROM users
         WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})
         UNION ALL
         SELECT target_id, extract(epoch FROM at + interval '1 minute')::float8 FROM audit_log
         WHERE action = 'user.deleted' AND at > now() - make_interval(secs => ${accessTtlSeconds})`,
   );
-  const families = await queryRows<{ id: string; at: number }>(
+  const families = await queryRows(
     db,
+    revocationRow,
     sql`SELECT family_id AS id, extract(epoch FROM max(revoked_at))::float8 AS at FROM refresh_tokens
         WHERE revoked_at > now() - make_interval(secs => ${accessTtlSeconds})
         GROUP BY family_id
@@ -148,9 +155,9 @@ export async function loadRevocations(
         SELECT id, extract(epoch FROM revoked_at)::float8 FROM api_keys
         WHERE revoked_at > now() - make_interval(secs => ${accessTtlSeconds})`,
   );
-  for (const u of users) list.apply(userRevocation(u.id, Number(u.at)));
+  for (const u of users) list.apply(userRevocation(u.id, u.at));
   for (const f of families)
-    list.apply({ kind: 'session', id: f.id, at: Math.ceil(Number(f.at)) + accessTtlSeconds + 1 });
+    list.apply({ kind: 'session', id: f.id, at: Math.ceil(f.at) + accessTtlSeconds + 1 });
   return users.length + families.length;
 }
 

@@ -1,10 +1,12 @@
-// admin.audit.list: the audit log, newest first, filtered by actor, target, action or time
+// admin.audit.list: the audit log, newest first, filtered by actor, target (the data subject
+// of an audited read), action, audited reads only, or time
 // (indexes on (actor_id, id), (target_id, id), (action, id) and at); keyset pagination on
 // the identity id.
-import { and, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, lte, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Db } from '../../db/client.ts';
 import { auditLog, users } from '../../db/schema/index.ts';
+import { ACCESS_ACTIONS } from '../../shared/audit.ts';
 import type { AuditListInput } from '../../shared/inputs/admin.ts';
 import { decodeCursor, toPage } from '../keyset.ts';
 
@@ -17,6 +19,7 @@ export async function listAudit(db: Db, input: AuditListInput) {
   if (input.actorId) where.push(eq(auditLog.actorId, input.actorId));
   if (input.targetId) where.push(eq(auditLog.targetId, input.targetId));
   if (input.action) where.push(eq(auditLog.action, input.action));
+  if (input.reads) where.push(inArray(auditLog.action, Object.keys(ACCESS_ACTIONS)));
   if (input.from) where.push(gte(auditLog.at, input.from));
   if (input.to) where.push(lte(auditLog.at, input.to));
   if (after) where.push(lt(auditLog.id, after[0]));
@@ -30,6 +33,7 @@ export async function listAudit(db: Db, input: AuditListInput) {
       targetId: auditLog.targetId,
       targetEmail: targets.email,
       ip: auditLog.ip,
+      requestId: auditLog.requestId,
       details: auditLog.details,
     })
     .from(auditLog)

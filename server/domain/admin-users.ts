@@ -15,9 +15,12 @@
 // filter. `npm run bench:admin-users` measures pages at 1,000,000 users (README).
 
 import { type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Db, queryRows } from '../../db/client.ts';
+import { date } from '../../db/row.ts';
 import type { AuditAction } from '../../shared/audit.ts';
 import type { AdminUsersListInput } from '../../shared/inputs/admin-users.ts';
+import { accessAudit, auditInsert, type Reader } from '../audit.ts';
 import { revokeAllRefreshTokensOf } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, userRevocation } from '../auth/revocation.ts';
 import { decodeCursor, exactTimestamp, toPage } from '../keyset.ts';
@@ -51,6 +54,9 @@ interface UserChange {
   revokeRefreshTokens: boolean;
 }
 
+/** `required`: whatever change.requires selects (null: it does not exist). */
+const changeRow = z.object({ required: z.unknown(), changed: z.boolean(), tva: z.number().nullable() });
+
 /** Runs one admin change against the target user; throws NOT_FOUND or FORBIDDEN. 1 statement. */
 async function changeUser(
   deps: Pick<AppDeps, 'db' | 'revocations'>,
@@ -64,8 +70,9 @@ async function changeUser(
     sql`updated_at = now()`,
   ].filter((s): s is SQL => s !== undefined);
   const details = JSON.stringify(change.details ?? {});
-  const [row] = await queryRows<{ required: unknown; changed: boolean; tva: number | null }>(
+  const [row] = await queryRows(
     deps.db,
+    changeRow,
     sql`WITH target AS (
           SELECT u.id, r.name AS role FROM users u JOIN roles r ON r.id = u.role_id
           WHERE u.id = ${userId} AND u.deleted_at IS NULL
@@ -79,10 +86,16 @@ async function changeUser(
         ${change.revokeRefreshTokens ? sql`, revoked AS (${revokeAllRefreshTokensOf(sql`SELECT id FROM changed`)})` : sql``}
         ${change.alsoCtes ? sql`, ${change.alsoCtes}` : sql``}
         , audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${actor.id}, ${change.action}, c.id, ${actor.ip},
-                 ${details}::jsonb || jsonb_build_object('previousRole', t.role)
-          FROM changed c JOIN target t ON t.id = c.id
+          ${auditInsert(
+            {
+              actorId: actor.id,
+              action: change.action,
+              targetId: sql`c.id`,
+              ip: actor.ip,
+              details: sql`${details}::jsonb || jsonb_build_object('previousRole', t.role)`,
+            },
+            sql`changed c JOIN target t ON t.id = c.id`,
+          )}
         )
         SELECT ${change.requires?.value ?? sql`true`} AS required,
                c.id IS NOT NULL AS changed, c.tva
@@ -91,8 +104,7 @@ async function changeUser(
   if (!row) throw notFound('User');
   if (row.required === null) throw notFound(change.requires?.missing ?? 'Value');
   if (!row.changed) throw forbidden('insufficient_privilege');
-  if (change.bumpTokens && row.tva !== null)
-    await deps.revocations.announce(userRevocation(userId, Number(row.tva)));
+  if (change.bumpTokens && row.tva !== null) await deps.revocations.announce(userRevocation(userId, row.tva));
 }
 
 /** admin.users.setRole: the refresh tokens keep working, so the client refreshes into the new claims. */
@@ -182,19 +194,24 @@ export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-interface UserRow {
-  id: string;
-  email: string;
-  name: string;
-  role: string;
-  privilege_level: number;
-  status: 'active' | 'suspended';
-  plan: string;
-  subscription_status: string;
-  current_period_end: Date | string | null;
-  created_at: Date | string;
-  key: string;
-}
+const userRow = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: z.string(),
+  privilege_level: z.number(),
+  status: z.enum(['active', 'suspended']),
+  plan: z.string(),
+  subscription_status: z.string(),
+  current_period_end: date.nullable(),
+  created_at: date,
+});
+const userPageRow = userRow.extend({ key: z.string() });
+const userDetailRow = userRow.extend({
+  suspended_reason: z.string().nullable(),
+  last_login_at: date.nullable(),
+  updated_at: date,
+});
 
 // The plan a user is on: an active subscription's, else free (as mv_users_with_subscription says).
 const PLAN = sql`CASE WHEN s.status = 'active' THEN pl.code ELSE 'free' END`;
@@ -209,20 +226,18 @@ const SORT_KEYS = {
   name: { key: sql`lower(u.name)`, text: sql`lower(u.name)`, cast: sql`text` },
 } as const;
 
-const toDate = (v: Date | string | null) => (v === null ? null : new Date(v));
-
-function toUser(r: Omit<UserRow, 'key'>) {
+function toUser(r: z.output<typeof userRow>) {
   return {
     id: r.id,
     email: r.email,
     name: r.name,
     role: r.role,
-    privilegeLevel: Number(r.privilege_level),
+    privilegeLevel: r.privilege_level,
     status: r.status,
     plan: r.plan,
     subscriptionStatus: r.subscription_status,
-    currentPeriodEnd: toDate(r.current_period_end),
-    createdAt: new Date(r.created_at),
+    currentPeriodEnd: r.current_period_end,
+    createdAt: r.created_at,
   };
 }
 
@@ -292,8 +307,9 @@ export async function listUsers(
             UNION ALL
             (${walk(sql`AND (SELECT count(*) FROM found) > ${searchSortLimit}`)})`
       : walk(sql``);
-  const rows = await queryRows<UserRow>(
+  const rows = await queryRows(
     db,
+    userPageRow,
     sql`SELECT ${COLUMNS}, ${sort.text} AS key
         FROM (${page}) p JOIN users u ON u.id = p.id JOIN roles r ON r.id = u.role_id
         LEFT JOIN subscriptions s ON s.user_id = u.id LEFT JOIN plans pl ON pl.id = s.plan_id
@@ -307,24 +323,26 @@ export async function listUsers(
   );
 }
 
-/** One user with what the console's detail page shows. NOT_FOUND for a deleted or unknown id. */
-export async function getUser(db: Db, userId: string) {
-  const [row] = await queryRows<
-    Omit<UserRow, 'key'> & {
-      suspended_reason: string | null;
-      last_login_at: Date | string | null;
-      updated_at: Date | string;
-    }
-  >(
+/**
+ * admin.users.get, an audited read: one user with what the console's detail page shows, and
+ * the access entry about them, in ONE statement. NOT_FOUND (and no entry) for a deleted or
+ * unknown id.
+ */
+export async function getUser(db: Db, reader: Reader, userId: string) {
+  const [row] = await queryRows(
     db,
-    sql`SELECT ${COLUMNS}, u.suspended_reason, u.last_login_at, u.updated_at ${FROM}
+    userDetailRow,
+    sql`WITH audit AS (
+          ${accessAudit('admin.users.get', reader, sql`SELECT id AS subject FROM users WHERE id = ${userId} AND deleted_at IS NULL`)}
+        )
+        SELECT ${COLUMNS}, u.suspended_reason, u.last_login_at, u.updated_at ${FROM}
         WHERE u.id = ${userId} AND u.deleted_at IS NULL`,
   );
   if (!row) throw notFound('User');
   return {
     ...toUser(row),
     suspendedReason: row.suspended_reason,
-    lastLoginAt: toDate(row.last_login_at),
-    updatedAt: new Date(row.updated_at),
+    lastLoginAt: row.last_login_at,
+    updatedAt: row.updated_at,
   };
 }

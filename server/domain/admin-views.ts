@@ -1,24 +1,30 @@
 // admin.views.*: refresh the materialized views now, and when each was last refreshed.
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Database, type Db, type Executor, queryRows } from '../../db/client.ts';
+import { date, num } from '../../db/row.ts';
 import { MATERIALIZED_VIEWS } from '../../db/schema/index.ts';
-import type { ViewRefresh } from '../../db/views.ts';
+import { type ViewRefresh, viewRefreshRow } from '../../db/views.ts';
+import { auditInsert } from '../audit.ts';
 import { viewRefreshJob, withJobLock } from '../jobs/index.ts';
 import { conflict } from './errors.ts';
+
+const statusRow = z.object({
+  view_name: z.string(),
+  last_refreshed_at: date,
+  duration_ms: num,
+  row_count: num,
+  stale: z.boolean(),
+});
 
 /**
  * Per view: last refresh time, its duration and row count (null when never refreshed), and
  * whether a base table changed since (the change marker of migrations/0002). One SELECT.
  */
 export async function viewStatus(db: Db) {
-  const rows = await queryRows<{
-    view_name: string;
-    last_refreshed_at: string;
-    duration_ms: number;
-    row_count: string | number;
-    stale: boolean;
-  }>(
+  const rows = await queryRows(
     db,
+    statusRow,
     sql`SELECT view_name, to_char(last_refreshed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
                  AS last_refreshed_at,
                duration_ms, row_count, change_seq < (SELECT last_value FROM view_change_seq) AS stale
@@ -29,9 +35,9 @@ export async function viewStatus(db: Db) {
     const r = byName.get(name);
     return {
       name,
-      lastRefreshedAt: r ? new Date(r.last_refreshed_at) : null,
-      ms: r ? Number(r.duration_ms) : null,
-      rows: r ? Number(r.row_count) : null,
+      lastRefreshedAt: r ? r.last_refreshed_at : null,
+      ms: r ? r.duration_ms : null,
+      rows: r ? r.row_count : null,
       stale: r ? r.stale : true,
     };
   });
@@ -42,17 +48,22 @@ export async function viewStatus(db: Db) {
  * is a data-modifying CTE over the refresh's result).
  */
 async function refreshAudited(tx: Executor, actorId: string, ip: string): Promise<ViewRefresh[]> {
-  const rows = await queryRows<{ view_name: string; duration_ms: number; row_count: string | number }>(
+  return queryRows(
     tx,
+    viewRefreshRow,
     sql`WITH r AS (SELECT view_name, duration_ms, row_count FROM refresh_materialized_views()),
-             a AS (INSERT INTO audit_log (actor_id, action, ip, details)
-                   SELECT ${actorId}::uuid, 'admin.views.refresh', ${ip},
-                          jsonb_build_object('views', jsonb_agg(jsonb_build_object(
-                            'name', view_name, 'ms', round(duration_ms::numeric), 'rows', row_count)))
-                   FROM r)
+             a AS (${auditInsert(
+               {
+                 actorId,
+                 action: 'admin.views.refresh',
+                 ip,
+                 details: sql`jsonb_build_object('views', jsonb_agg(jsonb_build_object(
+                            'name', view_name, 'ms', round(duration_ms::numeric), 'rows', row_count)))`,
+               },
+               sql`r`,
+             )})
         SELECT view_name, duration_ms, row_count FROM r`,
   );
-  return rows.map((r) => ({ name: r.view_name, ms: Number(r.duration_ms), rows: Number(r.row_count) }));
 }
 
 /**

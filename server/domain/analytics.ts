@@ -3,22 +3,28 @@
 // in viewsRefreshedAt); activity counts come from the domain tables through their indexes.
 // One statement of scalar subqueries.
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Db, queryRows } from '../../db/client.ts';
+import { date } from '../../db/row.ts';
 
-type Counts = Record<string, number>;
+/** A jsonb object of counts (null: none); text JSON is read too. */
+const counts = z.preprocess(
+  (v) => (typeof v === 'string' ? JSON.parse(v) : (v ?? {})),
+  z.record(z.string(), z.number()),
+);
 
-interface OverviewRow {
-  by_role: Counts | string | null;
-  by_plan: Counts | string | null;
-  by_status: Counts | string | null;
-  active_subscriptions: number;
-  assessments_30d: number;
-  crisis_alerts_30d: number;
-  open_crisis_alerts: number;
-  sessions_booked: number;
-  upcoming_sessions: number;
-  views_refreshed_at: string | null;
-}
+const overviewRow = z.object({
+  by_role: counts,
+  by_plan: counts,
+  by_status: counts,
+  active_subscriptions: z.number(),
+  assessments_30d: z.number(),
+  crisis_alerts_30d: z.number(),
+  open_crisis_alerts: z.number(),
+  sessions_booked: z.number(),
+  upcoming_sessions: z.number(),
+  views_refreshed_at: date.nullable(),
+});
 
 /** A jsonb object of user counts per value of one column of mv_user_counts. */
 const countsBy = (column: 'role' | 'plan' | 'status') =>
@@ -26,8 +32,9 @@ const countsBy = (column: 'role' | 'plan' | 'status') =>
             FROM (SELECT ${column} AS k, sum(users)::int AS n FROM mv_user_counts GROUP BY 1) c)`);
 
 export async function analyticsOverview(db: Db) {
-  const [row] = await queryRows<OverviewRow>(
+  const [row] = await queryRows(
     db,
+    overviewRow,
     sql`SELECT
       ${countsBy('role')} AS by_role,
       ${countsBy('plan')} AS by_plan,
@@ -44,11 +51,10 @@ export async function analyticsOverview(db: Db) {
          FROM view_refresh_status) AS views_refreshed_at`,
   );
   const r = row!;
-  const counts = (v: Counts | string | null): Counts => (typeof v === 'string' ? JSON.parse(v) : (v ?? {}));
   return {
-    usersByRole: counts(r.by_role),
-    usersByPlan: counts(r.by_plan),
-    usersByStatus: counts(r.by_status),
+    usersByRole: r.by_role,
+    usersByPlan: r.by_plan,
+    usersByStatus: r.by_status,
     activeSubscriptions: r.active_subscriptions,
     assessmentsLast30Days: r.assessments_30d,
     crisisAlertsLast30Days: r.crisis_alerts_30d,
@@ -56,7 +62,7 @@ export async function analyticsOverview(db: Db) {
     sessionsBooked: r.sessions_booked,
     upcomingSessions: r.upcoming_sessions,
     /** When the user counts were computed (the oldest view refresh); null: never refreshed. */
-    viewsRefreshedAt: r.views_refreshed_at ? new Date(r.views_refreshed_at) : null,
+    viewsRefreshedAt: r.views_refreshed_at,
   };
 }
 
@@ -68,16 +74,17 @@ export async function analyticsOverview(db: Db) {
 export const SEVERITIES = ['minimal', 'mild', 'moderate', 'moderately severe', 'severe'] as const;
 type Severity = (typeof SEVERITIES)[number];
 
-interface DayRow {
-  day: string;
-  assessments: Record<string, number> | string | null;
-  bookings: number;
-  crisis_alerts: number;
-}
+const dayRow = z.object({
+  day: z.string(),
+  assessments: counts,
+  bookings: z.number(),
+  crisis_alerts: z.number(),
+});
 
 export async function analyticsActivity(db: Db, days: number) {
-  const rows = await queryRows<DayRow>(
+  const rows = await queryRows(
     db,
+    dayRow,
     sql`WITH d AS (
           SELECT generate_series((now() AT TIME ZONE 'UTC')::date - (${days}::int - 1), (now() AT TIME ZONE 'UTC')::date, '1 day')::date AS day
         ), since AS (SELECT (min(day)::timestamp AT TIME ZONE 'UTC') AS t FROM d),
@@ -98,15 +105,14 @@ export async function analyticsActivity(db: Db, days: number) {
   );
   return {
     days: rows.map((r) => {
-      const counts = (typeof r.assessments === 'string' ? JSON.parse(r.assessments) : r.assessments) ?? {};
       return {
         day: r.day,
-        assessments: Object.fromEntries(SEVERITIES.map((s) => [s, Number(counts[s] ?? 0)])) as Record<
+        assessments: Object.fromEntries(SEVERITIES.map((s) => [s, r.assessments[s] ?? 0])) as Record<
           Severity,
           number
         >,
-        bookings: Number(r.bookings),
-        crisisAlerts: Number(r.crisis_alerts),
+        bookings: r.bookings,
+        crisisAlerts: r.crisis_alerts,
       };
     }),
   };

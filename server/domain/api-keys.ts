@@ -5,10 +5,12 @@
 // tokens at once through the session revocation (server/auth/revocation.ts).
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type Db, type Executor, queryRows } from '../../db/client.ts';
+import { date, idRow } from '../../db/row.ts';
 import { API_KEY_LIMIT, type createApiKeyInput } from '../../shared/inputs/api-keys.ts';
-import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
+import { auditInsert } from '../audit.ts';
+import { claimsRow, claimsSelect, tokenSubject } from '../auth/claims.ts';
 import { type RevocationList, sessionRevocation } from '../auth/revocation.ts';
 import type { AccessClaims, TokenService } from '../auth/tokens.ts';
 import { exactTimestamp } from '../keyset.ts';
@@ -31,27 +33,27 @@ const keyColumns = sql`id, name, prefix, scopes, ${exactTimestamp(sql`created_at
   ${exactTimestamp(sql`expires_at`)} AS expires_at, ${exactTimestamp(sql`last_used_at`)} AS last_used_at,
   ${exactTimestamp(sql`revoked_at`)} AS revoked_at`;
 
-interface KeyRow {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  created_at: string;
-  expires_at: string;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
-const date = (v: string | null) => (v === null ? null : new Date(v));
-const keyOut = (r: KeyRow) => ({
+const keyRow = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  scopes: z.array(z.string()),
+  created_at: date,
+  expires_at: date,
+  last_used_at: date.nullable(),
+  revoked_at: date.nullable(),
+});
+const keyOut = (r: z.output<typeof keyRow>) => ({
   id: r.id,
   name: r.name,
   prefix: `m360_${r.prefix}`,
   scopes: r.scopes,
-  createdAt: new Date(r.created_at),
-  expiresAt: new Date(r.expires_at),
-  lastUsedAt: date(r.last_used_at),
-  revokedAt: date(r.revoked_at),
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+  lastUsedAt: r.last_used_at,
+  revokedAt: r.revoked_at,
 });
+const exchangeRow = claimsRow.extend({ key_id: z.string(), scopes: z.array(z.string()) });
 
 /**
  * Two statements in one transaction: the owner's row is locked (concurrent creations queue
@@ -71,8 +73,9 @@ export async function createApiKey(
   const { key, prefix, hash } = newApiKey();
   const row = await db.transaction(async (tx) => {
     await tx.execute(sql`SELECT 1 FROM users WHERE id = ${caller.sub} FOR UPDATE`);
-    const [inserted] = await queryRows<KeyRow>(
+    const [inserted] = await queryRows(
       tx,
+      keyRow,
       sql`WITH k AS (
             INSERT INTO api_keys (user_id, name, prefix, token_hash, scopes, expires_at)
             SELECT ${caller.sub}, ${input.name}, ${prefix}, ${hash}, ${sql`ARRAY[${sql.join(
@@ -83,9 +86,7 @@ export async function createApiKey(
                    WHERE user_id = ${caller.sub} AND revoked_at IS NULL AND expires_at > now()) < ${API_KEY_LIMIT}
             RETURNING *
           ), a AS (
-            INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-            SELECT ${caller.sub}, 'apiKeys.create', ${caller.sub}, ${ip},
-                   jsonb_build_object('keyId', id, 'prefix', prefix, 'scopes', scopes) FROM k
+            ${auditInsert({ actorId: caller.sub, action: 'apiKeys.create', targetId: caller.sub, ip, details: sql`jsonb_build_object('keyId', id, 'prefix', prefix, 'scopes', scopes)` }, sql`k`)}
           )
           SELECT ${keyColumns} FROM k`,
     );
@@ -97,8 +98,9 @@ export async function createApiKey(
 
 /** The caller's keys, newest first (at most 100): one SELECT. Never the hash. */
 export async function listApiKeys(db: Executor, userId: string) {
-  const rows = await queryRows<KeyRow>(
+  const rows = await queryRows(
     db,
+    keyRow,
     sql`SELECT ${keyColumns} FROM api_keys WHERE user_id = ${userId} ORDER BY created_at DESC, id DESC LIMIT 100`,
   );
   return rows.map(keyOut);
@@ -114,14 +116,14 @@ export async function revokeApiKey(
   ip: string,
   keyId: string,
 ) {
-  const [row] = await queryRows<{ id: string }>(
+  const [row] = await queryRows(
     deps.db,
+    idRow,
     sql`WITH k AS (
           UPDATE api_keys SET revoked_at = now() WHERE id = ${keyId} AND user_id = ${userId} AND revoked_at IS NULL
           RETURNING id, prefix
         ), a AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${userId}, 'apiKeys.revoke', ${userId}, ${ip}, jsonb_build_object('keyId', id, 'prefix', prefix) FROM k
+          ${auditInsert({ actorId: userId, action: 'apiKeys.revoke', targetId: userId, ip, details: sql`jsonb_build_object('keyId', id, 'prefix', prefix)` }, sql`k`)}
         )
         SELECT id FROM k`,
   );
@@ -140,28 +142,27 @@ export async function exchangeApiKey(
   apiKey: string,
   ip: string,
 ) {
-  const [found] = await queryRows<ClaimsRow & { key_id: string; scopes: string[] }>(
+  const [row] = await queryRows(
     deps.db,
+    exchangeRow,
     sql`WITH k AS (
           UPDATE api_keys SET last_used_at = now()
           WHERE token_hash = ${hashApiKey(apiKey)} AND revoked_at IS NULL AND expires_at > now()
           RETURNING id, user_id, scopes
         ), a AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT user_id, 'auth.exchangeApiKey', user_id, ${ip}, jsonb_build_object('keyId', id) FROM k
+          ${auditInsert({ actorId: sql`user_id`, action: 'auth.exchangeApiKey', targetId: sql`user_id`, ip, details: sql`jsonb_build_object('keyId', id)` }, sql`k`)}
         )
         ${claimsSelect(sql`k JOIN users u ON u.id = k.user_id`, sql`, k.id AS key_id, k.scopes AS scopes`)}
         WHERE u.deleted_at IS NULL`,
   );
-  if (!found) throw unauthorized('Invalid, expired or revoked API key');
-  const row = normalizeClaimsRow(found);
+  if (!row) throw unauthorized('Invalid, expired or revoked API key');
   if (row.status !== 'active') throw forbidden('account_suspended');
   // A plan that lost api_access stops its keys at the next exchange.
   if (!row.features.includes('api_access')) throw forbidden('missing_feature', 'api_access');
   const subject = {
     ...tokenSubject(row),
-    permissions: row.permissions.filter((p) => found.scopes.includes(p)),
+    permissions: row.permissions.filter((p) => row.scopes.includes(p)),
   };
-  const { token } = await deps.tokens.sign(subject, found.key_id, row.tokens_valid_after);
-  return { accessToken: token, expiresIn: deps.tokens.ttlSeconds, keyId: found.key_id };
+  const { token } = await deps.tokens.sign(subject, row.key_id, row.tokens_valid_after);
+  return { accessToken: token, expiresIn: deps.tokens.ttlSeconds, keyId: row.key_id };
 }

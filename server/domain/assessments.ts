@@ -4,6 +4,7 @@
 // assessment, so a saved assessment can never lack its alert.
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
+import { idRow } from '../../db/row.ts';
 import { assessments } from '../../db/schema/index.ts';
 import type {
   AssessmentHistoryInput,
@@ -47,8 +48,9 @@ export async function submitAssessment(db: Db, userId: string, input: SubmitAsse
     input.answers.map((a) => sql`${a}`),
     sql`, `,
   )}]::smallint[]`;
-  const [row] = await queryRows<{ id: string }>(
+  const [row] = await queryRows(
     db,
+    idRow,
     sql`WITH saved AS (
           INSERT INTO assessments (user_id, instrument, answers, score, severity, crisis)
           VALUES (${userId}, ${input.instrument}, ${answers}, ${score}, ${severity}, ${crisis})

@@ -3,14 +3,15 @@
 // wires them to procedures. Each SQL statement here is counted; the numbers are in the
 // report and asserted by test/auth.test.ts.
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { queryRows, uniqueViolation } from '../../db/client.ts';
 import type { AuditAction } from '../../shared/audit.ts';
 import type { ChangePasswordInput, LoginInput, RegisterInput } from '../../shared/inputs/auth.ts';
-import { recordAudit } from '../audit.ts';
+import { auditInsert, recordAudit } from '../audit.ts';
 import {
   type ClaimsRow,
+  claimsRow,
   claimsSelect,
-  normalizeClaimsRow,
   readClaimsByEmail,
   readClaimsById,
   tokenSubject,
@@ -100,8 +101,9 @@ export async function register(
   const familyId = newFamilyId();
   let rows: ClaimsRow[];
   try {
-    rows = await queryRows<ClaimsRow>(
+    rows = await queryRows(
       deps.db,
+      claimsRow,
       sql`WITH u AS (
             INSERT INTO users (email, name, password_hash, role_id)
             SELECT ${input.email}, ${input.name}, ${passwordHash}, id FROM roles WHERE name = 'patient'
@@ -117,8 +119,7 @@ export async function register(
             SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
             FROM u
           ), audit AS (
-            INSERT INTO audit_log (actor_id, action, target_id, ip)
-            SELECT u.id, 'auth.register', u.id, ${client.ip} FROM u
+            ${auditInsert({ actorId: sql`u.id`, action: 'auth.register', targetId: sql`u.id`, ip: client.ip }, sql`u`)}
           )
           ${claimsSelect(sql`u`)}`,
     );
@@ -129,7 +130,7 @@ export async function register(
   // The subscription and consent CTEs' rows are not visible to the SELECT (one snapshot):
   // the claims fall back to 'free' without an active subscription (the same answer), and
   // the notice accepted is the one just recorded.
-  const row = normalizeClaimsRow({ ...rows[0]!, privacy_notice: input.acceptPrivacyNotice });
+  const row = { ...rows[0]!, privacy_notice: input.acceptPrivacyNotice };
   return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
 }
 
@@ -147,7 +148,7 @@ async function startSession(
           INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
           VALUES (${refreshTokenValues({ userId: sql`${row.id}::uuid`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })})
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) VALUES (${row.id}, ${audit.action}, ${row.id}, ${client.ip})
+          ${auditInsert({ actorId: row.id, action: audit.action, targetId: row.id, ip: client.ip })}
         )
         UPDATE users SET last_login_at = now() WHERE id = ${row.id}`,
   );
@@ -232,6 +233,8 @@ export async function logout(
   return { ok: true };
 }
 
+const tvaRow = z.object({ tva: z.number() });
+
 /**
  * Ends every session of a user: bumps tokens_valid_after (access tokens) and revokes
  * the refresh tokens, with the audit entry, in one statement; then announces it.
@@ -242,19 +245,19 @@ export async function endAllSessions(
   userId: string,
   audit: { actorId: string; action: AuditAction; ip: string },
 ): Promise<void> {
-  const [row] = await queryRows<{ tva: number }>(
+  const [row] = await queryRows(
     deps.db,
+    tvaRow,
     sql`WITH bumped AS (
           UPDATE users SET tokens_valid_after = ${bumpTokensValidAfter()}, updated_at = now()
           WHERE id = ${userId} RETURNING id, tokens_valid_after
         ), revoked AS (${revokeAllRefreshTokensOf(sql`SELECT id FROM bumped`)}),
         audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip)
-          SELECT ${audit.actorId}, ${audit.action}, id, ${audit.ip} FROM bumped
+          ${auditInsert({ ...audit, targetId: sql`id` }, sql`bumped`)}
         )
         SELECT extract(epoch FROM tokens_valid_after)::float8 AS tva FROM bumped`,
   );
-  if (row) await deps.revocations.announce(userRevocation(userId, Number(row.tva)));
+  if (row) await deps.revocations.announce(userRevocation(userId, row.tva));
 }
 
 /**
@@ -299,8 +302,9 @@ export async function changePassword(
   const passwordHash = await deps.passwords.hash(input.newPassword);
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
-  const [row] = await queryRows<ClaimsRow>(
+  const [claims] = await queryRows(
     deps.db,
+    claimsRow,
     sql`WITH u AS (
           UPDATE users SET password_hash = ${passwordHash}, tokens_valid_after = ${bumpTokensValidAfter()},
                  updated_at = now()
@@ -312,12 +316,11 @@ export async function changePassword(
           SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
           FROM u
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT u.id, 'auth.changePassword', u.id, ${client.ip} FROM u
+          ${auditInsert({ actorId: sql`u.id`, action: 'auth.changePassword', targetId: sql`u.id`, ip: client.ip }, sql`u`)}
         )
         ${claimsSelect(sql`u`)}`,
   );
-  if (!row) throw unauthorized();
-  const claims = normalizeClaimsRow(row);
+  if (!claims) throw unauthorized();
   await deps.revocations.announce(userRevocation(userId, claims.tokens_valid_after));
   return { user: sessionUser(claims), ...(await tokenPair(deps, claims, familyId, refresh.token)) };
 }

@@ -1,47 +1,86 @@
 // crisis.*: alerts raised by PHQ-9 item 9 (see assessments.ts) for the clinical duty team
 // (docs/api.md: anyone with `crisis.manage` sees every alert).
-import { and, asc, desc, eq, type SQL, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
-import { assessments, crisisAlerts, users } from '../../db/schema/index.ts';
-import type { CrisisListInput } from '../../shared/inputs/crisis.ts';
-import { recordAudit } from '../audit.ts';
-import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { type Db, queryRows } from '../../db/client.ts';
+import { date } from '../../db/row.ts';
+import { crisisAlerts } from '../../db/schema/index.ts';
+import { CRISIS_STATUSES, type CrisisListInput } from '../../shared/inputs/crisis.ts';
+import { accessAudit, type Reader, recordAudit } from '../audit.ts';
+import { decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { conflict, notFound } from './errors.ts';
 
-/** Newest (or oldest) first, with the patient's contact details and the screening. One SELECT. */
-export async function listCrisisAlerts(db: Db, input: CrisisListInput) {
+const alertRow = z.object({
+  id: z.string(),
+  status: z.enum(CRISIS_STATUSES),
+  created_at: date,
+  acknowledged_by: z.string().nullable(),
+  acknowledged_at: date.nullable(),
+  patient_id: z.string(),
+  patient_name: z.string(),
+  patient_email: z.string(),
+  patient_phone: z.string().nullable(),
+  assessment_id: z.string(),
+  instrument: z.enum(['PHQ9', 'GAD7']),
+  score: z.number(),
+  severity: z.string(),
+  key: z.string(),
+});
+
+/**
+ * crisis.list, an audited read: newest (or oldest) first, with the patient's contact details
+ * and the screening. ONE statement: the page (limit + 1 rows, the extra one only says there is
+ * a next page) and, for the rows shown, one access entry per patient with the alerts seen.
+ */
+export async function listCrisisAlerts(db: Db, reader: Reader, input: CrisisListInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
-  const where: SQL[] = [];
-  if (input.status) where.push(eq(crisisAlerts.status, input.status));
-  const dir = input.order === 'oldest' ? 'asc' : 'desc';
-  if (after) where.push(afterTimeCursor(crisisAlerts.createdAt, crisisAlerts.id, after, dir));
-  const rows = await db
-    .select({
-      id: crisisAlerts.id,
-      status: crisisAlerts.status,
-      createdAt: crisisAlerts.createdAt,
-      acknowledgedBy: crisisAlerts.acknowledgedBy,
-      acknowledgedAt: crisisAlerts.acknowledgedAt,
-      patient: { id: users.id, name: users.name, email: users.email, phone: users.phone },
-      assessment: {
-        id: assessments.id,
-        instrument: assessments.instrument,
-        score: assessments.score,
-        severity: assessments.severity,
-      },
-      key: exactTimestamp(crisisAlerts.createdAt),
-    })
-    .from(crisisAlerts)
-    .innerJoin(users, eq(users.id, crisisAlerts.userId))
-    .innerJoin(assessments, eq(assessments.id, crisisAlerts.assessmentId))
-    .where(and(...where))
-    .orderBy(
-      ...(dir === 'asc'
-        ? [asc(crisisAlerts.createdAt), asc(crisisAlerts.id)]
-        : [desc(crisisAlerts.createdAt), desc(crisisAlerts.id)]),
-    )
-    .limit(input.limit + 1);
-  return timePage(rows, input.limit);
+  const where: SQL[] = [sql`true`];
+  if (input.status) where.push(sql`ca.status = ${input.status}`);
+  const dir = input.order === 'oldest' ? sql`ASC` : sql`DESC`;
+  if (after)
+    where.push(
+      sql`(ca.created_at, ca.id) ${input.order === 'oldest' ? sql`>` : sql`<`} (${after[0]}::timestamptz, ${after[1]}::uuid)`,
+    );
+  const rows = await queryRows(
+    db,
+    alertRow,
+    sql`WITH page AS (
+          SELECT ca.id, ca.status, ca.created_at, ca.acknowledged_by, ca.acknowledged_at,
+                 u.id AS patient_id, u.name AS patient_name, u.email AS patient_email, u.phone AS patient_phone,
+                 a.id AS assessment_id, a.instrument, a.score, a.severity,
+                 ${exactTimestamp(sql`ca.created_at`)} AS key
+          FROM crisis_alerts ca
+          JOIN users u ON u.id = ca.user_id
+          JOIN assessments a ON a.id = ca.assessment_id
+          WHERE ${sql.join(where, sql` AND `)}
+          ORDER BY ca.created_at ${dir}, ca.id ${dir}
+          LIMIT ${input.limit + 1}
+        ), shown AS (
+          SELECT patient_id, id FROM page ORDER BY created_at ${dir}, id ${dir} LIMIT ${input.limit}
+        ), audit AS (
+          ${accessAudit(
+            'crisis.list',
+            reader,
+            sql`SELECT patient_id AS subject, jsonb_build_object('alertIds', jsonb_agg(id ORDER BY id)) AS details
+                FROM shown GROUP BY patient_id`,
+            true,
+          )}
+        )
+        SELECT * FROM page ORDER BY created_at ${dir}, id ${dir}`,
+  );
+  return timePage(
+    rows.map((r) => ({
+      id: r.id,
+      status: r.status,
+      createdAt: r.created_at,
+      acknowledgedBy: r.acknowledged_by,
+      acknowledgedAt: r.acknowledged_at,
+      patient: { id: r.patient_id, name: r.patient_name, email: r.patient_email, phone: r.patient_phone },
+      assessment: { id: r.assessment_id, instrument: r.instrument, score: r.score, severity: r.severity },
+      key: r.key,
+    })),
+    input.limit,
+  );
 }
 
 /**

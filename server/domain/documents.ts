@@ -4,6 +4,7 @@
 // async generators of strings: served raw by the download routes (server/http/downloads.ts)
 // or as a stream of chunks to @trpc/client's httpBatchStreamLink.
 import { type SQL, sql } from 'drizzle-orm';
+import type { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
 
 /** Rows per statement when streaming. */
@@ -12,6 +13,8 @@ export const PAGE_ROWS = 500;
 export interface PagedQuery<Row> {
   /** `SELECT … FROM … WHERE <filter>`: no ORDER BY, no LIMIT; the keyset condition is ANDed on. */
   select: SQL;
+  /** The schema of one row of `select` (db/client.ts queryRows). */
+  row: z.ZodType<Row>;
   /** The ordering columns (ascending), unique together, e.g. [sql`m.created_at`, sql`m.id`]. */
   keys: SQL[];
   /** A row's values of those keys, typed for the comparison, e.g. sql`(${r.at}::timestamptz, ${r.id}::uuid)`. */
@@ -27,7 +30,11 @@ export async function* pagedRows<Row>(db: Executor, q: PagedQuery<Row>, pageRows
   let after: SQL | undefined;
   for (;;) {
     const keyset = after ? sql` AND (${order}) > ${after}` : sql``;
-    const rows = await queryRows<Row>(db, sql`${q.select}${keyset} ORDER BY ${order} LIMIT ${pageRows}`);
+    const rows: Row[] = await queryRows(
+      db,
+      q.row,
+      sql`${q.select}${keyset} ORDER BY ${order} LIMIT ${pageRows}`,
+    );
     if (rows.length > 0) yield rows;
     if (rows.length < pageRows) return;
     after = q.keyOf(rows[rows.length - 1]!);

@@ -9,7 +9,9 @@
 // Statements: 1 (audit entry + profile + subscription), then per section floor(n / 500) + 1
 // — 10 for a user with fewer than 500 rows in every section.
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
+import { auditInsert } from '../audit.ts';
 import { type NotesCipher, openWithDataKey } from '../crypto/notes.ts';
 import { exactTimestamp } from '../keyset.ts';
 import type { Quota } from '../limits/index.ts';
@@ -26,40 +28,93 @@ export interface ExportDeps {
   quota: Quota;
 }
 
-type Row = Record<string, unknown> & { k_at: string; k_id: string };
 const t = (column: string) => exactTimestamp(sql.raw(column));
+/** Every section's rows carry their key: k_id, and k_at (an exact timestamp) where ordered by time. */
+const keyed = z.object({ k_id: z.string(), k_at: z.string() });
+type Keyed = z.output<typeof keyed>;
+const text = z.string().nullable();
 /** Ordered by (time, id): the key of the last row of a page. */
-const byTime = (at: string, id: string): Pick<PagedQuery<Row>, 'keys' | 'keyOf'> => ({
+const byTime = (at: string, id: string) => ({
   keys: [sql.raw(at), sql.raw(id)],
-  keyOf: (r) => sql`(${r.k_at}::timestamptz, ${r.k_id}::uuid)`,
+  keyOf: (r: Keyed) => sql`(${r.k_at}::timestamptz, ${r.k_id}::uuid)`,
 });
 
-interface Section {
-  name: string;
-  query: PagedQuery<Row>;
-  toJson: (row: Row) => unknown;
+/** A section of the document: `"name":[…]`, page by page. */
+type Section = (db: Executor) => AsyncGenerator<string>;
+function section<Row>(name: string, query: PagedQuery<Row>, toJson: (row: Row) => unknown): Section {
+  return (db) => jsonArray(name, pagedRows(db, query), toJson);
 }
+
+const moodRow = keyed.extend({ score: z.number(), note: text, tags: z.array(z.string()) });
+const assessmentRow = keyed.extend({
+  instrument: z.string(),
+  answers: z.array(z.number()),
+  score: z.number(),
+  severity: z.string(),
+  crisis: z.boolean(),
+});
+const sessionRow = keyed.extend({
+  patient_id: z.string(),
+  therapist_id: z.string(),
+  duration_minutes: z.number(),
+  status: z.string(),
+  created_at: z.string(),
+  cancelled_at: text,
+});
+const noteRow = keyed.extend({
+  session_id: z.string(),
+  key_id: text,
+  ciphertext: text,
+  patient_key: z.boolean(),
+  patient_id: z.string(),
+  data_key_id: text,
+  data_key: text,
+});
+const crisisRow = keyed.extend({ assessment_id: z.string(), status: z.string(), acknowledged_at: text });
+const ticketRow = keyed.extend({
+  subject: z.string(),
+  priority: z.string(),
+  status: z.string(),
+  updated_at: z.string(),
+});
+const messageRow = keyed.extend({ ticket_id: z.string(), from_staff: z.boolean(), body: z.string() });
+const apiKeyRow = keyed.extend({
+  name: z.string(),
+  prefix: z.string(),
+  scopes: z.array(z.string()),
+  expires_at: z.string(),
+  last_used_at: text,
+  revoked_at: text,
+});
+const auditRow = keyed.extend({
+  action: z.string(),
+  actor_id: text,
+  ip: text,
+  details: z.preprocess((v) => (typeof v === 'string' ? JSON.parse(v) : v), z.unknown()),
+});
 
 function sections(userId: string, cipher: NotesCipher): Section[] {
   const me = sql`${userId}::uuid`;
   return [
-    {
-      name: 'moodEntries',
-      query: {
+    section(
+      'moodEntries',
+      {
         select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, score, note, tags
                     FROM mood_entries WHERE user_id = ${me}`,
+        row: moodRow,
         ...byTime('created_at', 'id'),
       },
-      toJson: (r) => ({ id: r.k_id, createdAt: r.k_at, score: r.score, note: r.note, tags: r.tags }),
-    },
-    {
-      name: 'assessments',
-      query: {
+      (r) => ({ id: r.k_id, createdAt: r.k_at, score: r.score, note: r.note, tags: r.tags }),
+    ),
+    section(
+      'assessments',
+      {
         select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, instrument, answers, score, severity, crisis
                     FROM assessments WHERE user_id = ${me}`,
+        row: assessmentRow,
         ...byTime('created_at', 'id'),
       },
-      toJson: (r) => ({
+      (r) => ({
         id: r.k_id,
         createdAt: r.k_at,
         instrument: r.instrument,
@@ -68,16 +123,17 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
         severity: r.severity,
         crisis: r.crisis,
       }),
-    },
-    {
-      name: 'sessions',
-      query: {
+    ),
+    section(
+      'sessions',
+      {
         select: sql`SELECT id AS k_id, ${t('starts_at')} AS k_at, patient_id, therapist_id, duration_minutes,
                            status, ${t('created_at')} AS created_at, ${t('cancelled_at')} AS cancelled_at
                     FROM therapy_sessions WHERE (patient_id = ${me} OR therapist_id = ${me})`,
+        row: sessionRow,
         ...byTime('starts_at', 'id'),
       },
-      toJson: (r) => ({
+      (r) => ({
         id: r.k_id,
         startsAt: r.k_at,
         as: r.patient_id === userId ? 'patient' : 'therapist',
@@ -88,11 +144,11 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
         createdAt: r.created_at,
         cancelledAt: r.cancelled_at,
       }),
-    },
-    {
-      // The clinical rule: text only for the notes the caller wrote (as the session's therapist).
-      name: 'sessionNotes',
-      query: {
+    ),
+    // The clinical rule: text only for the notes the caller wrote (as the session's therapist).
+    section(
+      'sessionNotes',
+      {
         select: sql`SELECT n.id AS k_id, ${t('n.created_at')} AS k_at, n.session_id,
                            CASE WHEN n.author_id = ${me} THEN n.key_id END AS key_id,
                            CASE WHEN n.author_id = ${me} THEN n.ciphertext END AS ciphertext,
@@ -100,9 +156,10 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
                     FROM therapy_sessions s JOIN session_notes n ON n.session_id = s.id
                     LEFT JOIN user_data_keys k ON k.user_id = s.patient_id AND n.patient_key AND n.author_id = ${me}
                     WHERE (s.patient_id = ${me} OR s.therapist_id = ${me})`,
+        row: noteRow,
         ...byTime('n.created_at', 'n.id'),
       },
-      toJson: (r) => ({
+      (r) => ({
         id: r.k_id,
         sessionId: r.session_id,
         createdAt: r.k_at,
@@ -111,46 +168,45 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
               // New notes are sealed with the patient's data key (wrapped by the notes key).
               text: r.patient_key
                 ? openWithDataKey(
-                    cipher.unwrapDataKey(String(r.patient_id), {
+                    cipher.unwrapDataKey(r.patient_id, {
                       keyId: String(r.data_key_id),
                       ciphertext: String(r.data_key),
                     }),
-                    String(r.ciphertext),
-                    String(r.session_id),
+                    r.ciphertext,
+                    r.session_id,
                   )
-                : cipher.open(
-                    { keyId: String(r.key_id), ciphertext: String(r.ciphertext) },
-                    String(r.session_id),
-                  ),
+                : cipher.open({ keyId: String(r.key_id), ciphertext: r.ciphertext }, r.session_id),
             }
           : { text: null, withheld: 'kept by the therapist as their clinical record' }),
       }),
-    },
-    {
-      name: 'crisisAlerts',
-      query: {
+    ),
+    section(
+      'crisisAlerts',
+      {
         select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, assessment_id, status,
                            ${t('acknowledged_at')} AS acknowledged_at
                     FROM crisis_alerts WHERE user_id = ${me}`,
+        row: crisisRow,
         ...byTime('created_at', 'id'),
       },
-      toJson: (r) => ({
+      (r) => ({
         id: r.k_id,
         createdAt: r.k_at,
         assessmentId: r.assessment_id,
         status: r.status,
         acknowledgedAt: r.acknowledged_at,
       }),
-    },
-    {
-      name: 'supportTickets',
-      query: {
+    ),
+    section(
+      'supportTickets',
+      {
         select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, subject, priority, status,
                            ${t('updated_at')} AS updated_at
                     FROM support_tickets WHERE user_id = ${me}`,
+        row: ticketRow,
         ...byTime('created_at', 'id'),
       },
-      toJson: (r) => ({
+      (r) => ({
         id: r.k_id,
         createdAt: r.k_at,
         subject: r.subject,
@@ -158,34 +214,36 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
         status: r.status,
         updatedAt: r.updated_at,
       }),
-    },
-    {
-      name: 'supportMessages',
-      query: {
+    ),
+    section(
+      'supportMessages',
+      {
         select: sql`SELECT m.id AS k_id, ${t('m.created_at')} AS k_at, m.ticket_id, m.from_staff, m.body
                     FROM support_tickets tk JOIN support_messages m ON m.ticket_id = tk.id
                     WHERE tk.user_id = ${me}`,
+        row: messageRow,
         ...byTime('m.created_at', 'm.id'),
       },
-      toJson: (r) => ({
+      (r) => ({
         id: r.k_id,
         ticketId: r.ticket_id,
         createdAt: r.k_at,
         fromStaff: r.from_staff,
         body: r.body,
       }),
-    },
-    {
-      // Metadata only: a key's hash is never exported.
-      name: 'apiKeys',
-      query: {
+    ),
+    // Metadata only: a key's hash is never exported.
+    section(
+      'apiKeys',
+      {
         select: sql`SELECT id AS k_id, ${t('created_at')} AS k_at, name, prefix, scopes,
                            ${t('expires_at')} AS expires_at, ${t('last_used_at')} AS last_used_at,
                            ${t('revoked_at')} AS revoked_at
                     FROM api_keys WHERE user_id = ${me}`,
+        row: apiKeyRow,
         ...byTime('created_at', 'id'),
       },
-      toJson: (r) => ({
+      (r) => ({
         id: r.k_id,
         createdAt: r.k_at,
         name: r.name,
@@ -195,53 +253,55 @@ function sections(userId: string, cipher: NotesCipher): Section[] {
         lastUsedAt: r.last_used_at,
         revokedAt: r.revoked_at,
       }),
-    },
-    {
-      // What was done by the user or to them (logins, plan and role changes, exports, ...).
-      // Another person's id (a staff member acting on the account) is not disclosed.
-      name: 'auditEntries',
-      query: {
+    ),
+    // What was done by the user or to them (logins, plan and role changes, exports, ...).
+    // Another person's id (a staff member acting on the account) is not disclosed.
+    section(
+      'auditEntries',
+      {
         select: sql`SELECT id::text AS k_id, ${t('at')} AS k_at, action, actor_id, ip, details
                     FROM audit_log WHERE (actor_id = ${me} OR target_id = ${me})`,
+        row: auditRow,
         keys: [sql`id`],
         keyOf: (r) => sql`(${r.k_id}::bigint)`,
       },
-      toJson: (r) => ({
+      (r) => ({
         id: Number(r.k_id),
         at: r.k_at,
         action: r.action,
         by: r.actor_id === userId ? 'you' : r.actor_id === null ? 'system' : 'staff',
         ip: r.actor_id === userId ? r.ip : null,
-        details: typeof r.details === 'string' ? JSON.parse(r.details) : r.details,
+        details: r.details,
       }),
-    },
+    ),
   ];
 }
 
-interface HeadRow {
-  id: string;
-  email: string;
-  name: string;
-  phone: string | null;
-  language: string | null;
-  status: string;
-  role: string;
-  created_at: string;
-  updated_at: string;
-  last_login_at: string | null;
-  plan: string | null;
-  subscription_status: string | null;
-  current_period_end: string | null;
-  subscribed_at: string | null;
-  subscription_updated_at: string | null;
-}
+const headRow = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  phone: text,
+  language: text,
+  status: z.string(),
+  role: z.string(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  last_login_at: text,
+  plan: text,
+  subscription_status: text,
+  current_period_end: text,
+  subscribed_at: text,
+  subscription_updated_at: text,
+});
 
 /** The audit entry, profile and subscription: one statement. */
-async function exportHead(db: Executor, userId: string, ip: string): Promise<HeadRow | undefined> {
-  const [row] = await queryRows<HeadRow>(
+async function exportHead(db: Executor, userId: string, ip: string) {
+  const [row] = await queryRows(
     db,
+    headRow,
     sql`WITH audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) VALUES (${userId}, 'export.mine', ${userId}, ${ip})
+          ${auditInsert({ actorId: userId, action: 'export.mine', targetId: userId, ip })}
         )
         SELECT u.id, u.email, u.name, u.phone, u.language, u.status, r.name AS role,
                ${t('u.created_at')} AS created_at, ${t('u.updated_at')} AS updated_at,
@@ -294,7 +354,7 @@ export async function* exportMine(deps: ExportDeps, userId: string, ip: string):
   yield JSON.stringify(intro).slice(0, -1);
   for (const s of sections(userId, deps.notes)) {
     yield ',';
-    yield* jsonArray(s.name, pagedRows(deps.db, s.query), s.toJson);
+    yield* s(deps.db);
   }
   yield '}';
 }

@@ -3,29 +3,49 @@
 // assessments, so its cost follows the caller's own rows, not the table. Days are UTC days,
 // weeks start on Monday (ISO).
 import { sql } from 'drizzle-orm';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
 import type { trajectoryInput, windowInput } from '../../shared/inputs/insights.ts';
 
 type Window = z.infer<typeof windowInput>;
 const since = (days: number) => sql`now() - make_interval(days => ${days}::int)`;
 
+const weekRow = z.object({ week: z.string(), average: z.number(), entries: z.number() });
+const streakRow = z.object({
+  current: z.number(),
+  longest: z.number(),
+  days_logged: z.number(),
+  last_day: z.string().nullable(),
+});
+/** The first row (tag null) is the whole window's. */
+const tagRow = z.object({ tag: z.string().nullable(), entries: z.number(), average: z.number().nullable() });
+const pointRow = z.object({
+  id: z.string(),
+  instrument: z.enum(['PHQ9', 'GAD7']),
+  score: z.number(),
+  severity: z.string(),
+  at: z.string(),
+  previous_severity: z.string().nullable(),
+  previous_score: z.number().nullable(),
+});
+
 /** Weekly averages of the window, oldest week first. */
 export async function moodTrend(db: Executor, userId: string, { days }: Window) {
-  const weeks = await queryRows<{ week: string; average: number; entries: number }>(
+  const weeks = await queryRows(
     db,
+    weekRow,
     sql`SELECT to_char(date_trunc('week', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS week,
                round(avg(score), 2)::float8 AS average, count(*)::int AS entries
         FROM mood_entries WHERE user_id = ${userId} AND created_at >= ${since(days)}
         GROUP BY 1 ORDER BY 1`,
   );
-  const entries = weeks.reduce((n, w) => n + Number(w.entries), 0);
-  const total = weeks.reduce((sum, w) => sum + Number(w.average) * Number(w.entries), 0);
+  const entries = weeks.reduce((n, w) => n + w.entries, 0);
+  const total = weeks.reduce((sum, w) => sum + w.average * w.entries, 0);
   return {
     days,
     entries,
     average: entries === 0 ? null : Math.round((total / entries) * 100) / 100,
-    weeks: weeks.map((w) => ({ weekStart: w.week, average: Number(w.average), entries: Number(w.entries) })),
+    weeks: weeks.map((w) => ({ weekStart: w.week, average: w.average, entries: w.entries })),
   };
 }
 
@@ -34,13 +54,9 @@ export async function moodTrend(db: Executor, userId: string, { days }: Window) 
  * or yesterday, so it is still alive) and the longest ever.
  */
 export async function moodStreaks(db: Executor, userId: string) {
-  const [row] = await queryRows<{
-    current: number;
-    longest: number;
-    days_logged: number;
-    last_day: string | null;
-  }>(
+  const [row] = await queryRows(
     db,
+    streakRow,
     sql`WITH d AS (
           SELECT DISTINCT (created_at AT TIME ZONE 'UTC')::date AS day FROM mood_entries WHERE user_id = ${userId}
         ), runs AS (
@@ -54,17 +70,18 @@ export async function moodStreaks(db: Executor, userId: string) {
         FROM runs`,
   );
   return {
-    current: Number(row?.current ?? 0),
-    longest: Number(row?.longest ?? 0),
-    daysLogged: Number(row?.days_logged ?? 0),
+    current: row?.current ?? 0,
+    longest: row?.longest ?? 0,
+    daysLogged: row?.days_logged ?? 0,
     lastDay: row?.last_day ?? null,
   };
 }
 
 /** Per tag: entries and average mood, against the window's overall average (top 50 tags). */
 export async function tagsVsMood(db: Executor, userId: string, { days }: Window) {
-  const rows = await queryRows<{ tag: string | null; entries: number; average: number | null }>(
+  const rows = await queryRows(
     db,
+    tagRow,
     sql`WITH w AS (SELECT score, tags FROM mood_entries WHERE user_id = ${userId} AND created_at >= ${since(days)})
         (SELECT NULL AS tag, count(*)::int AS entries, round(avg(score), 2)::float8 AS average FROM w)
         UNION ALL
@@ -72,16 +89,16 @@ export async function tagsVsMood(db: Executor, userId: string, { days }: Window)
          GROUP BY tag ORDER BY 2 DESC, tag LIMIT 50)`,
   );
   const [overall, ...tags] = rows;
-  const average = overall?.average === null || overall === undefined ? null : Number(overall.average);
+  const average = overall?.average ?? null;
   return {
     days,
-    entries: Number(overall?.entries ?? 0),
+    entries: overall?.entries ?? 0,
     average,
     tags: tags.map((t) => ({
       tag: t.tag!,
-      entries: Number(t.entries),
-      average: Number(t.average),
-      difference: average === null ? 0 : Math.round((Number(t.average) - average) * 100) / 100,
+      entries: t.entries,
+      average: t.average!,
+      difference: average === null ? 0 : Math.round((t.average! - average) * 100) / 100,
     })),
   };
 }
@@ -92,16 +109,9 @@ export async function assessmentTrajectory(
   userId: string,
   input: z.infer<typeof trajectoryInput>,
 ) {
-  const rows = await queryRows<{
-    id: string;
-    instrument: 'PHQ9' | 'GAD7';
-    score: number;
-    severity: string;
-    at: string;
-    previous_severity: string | null;
-    previous_score: number | null;
-  }>(
+  const rows = await queryRows(
     db,
+    pointRow,
     sql`SELECT id, instrument, score, severity,
                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at,
                lag(severity) OVER w AS previous_severity, lag(score) OVER w AS previous_score
@@ -118,7 +128,7 @@ export async function assessmentTrajectory(
       return {
         id: r.id,
         instrument: r.instrument,
-        score: Number(r.score),
+        score: r.score,
         severity: r.severity,
         at: new Date(r.at),
         /** The band moved since this instrument's previous result in the window. */
@@ -126,7 +136,7 @@ export async function assessmentTrajectory(
           ? {
               from: r.previous_severity!,
               to: r.severity,
-              direction: Number(r.score) > Number(r.previous_score) ? 'worse' : 'better',
+              direction: r.score > r.previous_score! ? 'worse' : 'better',
             }
           : null,
       };

@@ -7,14 +7,29 @@
 // destroys the user's data key (their session notes become unreadable everywhere),
 // deletes or anonymises their personal data, ends every token, and leaves a tombstone.
 import { sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
-import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
+import { date, idRow, num } from '../../db/row.ts';
+import { ACCESS_ACTIONS, type AccessAction } from '../../shared/audit.ts';
+import type { TAccessLogInput } from '../../shared/inputs/privacy.ts';
+import { auditInsert } from '../audit.ts';
+import { claimsRow, claimsSelect, tokenSubject } from '../auth/claims.ts';
 import type { ClientInfo } from '../auth/refresh.ts';
-import { bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
+import { bumpedRow, bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
+import { decodeCursor, toPage } from '../keyset.ts';
 import type { AppDeps } from '../services.ts';
 import { assertCurrentNotice, reauthenticate } from './auth.ts';
 import { conflict, unauthorized } from './errors.ts';
+
+const acceptedRow = claimsRow.extend({ accepted_at: date });
+const statusRow = z.object({
+  version: z.string().nullable(),
+  accepted_at: date.nullable(),
+  deletion_requested_at: date.nullable(),
+  deletion_due_at: date.nullable(),
+});
+const dueRow = z.object({ due: date });
 
 /**
  * privacy.acceptNotice: records the acceptance and returns a new access token for the same
@@ -27,27 +42,26 @@ export async function acceptNotice(
   ip: string,
 ) {
   assertCurrentNotice(deps.config, version);
-  const [row] = await queryRows<ClaimsRow & { accepted_at: Date }>(
+  const [row] = await queryRows(
     deps.db,
+    acceptedRow,
     sql`WITH c AS (
           INSERT INTO privacy_consents (user_id, notice_version, ip)
           SELECT id, ${version}, ${ip} FROM users
           WHERE id = ${auth.sub} AND status = 'active' AND deleted_at IS NULL
           RETURNING user_id, accepted_at
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT user_id, 'privacy.acceptNotice', user_id, ${ip}, jsonb_build_object('version', ${version}::text)
-          FROM c
+          ${auditInsert({ actorId: sql`user_id`, action: 'privacy.acceptNotice', targetId: sql`user_id`, ip, details: { version } }, sql`c`)}
         )
         ${claimsSelect(sql`users u JOIN c ON c.user_id = u.id`, sql`, c.accepted_at`)}`,
   );
   if (!row) throw unauthorized();
   // The consent row is not visible to the statement's own SELECT (one snapshot).
-  const claims = normalizeClaimsRow({ ...row, privacy_notice: version });
+  const claims = { ...row, privacy_notice: version };
   const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, claims.tokens_valid_after);
   return {
     version,
-    acceptedAt: new Date(row.accepted_at),
+    acceptedAt: row.accepted_at,
     accessToken: token,
     expiresIn: deps.tokens.ttlSeconds,
   };
@@ -55,13 +69,9 @@ export async function acceptNotice(
 
 /** privacy.status: the notice accepted, and any scheduled erasure. 1 query. */
 export async function privacyStatus(db: Executor, config: AppDeps['config'], userId: string) {
-  const [row] = await queryRows<{
-    version: string | null;
-    accepted_at: Date | null;
-    deletion_requested_at: Date | null;
-    deletion_due_at: Date | null;
-  }>(
+  const [row] = await queryRows(
     db,
+    statusRow,
     sql`SELECT c.notice_version AS version, c.accepted_at, u.deletion_requested_at, u.deletion_due_at
         FROM users u
         LEFT JOIN LATERAL (
@@ -71,13 +81,12 @@ export async function privacyStatus(db: Executor, config: AppDeps['config'], use
         WHERE u.id = ${userId} AND u.deleted_at IS NULL`,
   );
   if (!row) throw unauthorized();
-  const date = (d: Date | null) => (d === null ? null : new Date(d));
   return {
     currentNotice: config.PRIVACY_NOTICE_VERSION,
     acceptedNotice: row.version,
-    acceptedAt: date(row.accepted_at),
-    deletionRequestedAt: date(row.deletion_requested_at),
-    deletionDueAt: date(row.deletion_due_at),
+    acceptedAt: row.accepted_at,
+    deletionRequestedAt: row.deletion_requested_at,
+    deletionDueAt: row.deletion_due_at,
   };
 }
 
@@ -97,8 +106,9 @@ export async function requestDeletion(
     action: 'privacy.deleteAccountFailed',
     message: 'Password is incorrect',
   });
-  const [row] = await queryRows<{ due: Date }>(
+  const [row] = await queryRows(
     deps.db,
+    dueRow,
     sql`WITH u AS (
           UPDATE users SET deletion_requested_at = coalesce(deletion_requested_at, now()),
                  deletion_due_at = coalesce(deletion_due_at,
@@ -107,26 +117,25 @@ export async function requestDeletion(
           WHERE id = ${userId} AND deleted_at IS NULL
           RETURNING id, deletion_due_at
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT id, 'privacy.deleteAccount', id, ${client.ip}, jsonb_build_object('dueAt', deletion_due_at)
-          FROM u
+          ${auditInsert({ actorId: sql`id`, action: 'privacy.deleteAccount', targetId: sql`id`, ip: client.ip, details: sql`jsonb_build_object('dueAt', deletion_due_at)` }, sql`u`)}
         )
         SELECT deletion_due_at AS due FROM u`,
   );
   if (!row) throw unauthorized();
-  return { deletionDueAt: new Date(row.due) };
+  return { deletionDueAt: row.due };
 }
 
 /** privacy.cancelDeletion: while the grace period runs. 1 statement; nothing scheduled → CONFLICT. */
 export async function cancelDeletion(db: Executor, userId: string, ip: string): Promise<{ ok: true }> {
-  const [row] = await queryRows<{ id: string }>(
+  const [row] = await queryRows(
     db,
+    idRow,
     sql`WITH u AS (
           UPDATE users SET deletion_requested_at = NULL, deletion_due_at = NULL, updated_at = now()
           WHERE id = ${userId} AND deleted_at IS NULL AND deletion_due_at IS NOT NULL
           RETURNING id
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip) SELECT id, 'privacy.cancelDeletion', id, ${ip} FROM u
+          ${auditInsert({ actorId: sql`id`, action: 'privacy.cancelDeletion', targetId: sql`id`, ip }, sql`u`)}
         )
         SELECT id FROM u`,
   );
@@ -149,7 +158,8 @@ export const ERASED_EMAIL_DOMAIN = 'erased.invalid';
  * - cancelled: upcoming sessions the account takes part in (frees the other party's slot);
  *   past sessions stay, pointing at the anonymised account (the retention rule);
  * - anonymised: the users row (no email, name, phone; no usable password; deleted_at set);
- *   audit entries by or about the account lose their IP and details;
+ *   audit entries by or about the account lose their IP, details and request id
+ *   (scrub_audit_log, migrations/0015: the log is otherwise append-only);
  * - tokens: tokens_valid_after bumped (access tokens die at once, announced after);
  * - a tombstone audit entry 'privacy.accountErased' with no personal data.
  * Payment orders stay (financial records; no personal data beyond the pseudonymous id).
@@ -160,8 +170,9 @@ export async function eraseDueAccounts(
 ): Promise<{ erased: number }> {
   let erased = 0;
   for (;;) {
-    const rows = await queryRows<{ id: string; tva: number }>(
+    const rows = await queryRows(
       tx,
+      bumpedRow,
       sql`WITH due AS (
             SELECT id FROM users WHERE deletion_due_at <= now() AND deleted_at IS NULL
             ORDER BY deletion_due_at LIMIT ${ERASURE_BATCH} FOR UPDATE SKIP LOCKED
@@ -187,11 +198,7 @@ export async function eraseDueAccounts(
           -- Their API keys: the keys cannot be exchanged any more, and the tokens already
           -- exchanged die with the tokens_valid_after bump below (their sub is the owner).
           keys AS (DELETE FROM api_keys WHERE user_id IN (SELECT id FROM due) RETURNING 1),
-          scrubbed AS (
-            UPDATE audit_log SET ip = NULL, details = NULL
-            WHERE actor_id IN (SELECT id FROM due) OR target_id IN (SELECT id FROM due)
-            RETURNING 1
-          ), erased AS (
+          erased AS (
             UPDATE users u SET email = 'erased-' || u.id || ${`@${ERASED_EMAIL_DOMAIN}`}, name = 'Deleted user',
                    phone = NULL, language = NULL, password_hash = '!erased', suspended_reason = NULL,
                    failed_logins = 0, locked_until = NULL, last_login_at = NULL,
@@ -200,12 +207,19 @@ export async function eraseDueAccounts(
             FROM due WHERE u.id = due.id
             RETURNING u.id, extract(epoch FROM u.tokens_valid_after)::float8 AS tva
           ), tombstone AS (
-            INSERT INTO audit_log (actor_id, action, target_id, details)
-            SELECT NULL, 'privacy.accountErased', e.id,
-                   jsonb_build_object('dataKeyDestroyed', e.id IN (SELECT user_id FROM shredded))
-            FROM erased e
+            ${auditInsert(
+              {
+                actorId: null,
+                action: 'privacy.accountErased',
+                targetId: sql`e.id`,
+                details: sql`jsonb_build_object('dataKeyDestroyed', e.id IN (SELECT user_id FROM shredded))`,
+              },
+              sql`erased e`,
+            )}
           )
-          SELECT id, tva FROM erased`,
+          -- The audit log is append-only (migrations/0015): scrub_audit_log() is the one way to
+          -- take the IP, details and request id off the entries by or about the accounts.
+          SELECT id, tva, (SELECT scrub_audit_log(ARRAY(SELECT id FROM due))) AS scrubbed FROM erased`,
     );
     // Refresh tokens go in a statement of their own: setting deleted_at fires the soft-delete
     // trigger (migrations/0004), which revokes them, and one statement may not change a row twice.
@@ -216,8 +230,57 @@ export async function eraseDueAccounts(
           sql`, `,
         )})`,
       );
-    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, Number(r.tva))));
+    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, r.tva)));
     erased += rows.length;
     if (rows.length < ERASURE_BATCH) return { erased };
   }
+}
+
+const accessRow = z.object({
+  id: num,
+  at: date,
+  action: z.enum(Object.keys(ACCESS_ACTIONS) as [AccessAction, ...AccessAction[]]),
+  name: z.string().nullable(),
+  role: z.string().nullable(),
+});
+
+/**
+ * privacy.accessLog: who read the caller's health data (shared/audit.ts ACCESS_ACTIONS),
+ * newest first, keyset pages on the entry id. Only the reader's name and role: never a staff
+ * member's contact details, ip or ids. One SELECT on audit_log_target_idx; only the
+ * caller's own entries can match.
+ */
+export async function accessLog(db: Executor, userId: string, input: TAccessLogInput) {
+  const after = decodeCursor(input.cursor, ['integer']);
+  const actions = sql.join(
+    Object.keys(ACCESS_ACTIONS).map((a) => sql`${a}`),
+    sql`, `,
+  );
+  const rows = await queryRows(
+    db,
+    accessRow,
+    sql`SELECT a.id, a.at, a.action, u.name, r.name AS role
+        FROM audit_log a
+        LEFT JOIN users u ON u.id = a.actor_id
+        LEFT JOIN roles r ON r.id = u.role_id
+        WHERE a.target_id = ${userId} AND a.action IN (${actions})
+          ${after ? sql`AND a.id < ${after[0]}` : sql``}
+        ORDER BY a.id DESC
+        LIMIT ${input.limit + 1}`,
+  );
+  return toPage(
+    rows,
+    input.limit,
+    (r) => [r.id],
+    (r) => ({
+      id: r.id,
+      at: r.at,
+      /** What was read: 'session_notes', 'crisis_alert' or 'account'. */
+      data: ACCESS_ACTIONS[r.action],
+      /** The procedure that read it. */
+      via: r.action,
+      /** Who: name and role only (null when that account no longer exists). */
+      by: { name: r.name, role: r.role },
+    }),
+  );
 }

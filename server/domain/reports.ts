@@ -2,7 +2,7 @@
 // (server/domain/documents.ts). Each report is audited when its first chunk is produced.
 // Statements: 1 (audit) + floor(n / 500) + 1 for n rows.
 import { sql } from 'drizzle-orm';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Executor } from '../../db/client.ts';
 import type { assessmentReportInput, reportInput } from '../../shared/inputs/reports.ts';
 import { recordAudit } from '../audit.ts';
@@ -10,62 +10,80 @@ import { exactTimestamp } from '../keyset.ts';
 import { csvRows, jsonArray, type PagedQuery, pagedRows } from './documents.ts';
 
 export type ReportKind = 'mood' | 'assessments' | 'sessions';
-type Row = Record<string, unknown> & { k_at: string; k_id: string };
+/** Rows carry their key (k_id, k_at: an exact timestamp) and are ordered by it. */
+const keyed = z.object({ k_id: z.string(), k_at: z.string() });
+const keyOf = (r: z.output<typeof keyed>) => sql`(${r.k_at}::timestamptz, ${r.k_id}::uuid)`;
 
 interface Report {
   columns: string[];
-  query: PagedQuery<Row>;
-  fields: (row: Row) => unknown[];
+  /** Each page's rows as the columns' fields. */
+  pages: (db: Executor) => AsyncGenerator<unknown[][]>;
 }
-
-const keyOf = (r: Row) => sql`(${r.k_at}::timestamptz, ${r.k_id}::uuid)`;
-
-function moodReport(userId: string, from: Date, to: Date): Report {
+function pagedReport<Row>(
+  columns: string[],
+  query: PagedQuery<Row>,
+  fields: (row: Row) => unknown[],
+): Report {
   return {
-    columns: ['createdAt', 'score', 'tags'],
-    query: {
-      select: sql`SELECT id AS k_id, ${exactTimestamp(sql`created_at`)} AS k_at, score, tags FROM mood_entries
-                  WHERE user_id = ${userId} AND created_at >= ${from.toISOString()}::timestamptz
-                    AND created_at <= ${to.toISOString()}::timestamptz`,
-      keys: [sql`created_at`, sql`id`],
-      keyOf,
+    columns,
+    async *pages(db) {
+      for await (const rows of pagedRows(db, query)) yield rows.map(fields);
     },
-    fields: (r) => [r.k_at, r.score, r.tags],
   };
 }
 
+const moodRow = keyed.extend({ score: z.number(), tags: z.array(z.string()) });
+function moodReport(userId: string, from: Date, to: Date): Report {
+  return pagedReport(
+    ['createdAt', 'score', 'tags'],
+    {
+      select: sql`SELECT id AS k_id, ${exactTimestamp(sql`created_at`)} AS k_at, score, tags FROM mood_entries
+                  WHERE user_id = ${userId} AND created_at >= ${from.toISOString()}::timestamptz
+                    AND created_at <= ${to.toISOString()}::timestamptz`,
+      row: moodRow,
+      keys: [sql`created_at`, sql`id`],
+      keyOf,
+    },
+    (r) => [r.k_at, r.score, r.tags],
+  );
+}
+
+const assessmentRow = keyed.extend({ instrument: z.string(), score: z.number(), severity: z.string() });
 function assessmentReport(userId: string, from: Date, to: Date, instrument: string | undefined): Report {
-  return {
-    columns: ['createdAt', 'instrument', 'score', 'severity'],
-    query: {
+  return pagedReport(
+    ['createdAt', 'instrument', 'score', 'severity'],
+    {
       select: sql`SELECT id AS k_id, ${exactTimestamp(sql`created_at`)} AS k_at, instrument, score, severity
                   FROM assessments
                   WHERE user_id = ${userId} AND created_at >= ${from.toISOString()}::timestamptz
                     AND created_at <= ${to.toISOString()}::timestamptz
                     ${instrument ? sql`AND instrument = ${instrument}` : sql``}`,
+      row: assessmentRow,
       keys: [sql`created_at`, sql`id`],
       keyOf,
     },
-    fields: (r) => [r.k_at, r.instrument, r.score, r.severity],
-  };
+    (r) => [r.k_at, r.instrument, r.score, r.severity],
+  );
 }
 
+const sessionRow = keyed.extend({ as_role: z.string(), duration_minutes: z.number(), status: z.string() });
 /** Sessions the caller had, as patient or as therapist, by start time. */
 function sessionReport(userId: string, from: Date, to: Date): Report {
-  return {
-    columns: ['startsAt', 'as', 'durationMinutes', 'status'],
-    query: {
+  return pagedReport(
+    ['startsAt', 'as', 'durationMinutes', 'status'],
+    {
       select: sql`SELECT id AS k_id, ${exactTimestamp(sql`starts_at`)} AS k_at,
                          CASE WHEN patient_id = ${userId} THEN 'patient' ELSE 'therapist' END AS as_role,
                          duration_minutes, status
                   FROM therapy_sessions
                   WHERE (patient_id = ${userId} OR therapist_id = ${userId})
                     AND starts_at >= ${from.toISOString()}::timestamptz AND starts_at <= ${to.toISOString()}::timestamptz`,
+      row: sessionRow,
       keys: [sql`starts_at`, sql`id`],
       keyOf,
     },
-    fields: (r) => [r.k_at, r.as_role, r.duration_minutes, r.status],
-  };
+    (r) => [r.k_at, r.as_role, r.duration_minutes, r.status],
+  );
 }
 
 type Input = z.infer<typeof reportInput> & {
@@ -94,9 +112,9 @@ export async function* streamReport(
     details: { from: input.from.toISOString(), to: input.to.toISOString(), format: input.format },
   });
   // Audited on the primary; the rows come from a replica when there is one.
-  const pages = pagedRows(deps.readDb, report.query);
+  const pages = report.pages(deps.readDb);
   if (input.format === 'csv') {
-    yield* csvRows(report.columns, pages, report.fields);
+    yield* csvRows(report.columns, pages, (fields) => fields);
     return;
   }
   const head = {
@@ -106,6 +124,6 @@ export async function* streamReport(
     columns: report.columns,
   };
   yield `${JSON.stringify(head).slice(0, -1)},`;
-  yield* jsonArray('rows', pages, report.fields);
+  yield* jsonArray('rows', pages, (fields) => fields);
   yield '}';
 }

@@ -9,11 +9,15 @@
 // the period from its end; a checkout for a lower plan is refused while a paid period
 // runs (cancel, then buy the cheaper plan once the period has ended). Every change is audited.
 import { asc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
 import { type Db, type Executor, queryRows } from '../../db/client.ts';
 import { prepared } from '../../db/prepared.ts';
+import { date } from '../../db/row.ts';
 import { features, planFeatures, plans, subscriptions } from '../../db/schema/index.ts';
+import type { AuditAction } from '../../shared/audit.ts';
+import { auditInsert } from '../audit.ts';
 import { subscriptionInEffect } from '../auth/claims.ts';
-import { bumpTokensOf, type RevocationList, userRevocation } from '../auth/revocation.ts';
+import { bumpedRow, bumpTokensOf, type RevocationList, userRevocation } from '../auth/revocation.ts';
 import { type PaymentProvider, PaymentProviderError, type WebhookEvent } from '../payments/razorpay.ts';
 import type { AppDeps } from '../services.ts';
 import { badRequest, conflict, notFound, preconditionFailed, unavailable } from './errors.ts';
@@ -76,6 +80,24 @@ export interface Checkout {
   currency: 'INR';
 }
 
+const checkoutRow = z.object({
+  plan_id: z.number(),
+  price_paise: z.number(),
+  tier: z.number(),
+  current_tier: z.number().nullable(),
+  same_plan: z.boolean().nullable(),
+  in_effect: z.boolean(),
+  period_end: date.nullable(),
+});
+const periodEndRow = z.object({ current_period_end: date });
+const webhookRow = z.object({
+  fresh: z.boolean(),
+  paid: z.boolean(),
+  applied: z.boolean(),
+  user_id: z.string().nullable(),
+  tva: z.number().nullable(),
+});
+
 /**
  * subscriptions.checkout: 2 statements (the plan and the caller's subscription; the order
  * and its audit entry) around one call to the provider. Nothing changes until the webhook.
@@ -88,16 +110,9 @@ export async function checkout(
 ): Promise<Checkout> {
   const payments = deps.payments;
   if (!payments) throw preconditionFailed('Payments are not enabled on this server');
-  const [row] = await queryRows<{
-    plan_id: number;
-    price_paise: number;
-    tier: number;
-    current_tier: number | null;
-    same_plan: boolean;
-    in_effect: boolean;
-    period_end: Date | string | null;
-  }>(
+  const [row] = await queryRows(
     deps.db,
+    checkoutRow,
     sql`SELECT p.id AS plan_id, p.price_paise, p.tier, cur.tier AS current_tier, s.plan_id = p.id AS same_plan,
                coalesce(${subscriptionInEffect(sql`s`)}, false) AS in_effect, s.current_period_end AS period_end
         FROM plans p
@@ -135,10 +150,13 @@ export async function checkout(
           INSERT INTO payment_orders (user_id, plan_id, amount_paise, currency, provider_order_id)
           VALUES (${userId}, ${row.plan_id}, ${row.price_paise}, 'INR', ${order.id})
         )
-        INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-        VALUES (${userId}, 'subscriptions.checkout', ${userId}, ${ip},
-                jsonb_build_object('plan', ${planCode}::text, 'orderId', ${order.id}::text,
-                                   'amountPaise', ${row.price_paise}::int))`,
+        ${auditInsert({
+          actorId: userId,
+          action: 'subscriptions.checkout',
+          targetId: userId,
+          ip,
+          details: { plan: planCode, orderId: order.id, amountPaise: row.price_paise },
+        })}`,
   );
   return {
     orderId: order.id,
@@ -154,21 +172,20 @@ export async function checkout(
  * renewed (the expiry job ends it). 1 statement; nothing to cancel → CONFLICT.
  */
 export async function cancelAtPeriodEnd(db: Executor, userId: string, ip: string) {
-  const [row] = await queryRows<{ current_period_end: Date }>(
+  const [row] = await queryRows(
     db,
+    periodEndRow,
     sql`WITH c AS (
           UPDATE subscriptions s SET cancel_at_period_end = true, updated_at = now()
           WHERE s.user_id = ${userId} AND ${subscriptionInEffect(sql`s`)} AND s.current_period_end IS NOT NULL
           RETURNING s.current_period_end
         ), audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${userId}, 'subscriptions.cancel', ${userId}, ${ip},
-                 jsonb_build_object('periodEnd', current_period_end) FROM c
+          ${auditInsert({ actorId: userId, action: 'subscriptions.cancel', targetId: userId, ip, details: sql`jsonb_build_object('periodEnd', current_period_end)` }, sql`c`)}
         )
         SELECT current_period_end FROM c`,
   );
   if (!row) throw conflict('There is no paid period to cancel');
-  return { cancelAtPeriodEnd: true as const, currentPeriodEnd: new Date(row.current_period_end) };
+  return { cancelAtPeriodEnd: true as const, currentPeriodEnd: row.current_period_end };
 }
 
 export type WebhookOutcome = 'applied' | 'unapplied' | 'duplicate' | 'recorded';
@@ -190,14 +207,12 @@ export async function applyWebhookEvent(
   const captured =
     (event.event === 'payment.captured' || event.event === 'order.paid') && payment?.status === 'captured';
   const effect = subscriptionInEffect(sql`s`);
-  const [row] = await queryRows<{
-    fresh: boolean;
-    paid: boolean;
-    applied: boolean;
-    user_id: string | null;
-    tva: number | null;
-  }>(
+  const applied: AuditAction = 'subscriptions.paymentApplied';
+  const unapplied: AuditAction = 'subscriptions.paymentUnapplied';
+  const failed: AuditAction = 'subscriptions.paymentFailed';
+  const [row] = await queryRows(
     deps.db,
+    webhookRow,
     sql`WITH ev AS (
           INSERT INTO payment_events (event_id, event, provider_order_id)
           VALUES (${eventId}, ${event.event}, ${orderId})
@@ -221,22 +236,22 @@ export async function applyWebhookEvent(
              OR (s.plan_id = excluded.plan_id AND s.current_period_end IS NOT NULL)
           RETURNING s.user_id, s.current_period_end
         ), bumped AS (${bumpTokensOf(sql`SELECT user_id FROM applied`)}),
-        audit AS (
-          INSERT INTO audit_log (actor_id, action, target_id, details)
-          SELECT NULL::uuid,
-                 CASE WHEN EXISTS (SELECT 1 FROM applied) THEN 'subscriptions.paymentApplied'
-                      ELSE 'subscriptions.paymentUnapplied' END,
-                 p.user_id,
-                 jsonb_build_object('plan', pl.code, 'orderId', ${orderId}::text, 'eventId', ${eventId}::text,
-                                    'event', ${event.event}::text,
-                                    'periodEnd', (SELECT current_period_end FROM applied))
-          FROM paid p JOIN plans pl ON pl.id = p.plan_id
-          UNION ALL
-          SELECT NULL::uuid, 'subscriptions.paymentFailed', o.user_id,
-                 jsonb_build_object('orderId', o.provider_order_id, 'eventId', ${eventId}::text)
-          FROM payment_orders o
-          WHERE ${event.event === 'payment.failed'} AND o.provider_order_id = ${orderId} AND EXISTS (SELECT 1 FROM ev)
-        )
+        audit AS (${auditInsert(
+          { actorId: null, action: sql`e.action`, targetId: sql`e.user_id`, details: sql`e.details` },
+          sql`(
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM applied) THEN ${applied}::text ELSE ${unapplied}::text END,
+                   p.user_id,
+                   jsonb_build_object('plan', pl.code, 'orderId', ${orderId}::text, 'eventId', ${eventId}::text,
+                                      'event', ${event.event}::text,
+                                      'periodEnd', (SELECT current_period_end FROM applied))
+            FROM paid p JOIN plans pl ON pl.id = p.plan_id
+            UNION ALL
+            SELECT ${failed}::text, o.user_id,
+                   jsonb_build_object('orderId', o.provider_order_id, 'eventId', ${eventId}::text)
+            FROM payment_orders o
+            WHERE ${event.event === 'payment.failed'} AND o.provider_order_id = ${orderId} AND EXISTS (SELECT 1 FROM ev)
+          ) e(action, user_id, details)`,
+        )})
         SELECT EXISTS (SELECT 1 FROM ev) AS fresh, EXISTS (SELECT 1 FROM paid) AS paid,
                EXISTS (SELECT 1 FROM applied) AS applied,
                (SELECT id FROM bumped) AS user_id, (SELECT tva FROM bumped) AS tva`,
@@ -244,8 +259,7 @@ export async function applyWebhookEvent(
   if (!row?.fresh) return 'duplicate';
   if (!row.paid) return 'recorded';
   if (!row.applied) return 'unapplied';
-  if (row.user_id && row.tva !== null)
-    await deps.revocations.announce(userRevocation(row.user_id, Number(row.tva)));
+  if (row.user_id && row.tva !== null) await deps.revocations.announce(userRevocation(row.user_id, row.tva));
   return 'applied';
 }
 
@@ -260,8 +274,9 @@ export async function expireSubscriptions(
 ): Promise<{ expired: number }> {
   let expired = 0;
   for (;;) {
-    const rows = await queryRows<{ id: string; tva: number }>(
+    const rows = await queryRows(
       tx,
+      bumpedRow,
       sql`WITH due AS (
             SELECT id FROM subscriptions
             WHERE status = 'active' AND current_period_end IS NOT NULL AND current_period_end <= now()
@@ -272,14 +287,19 @@ export async function expireSubscriptions(
             RETURNING s.user_id, s.plan_id, s.current_period_end
           ), bumped AS (${bumpTokensOf(sql`SELECT user_id FROM ended`)}),
           audit AS (
-            INSERT INTO audit_log (actor_id, action, target_id, details)
-            SELECT NULL, 'subscriptions.expired', e.user_id,
-                   jsonb_build_object('plan', pl.code, 'periodEnd', e.current_period_end)
-            FROM ended e JOIN plans pl ON pl.id = e.plan_id
+            ${auditInsert(
+              {
+                actorId: null,
+                action: 'subscriptions.expired',
+                targetId: sql`e.user_id`,
+                details: sql`jsonb_build_object('plan', pl.code, 'periodEnd', e.current_period_end)`,
+              },
+              sql`ended e JOIN plans pl ON pl.id = e.plan_id`,
+            )}
           )
           SELECT id, tva FROM bumped`,
     );
-    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, Number(r.tva))));
+    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, r.tva)));
     expired += rows.length;
     if (rows.length < 1000) return { expired };
   }

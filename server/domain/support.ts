@@ -3,8 +3,9 @@
 // token's features, or escalated later — come first, then the oldest. Every change is one
 // statement with its audit entry.
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
+import { date } from '../../db/row.ts';
 import { supportMessages, supportTickets } from '../../db/schema/index.ts';
 import type {
   createTicketInput,
@@ -13,6 +14,7 @@ import type {
   replyInput,
   setStatusInput,
 } from '../../shared/inputs/support.ts';
+import { auditInsert } from '../audit.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage, toPage } from '../keyset.ts';
 import { notFound } from './errors.ts';
@@ -29,20 +31,25 @@ const ticketColumns = {
   updatedAt: supportTickets.updatedAt,
 };
 
-interface TicketRow {
-  id: string;
-  subject: string;
-  priority: 'standard' | 'priority';
-  status: 'open' | 'answered' | 'closed';
-  created_at: string;
-}
-const ticketOut = (r: TicketRow) => ({
+const ticketStatus = z.enum(['open', 'answered', 'closed']);
+const ticketPriority = z.enum(['standard', 'priority']);
+const ticketRow = z.object({
+  id: z.string(),
+  subject: z.string(),
+  priority: ticketPriority,
+  status: ticketStatus,
+  created_at: date,
+});
+const ticketOut = (r: z.output<typeof ticketRow>) => ({
   id: r.id,
   subject: r.subject,
   priority: r.priority,
   status: r.status,
-  createdAt: new Date(r.created_at),
+  createdAt: r.created_at,
 });
+const replyRow = z.object({ id: z.string(), owner: z.boolean(), status: ticketStatus, created_at: date });
+const statusRow = z.object({ id: z.string(), status: ticketStatus });
+const priorityRow = z.object({ id: z.string(), priority: ticketPriority });
 
 /** One statement: the ticket, its first message and the audit entry. */
 export async function createTicket(
@@ -52,16 +59,16 @@ export async function createTicket(
   input: z.infer<typeof createTicketInput>,
 ) {
   const priority = caller.features.includes('priority_support') ? 'priority' : 'standard';
-  const [row] = await queryRows<TicketRow>(
+  const [row] = await queryRows(
     db,
+    ticketRow,
     sql`WITH tk AS (
           INSERT INTO support_tickets (user_id, subject, priority) VALUES (${caller.sub}, ${input.subject}, ${priority})
           RETURNING id, subject, priority, status, created_at
         ), m AS (
           INSERT INTO support_messages (ticket_id, author_id, from_staff, body) SELECT id, ${caller.sub}, false, ${input.body} FROM tk
         ), a AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${caller.sub}, 'support.create', ${caller.sub}, ${ip}, jsonb_build_object('ticketId', id, 'priority', priority) FROM tk
+          ${auditInsert({ actorId: caller.sub, action: 'support.create', targetId: caller.sub, ip, details: sql`jsonb_build_object('ticketId', id, 'priority', priority)` }, sql`tk`)}
         )
         SELECT id, subject, priority, status, ${exactTimestamp(sql`created_at`)} AS created_at FROM tk`,
   );
@@ -152,8 +159,9 @@ export async function replyToTicket(
   input: z.infer<typeof replyInput>,
 ) {
   const staff = isStaff(caller);
-  const [row] = await queryRows<{ id: string; owner: boolean; status: string; created_at: string }>(
+  const [row] = await queryRows(
     db,
+    replyRow,
     sql`WITH tk AS (
           UPDATE support_tickets SET status = CASE WHEN user_id = ${caller.sub} THEN 'open' ELSE 'answered' END,
                  updated_at = now()
@@ -164,8 +172,7 @@ export async function replyToTicket(
           SELECT id, ${caller.sub}, user_id <> ${caller.sub}, ${input.body} FROM tk
           RETURNING id, ticket_id, created_at
         ), a AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${caller.sub}, 'support.reply', tk.user_id, ${ip}, jsonb_build_object('ticketId', tk.id) FROM tk
+          ${auditInsert({ actorId: caller.sub, action: 'support.reply', targetId: sql`tk.user_id`, ip, details: sql`jsonb_build_object('ticketId', tk.id)` }, sql`tk`)}
         )
         SELECT m.id, tk.user_id = ${caller.sub} AS owner, tk.status, ${exactTimestamp(sql`m.created_at`)} AS created_at
         FROM m JOIN tk ON tk.id = m.ticket_id`,
@@ -176,7 +183,7 @@ export async function replyToTicket(
     ticketId: input.ticketId,
     status: row.status,
     fromStaff: !row.owner,
-    createdAt: new Date(row.created_at),
+    createdAt: row.created_at,
   };
 }
 
@@ -187,14 +194,14 @@ export async function setTicketStatus(
   ip: string,
   input: z.infer<typeof setStatusInput>,
 ) {
-  const [row] = await queryRows<{ id: string; status: string }>(
+  const [row] = await queryRows(
     db,
+    statusRow,
     sql`WITH tk AS (
           UPDATE support_tickets SET status = ${input.status}, updated_at = now() WHERE id = ${input.ticketId}
           RETURNING id, user_id, status
         ), a AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${staffId}, 'support.setStatus', user_id, ${ip}, jsonb_build_object('ticketId', id, 'status', status) FROM tk
+          ${auditInsert({ actorId: staffId, action: 'support.setStatus', targetId: sql`user_id`, ip, details: sql`jsonb_build_object('ticketId', id, 'status', status)` }, sql`tk`)}
         )
         SELECT id, status FROM tk`,
   );
@@ -207,15 +214,15 @@ export async function setTicketStatus(
  * priority. One statement with its audit entry; the plan check is the token's (zero queries).
  */
 export async function escalateTicket(db: Executor, userId: string, ip: string, ticketId: string) {
-  const [row] = await queryRows<{ id: string; priority: string }>(
+  const [row] = await queryRows(
     db,
+    priorityRow,
     sql`WITH tk AS (
           UPDATE support_tickets SET priority = 'priority', updated_at = now()
           WHERE id = ${ticketId} AND user_id = ${userId} AND status <> 'closed'
           RETURNING id, priority
         ), a AS (
-          INSERT INTO audit_log (actor_id, action, target_id, ip, details)
-          SELECT ${userId}, 'support.escalate', ${userId}, ${ip}, jsonb_build_object('ticketId', id) FROM tk
+          ${auditInsert({ actorId: userId, action: 'support.escalate', targetId: userId, ip, details: sql`jsonb_build_object('ticketId', id)` }, sql`tk`)}
         )
         SELECT id, priority FROM tk`,
   );

@@ -8,14 +8,17 @@
 // rest get CONFLICT. Cancelling frees the slot (the indexes skip cancelled sessions).
 import { and, asc, desc, eq, gt, gte, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
+import { z } from 'zod';
 import { type Db, findPgError, queryRows, uniqueViolation } from '../../db/client.ts';
-import { roles, sessionNotes, therapySessions, userDataKeys, users } from '../../db/schema/index.ts';
+import { date } from '../../db/row.ts';
+import { roles, therapySessions, users } from '../../db/schema/index.ts';
 import type {
   AddNoteInput,
   BookSessionInput,
   MySessionsInput,
   ScheduleInput,
 } from '../../shared/inputs/therapy.ts';
+import { accessAudit, type Reader } from '../audit.ts';
 import { NoteDecryptError, type NotesCipher, openWithDataKey, sealWithDataKey } from '../crypto/notes.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
 import { badRequest, conflict, type DomainError, notAllowed, notFound } from './errors.ts';
@@ -137,6 +140,15 @@ function notTheTherapist(): DomainError {
   return notAllowed("Only the session's therapist can see its notes");
 }
 
+const noteSessionRow = z.object({
+  therapist_id: z.string(),
+  patient_id: z.string(),
+  patient_erased: z.boolean(),
+  key_id: z.string().nullable(),
+  wrapped_key: z.string().nullable(),
+});
+const addedNoteRow = z.object({ id: z.string(), session_id: z.string(), created_at: date });
+
 /**
  * Two queries: whose session it is (with the patient's wrapped data key), then the INSERT of
  * the note sealed with that key — creating the key in the same statement for a patient's
@@ -149,14 +161,9 @@ export async function addNote(
   authorId: string,
   input: AddNoteInput,
 ): Promise<{ id: string; sessionId: string; createdAt: Date }> {
-  const [session] = await queryRows<{
-    therapist_id: string;
-    patient_id: string;
-    patient_erased: boolean;
-    key_id: string | null;
-    wrapped_key: string | null;
-  }>(
+  const [session] = await queryRows(
     db,
+    noteSessionRow,
     sql`SELECT ts.therapist_id, ts.patient_id, p.deleted_at IS NOT NULL AS patient_erased, k.key_id, k.wrapped_key
         FROM therapy_sessions ts JOIN users p ON p.id = ts.patient_id
         LEFT JOIN user_data_keys k ON k.user_id = ts.patient_id
@@ -170,8 +177,9 @@ export async function addNote(
   const dataKey = existing ? cipher.unwrapDataKey(session.patient_id, existing) : fresh!.key;
   const keyId = existing ? existing.keyId : fresh!.wrapped.keyId;
   const ciphertext = sealWithDataKey(dataKey, input.note, input.sessionId);
-  const [note] = await queryRows<{ id: string; session_id: string; created_at: Date }>(
+  const [note] = await queryRows(
     db,
+    addedNoteRow,
     sql`WITH k AS (
           ${fresh ? sql`INSERT INTO user_data_keys (user_id, key_id, wrapped_key) VALUES (${session.patient_id}, ${keyId}, ${fresh.wrapped.ciphertext}) ON CONFLICT (user_id) DO NOTHING RETURNING 1` : sql`SELECT 1`}
         )
@@ -181,44 +189,70 @@ export async function addNote(
   );
   // Another note created the patient's key first: seal with that one.
   if (!note) return addNote(db, cipher, authorId, input);
-  return { id: note.id, sessionId: note.session_id, createdAt: new Date(note.created_at) };
+  return { id: note.id, sessionId: note.session_id, createdAt: note.created_at };
 }
 
+const notesRow = z.object({
+  therapist_id: z.string(),
+  patient_id: z.string(),
+  data_key_id: z.string().nullable(),
+  data_key: z.string().nullable(),
+  id: z.string().nullable(),
+  key_id: z.string().nullable(),
+  ciphertext: z.string().nullable(),
+  patient_key: z.boolean().nullable(),
+  created_at: date.nullable(),
+});
+
 /**
- * One SELECT: the session's therapist, the patient's wrapped data key and the notes, oldest
- * first. Notes sealed with the patient's key open with it; older ones with the notes key.
+ * therapy.notes, an audited read: ONE statement reads the session, the patient's wrapped data
+ * key and the notes (oldest first) and, only when the reader is the session's therapist and
+ * there is a note to show, writes the access entry about the patient (a data-modifying CTE:
+ * no read without its entry). Another reader gets no notes and leaves no entry. Notes sealed with the patient's
+ * key open with it; older ones with the notes key.
  */
-export async function readNotes(db: Db, cipher: NotesCipher, readerId: string, sessionId: string) {
-  const rows = await db
-    .select({
-      therapistId: therapySessions.therapistId,
-      patientId: therapySessions.patientId,
-      dataKey: { keyId: userDataKeys.keyId, ciphertext: userDataKeys.wrappedKey },
-      note: {
-        id: sessionNotes.id,
-        keyId: sessionNotes.keyId,
-        ciphertext: sessionNotes.ciphertext,
-        patientKey: sessionNotes.patientKey,
-        createdAt: sessionNotes.createdAt,
-      },
-    })
-    .from(therapySessions)
-    .leftJoin(userDataKeys, eq(userDataKeys.userId, therapySessions.patientId))
-    .leftJoin(sessionNotes, eq(sessionNotes.sessionId, therapySessions.id))
-    .where(eq(therapySessions.id, sessionId))
-    .orderBy(asc(sessionNotes.createdAt), asc(sessionNotes.id));
+export async function readNotes(db: Db, cipher: NotesCipher, reader: Reader, sessionId: string) {
+  const rows = await queryRows(
+    db,
+    notesRow,
+    sql`WITH s AS (
+          SELECT id, therapist_id, patient_id FROM therapy_sessions
+          WHERE id = ${sessionId} AND therapist_id = ${reader.id}
+        ), audit AS (
+          ${accessAudit(
+            'therapy.notes',
+            reader,
+            sql`SELECT patient_id AS subject, jsonb_build_object('sessionId', id) AS details FROM s
+                WHERE EXISTS (SELECT 1 FROM session_notes n WHERE n.session_id = s.id)`,
+            true,
+          )}
+        )
+        SELECT ts.therapist_id, ts.patient_id, k.key_id AS data_key_id, k.wrapped_key AS data_key,
+               n.id, n.key_id, n.ciphertext, n.patient_key, n.created_at
+        FROM therapy_sessions ts
+        LEFT JOIN s ON s.id = ts.id
+        LEFT JOIN user_data_keys k ON s.id IS NOT NULL AND k.user_id = ts.patient_id
+        LEFT JOIN session_notes n ON s.id IS NOT NULL AND n.session_id = ts.id
+        WHERE ts.id = ${sessionId}
+        ORDER BY n.created_at, n.id`,
+  );
   const [first] = rows;
   if (!first) throw notFound('Session');
-  if (first.therapistId !== readerId) throw notTheTherapist();
+  if (first.therapist_id !== reader.id) throw notTheTherapist();
   let dataKey: Buffer | undefined;
-  const open = (note: NonNullable<typeof first.note>) => {
-    if (!note.patientKey) return cipher.open(note, sessionId);
-    if (!first.dataKey) throw new NoteDecryptError("the patient's data key is gone");
-    dataKey ??= cipher.unwrapDataKey(first.patientId, first.dataKey);
-    return openWithDataKey(dataKey, note.ciphertext, sessionId);
+  const open = (keyId: string, ciphertext: string, patientKey: boolean) => {
+    if (!patientKey) return cipher.open({ keyId, ciphertext }, sessionId);
+    if (!first.data_key_id || !first.data_key) throw new NoteDecryptError("the patient's data key is gone");
+    dataKey ??= cipher.unwrapDataKey(first.patient_id, {
+      keyId: first.data_key_id,
+      ciphertext: first.data_key,
+    });
+    return openWithDataKey(dataKey, ciphertext, sessionId);
   };
-  const notes = rows.flatMap(({ note }) =>
-    note ? [{ id: note.id, note: open(note), createdAt: note.createdAt }] : [],
+  const notes = rows.flatMap((n) =>
+    n.id && n.key_id && n.ciphertext && n.created_at
+      ? [{ id: n.id, note: open(n.key_id, n.ciphertext, n.patient_key === true), createdAt: n.created_at }]
+      : [],
   );
   return { sessionId, notes };
 }

@@ -9,7 +9,9 @@
 // by the commit, also when the process dies. On PGlite (one process) it simply runs.
 import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
+import { z } from 'zod';
 import { type Database, type Executor, queryRows } from '../../db/client.ts';
+import { countRow } from '../../db/row.ts';
 import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/views.ts';
 
 import { eraseDueAccounts } from '../domain/privacy.ts';
@@ -55,11 +57,12 @@ export const refreshTokenCleanupJob: Job = {
   name: 'refresh-token-cleanup',
   lockId: 2,
   async work(tx) {
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       tx,
+      countRow,
       sql`WITH d AS (DELETE FROM refresh_tokens WHERE expires_at < now() RETURNING 1) SELECT count(*)::int AS n FROM d`,
     );
-    return { deleted: Number(row?.n ?? 0) };
+    return { deleted: row?.n ?? 0 };
   },
 };
 
@@ -68,12 +71,13 @@ export const auditRetentionJob: Job = {
   lockId: 3,
   async work(tx, deps) {
     const days = deps.config.AUDIT_RETENTION_DAYS;
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       tx,
-      sql`WITH d AS (DELETE FROM audit_log WHERE at < now() - make_interval(days => ${days}) RETURNING 1)
-          SELECT count(*)::int AS n FROM d`,
+      countRow,
+      // The log is append-only (migrations/0015): entries leave only through this function.
+      sql`SELECT purge_audit_log(${days}::int) AS n`,
     );
-    return { deleted: Number(row?.n ?? 0), retentionDays: days };
+    return { deleted: row?.n ?? 0, retentionDays: days };
   },
 };
 
@@ -97,6 +101,8 @@ export const accountErasureJob: Job = {
   },
 };
 
+const lockRow = z.object({ locked: z.boolean() });
+
 /**
  * Runs fn in a transaction holding the job's advisory lock, or returns locked: false at
  * once when another session (instance) holds it. Jobs may run longer than the pool's
@@ -111,8 +117,9 @@ export async function withJobLock<T>(
   return database.db.transaction(async (tx) => {
     // One statement: the lock, and (when it is ours) longer timeouts for the rest of this
     // transaction, which may wait idle while a job works on other connections.
-    const [row] = await queryRows<{ locked: boolean }>(
+    const [row] = await queryRows(
       tx,
+      lockRow,
       sql`SELECT locked,
                  CASE WHEN locked THEN set_config('statement_timeout', '15min', true) END,
                  CASE WHEN locked THEN set_config('idle_in_transaction_session_timeout', '15min', true) END

@@ -1,13 +1,14 @@
 // crisis.* wired to their use cases (server/domain/crisis.ts).
 import { acknowledgeCrisisInput, crisisListInput } from '../../shared/inputs/crisis.ts';
 import { acknowledgeCrisisAlert, listCrisisAlerts } from '../domain/crisis.ts';
+import { readerOf } from '../trpc/context.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const crisisRouter = router({
   list: protectedProcedure
     .meta({ auth: 'user', permission: 'crisis.manage' })
     .input(crisisListInput)
-    .query(({ ctx, input }) => listCrisisAlerts(ctx.deps.db, input)),
+    .query(({ ctx, input }) => listCrisisAlerts(ctx.deps.db, readerOf(ctx), input)),
 
   acknowledge: protectedProcedure
     .meta({ auth: 'user', permission: 'crisis.manage' })

@@ -1,8 +1,14 @@
 // privacy.*: the privacy notice and its acceptance, and account erasure (DPDPA 2023). The
 // use cases live in server/domain/privacy.ts. All are callable before consent.
-import { acceptNoticeInput, deleteAccountInput } from '../../shared/inputs/privacy.ts';
+import { acceptNoticeInput, accessLogInput, deleteAccountInput } from '../../shared/inputs/privacy.ts';
 import { acceptNoticeOutput, noticeOutput } from '../../shared/outputs.ts';
-import { acceptNotice, cancelDeletion, privacyStatus, requestDeletion } from '../domain/privacy.ts';
+import {
+  acceptNotice,
+  accessLog,
+  cancelDeletion,
+  privacyStatus,
+  requestDeletion,
+} from '../domain/privacy.ts';
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
 const beforeConsent = protectedProcedure.meta({ auth: 'user', beforeConsent: true });
@@ -48,6 +54,14 @@ export const privacyRouter = router({
       userAgent: ctx.req.userAgent,
     }),
   ),
+
+  /**
+   * Who read the caller's health data, newest first (the audited reads). A right, not a
+   * paid feature: no permission or feature, callable before consent like the rest.
+   */
+  accessLog: beforeConsent
+    .input(accessLogInput)
+    .query(({ ctx, input }) => accessLog(ctx.deps.readDb, ctx.auth.sub, input)),
 
   /** Cancels a scheduled erasure while the grace period runs. */
   cancelDeletion: beforeConsent.mutation(({ ctx }) => cancelDeletion(ctx.deps.db, ctx.auth.sub, ctx.req.ip)),

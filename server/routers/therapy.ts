@@ -22,6 +22,7 @@ import {
   readNotes,
   therapistSchedule,
 } from '../domain/therapy.ts';
+import { readerOf } from '../trpc/context.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const therapyRouter = router({
@@ -109,5 +110,5 @@ export const therapyRouter = router({
     })
     .input(sessionIdInput)
     .output(notesOutput)
-    .query(({ ctx, input }) => readNotes(ctx.deps.db, ctx.deps.notes, ctx.auth.sub, input.sessionId)),
+    .query(({ ctx, input }) => readNotes(ctx.deps.db, ctx.deps.notes, readerOf(ctx), input.sessionId)),
 });

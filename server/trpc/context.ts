@@ -2,6 +2,7 @@
 // into verified claims (0 DB queries: signature, pinned claims, in-memory revocation
 // check); createContextInner turns claims into the context, so tests inject claims
 // without signing tokens and createCaller drives routers directly.
+import type { Reader } from '../audit.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { InvalidTokenError } from '../auth/tokens.ts';
 import type { AppDeps } from '../services.ts';
@@ -26,6 +27,11 @@ export interface Context {
   resHeaders: Map<string, string>;
   /** The procedure calls of this request (deps.hooks.onProcedure adds each; its log line reads them). */
   calls: CallRecord[];
+}
+
+/** The signed-in caller as an audited read records them: id, ip and request id. */
+export function readerOf(ctx: Pick<Context, 'req'> & { auth: AccessClaims }): Reader {
+  return { id: ctx.auth.sub, ip: ctx.req.ip, requestId: ctx.req.requestId };
 }
 
 export function createContextInner(opts: {

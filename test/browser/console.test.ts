@@ -12,6 +12,7 @@ import axe from 'axe-core';
 import { sql } from 'drizzle-orm';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
 import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
@@ -116,8 +117,9 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Accept the notice');
     await page.keyboard.press('Enter');
     await heading('Users').waitFor();
-    const consents = await queryRows<{ version: string }>(
+    const consents = await queryRows(
       server.deps.db,
+      z.object({ version: z.string() }),
       sql`SELECT c.notice_version AS version FROM privacy_consents c JOIN users u ON u.id = c.user_id
           WHERE u.email = ${ADMIN.email}`,
     );

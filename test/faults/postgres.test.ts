@@ -11,7 +11,9 @@ import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { classifyDbError, createDatabase, queryRows } from '../../db/client.ts';
+import { num } from '../../db/row.ts';
 import { buildServer } from '../../server/app.ts';
 import { closeDeps, createDeps, createLogger } from '../../server/create-services.ts';
 import type { AppDeps } from '../../server/services.ts';
@@ -107,8 +109,9 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     const killed = await killer;
     const hit = await pinned;
 
-    const rows = await queryRows<{ marker: string }>(
+    const rows = await queryRows(
       deps.db,
+      z.object({ marker: z.string() }),
       sql`SELECT details->>'marker' AS marker FROM audit_log WHERE action = 'fault.write'`,
     );
     const stored = new Set(rows.map((r) => r.marker));
@@ -175,7 +178,7 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
     const one = await createDatabase({ url: testDb.url, poolMax: 1 });
     try {
       const pid = async () =>
-        (await queryRows<{ pid: number }>(one.db, sql`SELECT pg_backend_pid() AS pid`))[0]!.pid;
+        (await queryRows(one.db, z.object({ pid: num }), sql`SELECT pg_backend_pid() AS pid`))[0]!.pid;
       const before = await pid();
       const err = await one.db
         .transaction(async (tx) => {

@@ -7,6 +7,7 @@ import { connect, createServer } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
+import { num } from '../../db/row.ts';
 import { recordAudit } from '../../server/audit.ts';
 import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
 import type { AppDeps } from '../../server/services.ts';
@@ -128,7 +129,7 @@ export const faultRouter = router({
     return 'unreachable';
   }),
   pid: publicProcedure.meta({ auth: 'public', rateLimit: 'none' }).query(async ({ ctx }) => {
-    const [row] = await queryRows<{ pid: number }>(ctx.deps.db, sql`SELECT pg_backend_pid() AS pid`);
+    const [row] = await queryRows(ctx.deps.db, z.object({ pid: num }), sql`SELECT pg_backend_pid() AS pid`);
     return row!.pid;
   }),
 });

@@ -4,7 +4,9 @@
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
+import { countRow } from '../../db/row.ts';
 import { hashRefreshToken } from '../../server/auth/refresh.ts';
 import { DB_KINDS, NOTICE } from '../helpers.ts';
 import { loginAccepted, startTestServer, type TestServer } from '../server.ts';
@@ -52,22 +54,25 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
     expect((err as TRPCClientError<never>).data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
   }
   async function familyOf(refreshToken: string) {
-    const [row] = await queryRows<{ family_id: string }>(
+    const [row] = await queryRows(
       server.deps.db,
+      z.object({ family_id: z.string() }),
       sql`SELECT family_id FROM refresh_tokens WHERE token_hash = ${hashRefreshToken(refreshToken)}`,
     );
     return row!.family_id;
   }
   async function familyRows(familyId: string) {
-    return queryRows<{ used: boolean; revoked: boolean }>(
+    return queryRows(
       server.deps.db,
+      z.object({ used: z.boolean(), revoked: z.boolean() }),
       sql`SELECT used_at IS NOT NULL AS used, revoked_at IS NOT NULL AS revoked
           FROM refresh_tokens WHERE family_id = ${familyId} ORDER BY created_at`,
     );
   }
   async function countRefreshTokens() {
-    const [row] = await queryRows<{ n: number }>(
+    const [row] = await queryRows(
       server.deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM refresh_tokens`,
     );
     return Number(row!.n);
@@ -155,8 +160,9 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
     expect((await familyRows(family)).every((r) => r.revoked)).toBe(true);
     await expect401(refresh(second.refreshToken)); // the legitimate holder's latest token
     await expect401(me(second.accessToken)); // and the session's live access token
-    const [audit] = await queryRows<{ n: number }>(
+    const [audit] = await queryRows(
       server.deps.db,
+      countRow,
       sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.refreshReuse' AND target_id = ${a.user.id}`,
     );
     expect(Number(audit!.n)).toBe(1);

@@ -8,7 +8,7 @@ import {
   userIdInput,
 } from '../../../shared/inputs/admin-users.ts';
 import * as admin from '../../domain/admin-users.ts';
-import type { Context } from '../../trpc/context.ts';
+import { type Context, readerOf } from '../../trpc/context.ts';
 import { protectedProcedure, router } from '../../trpc/init.ts';
 
 const actorOf = (ctx: Context & { auth: NonNullable<Context['auth']> }): admin.Actor => ({
@@ -28,7 +28,7 @@ export const adminUsersRouter = router({
   get: protectedProcedure
     .meta({ auth: 'user', permission: 'users.read' })
     .input(userIdInput)
-    .query(({ ctx, input }) => admin.getUser(ctx.deps.db, input.userId)),
+    .query(({ ctx, input }) => admin.getUser(ctx.deps.db, readerOf(ctx), input.userId)),
 
   setRole: protectedProcedure
     .meta({ auth: 'user', permission: 'roles.assign' })

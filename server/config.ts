@@ -37,6 +37,10 @@ const variables = z.object({
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   DATABASE_REPLICA_URLS: commaList.pipe(z.array(url(['postgres', 'postgresql']))),
   DATABASE_POOL_MAX: positiveInt.max(500).default(50),
+  // What DATABASE_URL leads to: 'none' (PostgreSQL, or a session-mode pooler) or
+  // 'transaction' (PgBouncer pool_mode=transaction and the like): unnamed statements only,
+  // no session settings at connect (docs/decisions/transaction-pooler.md).
+  DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
   // How long a request may wait for a pooled connection before it fails with 503.
   DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
   REDIS_URL: url(['redis', 'rediss']).optional(),
@@ -159,7 +163,11 @@ export const configSchema = variables.superRefine((c, ctx) => {
 export type Config = z.infer<typeof configSchema>;
 
 /** What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). */
-export const migrateConfigSchema = variables.pick({ DATABASE_URL: true, DATA_DIR: true });
+export const migrateConfigSchema = variables.pick({
+  DATABASE_URL: true,
+  DATA_DIR: true,
+  DATABASE_POOLER: true,
+});
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 
 export class ConfigError extends Error {}

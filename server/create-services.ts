@@ -1,7 +1,9 @@
 // Builds the services (server/services.ts) at start, and closes them at shutdown.
+
+import { sql } from 'drizzle-orm';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { createDatabase, type Database } from '../db/client.ts';
+import { createDatabase, type Database, detectTransactionPooler, queryRows } from '../db/client.ts';
 import { assertViewsReady } from '../db/views.ts';
 import { ensureSuperadmin } from './auth/bootstrap.ts';
 import { loadKeyRing } from './auth/keys.ts';
@@ -98,6 +100,14 @@ export async function createDeps(
   // First: an unreachable Redis fails the start within its connect timeout, naming REDIS_URL.
   const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
   if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
+  // A transaction pooler the configuration does not mention would lose session state
+  // between statements: refuse to start, naming the setting.
+  if (!opts.database && config.DATABASE_URL && config.DATABASE_POOLER === 'none') {
+    if (await detectTransactionPooler(config.DATABASE_URL))
+      throw new Error(
+        'DATABASE_URL leads to a transaction pooler (session state does not last between statements): set DATABASE_POOLER=transaction',
+      );
+  }
   const database =
     opts.database ??
     (await createDatabase({
@@ -106,7 +116,16 @@ export async function createDeps(
       poolMax: config.DATABASE_POOL_MAX,
       poolWaitMs: config.DATABASE_POOL_WAIT_MS,
       replicaUrls: config.DATABASE_REPLICA_URLS,
+      pooler: config.DATABASE_POOLER,
     }));
+  if (config.DATABASE_POOLER === 'transaction') {
+    // The session settings are the database's defaults here (migration 0010): say so if not.
+    const [row] = await queryRows<{ statement_timeout: string }>(database.db, sql`SHOW statement_timeout`);
+    if (row?.statement_timeout === '0')
+      log.warn(
+        'DATABASE_POOLER=transaction and the database has no statement_timeout default: run npm run db:migrate as its owner (docs/operations.md)',
+      );
+  }
   if (database.kind === 'pglite') {
     log.warn(`no DATABASE_URL: using the embedded PGlite database under ${config.DATA_DIR}`);
     await database.migrate();

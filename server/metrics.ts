@@ -2,7 +2,10 @@
 // statements (so "0 queries for auth" is visible in production), the connection pool,
 // jobs and view refreshes, rate-limit rejections, revocations and process metrics.
 // One registry per process; with WORKERS > 1 the primary aggregates every worker's
-// registry (server/cluster.ts) so a scrape sees the whole host.
+// registry (server/cluster.ts) so a scrape sees the whole host: counters and histograms
+// are summed, and each gauge says how it adds up (`aggregator`): the pool gauges are the
+// host's connections (sum); a state every worker holds a copy of, or that only the worker
+// that ran a job knows, is the largest value (max), never the sum.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolGate } from '../db/client.ts';
 import type { ViewRefresh } from '../db/views.ts';
@@ -111,12 +114,14 @@ export function createMetrics(sources: MetricSources): Metrics {
     name: 'view_refresh_duration_seconds',
     help: 'Duration of the last refresh of each materialized view',
     labelNames: ['view'],
+    aggregator: 'max',
     registers,
   });
   const viewRows = new Gauge({
     name: 'view_refresh_rows',
     help: 'Rows in each materialized view after its last refresh',
     labelNames: ['view'],
+    aggregator: 'max',
     registers,
   });
   const revocations = new Counter({
@@ -127,8 +132,9 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   new Gauge({
     name: 'revocation_entries',
-    help: 'Revocation entries held in memory',
+    help: 'Revocation entries held in memory (each worker holds the whole list: the largest)',
     registers,
+    aggregator: 'max',
     collect() {
       this.set(sources.revocationEntries());
     },

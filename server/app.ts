@@ -155,7 +155,7 @@ function isStreamed(res: Response): boolean {
   );
 }
 
-/** Postgres and Redis each answer within READY_CHECK_TIMEOUT_MS. */
+/** Postgres answers and Redis takes a write, each within READY_CHECK_TIMEOUT_MS. */
 async function readiness(deps: AppDeps): Promise<Record<string, 'ok' | 'failed'>> {
   const check = (p: Promise<unknown>) =>
     withTimeout(p, READY_CHECK_TIMEOUT_MS).then(
@@ -165,7 +165,13 @@ async function readiness(deps: AppDeps): Promise<Record<string, 'ok' | 'failed'>
   const redis = deps.redis;
   const [database, cache] = await Promise.all([
     check(deps.database.ping()),
-    redis ? (redis.status === 'ready' ? check(redis.ping()) : Promise.resolve('failed' as const)) : undefined,
+    // A write, not a PING: a replica (a demoted primary, or a primary not yet found after
+    // a failover) answers PING but refuses writes, and every limit needs writes.
+    redis
+      ? redis.status === 'ready'
+        ? check(redis.set(`${deps.config.JWT_ISSUER}:readyz`, '1', 'PX', 10_000))
+        : Promise.resolve('failed' as const)
+      : undefined,
   ]);
   return cache === undefined ? { database } : { database, redis: cache };
 }

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { SQL } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
-import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -18,6 +18,13 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 /** A transaction handle, usable wherever a Db is. */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Executor = Db | Tx;
+
+/** A read replica's pool (db/replicas.ts routes read-only calls to it). */
+export interface Replica {
+  name: string;
+  db: Db;
+  pg: postgres.Sql;
+}
 
 // One level below the repository root both here (db/) and in the build (dist/).
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../migrations', import.meta.url));
@@ -74,7 +81,7 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Longest wait for a pooled connection before PoolBusyError (default 1000 ms). */
   poolWaitMs?: number;
-  /** Read replicas: readDb sends selects to them (Drizzle withReplicas). Ignored without url. */
+  /** Read replicas (db/replicas.ts routes reads to them). Ignored without url. */
   replicaUrls?: string[];
   /** DATABASE_POOLER (default 'none': a direct connection or a session-mode pooler). */
   pooler?: Pooler;
@@ -244,8 +251,8 @@ export function classifyDbError(err: unknown): DbErrorKind | undefined {
 
 export interface Database {
   db: Db;
-  /** Selects go to a read replica when DATABASE_REPLICA_URLS is set; else the primary. */
-  readDb?: Db;
+  /** The read replicas (DATABASE_REPLICA_URLS); server/create-services.ts routes reads to them. */
+  replicas?: Replica[];
   kind: 'postgres' | 'pglite';
   /** Connection gates (primary first, then replicas): in-use and waiting for /metrics. */
   pools?: PoolGate[];
@@ -321,9 +328,12 @@ export async function detectTransactionPooler(url: string): Promise<boolean> {
   }
 }
 
-function gatedDrizzle(url: string, name: string, opts: DatabaseOptions) {
+function gatedDrizzle(url: string, name: string, opts: DatabaseOptions, connectTimeout?: number) {
   const poolMax = opts.poolMax ?? 50;
-  const pg = postgres(url, postgresOptions(poolMax, opts.applicationName, opts.pooler));
+  const pg = postgres(url, {
+    ...postgresOptions(poolMax, opts.applicationName, opts.pooler),
+    ...(connectTimeout ? { connect_timeout: connectTimeout } : {}),
+  });
   const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000);
   const db = drizzlePostgres({
     client: gatedClient(pg, gate),
@@ -337,17 +347,18 @@ function gatedDrizzle(url: string, name: string, opts: DatabaseOptions) {
 export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
     const { pg, gate, db } = gatedDrizzle(opts.url, 'primary', opts);
+    // A replica that does not answer is given up on quickly (2 s): the read goes to the primary.
     const replicas = (opts.replicaUrls ?? []).map((u, i) =>
-      gatedDrizzle(u, `replica${i}`, {
-        ...opts,
-        applicationName: `${opts.applicationName ?? 'manas360-api'}-replica`,
-      }),
+      gatedDrizzle(
+        u,
+        `replica${i}`,
+        { ...opts, applicationName: `${opts.applicationName ?? 'manas360-api'}-replica` },
+        2,
+      ),
     );
-    const [firstReplica, ...moreReplicas] = replicas.map((r) => r.db);
     return {
       db,
-      // Selects go to a random replica; insert/update/delete/execute/transaction stay on the primary.
-      readDb: firstReplica ? withReplicas(db, [firstReplica, ...moreReplicas]) : db,
+      replicas: replicas.map((r) => ({ name: r.gate.name, db: r.db, pg: r.pg })),
       kind: 'postgres',
       pg,
       pools: [gate, ...replicas.map((r) => r.gate)],
@@ -418,7 +429,6 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
     db,
-    readDb: db,
     kind: 'pglite',
     async migrate() {
       await migratePglite(drizzlePglite({ client, casing: 'snake_case' }), {

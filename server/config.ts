@@ -36,6 +36,9 @@ const variables = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   DATABASE_REPLICA_URLS: commaList.pipe(z.array(url(['postgres', 'postgresql']))),
+  // A replica further behind the primary than this is skipped (reads go to the primary), and
+  // a caller's reads stay on the primary for this + 1 s after their write.
+  DATABASE_REPLICA_MAX_LAG_MS: positiveInt.max(60_000).default(1000),
   DATABASE_POOL_MAX: positiveInt.max(500).default(50),
   // What DATABASE_URL leads to: 'none' (PostgreSQL, or a session-mode pooler) or
   // 'transaction' (PgBouncer pool_mode=transaction and the like): unnamed statements only,

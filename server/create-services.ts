@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { Redis, type RedisOptions } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { createDatabase, type Database, detectTransactionPooler, queryRows } from '../db/client.ts';
+import { ReadRouter } from '../db/replicas.ts';
 import { assertViewsReady } from '../db/views.ts';
 import { ensureSuperadmin } from './auth/bootstrap.ts';
 import { loadKeyRing } from './auth/keys.ts';
@@ -208,7 +209,21 @@ export async function createDeps(
   const metrics = createMetrics({
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
+    replicas: () => reads?.states ?? [],
   });
+  // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
+  const reads = database.replicas?.length
+    ? new ReadRouter(database.db, database.pg!, database.replicas, {
+        maxLagMs: config.DATABASE_REPLICA_MAX_LAG_MS,
+        redis,
+        keyPrefix: config.JWT_ISSUER,
+        onFallback: (reason) => metrics.replicaFallback(reason),
+      })
+    : undefined;
+  if (reads) {
+    await reads.start();
+    closers.push(async () => reads.stop());
+  }
   // Revocation state: loaded from Postgres, kept in sync through Redis pub/sub. Its
   // closer runs first, before Redis and the database close.
   const revocations = new RevocationList((event) => metrics.revocation(event));
@@ -234,7 +249,8 @@ export async function createDeps(
     config,
     database,
     db: database.db,
-    readDb: database.readDb ?? database.db,
+    readDb: reads?.db ?? database.db,
+    reads,
     redis,
     tokens,
     revocations,

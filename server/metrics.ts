@@ -8,6 +8,7 @@
 // that ran a job knows, is the largest value (max), never the sum.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolGate } from '../db/client.ts';
+import type { FallbackReason, ReplicaState } from '../db/replicas.ts';
 import type { ViewRefresh } from '../db/views.ts';
 import type { RevocationEvent } from './auth/revocation.ts';
 import type { ProcedureReport } from './trpc/hooks.ts';
@@ -19,6 +20,8 @@ export interface Metrics {
   procedure(report: ProcedureReport): void;
   job(name: string, outcome: JobOutcome, seconds?: number): void;
   viewRefresh(views: ViewRefresh[]): void;
+  /** A read-only call served by the primary although replicas are configured, and why. */
+  replicaFallback(reason: FallbackReason): void;
   /** A revocation applied by this process (RevocationList's onApply). */
   revocation(event: RevocationEvent): void;
 }
@@ -27,6 +30,8 @@ export interface MetricSources {
   pools: readonly PoolGate[];
   /** Revocation entries held in memory (read at scrape time). */
   revocationEntries: () => number;
+  /** The read replicas' last health checks (read at scrape time). */
+  replicas?: () => readonly ReplicaState[];
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
@@ -139,8 +144,37 @@ export function createMetrics(sources: MetricSources): Metrics {
       this.set(sources.revocationEntries());
     },
   });
+  new Gauge({
+    name: 'db_replica_up',
+    help: 'Whether the read replica answered its last health check (1) or not (0)',
+    labelNames: ['replica'],
+    registers,
+    aggregator: 'min',
+    collect() {
+      for (const r of sources.replicas?.() ?? []) this.set({ replica: r.name }, r.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'db_replica_lag_seconds',
+    help: 'How far the read replica was behind the primary at its last health check',
+    labelNames: ['replica'],
+    registers,
+    aggregator: 'max',
+    collect() {
+      for (const r of sources.replicas?.() ?? []) if (r.up) this.set({ replica: r.name }, r.lagMs / 1000);
+    },
+  });
+  const fallbacks = new Counter({
+    name: 'db_replica_fallbacks_total',
+    help: 'Read-only calls served by the primary although replicas are configured (read_your_writes, unhealthy, error)',
+    labelNames: ['reason'],
+    registers,
+  });
   return {
     registry,
+    replicaFallback(reason) {
+      fallbacks.inc({ reason });
+    },
     procedure(r) {
       const labels = { procedure: r.path, code: r.code };
       requests.inc(labels);

@@ -3,7 +3,7 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import { ZodError, z } from 'zod';
-import { queryScope } from '../../db/client.ts';
+import { classifyDbError, queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
@@ -44,11 +44,22 @@ export const router = t.router;
 export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 
+function lostConnection(result: { ok: boolean; error?: TRPCError }): boolean {
+  if (result.ok || !result.error) return false;
+  const kind = classifyDbError(result.error.cause);
+  return kind === 'connection' || kind === 'pool_busy';
+}
+
 /** Outermost middleware: counts this call's SQL statements and reports the call. */
 const observe = t.middleware(async ({ ctx, path, type, next }) => {
   const scope = { queries: 0 };
   const started = performance.now();
-  let result = await queryScope.run(scope, () => next());
+  const run = () => queryScope.run(scope, () => next());
+  // Read-only calls may go to a replica (and again to the primary if it failed there for
+  // want of a connection); a caller's write keeps their reads on the primary for a while.
+  const reads = ctx.deps.reads;
+  let result = reads && type === 'query' ? await reads.run(ctx.auth?.sub, run, lostConnection) : await run();
+  if (reads && type === 'mutation' && result.ok && ctx.auth) reads.noteWrite(ctx.auth.sub);
   // Domain errors become their tRPC code here, at the edge; a busy pool, a statement
   // timeout or a lost connection answers 503/504 with a clean message instead of a 500,
   // a write for a caller whose user is gone 401.

@@ -133,6 +133,9 @@ const variables = z.object({
   RAZORPAY_API_URL: url(['https', 'http']).default('https://api.razorpay.com'),
 });
 
+/** Every variable the configuration reads. */
+export const CONFIG_VARIABLES = Object.keys(variables.shape);
+
 export const configSchema = variables.superRefine((c, ctx) => {
   if (c.SHUTDOWN_DELAY_MS >= c.SHUTDOWN_TIMEOUT_MS)
     ctx.addIssue({

@@ -13,7 +13,13 @@ import type { ViewRefresh } from '../db/views.ts';
 import type { RevocationEvent } from './auth/revocation.ts';
 import type { ProcedureReport } from './trpc/hooks.ts';
 
-export type JobOutcome = 'ran' | 'skipped_fresh' | 'skipped_locked' | 'skipped_running' | 'failed';
+export type JobOutcome =
+  | 'ran'
+  | 'skipped_fresh'
+  | 'skipped_locked'
+  | 'skipped_done'
+  | 'skipped_running'
+  | 'failed';
 
 export interface Metrics {
   registry: Registry;
@@ -104,7 +110,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   const jobRuns = new Counter({
     name: 'job_runs_total',
-    help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_running, failed)',
+    help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_done, skipped_running, failed)',
     labelNames: ['job', 'outcome'],
     registers,
   });

@@ -60,3 +60,12 @@ export const MATERIALIZED_VIEWS = [
   'mv_user_features',
   'mv_users_with_subscription',
 ] as const;
+
+/**
+ * The last schedule tick each job ran for (server/jobs): every instance fires each tick, the
+ * first to take the job's lock records the tick, and the others find it done.
+ */
+export const jobTicks = pgTable('job_ticks', {
+  job: text().primaryKey(),
+  tick: tstz().notNull(),
+});

@@ -36,7 +36,8 @@ const cleanups: Array<() => unknown> = [];
 async function cleanup() {
   for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
 }
-process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => void cleanup().then(() => process.exit(130)));
 
 function missing(): string[] {
   const need: Record<string, string> = {
@@ -344,6 +345,7 @@ async function main() {
       {
         failed: failed.length,
         requests: countBetween(from, to),
+        failures: breakdown(failed),
         pass: failed.length === 0,
       },
     );
@@ -365,6 +367,7 @@ async function main() {
       {
         failed: failed.length,
         requests: countBetween(from, to),
+        failures: breakdown(failed),
         pass: failed.length <= workers.length,
       },
     );

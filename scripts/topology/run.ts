@@ -277,14 +277,20 @@ async function main() {
           status = r.status;
         } else {
           if (openAlerts.length === 0) {
-            const rows = await primary<
+            // One refill at a time, each alert queued once: an alert is acknowledged once.
+            refilling ??= primary<
               { id: string }[]
-            >`SELECT id FROM crisis_alerts WHERE status = 'open' LIMIT 50`;
-            openAlerts.push(...rows.map((r) => r.id).filter((id) => !acked.has(id)));
+            >`SELECT id FROM crisis_alerts WHERE status = 'open' LIMIT 50`
+              .then((rows) => {
+                for (const r of rows) if (!queued.has(r.id)) queued.add(r.id) && openAlerts.push(r.id);
+              })
+              .finally(() => {
+                refilling = undefined;
+              });
+            await refilling;
           }
           const id = openAlerts.shift();
           if (!id) continue;
-          acked.add(id);
           status = (await call(lb, op, adminToken, { alertId: id })).status;
           if (status === 200) crisisAcks += 1;
         }
@@ -294,7 +300,8 @@ async function main() {
       samples.push({ at, op, status });
     }
   };
-  const acked = new Set<string>();
+  const queued = new Set<string>();
+  let refilling: Promise<void> | undefined;
   const workers = Array.from({ length: 6 }, worker);
   // Logins (real scrypt cost) once a second, alternating patients.
   const logins: Sample[] = [];

@@ -5,20 +5,14 @@
 // (ignore_startup_parameters, so that a server sending its timeouts at connect gets in), with
 // few server connections so that clients keep changing them. Also: start-up refuses such a
 // pooler unless DATABASE_POOLER=transaction says so.
-import type { AddressInfo } from 'node:net';
-import { createTRPCClient, httpBatchLink } from '@trpc/client';
 import postgres from 'postgres';
-import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../db/client.ts';
-import { buildServer } from '../server/app.ts';
 import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
-import type { AppDeps } from '../server/services.ts';
-import type { AppRouter } from '../shared/index.ts';
 import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
 import { freePort } from './faults/support.ts';
 import { createEmptyPostgresDatabase, NOTICE, REAL_DATABASE_URL, testConfig } from './helpers.ts';
-import { bearer } from './server.ts';
+import { startHost } from './support/host.ts';
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from './support/pgbouncer.ts';
 
 if (!PGBOUNCER)
@@ -65,22 +59,15 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
     await migrator.migrate();
     await migrator.close();
 
-    const config = testConfig({
+    const host = await startHost({
       ...ADMIN_ENV,
       DATABASE_URL: bouncer.url,
       DATABASE_POOLER: 'transaction',
       DATABASE_POOL_MAX: '24',
       DATABASE_POOL_WAIT_MS: '20000',
     });
-    const deps: AppDeps = await createDeps(config, { log: createLogger(config) });
-    const app = await buildServer(deps);
-    await app.listen({ host: '127.0.0.1', port: 0 });
     try {
-      const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/trpc`;
-      const api = (token?: string) =>
-        createTRPCClient<AppRouter>({
-          links: [httpBatchLink({ url, transformer: superjson, headers: () => bearer(token), maxItems: 1 })],
-        });
+      const api = host.client;
       const accept = async (creds: { email: string; password: string }) => {
         const login = await api().auth.login.mutate(creds);
         return (await api(login.accessToken).privacy.acceptNotice.mutate({ version: NOTICE })).accessToken;
@@ -157,8 +144,7 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
       expect(ok.acknowledge).toBe(ALERTS);
       expect(ok.refresh).toBeGreaterThan(0);
     } finally {
-      await app.close();
-      await closeDeps(deps);
+      await host.close();
     }
   });
 });

@@ -7,7 +7,12 @@
 // pooler unless DATABASE_POOLER=transaction says so.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '../db/client.ts';
+import {
+  classifyDbError,
+  commitOrThrow,
+  createDatabase,
+  TransactionNotCommittedError,
+} from '../db/client.ts';
 import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
 import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
 import { freePort } from './faults/support.ts';
@@ -22,6 +27,33 @@ const CRISIS_PHQ9 = { instrument: 'PHQ9' as const, answers: [1, 1, 1, 1, 1, 1, 1
 const ALERTS = 60;
 const MOODS = 80;
 const REFRESHES = 12;
+
+describe.skipIf(!REAL_DATABASE_URL)('the COMMIT guard', () => {
+  it('throws when COMMIT answers ROLLBACK (an aborted transaction), instead of resolving', async () => {
+    const sql = postgres(REAL_DATABASE_URL!, { max: 1, onnotice: () => {} });
+    try {
+      const outcome = await sql
+        .begin(async (tx) => {
+          // The statement fails and the caller swallows it: the transaction is aborted.
+          await tx`SELECT 1 / 0`.catch(() => {});
+          await commitOrThrow(tx);
+          return 'committed';
+        })
+        .catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(TransactionNotCommittedError);
+      expect(classifyDbError(outcome)).toBe('connection'); // answered 503, retryable
+      // And a transaction that commits passes.
+      const committed = await sql.begin(async (tx) => {
+        await tx`SELECT 1`;
+        await commitOrThrow(tx);
+        return 'committed';
+      });
+      expect(committed).toBe('committed');
+    } finally {
+      await sql.end();
+    }
+  });
+});
 
 describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transaction mode', () => {
   let empty: Awaited<ReturnType<typeof createEmptyPostgresDatabase>>;

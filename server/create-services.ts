@@ -3,7 +3,13 @@
 import { sql } from 'drizzle-orm';
 import { Redis, type RedisOptions } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { createDatabase, type Database, detectTransactionPooler, queryRows } from '../db/client.ts';
+import {
+  createDatabase,
+  type Database,
+  detectTransactionPooler,
+  explainPoolerError,
+  queryRows,
+} from '../db/client.ts';
 import { ReadRouter } from '../db/replicas.ts';
 import { assertViewsReady } from '../db/views.ts';
 import { ensureSuperadmin } from './auth/bootstrap.ts';
@@ -195,7 +201,10 @@ export async function createDeps(
     log.warn(`no DATABASE_URL: using the embedded PGlite database under ${config.DATA_DIR}`);
     await database.migrate();
   }
-  await assertViewsReady(database.db);
+  // The first statement: a pooler that refuses the session settings is named here too.
+  await assertViewsReady(database.db).catch((err: unknown) => {
+    throw explainPoolerError(err);
+  });
   const keys = await loadKeyRing(config, (msg) => log.warn(msg));
   const notes = loadNotesCipher(config, (msg) => log.warn(msg));
   const tokens = new TokenService({

@@ -85,6 +85,23 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
     expect(err?.message).not.toContain('\n');
   });
 
+  it('a PgBouncer that refuses the session settings is explained in one line naming DATABASE_POOLER', async () => {
+    // Default PgBouncer (no ignore_startup_parameters) and a client that sends the settings.
+    const strict = await startPgBouncer({ target: empty.url, port: await freePort() });
+    const database = await createDatabase({ url: strict.url, poolMax: 1 });
+    try {
+      const err = await database.ping().then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+      expect(err?.message).toMatch(/unsupported startup parameter.*set DATABASE_POOLER=transaction/);
+      expect(err?.message).not.toContain('\n');
+    } finally {
+      await database.close();
+      await strict.stop();
+    }
+  });
+
   it('loses no acknowledged write: every OK answer is a row', { timeout: 60_000 }, async () => {
     // Migrations through the pooler too (a transaction advisory lock, one transaction).
     const migrator = await createDatabase({ url: bouncer.url, pooler: 'transaction', poolMax: 1 });

@@ -123,7 +123,8 @@ async function main() {
     TRUST_PROXY: 'true',
     RATE_LIMIT_GENERAL_PER_MINUTE: '1000000',
     RATE_LIMIT_REGISTER_PER_HOUR: '100000',
-    RATE_LIMIT_LOGIN_FAILURES: '100000',
+    // (c) checks that this limit still counts across the hosts after the Redis failover.
+    RATE_LIMIT_LOGIN_FAILURES: '5',
     // HAProxy checks every 1 s and needs 2 failures: out within 2 s (with margin for a
     // loaded machine, whose checks run late).
     SHUTDOWN_DELAY_MS: '4000',
@@ -308,7 +309,7 @@ async function main() {
   const loginLoop = (async () => {
     let i = 0;
     while (running) {
-      const p = patients[i++ % patients.length]!;
+      const p = patients[i++ % (patients.length - 1)]!; // not the last: (c) locks it out
       const at = performance.now();
       const r = await call(lb, 'auth.login', undefined, { email: p.email, password: PASSWORD }).catch(() => ({
         status: 0,
@@ -397,13 +398,33 @@ async function main() {
       }
     }
     const to = performance.now();
+    // Limits still shared: 5 wrong passwords for one account spread over the 3 hosts, then
+    // the right one on any host is refused (429) — the count lives on the new primary.
+    const target = patients[patients.length - 1]!;
+    const wrong: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const h = hosts[i % hosts.length]!;
+      const r = await call(`http://127.0.0.1:${h.port}`, 'auth.login', undefined, {
+        email: target.email,
+        password: 'a wrong password!',
+      });
+      wrong.push(r.status);
+    }
+    const blocked = (
+      await call(`http://127.0.0.1:${hosts[2]!.port}`, 'auth.login', undefined, {
+        email: target.email,
+        password: PASSWORD,
+      })
+    ).status;
     say(
       'c',
-      `Redis primary SIGKILLed: logins back after ${back.toFixed(1)} s; ${failuresBetween(from, to).length} requests failed meanwhile (hosts not ready while Redis takes no writes)`,
+      `Redis primary SIGKILLed: logins back after ${back.toFixed(1)} s; ${failuresBetween(from, to).length} requests failed meanwhile (hosts not ready while Redis takes no writes); then 5 wrong passwords over the 3 hosts (${wrong.join(',')}) and the right one answered ${blocked}`,
       {
         loginsBackSeconds: back,
         failedDuring: failuresBetween(from, to).length,
-        pass: back < 10,
+        wrongPasswords: wrong,
+        afterLimit: blocked,
+        pass: back < 10 && wrong.every((s) => s === 401) && blocked === 429,
       },
     );
     await sleep(3000);

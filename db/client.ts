@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
-import { type PgDatabase, type PgQueryResultHKT, withReplicas } from 'drizzle-orm/pg-core';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -21,10 +21,32 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type Executor = Db | Tx;
 
+/** A read replica's pool (db/replicas.ts routes read-only calls to it). */
+export interface Replica {
+  name: string;
+  db: Db;
+  pg: postgres.Sql;
+}
+
 // One level below the repository root both here (db/) and in the build (dist/).
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../migrations', import.meta.url));
-/** Session advisory lock that serializes migrators (a single bigint key: apart from the jobs' (int, int) keys). */
+/** Transaction advisory lock that serializes migrators (a single bigint key: apart from the jobs' (int, int) keys). */
 export const MIGRATION_LOCK_KEY = 360_360_000;
+
+/**
+ * What sits between the API and PostgreSQL (DATABASE_POOLER). 'transaction': a pooler in
+ * transaction mode (PgBouncer pool_mode=transaction), which hands a server connection to a
+ * client for one transaction only: no named prepared statements, no session settings sent
+ * at connect (docs/decisions/transaction-pooler.md).
+ */
+export type Pooler = 'none' | 'transaction';
+
+/** The session settings every connection should have (sent at connect, or database defaults). */
+export const SESSION_SETTINGS = {
+  statement_timeout: 30_000,
+  lock_timeout: 10_000,
+  idle_in_transaction_session_timeout: 60_000,
+} as const;
 
 /** Counts SQL statements for whatever async scope (a procedure call) is running them. */
 export interface QueryScope {
@@ -66,8 +88,38 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Longest wait for a pooled connection before PoolBusyError (default 1000 ms). */
   poolWaitMs?: number;
-  /** Read replicas: readDb sends selects to them (Drizzle withReplicas). Ignored without url. */
+  /** Read replicas (db/replicas.ts routes reads to them). Ignored without url. */
   replicaUrls?: string[];
+  /** DATABASE_POOLER (default 'none': a direct connection or a session-mode pooler). */
+  pooler?: Pooler;
+}
+
+/**
+ * COMMIT answered ROLLBACK: the transaction had been aborted (PostgreSQL ends an aborted
+ * transaction this way without an error). Its writes are gone; the caller must fail.
+ */
+export class TransactionNotCommittedError extends Error {
+  constructor(answer: string) {
+    super(`the transaction did not commit (COMMIT answered ${answer || 'nothing'})`);
+    this.name = 'TransactionNotCommittedError';
+  }
+}
+
+/**
+ * Commits the transaction `tx` and throws unless PostgreSQL answered COMMIT. postgres.js's
+ * sql.begin sends its own COMMIT after the callback without reading the answer, and
+ * retries a statement whose cached prepared statement vanished (a transaction pooler's
+ * next server connection) — a retried COMMIT in the then aborted transaction answers
+ * ROLLBACK, which sql.begin took for success: acknowledged writes were lost. So the
+ * commit happens here, read; the BEGIN pipelined after it gives sql.begin's COMMIT an
+ * empty transaction to end (instead of a "no transaction in progress" warning).
+ */
+export async function commitOrThrow(tx: postgres.TransactionSql): Promise<void> {
+  const [commit] = await Promise.all([
+    tx.unsafe('COMMIT', [], { prepare: false }),
+    tx.unsafe('BEGIN', [], { prepare: false }),
+  ]);
+  if (commit.command !== 'COMMIT') throw new TransactionNotCommittedError(commit.command);
 }
 
 /** No pooled connection became free within the wait: the caller answers 503. */
@@ -154,8 +206,18 @@ function gatedClient(pg: postgres.Sql, gate: PoolGate): postgres.Sql {
       then: <A, B>(ok?: (v: unknown) => A, fail?: (e: unknown) => B) => run(false).then(ok, fail),
     };
   };
-  const begin = (...args: unknown[]) =>
-    gate.run(() => (pg.begin as (...a: unknown[]) => Promise<unknown>)(...args));
+  // Every transaction ends with a verified COMMIT (commitOrThrow).
+  const begin = (...args: unknown[]) => {
+    const fn = args.pop() as (tx: postgres.TransactionSql) => Promise<unknown>;
+    const options = (args[0] as string | undefined) ?? '';
+    return gate.run(() =>
+      pg.begin(options, async (tx) => {
+        const result = await fn(tx);
+        await commitOrThrow(tx);
+        return result;
+      }),
+    );
+  };
   return new Proxy(pg, {
     get(target, prop, receiver) {
       if (prop === 'unsafe') return unsafe;
@@ -175,6 +237,8 @@ export function classifyDbError(err: unknown): DbErrorKind | undefined {
   let e: unknown = err;
   for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
     if (e instanceof PoolBusyError) return 'pool_busy';
+    // The write did not happen; the client may retry it (503), never read it as done.
+    if (e instanceof TransactionNotCommittedError) return 'connection';
     const code = (e as { code?: unknown }).code;
     if (code === '57014') return 'statement_timeout';
     // 22021: text Postgres cannot store (a NUL byte in a string input).
@@ -194,8 +258,8 @@ export function classifyDbError(err: unknown): DbErrorKind | undefined {
 
 export interface Database {
   db: Db;
-  /** Selects go to a read replica when DATABASE_REPLICA_URLS is set; else the primary. */
-  readDb?: Db;
+  /** The read replicas (DATABASE_REPLICA_URLS); server/create-services.ts routes reads to them. */
+  replicas?: Replica[];
   kind: 'postgres' | 'pglite';
   /** Connection gates (primary first, then replicas): in-use and waiting for /metrics. */
   pools?: PoolGate[];
@@ -210,24 +274,73 @@ export interface Database {
 export function postgresOptions(
   poolMax = 50,
   applicationName = 'manas360-api',
+  pooler: Pooler = 'none',
 ): postgres.Options<Record<string, postgres.PostgresType>> {
   return {
     max: poolMax,
     idle_timeout: 30,
     connect_timeout: 10,
     onnotice: () => {},
-    connection: {
-      application_name: applicationName,
-      statement_timeout: 30_000,
-      lock_timeout: 10_000,
-      idle_in_transaction_session_timeout: 60_000,
-    },
+    // Behind a transaction pooler: unnamed statements only (a named one lives on one server
+    // connection), and no session settings at connect (PgBouncer refuses them as
+    // "unsupported startup parameter"; they are database defaults, set by a migration).
+    ...(pooler === 'transaction'
+      ? { prepare: false, connection: { application_name: applicationName } }
+      : { connection: { application_name: applicationName, ...SESSION_SETTINGS } }),
   };
 }
 
-function gatedDrizzle(url: string, name: string, opts: DatabaseOptions) {
+/**
+ * PgBouncer refuses a connection that sends session settings it does not know; say which
+ * setting the operator is missing instead of passing that message on.
+ */
+export function explainPoolerError(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/unsupported startup parameter/i.test(message))
+    return new Error(
+      `DATABASE_URL points at a transaction pooler (${message}): set DATABASE_POOLER=transaction`,
+    );
+  return err as Error;
+}
+
+/**
+ * Whether DATABASE_URL leads to a pooler in transaction mode although DATABASE_POOLER is
+ * not set: a session setting made by one statement is gone (or another client's) at the
+ * next statement of the same client connection, or the backend changed under it. Best
+ * effort (a quiet pooler may hand the same server connection back each time); a direct
+ * connection never shows either.
+ */
+export async function detectTransactionPooler(url: string): Promise<boolean> {
+  const probe = postgres(url, { max: 2, prepare: false, onnotice: () => {}, connect_timeout: 10 });
+  try {
+    const [a, b] = [await probe.reserve(), await probe.reserve()];
+    try {
+      for (let round = 0; round < 5; round++) {
+        const mark = `${process.pid}-${round}-${Math.random()}`;
+        const [first] =
+          await a`SELECT pg_backend_pid() AS pid, set_config('manas360.probe', ${mark}, false) AS v`;
+        await b`SELECT set_config('manas360.probe', 'other', false)`;
+        const [again] = await a`SELECT pg_backend_pid() AS pid, current_setting('manas360.probe', true) AS v`;
+        if (again!.pid !== first!.pid || again!.v !== mark) return true;
+      }
+      return false;
+    } finally {
+      a.release();
+      b.release();
+    }
+  } catch (err) {
+    throw explainPoolerError(err);
+  } finally {
+    await probe.end({ timeout: 5 });
+  }
+}
+
+function gatedDrizzle(url: string, name: string, opts: DatabaseOptions, connectTimeout?: number) {
   const poolMax = opts.poolMax ?? 50;
-  const pg = postgres(url, postgresOptions(poolMax, opts.applicationName));
+  const pg = postgres(url, {
+    ...postgresOptions(poolMax, opts.applicationName, opts.pooler),
+    ...(connectTimeout ? { connect_timeout: connectTimeout } : {}),
+  });
   const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000);
   const db = drizzlePostgres({
     client: gatedClient(pg, gate),
@@ -241,46 +354,60 @@ function gatedDrizzle(url: string, name: string, opts: DatabaseOptions) {
 export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
     const { pg, gate, db } = gatedDrizzle(opts.url, 'primary', opts);
+    // A replica that does not answer is given up on quickly (2 s): the read goes to the primary.
     const replicas = (opts.replicaUrls ?? []).map((u, i) =>
-      gatedDrizzle(u, `replica${i}`, {
-        ...opts,
-        applicationName: `${opts.applicationName ?? 'manas360-api'}-replica`,
-      }),
+      gatedDrizzle(
+        u,
+        `replica${i}`,
+        { ...opts, applicationName: `${opts.applicationName ?? 'manas360-api'}-replica` },
+        2,
+      ),
     );
-    const [firstReplica, ...moreReplicas] = replicas.map((r) => r.db);
     return {
       db,
-      // Selects go to a random replica; insert/update/delete/execute/transaction stay on the primary.
-      readDb: firstReplica ? withReplicas(db, [firstReplica, ...moreReplicas]) : db,
+      replicas: replicas.map((r) => ({ name: r.gate.name, db: r.db, pg: r.pg })),
       kind: 'postgres',
       pg,
       pools: [gate, ...replicas.map((r) => r.gate)],
       async migrate() {
-        // Two migrators at once (two deploys, two replicas of a release job) take turns: the
-        // second waits on a session advisory lock, held by a connection of its own without
-        // the statement and lock timeouts (a migration may take longer than they allow),
-        // then finds nothing left to apply. Closing that connection releases the lock.
-        const lock = postgres(opts.url!, {
-          max: 1,
-          onnotice: () => {},
-          connection: { application_name: 'manas360-migrate-lock' },
-        });
-        // The migration itself: a dedicated single connection, as drizzle recommends.
-        const one = postgres(opts.url!, { ...postgresOptions(1, 'manas360-migrate'), max: 1 });
+        // One transaction: a transaction advisory lock (so it works through a transaction
+        // pooler too), then drizzle's migrator inside it. Two migrators at once (two deploys,
+        // two replicas of a release job) take turns: the second waits on the lock, then finds
+        // nothing left to apply. No statement or lock timeout: a migration may take longer.
+        const one = postgres(opts.url!, postgresOptions(1, 'manas360-migrate', opts.pooler));
         try {
-          await lock`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
-          await migratePostgres(drizzlePostgres({ client: one, casing: 'snake_case' }), {
-            migrationsFolder: MIGRATIONS_FOLDER,
+          await one.begin(async (tx) => {
+            await tx.unsafe('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0').simple();
+            await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`;
+            // drizzle's migrator opens a transaction of its own: here, a savepoint of this one
+            // (and drizzle reads the client's type parsers from the pool's options).
+            const client = new Proxy(tx, {
+              get: (target, prop, receiver) =>
+                prop === 'begin'
+                  ? target.savepoint.bind(target)
+                  : prop === 'options'
+                    ? one.options
+                    : Reflect.get(target, prop, receiver),
+            }) as unknown as postgres.Sql;
+            await migratePostgres(drizzlePostgres({ client, casing: 'snake_case' }), {
+              migrationsFolder: MIGRATIONS_FOLDER,
+            });
+            await commitOrThrow(tx);
           });
+        } catch (err) {
+          throw explainPoolerError(err);
         } finally {
           await one.end({ timeout: 5 });
-          await lock.end({ timeout: 5 });
         }
       },
       // Through the gate like any query: a flood of probes cannot take connections the
       // gate believes free (it waits its turn and fails with PoolBusyError instead).
       async ping() {
-        await db.execute(sql`select 1`);
+        try {
+          await db.execute(sql`select 1`);
+        } catch (err) {
+          throw explainPoolerError(err);
+        }
       },
       async close() {
         await Promise.all([pg, ...replicas.map((r) => r.pg)].map((c) => c.end({ timeout: 5 })));
@@ -324,7 +451,6 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
     db,
-    readDb: db,
     kind: 'pglite',
     async migrate() {
       await migratePglite(drizzlePglite({ client, casing: 'snake_case' }), {

@@ -9,7 +9,12 @@ import { rootCauseMessage } from '../server/logging.ts';
 try {
   loadDotEnv();
   const config = loadMigrateConfig();
-  const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, poolMax: 1 });
+  const database = await createDatabase({
+    url: config.DATABASE_URL,
+    dataDir: config.DATA_DIR,
+    poolMax: 1,
+    pooler: config.DATABASE_POOLER,
+  });
   try {
     await database.migrate();
     console.log(`migrations applied (${database.kind})`);

@@ -86,6 +86,9 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     // A tRPC batch names every procedure in one path segment ("a.b,c.d,..."); Fastify's
     // default of 100 characters answered 414 to a batch of six ordinary calls.
     routerOptions: { maxParamLength: 4096 },
+    // Registration (the OpenAPI document, the static roots) is CPU work: on a busy host
+    // (a rolling deploy on a loaded node, a CI machine) Fastify's 10 s default failed the start.
+    pluginTimeout: 60_000,
     requestTimeout: REQUEST_TIMEOUT_MS,
     http: { headersTimeout: HEADERS_TIMEOUT_MS, maxHeaderSize: MAX_HEADER_BYTES },
     trustProxy: deps.config.TRUST_PROXY,
@@ -200,7 +203,7 @@ function readinessCache(deps: AppDeps): () => Promise<Checks> {
   };
 }
 
-/** Postgres and Redis each answer within READY_CHECK_TIMEOUT_MS. */
+/** Postgres answers and Redis takes a write, each within READY_CHECK_TIMEOUT_MS. */
 async function readiness(deps: AppDeps): Promise<Checks> {
   const check = (p: Promise<unknown>) =>
     withTimeout(p, READY_CHECK_TIMEOUT_MS).then(
@@ -210,7 +213,13 @@ async function readiness(deps: AppDeps): Promise<Checks> {
   const redis = deps.redis;
   const [database, cache] = await Promise.all([
     check(deps.database.ping()),
-    redis ? (redis.status === 'ready' ? check(redis.ping()) : Promise.resolve('failed' as const)) : undefined,
+    // A write, not a PING: a replica (a demoted primary, or a primary not yet found after
+    // a failover) answers PING but refuses writes, and every limit needs writes.
+    redis
+      ? redis.status === 'ready'
+        ? check(redis.set(`${deps.config.JWT_ISSUER}:readyz`, '1', 'PX', 10_000))
+        : Promise.resolve('failed' as const)
+      : undefined,
   ]);
   return cache === undefined ? { database } : { database, redis: cache };
 }

@@ -30,11 +30,15 @@ export function runPrimary(config: Config, log: Logger): void {
   log.info({ workers: config.WORKERS }, 'cluster primary started');
 
   cluster.on('exit', (worker, code, signal) => {
-    if (code !== 0) failed = true;
     if (!stopping) {
       log.error({ pid: worker.process.pid, code, signal }, 'worker died: restarting it');
       setTimeout(fork, RESTART_DELAY_MS).unref();
       return;
+    }
+    // Only the drain decides the exit code: a crash before it was logged and repaired.
+    if (code !== 0) {
+      failed = true;
+      log.error({ pid: worker.process.pid, code, signal }, 'worker did not drain cleanly');
     }
     if (Object.keys(cluster.workers ?? {}).length === 0) {
       log.info('every worker has stopped');

@@ -36,10 +36,26 @@ const variables = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   DATABASE_REPLICA_URLS: commaList.pipe(z.array(url(['postgres', 'postgresql']))),
+  // A replica further behind the primary than this is skipped (reads go to the primary), and
+  // a caller's reads stay on the primary for this + 1 s after their write.
+  DATABASE_REPLICA_MAX_LAG_MS: positiveInt.max(60_000).default(1000),
   DATABASE_POOL_MAX: positiveInt.max(500).default(50),
+  // What DATABASE_URL leads to: 'none' (PostgreSQL, or a session-mode pooler) or
+  // 'transaction' (PgBouncer pool_mode=transaction and the like): unnamed statements only,
+  // no session settings at connect (docs/decisions/transaction-pooler.md).
+  DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
   // How long a request may wait for a pooled connection before it fails with 503.
   DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
   REDIS_URL: url(['redis', 'rediss']).optional(),
+  // Redis behind Sentinel (instead of REDIS_URL): the sentinels as host:port, comma-separated,
+  // and the name they monitor the primary by. Every Redis connection follows a failover.
+  REDIS_SENTINELS: commaList.pipe(
+    z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port pairs, comma-separated')),
+  ),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  // Redis's own password (AUTH; with REDIS_URL it may also be in the URL) and the sentinels'.
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   JWT_PRIVATE_KEYS: z.string().min(1).optional(),
   JWT_SECRET: z
@@ -119,6 +135,9 @@ const variables = z.object({
   RAZORPAY_API_URL: url(['https', 'http']).default('https://api.razorpay.com'),
 });
 
+/** Every variable the configuration reads. */
+export const CONFIG_VARIABLES = Object.keys(variables.shape);
+
 export const configSchema = variables.superRefine((c, ctx) => {
   if (c.SHUTDOWN_DELAY_MS >= c.SHUTDOWN_TIMEOUT_MS)
     ctx.addIssue({
@@ -132,6 +151,12 @@ export const configSchema = variables.superRefine((c, ctx) => {
       path: ['WORKERS'],
       message: 'above 1 needs DATABASE_URL (the embedded database serves one process)',
     });
+  if (c.REDIS_URL && c.REDIS_SENTINELS.length > 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_SENTINELS'],
+      message: 'cannot be combined with REDIS_URL (set one of them)',
+    });
   if (c.PAYMENTS_ENABLED)
     for (const key of ['RAZORPAY_KEY_ID', 'RAZORPAY_KEY_SECRET', 'RAZORPAY_WEBHOOK_SECRET'] as const)
       if (!c[key])
@@ -141,8 +166,11 @@ export const configSchema = variables.superRefine((c, ctx) => {
     ctx.addIssue({ code: 'custom', path: [key], message: why });
   if (!c.DATABASE_URL)
     need('DATABASE_URL', 'is required in production (the embedded database is for development)');
-  if (!c.REDIS_URL)
-    need('REDIS_URL', 'is required in production (rate limits and revocation must be shared)');
+  if (!c.REDIS_URL && c.REDIS_SENTINELS.length === 0)
+    need(
+      'REDIS_URL',
+      'or REDIS_SENTINELS is required in production (rate limits and revocation must be shared)',
+    );
   if (!c.JWT_PRIVATE_KEYS && !c.JWT_SECRET)
     need('JWT_PRIVATE_KEYS', 'or JWT_SECRET is required in production (generated keys are for development)');
   if (!c.NOTES_ENCRYPTION_KEY) need('NOTES_ENCRYPTION_KEY', 'is required in production');
@@ -161,7 +189,11 @@ export const configSchema = variables.superRefine((c, ctx) => {
 export type Config = z.infer<typeof configSchema>;
 
 /** What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). */
-export const migrateConfigSchema = variables.pick({ DATABASE_URL: true, DATA_DIR: true });
+export const migrateConfigSchema = variables.pick({
+  DATABASE_URL: true,
+  DATA_DIR: true,
+  DATABASE_POOLER: true,
+});
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 
 export class ConfigError extends Error {}

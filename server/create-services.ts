@@ -1,7 +1,17 @@
 // Builds the services (server/services.ts) at start, and closes them at shutdown.
-import { Redis } from 'ioredis';
+
+import { sql } from 'drizzle-orm';
+import { Redis, type RedisOptions } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { createDatabase, type Database } from '../db/client.ts';
+import { z } from 'zod';
+import {
+  createDatabase,
+  type Database,
+  detectTransactionPooler,
+  explainPoolerError,
+  queryRows,
+} from '../db/client.ts';
+import { ReadRouter } from '../db/replicas.ts';
 import { assertViewsReady } from '../db/views.ts';
 import { ensureSuperadmin } from './auth/bootstrap.ts';
 import { loadKeyRing } from './auth/keys.ts';
@@ -61,10 +71,32 @@ function prettyOnTerminal(): pino.DestinationStream | undefined {
   return pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } });
 }
 
-export async function connectRedis(url: string): Promise<Redis> {
+/** Where Redis is: one server (REDIS_URL) or a primary found through Sentinel. */
+export type RedisSettings = Pick<
+  Config,
+  'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_PASSWORD' | 'REDIS_SENTINEL_PASSWORD'
+>;
+
+/** Longest start-up wait for Redis; then the start fails naming the variable (never hangs). */
+export const REDIS_START_DEADLINE_MS = 10_000;
+
+/** Whether the settings name a Redis at all. */
+export function hasRedis(settings: RedisSettings): boolean {
+  return Boolean(settings.REDIS_URL) || settings.REDIS_SENTINELS.length > 0;
+}
+
+/**
+ * Connects to Redis, or fails with one line naming REDIS_URL or REDIS_SENTINELS within
+ * REDIS_START_DEADLINE_MS. A plain URL string is REDIS_URL (tests).
+ */
+export async function connectRedis(target: string | RedisSettings): Promise<Redis> {
+  const settings: RedisSettings =
+    typeof target === 'string'
+      ? { REDIS_URL: target, REDIS_SENTINELS: [], REDIS_SENTINEL_NAME: 'mymaster' }
+      : target;
   // No offline queue and a short command timeout: when Redis is down, callers fail fast
   // and fall back (general limits) or fail closed (login), never stall.
-  const redis = new Redis(url, {
+  const common: RedisOptions = {
     lazyConnect: true,
     enableOfflineQueue: false,
     commandTimeout: 1000,
@@ -73,19 +105,58 @@ export async function connectRedis(url: string): Promise<Redis> {
     // after the reconnect: a rate-limit point is never counted twice.
     autoResendUnfulfilledCommands: false,
     connectTimeout: 2000,
+    // Reconnect soon (at most 1 s apart): after a failover the new primary is found quickly.
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+    // A primary demoted to replica answers writes with READONLY: reconnect (Sentinel then
+    // names the new primary), without sending the command again.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    ...(settings.REDIS_PASSWORD ? { password: settings.REDIS_PASSWORD } : {}),
+  };
+  const sentinels = settings.REDIS_SENTINELS.map((s) => {
+    const i = s.lastIndexOf(':');
+    return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
   });
+  const redis =
+    sentinels.length > 0
+      ? new Redis({
+          ...common,
+          sentinels,
+          name: settings.REDIS_SENTINEL_NAME,
+          role: 'master',
+          ...(settings.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: settings.REDIS_SENTINEL_PASSWORD } : {}),
+          sentinelRetryStrategy: (times) => Math.min(times * 200, 1000),
+          // Subscribes to the sentinels' +switch-master: reconnects at the failover, not at
+          // the next failed command.
+          failoverDetector: true,
+        })
+      : new Redis(settings.REDIS_URL!, common);
   let lastError: Error | undefined;
   redis.on('error', (err: Error) => {
     lastError = err; // reconnects by itself; state is reported by /readyz
   });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await redis.connect();
+    await Promise.race([
+      redis.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer in ${REDIS_START_DEADLINE_MS} ms`)),
+          REDIS_START_DEADLINE_MS,
+        );
+      }),
+    ]);
   } catch (err) {
     // ioredis says only "Connection is closed."; the cause is the last socket error.
     redis.disconnect();
-    const { hostname, port } = new URL(url);
-    const reason = (lastError ?? (err as Error)).message;
+    const reason = (lastError ?? (err as Error)).message.split('\n')[0];
+    if (sentinels.length > 0)
+      throw new Error(
+        `REDIS_SENTINELS: cannot reach the Redis primary "${settings.REDIS_SENTINEL_NAME}" through ${settings.REDIS_SENTINELS.join(',')}: ${reason}`,
+      );
+    const { hostname, port } = new URL(settings.REDIS_URL!);
     throw new Error(`REDIS_URL: cannot connect to Redis at ${hostname}:${port || 6379}: ${reason}`);
+  } finally {
+    clearTimeout(timer);
   }
   return redis;
 }
@@ -95,9 +166,20 @@ export async function createDeps(
   opts: { log?: Logger; database?: Database } = {},
 ): Promise<AppDeps> {
   const log = opts.log ?? createLogger(config);
-  // First: an unreachable Redis fails the start within its connect timeout, naming REDIS_URL.
-  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL) : undefined;
-  if (!redis) log.warn('no REDIS_URL: rate limits and revocation live in process memory (one instance only)');
+  // First: an unreachable Redis fails the start within REDIS_START_DEADLINE_MS, naming REDIS_URL or REDIS_SENTINELS.
+  const redis = hasRedis(config) ? await connectRedis(config) : undefined;
+  if (!redis)
+    log.warn(
+      'no REDIS_URL or REDIS_SENTINELS: rate limits and revocation live in process memory (one instance only)',
+    );
+  // A transaction pooler the configuration does not mention would lose session state
+  // between statements: refuse to start, naming the setting.
+  if (!opts.database && config.DATABASE_URL && config.DATABASE_POOLER === 'none') {
+    if (await detectTransactionPooler(config.DATABASE_URL))
+      throw new Error(
+        'DATABASE_URL leads to a transaction pooler (session state does not last between statements): set DATABASE_POOLER=transaction',
+      );
+  }
   const database =
     opts.database ??
     (await createDatabase({
@@ -106,12 +188,28 @@ export async function createDeps(
       poolMax: config.DATABASE_POOL_MAX,
       poolWaitMs: config.DATABASE_POOL_WAIT_MS,
       replicaUrls: config.DATABASE_REPLICA_URLS,
+      pooler: config.DATABASE_POOLER,
     }));
+  if (config.DATABASE_POOLER === 'transaction') {
+    // The session settings are the database's defaults here (migration 0016): say so if not.
+    const [row] = await queryRows(
+      database.db,
+      z.object({ statement_timeout: z.string() }),
+      sql`SHOW statement_timeout`,
+    );
+    if (row?.statement_timeout === '0')
+      log.warn(
+        'DATABASE_POOLER=transaction and the database has no statement_timeout default: run npm run db:migrate as its owner (docs/operations.md)',
+      );
+  }
   if (database.kind === 'pglite') {
     log.warn(`no DATABASE_URL: using the embedded PGlite database under ${config.DATA_DIR}`);
     await database.migrate();
   }
-  await assertViewsReady(database.db);
+  // The first statement: a pooler that refuses the session settings is named here too.
+  await assertViewsReady(database.db).catch((err: unknown) => {
+    throw explainPoolerError(err);
+  });
   const keys = await loadKeyRing(config, (msg) => log.warn(msg));
   const notes = loadNotesCipher(config, (msg) => log.warn(msg));
   const tokens = new TokenService({
@@ -125,7 +223,21 @@ export async function createDeps(
   const metrics = createMetrics({
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
+    replicas: () => reads?.states ?? [],
   });
+  // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
+  const reads = database.replicas?.length
+    ? new ReadRouter(database.db, database.pg!, database.replicas, {
+        maxLagMs: config.DATABASE_REPLICA_MAX_LAG_MS,
+        redis,
+        keyPrefix: config.JWT_ISSUER,
+        onFallback: (reason) => metrics.replicaFallback(reason),
+      })
+    : undefined;
+  if (reads) {
+    await reads.start();
+    closers.push(async () => reads.stop());
+  }
   // Revocation state: loaded from Postgres, kept in sync through Redis pub/sub. Its
   // closer runs first, before Redis and the database close.
   const revocations = new RevocationList((event) => metrics.revocation(event));
@@ -151,7 +263,8 @@ export async function createDeps(
     config,
     database,
     db: database.db,
-    readDb: database.readDb ?? database.db,
+    readDb: reads?.db ?? database.db,
+    reads,
     redis,
     tokens,
     revocations,

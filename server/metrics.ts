@@ -2,20 +2,32 @@
 // statements (so "0 queries for auth" is visible in production), the connection pool,
 // jobs and view refreshes, rate-limit rejections, revocations and process metrics.
 // One registry per process; with WORKERS > 1 the primary aggregates every worker's
-// registry (server/cluster.ts) so a scrape sees the whole host.
+// registry (server/cluster.ts) so a scrape sees the whole host: counters and histograms
+// are summed, and each gauge says how it adds up (`aggregator`): the pool gauges are the
+// host's connections (sum); a state every worker holds a copy of, or that only the worker
+// that ran a job knows, is the largest value (max), never the sum.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolGate } from '../db/client.ts';
+import type { FallbackReason, ReplicaState } from '../db/replicas.ts';
 import type { ViewRefresh } from '../db/views.ts';
 import type { RevocationEvent } from './auth/revocation.ts';
 import type { ProcedureReport } from './trpc/hooks.ts';
 
-export type JobOutcome = 'ran' | 'skipped_fresh' | 'skipped_locked' | 'skipped_running' | 'failed';
+export type JobOutcome =
+  | 'ran'
+  | 'skipped_fresh'
+  | 'skipped_locked'
+  | 'skipped_done'
+  | 'skipped_running'
+  | 'failed';
 
 export interface Metrics {
   registry: Registry;
   procedure(report: ProcedureReport): void;
   job(name: string, outcome: JobOutcome, seconds?: number): void;
   viewRefresh(views: ViewRefresh[]): void;
+  /** A read-only call served by the primary although replicas are configured, and why. */
+  replicaFallback(reason: FallbackReason): void;
   /** A revocation applied by this process (RevocationList's onApply). */
   revocation(event: RevocationEvent): void;
 }
@@ -24,6 +36,8 @@ export interface MetricSources {
   pools: readonly PoolGate[];
   /** Revocation entries held in memory (read at scrape time). */
   revocationEntries: () => number;
+  /** The read replicas' last health checks (read at scrape time). */
+  replicas?: () => readonly ReplicaState[];
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
@@ -96,7 +110,7 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   const jobRuns = new Counter({
     name: 'job_runs_total',
-    help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_running, failed)',
+    help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_done, skipped_running, failed)',
     labelNames: ['job', 'outcome'],
     registers,
   });
@@ -111,12 +125,14 @@ export function createMetrics(sources: MetricSources): Metrics {
     name: 'view_refresh_duration_seconds',
     help: 'Duration of the last refresh of each materialized view',
     labelNames: ['view'],
+    aggregator: 'max',
     registers,
   });
   const viewRows = new Gauge({
     name: 'view_refresh_rows',
     help: 'Rows in each materialized view after its last refresh',
     labelNames: ['view'],
+    aggregator: 'max',
     registers,
   });
   const revocations = new Counter({
@@ -127,14 +143,44 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   new Gauge({
     name: 'revocation_entries',
-    help: 'Revocation entries held in memory',
+    help: 'Revocation entries held in memory (each worker holds the whole list: the largest)',
     registers,
+    aggregator: 'max',
     collect() {
       this.set(sources.revocationEntries());
     },
   });
+  new Gauge({
+    name: 'db_replica_up',
+    help: 'Whether the read replica answered its last health check (1) or not (0)',
+    labelNames: ['replica'],
+    registers,
+    aggregator: 'min',
+    collect() {
+      for (const r of sources.replicas?.() ?? []) this.set({ replica: r.name }, r.up ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'db_replica_lag_seconds',
+    help: 'How far the read replica was behind the primary at its last health check',
+    labelNames: ['replica'],
+    registers,
+    aggregator: 'max',
+    collect() {
+      for (const r of sources.replicas?.() ?? []) if (r.up) this.set({ replica: r.name }, r.lagMs / 1000);
+    },
+  });
+  const fallbacks = new Counter({
+    name: 'db_replica_fallbacks_total',
+    help: 'Read-only calls served by the primary although replicas are configured (read_your_writes, unhealthy, error)',
+    labelNames: ['reason'],
+    registers,
+  });
   return {
     registry,
+    replicaFallback(reason) {
+      fallbacks.inc({ reason });
+    },
     procedure(r) {
       const labels = { procedure: r.path, code: r.code };
       requests.inc(labels);

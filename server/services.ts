@@ -4,6 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database, Db } from '../db/client.ts';
+import type { ReadRouter } from '../db/replicas.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
 import type { RevocationList } from './auth/revocation.ts';
 import type { TokenService } from './auth/tokens.ts';
@@ -20,8 +21,14 @@ export interface AppDeps {
   database: Database;
   /** The primary: writes and read-after-write. */
   db: Db;
-  /** Read-only procedures (admin lists, analytics, directory); the primary when no replicas. */
+  /**
+   * Read-only procedures (admin lists, analytics, insights, directory): a healthy replica
+   * chosen per call by `reads`, or the primary (no replicas, a caller who just wrote, no
+   * replica within the lag bound, outside a query procedure).
+   */
   readDb: Db;
+  /** Routes read-only calls to replicas (db/replicas.ts); undefined without replicas. */
+  reads?: ReadRouter | undefined;
   /** Shared Redis (rate limits, revocation pub/sub); undefined → process memory, one instance. */
   redis: Redis | undefined;
   tokens: TokenService;

@@ -70,3 +70,12 @@ export const MATERIALIZED_VIEWS = [
   'mv_users_with_subscription',
   'mv_user_counts',
 ] as const;
+
+/**
+ * The last schedule tick each job ran for (server/jobs): every instance fires each tick, the
+ * first to take the job's lock records the tick, and the others find it done.
+ */
+export const jobTicks = pgTable('job_ticks', {
+  job: text().primaryKey(),
+  tick: tstz().notNull(),
+});

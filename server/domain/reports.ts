@@ -92,7 +92,7 @@ type Input = z.infer<typeof reportInput> & {
 
 /** The report as text chunks; nothing runs until the first chunk is asked for. */
 export async function* streamReport(
-  deps: { db: Executor; readDb: Executor },
+  deps: { db: Executor },
   userId: string,
   ip: string,
   kind: ReportKind,
@@ -111,8 +111,10 @@ export async function* streamReport(
     ip,
     details: { from: input.from.toISOString(), to: input.to.toISOString(), format: input.format },
   });
-  // Audited on the primary; the rows come from a replica when there is one.
-  const pages = report.pages(deps.readDb);
+  // Audited and read on the primary: the pages are read while the response streams, after
+  // the call's replica choice (db/replicas.ts) has ended, and a report often follows the
+  // caller's own writes.
+  const pages = report.pages(deps.db);
   if (input.format === 'csv') {
     yield* csvRows(report.columns, pages, (fields) => fields);
     return;

@@ -112,7 +112,8 @@ export async function withJobLock<T>(
   database: Database,
   lockId: number,
   fn: (tx: Executor) => Promise<T>,
-): Promise<{ locked: true; value: T } | { locked: false }> {
+  tick?: { job: string; at: Date },
+): Promise<{ locked: true; value: T } | { locked: false; done?: true }> {
   if (database.kind === 'pglite') return { locked: true, value: await fn(database.db) };
   return database.db.transaction(async (tx) => {
     // One statement: the lock, and (when it is ours) longer timeouts for the rest of this
@@ -126,6 +127,18 @@ export async function withJobLock<T>(
           FROM (SELECT pg_try_advisory_xact_lock(${JOB_LOCK_NAMESPACE}, ${lockId}) AS locked) AS l`,
     );
     if (!row?.locked) return { locked: false as const };
+    // A scheduled firing: every instance fires each tick; the lock only keeps them from
+    // overlapping, so the first records the tick and the later ones find it done.
+    if (tick) {
+      const claimed = await queryRows(
+        tx,
+        z.object({ job: z.string() }),
+        sql`INSERT INTO job_ticks (job, tick) VALUES (${tick.job}, ${tick.at.toISOString()})
+            ON CONFLICT (job) DO UPDATE SET tick = EXCLUDED.tick WHERE job_ticks.tick < EXCLUDED.tick
+            RETURNING job`,
+      );
+      if (claimed.length === 0) return { locked: false as const, done: true as const };
+    }
     return { locked: true as const, value: await fn(tx) };
   });
 }
@@ -139,8 +152,8 @@ export class JobRunner {
     this.deps = deps;
   }
 
-  /** Runs a job now (the schedule calls this too); never throws. */
-  run(job: Job): Promise<JobResult> {
+  /** Runs a job now (the schedule calls this too, with its tick); never throws. */
+  run(job: Job, tick?: Date): Promise<JobResult> {
     const { log, metrics } = this.deps;
     if (this.running.has(job.name)) {
       // This instance's previous firing still runs: do not queue a second one behind it.
@@ -149,9 +162,19 @@ export class JobRunner {
       return Promise.resolve({ outcome: 'skipped_running' });
     }
     const started = performance.now();
-    const done = withJobLock(this.deps.database, job.lockId, (tx) => job.work(tx, this.deps))
+    const done = withJobLock(
+      this.deps.database,
+      job.lockId,
+      (tx) => job.work(tx, this.deps),
+      tick && { job: job.name, at: tick },
+    )
       .then((res): JobResult => {
         const durationMs = Math.round(performance.now() - started);
+        if (!res.locked && res.done) {
+          log.info({ job: job.name, outcome: 'skipped_done' }, 'job skipped: another instance ran this tick');
+          metrics?.job(job.name, 'skipped_done');
+          return { outcome: 'skipped_done' };
+        }
         if (!res.locked) {
           log.info({ job: job.name, outcome: 'skipped_locked' }, 'job skipped: another run holds its lock');
           metrics?.job(job.name, 'skipped_locked');
@@ -175,7 +198,7 @@ export class JobRunner {
   /** Schedules the jobs. */
   start(): void {
     const schedule = (expr: string, job: Job) =>
-      cron.schedule(expr, () => void this.run(job), { name: job.name, noOverlap: false });
+      cron.schedule(expr, (ctx) => void this.run(job, ctx.date), { name: job.name, noOverlap: false });
     this.tasks = [
       schedule(this.deps.config.VIEW_REFRESH_CRON, viewRefreshJob),
       schedule('17 3 * * *', refreshTokenCleanupJob),

@@ -2,7 +2,7 @@
 // procedure builders. Every policy check here reads the token's claims only: zero queries.
 import { getTRPCErrorFromUnknown, initTRPC, TRPCError } from '@trpc/server';
 import { ZodError, z } from 'zod';
-import { queryScope } from '../../db/client.ts';
+import { classifyDbError, queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
@@ -48,30 +48,44 @@ export const createCallerFactory = t.createCallerFactory;
 /** What a middleware's next() resolves to: tRPC's own shape, errors included. */
 type CallResult = { ok: true } | { ok: false; error: TRPCError };
 
+/** A call that failed on a replica for want of a connection (run again on the primary). */
+function lostConnection(result: CallResult): boolean {
+  if (result.ok) return false;
+  const kind = classifyDbError(result.error.cause);
+  return kind === 'connection' || kind === 'pool_busy';
+}
+
 /**
  * Every call, as ONE middleware level (each level of tRPC's chain copies the options and
- * the context): count its SQL statements, run `run` (the rate limit, then for protected
- * procedures the policy, then the resolver), turn domain errors into their tRPC code at the
- * edge — a busy pool, a statement timeout or a lost connection answers 503/504 with a clean
- * message instead of a 500, a write for a caller whose user is gone 401 — and report it.
+ * the context): count its SQL statements; `prepare` once (the rate limit, and for protected
+ * procedures the policy); `call` the resolver — read-only calls on a replica (and again on
+ * the primary if it failed there for want of a connection), a caller's write keeping their
+ * reads on the primary for a while; turn domain errors into their tRPC code at the edge — a
+ * busy pool, a statement timeout or a lost connection answers 503/504 with a clean message
+ * instead of a 500, a write for a caller whose user is gone 401 — and report it.
  */
-async function observed<R extends CallResult>(
+async function observed<P, R extends CallResult>(
   ctx: Context,
   path: string,
   type: 'query' | 'mutation' | 'subscription',
-  run: () => Promise<R>,
+  prepare: () => Promise<P>,
+  call: (prepared: P) => Promise<R>,
 ): Promise<R> {
   const scope = { queries: 0 };
   const started = performance.now();
-  let result = await queryScope.run(scope, async () => {
-    try {
-      return await run();
-    } catch (cause) {
-      // What tRPC makes of an error thrown by a middleware (callRecursive), so a refusal
-      // here reads exactly like one from a later level.
-      return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: 'middlewareMarker' } as unknown as R;
-    }
-  });
+  let result: R;
+  try {
+    const prepared = await queryScope.run(scope, prepare);
+    const attempt = () => queryScope.run(scope, () => call(prepared));
+    const reads = ctx.deps.reads;
+    result =
+      reads && type === 'query' ? await reads.run(ctx.auth?.sub, attempt, lostConnection) : await attempt();
+    if (reads && type === 'mutation' && result.ok && ctx.auth) reads.noteWrite(ctx.auth.sub);
+  } catch (cause) {
+    // What tRPC makes of an error thrown by a middleware (callRecursive), so a refusal
+    // here reads exactly like one from a later level.
+    result = { ok: false, error: getTRPCErrorFromUnknown(cause), marker: 'middlewareMarker' } as unknown as R;
+  }
   if (!result.ok) result = { ...result, error: edgeError(result.error, ctx.auth?.sub) };
   // An enclosing countQueries() (tests, jobs) sees this call's statements too.
   const outer = queryScope.getStore();
@@ -124,18 +138,26 @@ function fieldGiven(input: unknown, field: string): boolean {
 
 /** Anyone; rate limited per call (a batch cannot bypass it; see server/limits). */
 export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next }) =>
-  observed(ctx, path, type, async () => {
-    await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
-    return next();
-  }),
+  observed(
+    ctx,
+    path,
+    type,
+    async () => ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta }),
+    () => next(),
+  ),
 );
 /** Authenticated; the policy in .meta() is enforced before the resolver runs. */
 export const protectedProcedure = t.procedure.use(({ ctx, path, type, meta, next, getRawInput }) =>
-  observed(ctx, path, type, async () => {
-    await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
-    const auth = await authorized(ctx, meta, getRawInput);
-    return next({ ctx: { auth } });
-  }),
+  observed(
+    ctx,
+    path,
+    type,
+    async () => {
+      await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
+      return authorized(ctx, meta, getRawInput);
+    },
+    (auth) => next({ ctx: { auth } }),
+  ),
 );
 
 export { TRPCError };

@@ -34,6 +34,9 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
     viewport: { width: 1280, height: 860 },
+    // No transitions (the console honours reduced motion): axe then checks a dialog's final
+    // colours, not a frame of its fade-in (a half-faded dialog fails colour contrast).
+    reducedMotion: 'reduce',
   });
   const cspViolations: string[] = [];
   await context.exposeBinding('reportCspViolation', (_source, v: string) => {

@@ -11,8 +11,14 @@ void resume();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    {/* Mantine's defaults come from its stylesheet: no <style> elements are injected (the CSP allows none). */}
-    <MantineProvider withCssVariables={false} withGlobalClasses={false} forceColorScheme="light">
+    {/* Mantine's defaults come from its stylesheet: no <style> elements are injected (the CSP allows none).
+        Transitions honour the system's reduced-motion setting. */}
+    <MantineProvider
+      withCssVariables={false}
+      withGlobalClasses={false}
+      forceColorScheme="light"
+      theme={{ respectReducedMotion: true }}
+    >
       <QueryClientProvider client={queryClient}>
         <TRPCProvider trpcClient={api} queryClient={queryClient}>
           <App />

@@ -1,0 +1,626 @@
+// npm run topology — a production-shaped deployment on this machine, under a steady mixed
+// load, and six faults, each with a printed result (issue 10):
+//   HAProxy (checks on /readyz) → 3 API hosts (NODE_ENV=production, real keys, real
+//   scrypt cost) → PgBouncer (transaction mode) → PostgreSQL primary, with a streaming
+//   replica (pg_basebackup) as DATABASE_REPLICA_URLS; Redis primary + replica + 3 Sentinels.
+//   (a) rolling restart of the 3 hosts → 0 failed requests
+//   (b) SIGKILL of one host → failures only among requests in flight on it; 0 acknowledged
+//       writes lost (acknowledgements vs rows)
+//   (c) SIGKILL of the Redis primary → logins back within 10 s
+//   (d) the replica stopped → reads keep working
+//   (e) a revocation on host 1 refused on hosts 2 and 3 within 1 s
+//   (f) exactly one view refresh per tick across the hosts
+// Every component is a child process on 127.0.0.1 (free ports, one temporary directory),
+// stopped by PID at the end, also on failure or Ctrl-C. As root the run takes a network
+// namespace of its own (one for all the components: their own loopback, apart from the
+// machine's services); otherwise the machine's loopback. Report:
+// bench/results/topology-latest.{json,md}.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { encodePrivateKeys, generatePrivateJwk } from '../../server/auth/keys.ts';
+import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
+import { generateNotesKeyEntry } from '../../server/crypto/notes.ts';
+import { freePort, sleep } from '../../test/faults/support.ts';
+import { trpcInput } from '../../test/server.ts';
+import { startPgPair } from '../../test/support/pg-replica.ts';
+import { startPgBouncer } from '../../test/support/pgbouncer.ts';
+import { MASTER_NAME, startSentinelSet } from '../../test/support/redis-sentinel.ts';
+
+const ADMIN = { email: 'topology-admin@example.com', password: 'a topology admin password' };
+const PASSWORD = 'a topology user password';
+const REFRESH_EVERY_S = 5;
+/** Set inside the network namespace the run made for itself. */
+const NETNS = process.env.TOPOLOGY_NETNS;
+
+// ---- what runs, and how it is stopped -------------------------------------------------
+const cleanups: Array<() => unknown> = [];
+async function cleanup() {
+  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.on(signal, () => void cleanup().then(() => process.exit(130)));
+
+function missing(): string[] {
+  const need: Record<string, string> = {
+    haproxy: '/usr/sbin/haproxy',
+    pgbouncer: '/usr/sbin/pgbouncer',
+    'redis-sentinel': '/usr/bin/redis-sentinel',
+  };
+  return Object.entries(need)
+    .filter(([, path]) => spawnSync(path, ['-v'], { stdio: 'ignore' }).error)
+    .map(([pkg]) => pkg);
+}
+
+interface ApiHost {
+  name: string;
+  port: number;
+  proc?: ChildProcess;
+  log: string;
+}
+
+async function main() {
+  const absent = missing();
+  if (absent.length) {
+    console.log(`== installing ${absent.join(' ')}`);
+    spawnSync(
+      'sh',
+      [
+        '-c',
+        `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${absent.join(' ')}`,
+      ],
+      {
+        stdio: 'inherit',
+      },
+    );
+    if (missing().length)
+      throw new Error(`cannot install ${missing().join(', ')}: the topology run must skip`);
+  }
+  // As root: the whole deployment in a network namespace of its own (its loopback only), so
+  // its load and faults never reach the machine's own services; this process re-runs
+  // itself inside it and deletes it afterwards.
+  if (!NETNS && process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0) {
+    const ns = `manas360-topology-${process.pid}`;
+    if (spawnSync('ip', ['netns', 'add', ns]).status === 0) {
+      try {
+        spawnSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+        const inner = spawn(
+          'ip',
+          ['netns', 'exec', ns, process.execPath, ...process.execArgv, process.argv[1]!],
+          {
+            env: { ...process.env, TOPOLOGY_NETNS: ns },
+            stdio: 'inherit',
+          },
+        );
+        // The inner run cleans up; this one forwards the signal and then deletes the namespace.
+        const forward = (signal: NodeJS.Signals) => inner.kill(signal);
+        process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
+        process.on('SIGINT', forward).on('SIGTERM', forward);
+        const code = await new Promise<number | null>((resolve) => inner.once('exit', resolve));
+        process.exitCode = code ?? 1;
+      } finally {
+        spawnSync('ip', ['netns', 'del', ns]);
+      }
+      return;
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'topology-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+
+  // PostgreSQL primary + streaming replica, the database, migrations through PgBouncer.
+  const pair = await startPgPair();
+  cleanups.push(() => pair.stop());
+  const admin = postgres(pair.primaryUrl('postgres'), { max: 1, onnotice: () => {} });
+  await admin`CREATE DATABASE manas360`;
+  await admin.end();
+  const bouncer = await startPgBouncer({
+    target: pair.primaryUrl('manas360'),
+    port: await freePort(),
+    poolSize: 12,
+  });
+  cleanups.push(() => bouncer.stop());
+  const migrate = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/migrate.ts'], {
+    env: { PATH: process.env.PATH, DATABASE_URL: bouncer.url, DATABASE_POOLER: 'transaction' },
+    encoding: 'utf8',
+  });
+  if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr}`);
+  const primary = postgres(pair.primaryUrl('manas360'), { max: 2, onnotice: () => {} });
+  cleanups.push(() => primary.end());
+
+  // Redis primary + replica + 3 sentinels.
+  const redis = await startSentinelSet();
+  cleanups.push(() => redis.stop());
+
+  // Three API hosts, as production runs them.
+  const env = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: bouncer.url,
+    DATABASE_POOLER: 'transaction',
+    DATABASE_POOL_MAX: '8',
+    DATABASE_POOL_WAIT_MS: '2000',
+    DATABASE_REPLICA_URLS: pair.replicaUrl('manas360'),
+    REDIS_SENTINELS: redis.sentinels,
+    REDIS_SENTINEL_NAME: MASTER_NAME,
+    REDIS_PASSWORD: redis.password,
+    REDIS_SENTINEL_PASSWORD: redis.sentinelPassword,
+    JWT_PRIVATE_KEYS: encodePrivateKeys([await generatePrivateJwk()]),
+    NOTES_ENCRYPTION_KEY: generateNotesKeyEntry(),
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    TRUST_PROXY: 'true',
+    RATE_LIMIT_GENERAL_PER_MINUTE: '1000000',
+    RATE_LIMIT_REGISTER_PER_HOUR: '100000',
+    // (c) checks that this limit still counts across the hosts after the Redis failover.
+    RATE_LIMIT_LOGIN_FAILURES: '5',
+    // HAProxy checks every 1 s and needs 2 failures: out within 2 s (with margin for a
+    // loaded machine, whose checks run late).
+    SHUTDOWN_DELAY_MS: '4000',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+    VIEW_REFRESH_CRON: `*/${REFRESH_EVERY_S} * * * * *`,
+  };
+  const hosts: ApiHost[] = await Promise.all(
+    [1, 2, 3].map(async (i) => ({ name: `api${i}`, port: await freePort(), log: '' })),
+  );
+  const startHost = async (h: ApiHost) => {
+    h.proc = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+      env: { ...env, PORT: String(h.port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    h.proc.stdout!.on('data', (d) => (h.log += d));
+    h.proc.stderr!.on('data', (d) => (h.log += d));
+    const started = performance.now();
+    while (!(await ok(`http://127.0.0.1:${h.port}/readyz`))) {
+      if (h.proc.exitCode !== null) throw new Error(`${h.name} exited:\n${h.log}`);
+      if (performance.now() - started > 60_000) throw new Error(`${h.name} not ready in 60 s:\n${h.log}`);
+      await sleep(200);
+    }
+  };
+  const stopHost = (h: ApiHost, signal: NodeJS.Signals) =>
+    new Promise<number | null>((resolve) => {
+      const p = h.proc!;
+      if (p.exitCode !== null) return resolve(p.exitCode);
+      p.once('exit', (code) => resolve(code));
+      p.kill(signal);
+    });
+  cleanups.push(() => Promise.all(hosts.map((h) => h.proc && stopHost(h, 'SIGKILL'))));
+  for (const h of hosts) await startHost(h); // one at a time: the first creates the admin
+
+  // HAProxy in front (deploy/haproxy/haproxy.cfg, with these ports).
+  const lbPort = await freePort();
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(
+    cfg,
+    [
+      'global',
+      '    maxconn 4096',
+      'defaults',
+      '    mode http',
+      '    option http-server-close',
+      '    timeout connect 2s',
+      '    timeout client 30s',
+      '    timeout server 30s',
+      '    retries 1',
+      '    option redispatch',
+      'frontend api',
+      `    bind 127.0.0.1:${lbPort}`,
+      '    default_backend api_hosts',
+      'backend api_hosts',
+      '    balance roundrobin',
+      '    option httpchk GET /readyz',
+      '    http-check expect status 200',
+      '    default-server inter 1s fall 2 rise 2',
+      ...hosts.map((h) => `    server ${h.name} 127.0.0.1:${h.port} check`),
+      '',
+    ].join('\n'),
+  );
+  const haproxy = spawn('/usr/sbin/haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+  cleanups.push(() => haproxy.kill('SIGKILL'));
+  const lb = `http://127.0.0.1:${lbPort}`;
+  while (!(await ok(`${lb}/readyz`))) await sleep(200);
+  await sleep(2500); // every host seen up (rise 2)
+
+  // Accounts: the admin, and patients registered through the balancer.
+  const call = async (
+    base: string,
+    path: string,
+    token: string | undefined,
+    input?: unknown,
+    method = 'POST',
+  ) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const url =
+      method === 'GET'
+        ? `${base}/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(trpcInput(input))}`}`
+        : `${base}/trpc/${path}`;
+    const res = await fetch(url, {
+      method,
+      headers,
+      body: method === 'POST' ? trpcInput(input ?? null) : undefined,
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      body: text ? (JSON.parse(text) as { result?: { data?: { json?: unknown } } }) : {},
+    };
+  };
+  const data = <T>(r: { body: { result?: { data?: { json?: unknown } } } }) => r.body.result?.data?.json as T;
+  const loginAccepted = async (base: string, creds: typeof ADMIN) => {
+    const login = data<{ accessToken: string }>(await call(base, 'auth.login', undefined, creds));
+    const accepted = await call(base, 'privacy.acceptNotice', login.accessToken, {
+      version: DEFAULT_PRIVACY_NOTICE_VERSION,
+    });
+    return data<{ accessToken: string }>(accepted).accessToken;
+  };
+  const adminToken = await loginAccepted(lb, ADMIN);
+  const patients: Array<{ id: string; email: string; token: string }> = [];
+  for (let i = 0; i < 6; i++) {
+    const email = `patient${i}-${Date.now().toString(36)}@example.com`;
+    const reg = await call(lb, 'auth.register', undefined, {
+      email,
+      password: PASSWORD,
+      name: `Patient ${i}`,
+      acceptPrivacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
+    });
+    const r = data<{ user: { id: string }; accessToken: string }>(reg);
+    patients.push({ id: r.user.id, email, token: r.accessToken });
+  }
+
+  // ---- the steady mixed load ------------------------------------------------------------
+  interface Sample {
+    at: number;
+    op: string;
+    status: number;
+  }
+  const samples: Sample[] = [];
+  const moodAcks = new Map<string, number>();
+  let crisisAcks = 0;
+  const openAlerts: string[] = [];
+  let running = true;
+  let n = 0;
+  const worker = async () => {
+    while (running) {
+      const i = n++;
+      const p = patients[i % patients.length]!;
+      const op = [
+        'mood.log',
+        'mood.list',
+        'assessments.submit',
+        'admin.users.list',
+        'crisis.acknowledge',
+        'mood.log',
+      ][i % 6]!;
+      const at = performance.now();
+      let status = 0;
+      try {
+        if (op === 'mood.log') {
+          status = (await call(lb, op, p.token, { score: (i % 10) + 1 })).status;
+          if (status === 200) moodAcks.set(p.id, (moodAcks.get(p.id) ?? 0) + 1);
+        } else if (op === 'mood.list') status = (await call(lb, op, p.token, { limit: 10 }, 'GET')).status;
+        else if (op === 'admin.users.list')
+          status = (await call(lb, op, adminToken, { limit: 20 }, 'GET')).status;
+        else if (op === 'assessments.submit') {
+          const r = await call(lb, op, p.token, { instrument: 'PHQ9', answers: [1, 1, 1, 1, 1, 1, 1, 1, 1] });
+          status = r.status;
+        } else {
+          if (openAlerts.length === 0) {
+            // One refill at a time, each alert queued once: an alert is acknowledged once.
+            refilling ??= primary<
+              { id: string }[]
+            >`SELECT id FROM crisis_alerts WHERE status = 'open' LIMIT 50`
+              .then((rows) => {
+                for (const r of rows) if (!queued.has(r.id)) queued.add(r.id) && openAlerts.push(r.id);
+              })
+              .finally(() => {
+                refilling = undefined;
+              });
+            await refilling;
+          }
+          const id = openAlerts.shift();
+          if (!id) continue;
+          status = (await call(lb, op, adminToken, { alertId: id })).status;
+          if (status === 200) crisisAcks += 1;
+        }
+      } catch {
+        status = 0; // no answer (connection reset, timeout)
+      }
+      samples.push({ at, op, status });
+    }
+  };
+  const queued = new Set<string>();
+  let refilling: Promise<void> | undefined;
+  const workers = Array.from({ length: 6 }, worker);
+  // Logins (real scrypt cost) once a second, alternating patients.
+  const logins: Sample[] = [];
+  const loginLoop = (async () => {
+    let i = 0;
+    while (running) {
+      const p = patients[i++ % (patients.length - 1)]!; // not the last: (c) locks it out
+      const at = performance.now();
+      const r = await call(lb, 'auth.login', undefined, { email: p.email, password: PASSWORD }).catch(() => ({
+        status: 0,
+      }));
+      logins.push({ at, op: 'auth.login', status: r.status });
+      await sleep(1000);
+    }
+  })();
+  const failuresBetween = (from: number, to: number, ops?: string[]) =>
+    samples.filter((s) => s.at >= from && s.at <= to && s.status !== 200 && (!ops || ops.includes(s.op)));
+  const countBetween = (from: number, to: number) => samples.filter((s) => s.at >= from && s.at <= to).length;
+  /** Failed requests by procedure and status (0: no answer), e.g. {"mood.log 502": 3}. */
+  const breakdown = (failed: Sample[]) =>
+    failed.reduce<Record<string, number>>((acc, f) => {
+      const key = `${f.op} ${f.status}`;
+      acc[key] = (acc[key] ?? 0) + 1;
+      return acc;
+    }, {});
+
+  const results: Record<string, unknown> = {};
+  const say = (key: string, line: string, value: Record<string, unknown>) => {
+    results[key] = { ...value, summary: line };
+    console.log(`(${key}) ${line}${value.failures ? ` ${JSON.stringify(value.failures)}` : ''}`);
+  };
+  await sleep(5000); // steady state
+
+  // (a) rolling restart
+  {
+    const from = performance.now();
+    for (const h of hosts) {
+      const code = await stopHost(h, 'SIGTERM');
+      if (code !== 0) throw new Error(`${h.name} exited ${code} on SIGTERM:\n${h.log}`);
+      await startHost(h);
+      await sleep(3000); // HAProxy: rise 2 × inter 1 s
+    }
+    const to = performance.now();
+    const failed = failuresBetween(from, to);
+    say(
+      'a',
+      `rolling restart of 3 hosts: ${failed.length} failed of ${countBetween(from, to)} requests (${((to - from) / 1000).toFixed(1)} s)`,
+      {
+        failed: failed.length,
+        requests: countBetween(from, to),
+        failures: breakdown(failed),
+        pass: failed.length === 0,
+      },
+    );
+  }
+
+  // (b) SIGKILL of one host
+  {
+    const victim = hosts[1]!;
+    const from = performance.now();
+    await stopHost(victim, 'SIGKILL');
+    await sleep(4000);
+    const to = performance.now();
+    const failed = failuresBetween(from - 10, to);
+    await startHost(victim);
+    await sleep(2500);
+    say(
+      'b',
+      `SIGKILL of ${victim.name}: ${failed.length} failed of ${countBetween(from, to)} requests (at most the ${workers.length} in flight can fail)`,
+      {
+        failed: failed.length,
+        requests: countBetween(from, to),
+        failures: breakdown(failed),
+        pass: failed.length <= workers.length,
+      },
+    );
+  }
+
+  // (c) Redis primary SIGKILL
+  {
+    const from = performance.now();
+    redis.killPrimary();
+    let back = Number.NaN;
+    while (performance.now() - from < 30_000) {
+      await sleep(200);
+      const after = logins.filter((l) => l.at > from);
+      const okAfter = after.find(
+        (l, idx) => l.status === 200 && after.slice(0, idx).some((x) => x.status !== 200),
+      );
+      if (okAfter || (after.length > 3 && after.every((l) => l.status === 200))) {
+        back = ((okAfter?.at ?? after[0]!.at) - from) / 1000;
+        break;
+      }
+    }
+    const to = performance.now();
+    // Limits still shared: 5 wrong passwords for one account spread over the 3 hosts, then
+    // the right one on any host is refused (429) — the count lives on the new primary.
+    const target = patients[patients.length - 1]!;
+    const wrong: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const h = hosts[i % hosts.length]!;
+      const r = await call(`http://127.0.0.1:${h.port}`, 'auth.login', undefined, {
+        email: target.email,
+        password: 'a wrong password!',
+      });
+      wrong.push(r.status);
+    }
+    const blocked = (
+      await call(`http://127.0.0.1:${hosts[2]!.port}`, 'auth.login', undefined, {
+        email: target.email,
+        password: PASSWORD,
+      })
+    ).status;
+    say(
+      'c',
+      `Redis primary SIGKILLed: logins back after ${back.toFixed(1)} s; ${failuresBetween(from, to).length} requests failed meanwhile (hosts not ready while Redis takes no writes); then 5 wrong passwords over the 3 hosts (${wrong.join(',')}) and the right one answered ${blocked}`,
+      {
+        loginsBackSeconds: back,
+        failedDuring: failuresBetween(from, to).length,
+        wrongPasswords: wrong,
+        afterLimit: blocked,
+        pass: back < 10 && wrong.every((s) => s === 401) && blocked === 429,
+      },
+    );
+    await sleep(3000);
+  }
+
+  // (d) the replica stopped
+  {
+    const from = performance.now();
+    pair.stopReplica();
+    await sleep(5000);
+    const to = performance.now();
+    const reads = samples.filter(
+      (s) => s.at >= from && s.at <= to && (s.op === 'mood.list' || s.op === 'admin.users.list'),
+    );
+    const failed = reads.filter((s) => s.status !== 200);
+    say('d', `replica stopped: ${failed.length} failed of ${reads.length} reads`, {
+      failed: failed.length,
+      reads: reads.length,
+      failures: breakdown(failed),
+      pass: failed.length === 0 && reads.length > 0,
+    });
+  }
+
+  // (e) a revocation on host 1, refused on hosts 2 and 3
+  {
+    const [h1, h2, h3] = hosts as [ApiHost, ApiHost, ApiHost];
+    const p = patients[0]!;
+    const token = data<{ accessToken: string }>(
+      await call(`http://127.0.0.1:${h1.port}`, 'auth.login', undefined, {
+        email: p.email,
+        password: PASSWORD,
+      }),
+    ).accessToken;
+    const me = (h: ApiHost) =>
+      call(`http://127.0.0.1:${h.port}`, 'auth.me', token, undefined, 'GET').then((r) => r.status);
+    const before = [await me(h2), await me(h3)];
+    await call(`http://127.0.0.1:${h1.port}`, 'auth.logoutAll', token);
+    const from = performance.now();
+    const refusedAt: number[] = [];
+    for (const h of [h2, h3]) {
+      while (performance.now() - from < 3000) {
+        if ((await me(h)) === 401) {
+          refusedAt.push(performance.now() - from);
+          break;
+        }
+        await sleep(10);
+      }
+    }
+    const worst = Math.max(...refusedAt);
+    say(
+      'e',
+      `revocation on api1 refused on api2 and api3 after ${refusedAt.map((ms) => `${ms.toFixed(0)} ms`).join(' and ')} (before: ${before.join(',')})`,
+      {
+        ms: refusedAt,
+        pass: refusedAt.length === 2 && worst < 1000 && before.every((s) => s === 200),
+      },
+    );
+  }
+
+  // (f) one view refresh per tick across the hosts
+  {
+    const runs = async () => {
+      let winners = 0;
+      let locked = 0;
+      for (const h of hosts) {
+        const text = await (await fetch(`http://127.0.0.1:${h.port}/metrics`)).text();
+        for (const m of text.matchAll(/job_runs_total\{job="view-refresh",outcome="(\w+)"\} (\d+)/g)) {
+          if (m[1] === 'ran' || m[1] === 'skipped_fresh') winners += Number(m[2]);
+          if (m[1] === 'skipped_locked' || m[1] === 'skipped_running' || m[1] === 'skipped_done')
+            locked += Number(m[2]);
+        }
+      }
+      return { winners, locked };
+    };
+    // Between two ticks, then over 6 ticks.
+    const offset = REFRESH_EVERY_S * 1000 - (Date.now() % (REFRESH_EVERY_S * 1000)) + 2000;
+    await sleep(offset);
+    const a = await runs();
+    await sleep(6 * REFRESH_EVERY_S * 1000);
+    const b = await runs();
+    const ticks = 6;
+    say(
+      'f',
+      `view refresh over ${ticks} ticks: ${b.winners - a.winners} runs across the hosts (${b.locked - a.locked} skipped by the others)`,
+      {
+        ticks,
+        runs: b.winners - a.winners,
+        skipped: b.locked - a.locked,
+        pass: b.winners - a.winners === ticks,
+      },
+    );
+  }
+
+  running = false;
+  await Promise.all([...workers, loginLoop]);
+  // Acknowledged writes against rows (read on the primary).
+  const rows = await primary<
+    { user_id: string; n: number }[]
+  >`SELECT user_id, count(*)::int AS n FROM mood_entries GROUP BY user_id`;
+  const stored = new Map(rows.map((r) => [r.user_id, r.n]));
+  const lostMood = [...moodAcks].reduce(
+    (sum, [id, acks]) => sum + Math.max(0, acks - (stored.get(id) ?? 0)),
+    0,
+  );
+  const [ackRows] = await primary<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM crisis_alerts WHERE status = 'acknowledged'`;
+  const moodAckTotal = [...moodAcks.values()].reduce((a, b) => a + b, 0);
+  say(
+    'acks',
+    `acknowledged writes vs rows: mood.log ${moodAckTotal} OK / ${[...stored.values()].reduce((a, b) => a + b, 0)} rows (${lostMood} lost); crisis.acknowledge ${crisisAcks} OK / ${ackRows!.n} acknowledged rows`,
+    {
+      moodAcks: moodAckTotal,
+      moodLost: lostMood,
+      crisisAcks,
+      crisisRows: ackRows!.n,
+      pass: lostMood === 0 && crisisAcks <= ackRows!.n,
+    },
+  );
+  const total = samples.length;
+  const report = {
+    at: new Date().toISOString(),
+    variant: NETNS
+      ? `network namespace ${NETNS} of its own (one for all the hosts, its loopback)`
+      : 'loopback of the machine (no network namespace: not root)',
+    requests: total,
+    logins: logins.length,
+    results,
+    pass: Object.values(results).every((r) => (r as { pass: boolean }).pass),
+  };
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/topology-latest.json', `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(
+    'bench/results/topology-latest.md',
+    [
+      `# npm run topology — ${report.at}`,
+      '',
+      `HAProxy → 3 API hosts (production) → PgBouncer 1.18 (transaction) → PostgreSQL primary + streaming replica; Redis primary + replica + 3 Sentinels. ${report.variant}. ${total} requests under load, ${logins.length} logins.`,
+      '',
+      '| scenario | result | pass |',
+      '| -------- | ------ | ---- |',
+      ...Object.entries(results).map(
+        ([k, v]) =>
+          `| ${k} | ${(v as { summary: string }).summary} | ${(v as { pass: boolean }).pass ? 'yes' : 'NO'} |`,
+      ),
+      '',
+    ].join('\n'),
+  );
+  console.log(`${report.pass ? 'PASS' : 'FAIL'}: bench/results/topology-latest.{json,md}`);
+  process.exitCode = report.pass ? 0 : 1;
+}
+
+async function ok(url: string): Promise<boolean> {
+  return fetch(url, { signal: AbortSignal.timeout(2000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`topology run failed: ${(err as Error).message}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,99 @@
+// PgBouncer (Debian's package) as a child process of the test, in front of the test
+// server's PostgreSQL: an ini of its own in a temporary directory, a free port, stopped by
+// its PID. Used by test/pgbouncer.test.ts (and the topology run's examples in deploy/).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const BINARY = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find(
+  (p) => spawnSync(p, ['--version'], { stdio: 'ignore' }).status === 0,
+);
+/** The pgbouncer binary, or undefined when the package is not installed. */
+export const PGBOUNCER = BINARY;
+
+export interface PgBouncerOptions {
+  /** postgres://user@host:port/db of the real server (the database PgBouncer serves). */
+  target: string;
+  port: number;
+  /** Server connections per database/user pair: small, so clients share them. */
+  poolSize?: number;
+  /** PgBouncer's ignore_startup_parameters (what an operator adds to get past the refusal). */
+  ignoreStartupParameters?: string[];
+}
+
+export interface PgBouncer {
+  /** The same database, through PgBouncer. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer> {
+  if (!BINARY) throw new Error('pgbouncer is not installed (apt-get install -y pgbouncer)');
+  const target = new URL(opts.target);
+  const db = target.pathname.slice(1);
+  const user = decodeURIComponent(target.username) || 'postgres';
+  const dir = mkdtempSync(join(tmpdir(), 'pgbouncer-'));
+  chmodSync(dir, 0o755);
+  const ini = join(dir, 'pgbouncer.ini');
+  writeFileSync(join(dir, 'users.txt'), `"${user}" ""\n`, { mode: 0o644 });
+  writeFileSync(
+    ini,
+    [
+      '[databases]',
+      `${db} = host=${target.hostname} port=${target.port || 5432} dbname=${db}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${opts.port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${join(dir, 'users.txt')}`,
+      'pool_mode = transaction',
+      `default_pool_size = ${opts.poolSize ?? 4}`,
+      'max_client_conn = 500',
+      ...(opts.ignoreStartupParameters?.length
+        ? [`ignore_startup_parameters = ${opts.ignoreStartupParameters.join(',')}`]
+        : []),
+      '',
+    ].join('\n'),
+    { mode: 0o644 },
+  );
+  // PgBouncer refuses to run as root: -u drops to the postgres user when we are root.
+  const asRoot = process.getuid?.() === 0 ? ['-u', 'postgres'] : [];
+  const proc: ChildProcess = spawn(BINARY, [...asRoot, ini], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr?.on('data', (d) => (stderr += d));
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        rmSync(dir, { recursive: true, force: true });
+        resolve();
+      };
+      if (proc.exitCode !== null || proc.signalCode !== null) return done();
+      proc.once('exit', done);
+      proc.kill('SIGTERM');
+    });
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) break;
+    if (await canConnect(opts.port)) {
+      const url = new URL(opts.target);
+      url.host = `127.0.0.1:${opts.port}`;
+      return { url: url.toString(), stop };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  throw new Error(`pgbouncer did not start: ${stderr.trim().split('\n').pop()}`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

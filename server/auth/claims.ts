@@ -22,6 +22,14 @@ export interface ClaimsRow {
   password_hash: string;
   /** users.tokens_valid_after as epoch seconds: the notBefore of new access tokens. */
   tokens_valid_after: number;
+  /** users.session_generation: which sessions are live (server/auth/refresh.ts). */
+  session_generation: number;
+  /**
+   * The database's clock (whole epoch seconds) when the row was read: the iat of a token
+   * signed from it, so no token's iat is later than the statement that checked the user.
+   * A change committed afterwards moves tokens_valid_after past it (bumpTokensValidAfter).
+   */
+  issued_at: number;
   role: string;
   privilege_level: number;
   permissions: string[];
@@ -47,6 +55,7 @@ export function claimsSelect(from: SQL, extraColumns: SQL = sql``): SQL {
   return sql`
     SELECT u.id, u.email, u.name, u.status, u.password_hash,
            extract(epoch FROM u.tokens_valid_after)::float8 AS tokens_valid_after,
+           u.session_generation, floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at,
            r.name AS role, r.privilege_level::int AS privilege_level,
            ARRAY(SELECT p.name FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
                  WHERE rp.role_id = r.id ORDER BY p.name) AS permissions,
@@ -84,8 +93,19 @@ export async function readClaimsByEmail(db: Executor, email: string): Promise<Cl
 /** Drivers differ on numeric types; make the row's numbers numbers. */
 export function normalizeClaimsRow<T extends ClaimsRow>(row: T): T {
   row.tokens_valid_after = Math.ceil(Number(row.tokens_valid_after));
+  row.session_generation = Number(row.session_generation);
+  row.issued_at = Number(row.issued_at);
   row.privilege_level = Number(row.privilege_level);
   return row;
+}
+
+/**
+ * When a token signed from `row` is issued: the statement's clock, lifted to
+ * tokens_valid_after (a token issued in the second of a revocation is not mistaken for
+ * one issued before it).
+ */
+export function issuedAt(row: Pick<ClaimsRow, 'issued_at' | 'tokens_valid_after'>): number {
+  return Math.max(row.issued_at, row.tokens_valid_after);
 }
 
 /** What TokenService.sign needs, from a claims row. */

@@ -46,7 +46,7 @@ interface UserChange {
   alsoCtes?: SQL;
   /** Kill the user's live access tokens (tokens_valid_after). */
   bumpTokens: boolean;
-  /** End the user's sessions: revoke every refresh token too. */
+  /** End the user's sessions: revoke every refresh token and bump the session generation. */
   revokeRefreshTokens: boolean;
 }
 
@@ -60,6 +60,8 @@ async function changeUser(
   const assignments = [
     change.set,
     change.bumpTokens ? sql`tokens_valid_after = ${bumpTokensValidAfter()}` : undefined,
+    // Sessions end: a refresh token created concurrently carries the old generation.
+    change.revokeRefreshTokens ? sql`session_generation = session_generation + 1` : undefined,
     sql`updated_at = now()`,
   ].filter((s): s is SQL => s !== undefined);
   const details = JSON.stringify(change.details ?? {});

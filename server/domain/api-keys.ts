@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import type { z } from 'zod';
 import { type Db, type Executor, queryRows } from '../../db/client.ts';
 import { API_KEY_LIMIT, type createApiKeyInput } from '../../shared/inputs/api-keys.ts';
-import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
+import { type ClaimsRow, claimsSelect, issuedAt, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
 import { type RevocationList, sessionRevocation } from '../auth/revocation.ts';
 import type { AccessClaims, TokenService } from '../auth/tokens.ts';
 import { exactTimestamp } from '../keyset.ts';
@@ -162,6 +162,6 @@ export async function exchangeApiKey(
     ...tokenSubject(row),
     permissions: row.permissions.filter((p) => found.scopes.includes(p)),
   };
-  const { token } = await deps.tokens.sign(subject, found.key_id, row.tokens_valid_after);
+  const { token } = await deps.tokens.sign(subject, found.key_id, issuedAt(row));
   return { accessToken: token, expiresIn: deps.tokens.ttlSeconds, keyId: found.key_id };
 }

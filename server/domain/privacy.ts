@@ -8,7 +8,7 @@
 // deletes or anonymises their personal data, ends every token, and leaves a tombstone.
 import { sql } from 'drizzle-orm';
 import { type Executor, queryRows } from '../../db/client.ts';
-import { type ClaimsRow, claimsSelect, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
+import { type ClaimsRow, claimsSelect, issuedAt, normalizeClaimsRow, tokenSubject } from '../auth/claims.ts';
 import type { ClientInfo } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
@@ -44,7 +44,7 @@ export async function acceptNotice(
   if (!row) throw unauthorized();
   // The consent row is not visible to the statement's own SELECT (one snapshot).
   const claims = normalizeClaimsRow({ ...row, privacy_notice: version });
-  const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, claims.tokens_valid_after);
+  const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, issuedAt(claims));
   return {
     version,
     acceptedAt: new Date(row.accepted_at),
@@ -88,7 +88,7 @@ export async function privacyStatus(db: Executor, config: AppDeps['config'], use
  * keeps the first schedule. 2 statements.
  */
 export async function requestDeletion(
-  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'config'>,
+  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'hashGate' | 'config'>,
   userId: string,
   password: string,
   client: ClientInfo,

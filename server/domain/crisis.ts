@@ -22,6 +22,10 @@ export async function listCrisisAlerts(db: Db, input: CrisisListInput) {
       createdAt: crisisAlerts.createdAt,
       acknowledgedBy: crisisAlerts.acknowledgedBy,
       acknowledgedAt: crisisAlerts.acknowledgedAt,
+      // Crisis-level screenings this alert stands for, and the latest one's id and time.
+      submissions: crisisAlerts.submissions,
+      lastAssessmentId: crisisAlerts.lastAssessmentId,
+      lastSubmittedAt: crisisAlerts.lastSubmittedAt,
       patient: { id: users.id, name: users.name, email: users.email, phone: users.phone },
       assessment: {
         id: assessments.id,

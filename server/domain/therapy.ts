@@ -49,12 +49,7 @@ const sessionColumns = {
  * cancelled) — then the INSERT the database arbitrates, which also holds the patient to
  * `maxUpcoming` booked sessions ahead (upcoming_bookings_locked: migrations/0012).
  */
-export async function bookSession(
-  db: Db,
-  patientId: string,
-  input: BookSessionInput,
-  maxUpcoming: number,
-) {
+export async function bookSession(db: Db, patientId: string, input: BookSessionInput, maxUpcoming: number) {
   const [therapist] = await db
     .select({
       id: users.id,
@@ -83,7 +78,7 @@ export async function bookSession(
     }>(
       db,
       sql`INSERT INTO therapy_sessions (patient_id, therapist_id, starts_at)
-          SELECT ${patientId}, ${therapist.id}, ${input.startsAt}
+          SELECT ${patientId}::uuid, ${therapist.id}::uuid, ${input.startsAt.toISOString()}::timestamptz
           WHERE upcoming_bookings_locked(${patientId}) < ${maxUpcoming}
           RETURNING id, patient_id, therapist_id, starts_at, duration_minutes, status, created_at`,
     );

@@ -8,7 +8,10 @@
 //     so) and another client's login starts at once;
 //   - at most PASSWORD_HASH_QUEUE wait overall, first come first served among the IPs
 //     that may run.
-// Beyond that: TOO_MANY_REQUESTS with Retry-After, before any hashing. The bound is per
+// Beyond that: TOO_MANY_REQUESTS with Retry-After, before any hashing, answered after a
+// pause of that length (a timer, no work): a client that retries at once would otherwise
+// turn each refusal into another request, and a flood of cheap refusals still delays
+// every other client's requests on the event loop. The bound is per
 // process on purpose: it protects this process's cores (each cluster worker has its own).
 // bench/login-flood.ts measures another client's login under a flood.
 import { tooManyRequests } from '../domain/errors.ts';
@@ -31,6 +34,8 @@ export interface HashGate {
 
 /** A hash takes well under a second; a client told to wait 1 s finds a slot. */
 const RETRY_AFTER_SECONDS = 1;
+/** How long a refusal is held before it is sent (see above). */
+export const REFUSAL_DELAY_MS = RETRY_AFTER_SECONDS * 1000;
 
 export function createHashGate(limits: HashGateLimits): HashGate {
   let running = 0;
@@ -68,8 +73,10 @@ export function createHashGate(limits: HashGateLimits): HashGate {
     async run(ip, work) {
       if (mayRun(ip)) take(ip);
       else {
-        if (queue.length >= limits.queue || count(waitingByIp, ip) >= limits.perIp)
+        if (queue.length >= limits.queue || count(waitingByIp, ip) >= limits.perIp) {
+          await new Promise((r) => setTimeout(r, REFUSAL_DELAY_MS));
           throw tooManyRequests(RETRY_AFTER_SECONDS);
+        }
         add(waitingByIp, ip, 1);
         await new Promise<void>((start) => queue.push({ ip, start }));
       }

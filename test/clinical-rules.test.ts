@@ -18,7 +18,10 @@ describe.each(DB_KINDS)('clinical rules on %s', (kind) => {
   let therapist: TestUser;
   let adminUser: TestUser;
   let hour = 24;
-  const nextSlot = () => slot((hour += 1));
+  const nextSlot = () => {
+    hour += 1;
+    return slot(hour);
+  };
   const book = (p: TestUser, t: TestUser, startsAt = nextSlot()) =>
     callerFor(deps, p.claims).therapy.book({ therapistId: t.id, startsAt });
 

@@ -160,7 +160,9 @@ describe('rate limits when Redis cannot be reached', () => {
           ),
         ),
       ).toBe('SERVICE_UNAVAILABLE');
-    expect(await outcome(limits.loginLimiter.reserve('x@example.com', '10.4.0.2'))).toBe('SERVICE_UNAVAILABLE');
+    expect(await outcome(limits.loginLimiter.reserve('x@example.com', '10.4.0.2'))).toBe(
+      'SERVICE_UNAVAILABLE',
+    );
     expect(await outcome(limits.loginLimiter.recordSuccess('x@example.com', '10.4.0.2'))).toBe(
       'SERVICE_UNAVAILABLE',
     );

@@ -14,7 +14,6 @@ describe('password hashing bound', () => {
   let server: TestServer;
   let hashing = 0;
   let maxHashing = 0;
-  const maxByIp = new Map<string, number>();
 
   beforeAll(async () => {
     server = await startTestServer({

@@ -30,7 +30,10 @@ describe.each(DB_KINDS)('logins in flight during an account change, on %s', (kin
     deps.passwords = {
       ...real,
       verify(password, stored) {
-        if (verifying && (verifying.started += 1) === verifying.n) verifying.reached();
+        if (verifying) {
+          verifying.started += 1;
+          if (verifying.started === verifying.n) verifying.reached();
+        }
         return real.verify(password, stored);
       },
     };

@@ -1,6 +1,7 @@
 // The one place that reads process.env: every variable of docs/api.md's configuration table,
 // validated with zod. A bad value stops start-up with one line naming the variable.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import cron from 'node-cron';
 import { z } from 'zod';
 
@@ -74,12 +75,20 @@ const variables = z.object({
   // log2 of scrypt's N for new password hashes. Tests only (refused in production):
   // the production cost (17) takes ~300 ms per hash, which would dominate the suite.
   PASSWORD_HASH_COST: z.coerce.number().int().min(10).max(20).optional(),
+  // Password hashing per process (server/limits/hashing.ts): hashes running at once, the
+  // most one client IP may have running (and as many again waiting), and the waiting line;
+  // beyond them TOO_MANY_REQUESTS with Retry-After.
+  PASSWORD_HASH_CONCURRENCY: positiveInt.max(256).default(availableParallelism()),
+  PASSWORD_HASH_PER_IP: positiveInt.max(1000).default(1),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(32),
   RATE_LIMIT_ENABLED: bool.default(true),
   RATE_LIMIT_GENERAL_PER_MINUTE: positiveInt.default(600),
   RATE_LIMIT_REGISTER_PER_HOUR: positiveInt.default(20),
   RATE_LIMIT_CHECKOUT_PER_HOUR: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
+  // therapy.book: booked sessions one patient may have ahead at once (docs/api.md).
+  MAX_UPCOMING_BOOKINGS: positiveInt.max(1000).default(5),
   VIEW_REFRESH_CRON: z
     .string()
     .min(1)

@@ -21,6 +21,7 @@ import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
 import { noteCall } from './http/calls.ts';
+import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
 import { serializeError } from './logging.ts';
 import { createMetrics } from './metrics.ts';
@@ -271,6 +272,11 @@ export async function createDeps(
     passwords,
     notes,
     loginLimiter: limits.loginLimiter,
+    hashGate: createHashGate({
+      concurrency: config.PASSWORD_HASH_CONCURRENCY,
+      perIp: config.PASSWORD_HASH_PER_IP,
+      queue: config.PASSWORD_HASH_QUEUE,
+    }),
     quotas: limits.quotas,
     payments: createPaymentProvider(config),
     metrics,

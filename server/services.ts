@@ -10,6 +10,7 @@ import type { RevocationList } from './auth/revocation.ts';
 import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
+import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
 import type { Metrics } from './metrics.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
   notes: NotesCipher;
   loginLimiter: LoginLimiter;
+  /** Bounds concurrent password hashing per IP and per process (server/limits/hashing.ts). */
+  hashGate: HashGate;
   /** Product limits (one export an hour, API-key exchanges): server/limits. */
   quotas: Quotas;
   /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */

@@ -134,12 +134,11 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     );
   });
 
-  it('consults the login limiter first and records failures and successes', async () => {
+  it('counts every attempt with the login limiter before the hash, and refunds a right password', async () => {
     const calls: string[] = [];
     const original = deps.loginLimiter;
     deps.loginLimiter = {
-      check: async (e) => void calls.push(`check:${e}`),
-      recordFailure: async (e) => void calls.push(`failure:${e}`),
+      reserve: async (e) => void calls.push(`reserve:${e}`),
       recordSuccess: async (e) => void calls.push(`success:${e}`),
     };
     try {
@@ -147,7 +146,7 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
       await register(email);
       await errorOf(anon().auth.login({ email, password: 'wrong password' }));
       await anon().auth.login({ email, password: PASSWORD });
-      expect(calls).toEqual([`check:${email}`, `failure:${email}`, `check:${email}`, `success:${email}`]);
+      expect(calls).toEqual([`reserve:${email}`, `reserve:${email}`, `success:${email}`]);
     } finally {
       deps.loginLimiter = original;
     }

@@ -70,6 +70,11 @@ export function testConfig(env: Record<string, string> = {}) {
     JOBS_ENABLED: 'false',
     // scrypt at 2^12 instead of 2^17 (~5 ms instead of ~300 ms a hash); test-only knob.
     PASSWORD_HASH_COST: '12',
+    // Suites make many parallel logins from one address; the hashing bound has tests of its own.
+    PASSWORD_HASH_PER_IP: '1000',
+    PASSWORD_HASH_QUEUE: '10000',
+    // Suites book many sessions for one patient; the cap has tests of its own.
+    MAX_UPCOMING_BOOKINGS: '1000',
     ...env,
   });
 }

@@ -93,26 +93,25 @@ describe.skipIf(!REAL_REDIS_URL)('rate limits on Redis', () => {
   it('locks email+IP after consecutive failures, also for the right password, but not from another IP', async () => {
     const login = limits.loginLimiter;
     const email = 'Victim@Example.com';
-    for (let i = 0; i < 3; i++) {
-      expect(await outcome(login.check(email, '10.2.0.1'))).toBe('OK');
-      await login.recordFailure(email, '10.2.0.1');
-    }
-    // Locked: check() runs before the password is looked at, so the right one is refused too.
-    expect(await outcome(login.check('victim@example.com', '10.2.0.1'))).toBe('TOO_MANY_REQUESTS');
-    expect(await outcome(login.check(email, '10.2.0.2'))).toBe('OK');
+    // Each attempt is counted before its password is checked.
+    for (let i = 0; i < 3; i++) expect(await outcome(login.reserve(email, '10.2.0.1'))).toBe('OK');
+    // Locked: reserve() runs before the password is looked at, so the right one is refused too.
+    expect(await outcome(login.reserve('victim@example.com', '10.2.0.1'))).toBe('TOO_MANY_REQUESTS');
+    expect(await outcome(login.reserve(email, '10.2.0.2'))).toBe('OK');
   });
 
   it('resets the consecutive count on success and blocks an IP after its daily failures', async () => {
     const login = limits.loginLimiter;
-    await login.recordFailure('a@example.com', '10.3.0.1');
-    await login.recordFailure('a@example.com', '10.3.0.1');
+    await login.reserve('a@example.com', '10.3.0.1');
+    await login.reserve('a@example.com', '10.3.0.1');
+    // The right password: the email+IP count restarts and the IP gets its point back.
+    await login.reserve('a@example.com', '10.3.0.1');
     await login.recordSuccess('a@example.com', '10.3.0.1');
-    await login.recordFailure('a@example.com', '10.3.0.1');
-    expect(await outcome(login.check('a@example.com', '10.3.0.1'))).toBe('OK');
+    expect(await outcome(login.reserve('a@example.com', '10.3.0.1'))).toBe('OK');
     // Five failures from one IP over different emails: the IP is blocked for every email.
-    await login.recordFailure('b@example.com', '10.3.0.1');
-    await login.recordFailure('c@example.com', '10.3.0.1');
-    expect(await outcome(login.check('new@example.com', '10.3.0.1'))).toBe('TOO_MANY_REQUESTS');
+    await login.reserve('b@example.com', '10.3.0.1');
+    await login.reserve('c@example.com', '10.3.0.1');
+    expect(await outcome(login.reserve('new@example.com', '10.3.0.1'))).toBe('TOO_MANY_REQUESTS');
   });
 });
 
@@ -161,8 +160,10 @@ describe('rate limits when Redis cannot be reached', () => {
           ),
         ),
       ).toBe('SERVICE_UNAVAILABLE');
-    expect(await outcome(limits.loginLimiter.check('x@example.com', '10.4.0.2'))).toBe('SERVICE_UNAVAILABLE');
-    expect(await outcome(limits.loginLimiter.recordFailure('x@example.com', '10.4.0.2'))).toBe(
+    expect(await outcome(limits.loginLimiter.reserve('x@example.com', '10.4.0.2'))).toBe(
+      'SERVICE_UNAVAILABLE',
+    );
+    expect(await outcome(limits.loginLimiter.recordSuccess('x@example.com', '10.4.0.2'))).toBe(
       'SERVICE_UNAVAILABLE',
     );
   });

@@ -3,9 +3,15 @@
 // reach B within a second (the measured delay is printed).
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { countQueries, createDatabase } from '../db/client.ts';
-import { loadRevocations, RevocationList, startRevocationSync } from '../server/auth/revocation.ts';
+import {
+  loadRevocations,
+  RevocationList,
+  revocationRetentionSeconds,
+  startRevocationSync,
+} from '../server/auth/revocation.ts';
+import { CLOCK_TOLERANCE_SECONDS } from '../server/auth/tokens.ts';
 import { closeDeps, connectRedis, createDeps, createLogger } from '../server/create-services.ts';
 import type { AppDeps } from '../server/services.ts';
 import { authenticate } from '../server/trpc/context.ts';
@@ -31,13 +37,14 @@ describe('RevocationList', () => {
     expect(list.isRevoked({ sub: user, sid, iat: 2000 })).toBe(true);
   });
 
-  it('prunes entries once every token they could kill has expired', () => {
+  it('prunes a user entry only once every token it covers is past exp + the verification leeway', () => {
     const list = new RevocationList();
     list.apply({ kind: 'user', id: user, at: 1000 });
     list.apply({ kind: 'session', id: sid, at: 1900 });
-    list.prune(1899, 900);
-    expect(list.size).toBe(2);
-    list.prune(1901, 900);
+    // A token with iat 999 expires at 1899 and verifies until 1899 + leeway.
+    list.prune(999 + 900 + CLOCK_TOLERANCE_SECONDS, 900);
+    expect(list.isRevoked({ sub: user, sid: user, iat: 999 })).toBe(true);
+    list.prune(1000 + revocationRetentionSeconds(900) + 1, 900);
     expect(list.size).toBe(0);
   });
 });
@@ -94,6 +101,78 @@ describe.each(DB_KINDS)('revocation state on %s', (kind) => {
     expect(queries).toBe(0);
   });
 });
+
+// Issue 9 #5: after logout / logoutAll, tokens answered 200 again past their TTL while the
+// verification leeway still accepted them (entries were pruned at exp, not exp + leeway).
+describe.each(DB_KINDS)(
+  'a revoked token stays refused until it has expired, leeway included, on %s',
+  (kind) => {
+    const TTL = 30;
+    let deps: Awaited<ReturnType<typeof createTestDeps>>;
+    beforeAll(async () => {
+      deps = await createTestDeps(kind, { ACCESS_TOKEN_TTL_SECONDS: String(TTL) });
+    });
+    afterAll(async () => {
+      await deps?.dispose();
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** Moves this process's clock (jose, the token cache and the list read Date) and prunes as the timer would. */
+    function at(epochSeconds: number) {
+      vi.setSystemTime(epochSeconds * 1000);
+      deps.revocations.prune(Date.now() / 1000, TTL);
+    }
+
+    it.each(['logout', 'logoutAll'] as const)(
+      'after %s: refused past TTL + leeway, and the entry is pruned later',
+      async (how) => {
+        const anon = callerFor(deps);
+        const a = await anon.auth.register({
+          email: email(),
+          password: PASSWORD,
+          name: 'A',
+          acceptPrivacyNotice: NOTICE,
+        });
+        const claims = (await claimsOn(deps, a.accessToken))!;
+        if (how === 'logout') await anon.auth.logout({ refreshToken: a.refreshToken });
+        else await callerFor(deps, claims).auth.logoutAll();
+        const entries = deps.revocations.size;
+        vi.useFakeTimers({ toFake: ['Date'] });
+        // Every second from revocation until the token's verification leeway has run out.
+        for (let t = claims.iat; t <= claims.exp + CLOCK_TOLERANCE_SECONDS; t += 1) {
+          at(t);
+          expect(
+            (await authenticate(deps, `Bearer ${a.accessToken}`)).auth,
+            `at iat + ${t - claims.iat} s`,
+          ).toBeNull();
+        }
+        expect(deps.revocations.size).toBe(entries);
+        // Once nothing it covers can verify any more, the entry goes.
+        at(claims.iat + revocationRetentionSeconds(TTL) + 15);
+        expect((await authenticate(deps, `Bearer ${a.accessToken}`)).authError).toBe('ERR_JWT_EXPIRED');
+        expect(deps.revocations.size).toBe(entries - 1);
+      },
+    );
+
+    it('a fresh instance loading from Postgres also refuses the token within the leeway', async () => {
+      const anon = callerFor(deps);
+      const a = await anon.auth.register({
+        email: email(),
+        password: PASSWORD,
+        name: 'A',
+        acceptPrivacyNotice: NOTICE,
+      });
+      const claims = (await claimsOn(deps, a.accessToken))!;
+      await anon.auth.logout({ refreshToken: a.refreshToken });
+      const fresh = new RevocationList();
+      await loadRevocations(deps.db, fresh, TTL);
+      fresh.prune(claims.exp + CLOCK_TOLERANCE_SECONDS, TTL);
+      expect(fresh.isRevoked(claims)).toBe(true);
+    });
+  },
+);
 
 describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
   it('learns a revocation whose message never arrived at the next resync', async () => {

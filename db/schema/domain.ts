@@ -161,10 +161,17 @@ export const crisisAlerts = pgTable(
     createdAt: tstz().notNull().defaultNow(),
     acknowledgedBy: uuid().references(() => users.id, { onDelete: 'set null' }),
     acknowledgedAt: tstz(),
+    // One open alert per patient: crisis-level screenings submitted while it is open attach
+    // here (how many, the latest and when) instead of raising alerts of their own.
+    submissions: integer().notNull().default(1),
+    lastAssessmentId: uuid().references(() => assessments.id, { onDelete: 'set null' }),
+    lastSubmittedAt: tstz().notNull().defaultNow(),
   },
   (t) => [
     index('crisis_alerts_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     index('crisis_alerts_created_idx').on(t.createdAt),
+    // One open alert per patient (later crisis screenings attach to it: assessments.ts).
+    uniqueIndex('crisis_alerts_one_open_uq').on(t.userId).where(sql`${t.status} = 'open'`),
     check('crisis_alerts_status_valid', sql`${t.status} IN ('open', 'acknowledged')`),
     check('crisis_alerts_ack_consistent', sql`(${t.status} = 'open') = (${t.acknowledgedAt} IS NULL)`),
   ],

@@ -36,6 +36,10 @@ export const users = pgTable(
     lockedUntil: tstz(),
     // Access tokens issued before this instant are dead (logout-all, role change, ...).
     tokensValidAfter: tstz().notNull().default(sql`'epoch'`),
+    // Bumped by every change that ends sessions (logout-all, password change, suspension,
+    // an admin's revoke): a refresh token rotates only while it carries the current value,
+    // so a session created concurrently with the change dies with it (issue 9 #2).
+    sessionGeneration: integer().notNull().default(0),
     lastLoginAt: tstz(),
     createdAt: tstz().notNull().defaultNow(),
     updatedAt: tstz().notNull().defaultNow(),
@@ -125,6 +129,8 @@ export const refreshTokens = pgTable(
     tokenHash: text().notNull(),
     familyId: uuid().notNull(),
     parentId: uuid(),
+    // users.session_generation when the session began; a different value → refused.
+    sessionGeneration: integer().notNull().default(0),
     createdAt: tstz().notNull().defaultNow(),
     expiresAt: tstz().notNull(),
     usedAt: tstz(),

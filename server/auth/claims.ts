@@ -27,6 +27,14 @@ export const claimsRow = z.object({
   password_hash: z.string(),
   /** users.tokens_valid_after as whole epoch seconds (rounded up): the notBefore of new access tokens. */
   tokens_valid_after: z.number(),
+  /** users.session_generation: which sessions are live (server/auth/refresh.ts). */
+  session_generation: z.number(),
+  /**
+   * The database's clock (whole epoch seconds) when the row was read: the iat of a token
+   * signed from it, so no token's iat is later than the statement that checked the user.
+   * A change committed afterwards moves tokens_valid_after past it (bumpTokensValidAfter).
+   */
+  issued_at: z.number(),
   role: z.string(),
   privilege_level: z.number(),
   permissions: z.array(z.string()),
@@ -53,6 +61,7 @@ export function claimsSelect(from: SQL, extraColumns: SQL = sql``): SQL {
   return sql`
     SELECT u.id, u.email, u.name, u.status, u.password_hash,
            ceil(extract(epoch FROM u.tokens_valid_after))::float8 AS tokens_valid_after,
+           u.session_generation, floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at,
            r.name AS role, r.privilege_level::int AS privilege_level,
            ARRAY(SELECT p.name FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
                  WHERE rp.role_id = r.id ORDER BY p.name) AS permissions,
@@ -87,6 +96,15 @@ export async function readClaimsByEmail(db: Executor, email: string): Promise<Cl
     sql`${claimsSelect(sql`users u`)} WHERE lower(u.email) = lower(${email}) AND u.deleted_at IS NULL`,
   );
   return row;
+}
+
+/**
+ * When a token signed from `row` is issued: the statement's clock, lifted to
+ * tokens_valid_after (a token issued in the second of a revocation is not mistaken for
+ * one issued before it).
+ */
+export function issuedAt(row: Pick<ClaimsRow, 'issued_at' | 'tokens_valid_after'>): number {
+  return Math.max(row.issued_at, row.tokens_valid_after);
 }
 
 /** What TokenService.sign needs, from a claims row. */

@@ -37,22 +37,26 @@ export function newFamilyId(): string {
 
 /**
  * The VALUES of a refresh_tokens row for `INSERT INTO refresh_tokens (user_id,
- * token_hash, family_id, parent_id, expires_at, user_agent, ip) SELECT ...`.
+ * token_hash, family_id, parent_id, expires_at, user_agent, ip, session_generation)
+ * SELECT ...`. `generation` is the users.session_generation the session was created
+ * under, read in the same statement.
  */
 export function refreshTokenValues(opts: {
   userId: SQL;
   hash: string;
   familyId: SQL;
   parentId?: SQL;
+  generation: SQL;
   ttlSeconds: number;
   client: ClientInfo;
 }): SQL {
   const ua = opts.client.userAgent?.slice(0, 256) ?? null;
   return sql`${opts.userId}, ${opts.hash}, ${opts.familyId}, ${opts.parentId ?? sql`NULL::uuid`},
-             now() + make_interval(secs => ${opts.ttlSeconds}), ${ua}, ${opts.client.ip.slice(0, 64)}`;
+             now() + make_interval(secs => ${opts.ttlSeconds}), ${ua}, ${opts.client.ip.slice(0, 64)},
+             ${opts.generation}`;
 }
 
-export const REFRESH_TOKEN_COLUMNS = sql`(user_id, token_hash, family_id, parent_id, expires_at, user_agent, ip)`;
+export const REFRESH_TOKEN_COLUMNS = sql`(user_id, token_hash, family_id, parent_id, expires_at, user_agent, ip, session_generation)`;
 
 export type RotateResult =
   | { kind: 'ok'; claims: ClaimsRow; familyId: string; refreshToken: string }
@@ -69,7 +73,11 @@ const replayRow = familyRow.extend({ reused: z.boolean() });
  * Consumes `token` and issues its successor, reading the claims for the new access
  * token in the same statement. The UPDATE ... WHERE used_at IS NULL makes two parallel
  * refreshes of one token produce at most one successor: the second waits on the row
- * lock, re-checks the condition and matches nothing.
+ * lock, re-checks the condition and matches nothing. A token whose session generation is
+ * not the user's current one (a logout-all, password change, suspension or revoke since
+ * the session began, even one that committed while this session was being created) does
+ * not rotate; the successor inherits the token's generation, so a change committed while
+ * this statement runs kills the successor too.
  */
 export async function rotateRefreshToken(
   db: Executor,
@@ -84,11 +92,12 @@ export async function rotateRefreshToken(
     sql`WITH consumed AS (
           UPDATE refresh_tokens t SET used_at = now()
           WHERE t.token_hash = ${hash} AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
-            AND EXISTS (SELECT 1 FROM users su WHERE su.id = t.user_id AND su.status = 'active' AND su.deleted_at IS NULL)
-          RETURNING t.id, t.user_id, t.family_id
+            AND EXISTS (SELECT 1 FROM users su WHERE su.id = t.user_id AND su.status = 'active'
+                        AND su.deleted_at IS NULL AND su.session_generation = t.session_generation)
+          RETURNING t.id, t.user_id, t.family_id, t.session_generation
         ), successor AS (
           INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
-          SELECT ${refreshTokenValues({ userId: sql`c.user_id`, hash: next.hash, familyId: sql`c.family_id`, parentId: sql`c.id`, ...opts })}
+          SELECT ${refreshTokenValues({ userId: sql`c.user_id`, hash: next.hash, familyId: sql`c.family_id`, parentId: sql`c.id`, generation: sql`c.session_generation`, ...opts })}
           FROM consumed c
         )
         ${claimsSelect(sql`consumed c JOIN users u ON u.id = c.user_id`, sql`, c.family_id`)}`,

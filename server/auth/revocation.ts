@@ -17,7 +17,24 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
-import type { AccessClaims } from './tokens.ts';
+import { type AccessClaims, CLOCK_TOLERANCE_SECONDS } from './tokens.ts';
+
+/**
+ * How far ahead of the clock tokens_valid_after may be set (bumpTokensValidAfter), so how
+ * far in the future a new token's iat (lifted to it) may lie.
+ */
+export const TVA_MAX_LEAD_SECONDS = 11;
+
+/**
+ * How long a revocation entry must live: until every token it covers has expired and is
+ * past the verification leeway too (jose accepts exp + CLOCK_TOLERANCE_SECONDS). A user
+ * entry at T covers tokens with iat < T, so exp < T + TTL; a session entry is set at
+ * revocation time R and covers tokens issued up to R, whose iat may be lifted up to
+ * TVA_MAX_LEAD_SECONDS ahead. One bound serves both, plus a second of margin.
+ */
+export function revocationRetentionSeconds(accessTtlSeconds: number): number {
+  return accessTtlSeconds + CLOCK_TOLERANCE_SECONDS + TVA_MAX_LEAD_SECONDS + 1;
+}
 
 export interface RevocationEvent {
   kind: 'user' | 'session';
@@ -75,9 +92,14 @@ export class RevocationList {
     this.publisher = publisher;
   }
 
-  /** Forget entries that can no longer matter: every token they could kill has expired. */
+  /**
+   * Forget entries that can no longer matter: every token they could kill has expired,
+   * leeway included (revocationRetentionSeconds). A session entry's `at` already is the
+   * end of its retention.
+   */
   prune(nowSeconds: number, accessTtlSeconds: number): void {
-    for (const [id, at] of this.users) if (at + accessTtlSeconds < nowSeconds) this.users.delete(id);
+    const retention = revocationRetentionSeconds(accessTtlSeconds);
+    for (const [id, at] of this.users) if (at + retention < nowSeconds) this.users.delete(id);
     for (const [id, until] of this.sessions) if (until < nowSeconds) this.sessions.delete(id);
   }
 
@@ -96,9 +118,10 @@ export function bumpTokensValidAfter(): SQL {
   const processNext = Math.floor(Date.now() / 1000) + 1;
   // Strictly later than the previous bump: a token issued right after a bump carries
   // iat = that bump, so a second change within the same second must still kill it. Capped
-  // at 10 s ahead so a burst of changes cannot push new tokens' iat far into the future.
+  // at 10 s ahead so a burst of changes cannot push new tokens' iat far into the future
+  // (TVA_MAX_LEAD_SECONDS = that cap + the next second).
   const next = sql`greatest(date_trunc('second', clock_timestamp()) + interval '1 second', to_timestamp(${processNext}))`;
-  return sql`least(greatest(tokens_valid_after + interval '1 second', ${next}), ${next} + interval '10 seconds')`;
+  return sql`least(greatest(tokens_valid_after + interval '1 second', ${next}), ${next} + make_interval(secs => ${TVA_MAX_LEAD_SECONDS - 1}))`;
 }
 
 /**
@@ -118,46 +141,54 @@ export function userRevocation(userId: string, tokensValidAfter: number): Revoca
   return { kind: 'user', id: userId, at: Math.ceil(tokensValidAfter) };
 }
 
-/** A revoked session: its access tokens die, and the entry can go once they would have expired. */
+/**
+ * A revoked session: its access tokens die, and the entry can go once every one of them
+ * has expired, verification leeway included (revocationRetentionSeconds).
+ */
 export function sessionRevocation(familyId: string, accessTtlSeconds: number): RevocationEvent {
-  return { kind: 'session', id: familyId, at: Math.floor(Date.now() / 1000) + accessTtlSeconds + 1 };
+  return {
+    kind: 'session',
+    id: familyId,
+    at: Math.ceil(Date.now() / 1000) + revocationRetentionSeconds(accessTtlSeconds),
+  };
 }
 
 const revocationRow = z.object({ id: z.string(), at: z.number() });
 
 /**
  * Loads what can still matter from Postgres: users whose tokens_valid_after moved within
- * the last access-token lifetime (a soft-deleted user's moves too), users deleted within
- * it (their audit entry; migrations/0004_user_deletion_revokes.sql), and families revoked
- * within it. Two queries.
+ * the retention (revocationRetentionSeconds: the access-token lifetime, the verification
+ * leeway and a margin; a soft-deleted user's moves too), users deleted within it (their
+ * audit entry; migrations/0004_user_deletion_revokes.sql), and families revoked within it.
+ * Two queries.
  */
 export async function loadRevocations(
   db: Executor,
   list: RevocationList,
   accessTtlSeconds: number,
 ): Promise<number> {
+  const retention = revocationRetentionSeconds(accessTtlSeconds);
   const users = await queryRows(
     db,
     revocationRow,
     sql`SELECT id, extract(epoch FROM tokens_valid_after)::float8 AS at FROM users
-        WHERE tokens_valid_after > now() - make_interval(secs => ${accessTtlSeconds})
+        WHERE tokens_valid_after > now() - make_interval(secs => ${retention})
         UNION ALL
         SELECT target_id, extract(epoch FROM at + interval '1 minute')::float8 FROM audit_log
-        WHERE action = 'user.deleted' AND at > now() - make_interval(secs => ${accessTtlSeconds})`,
+        WHERE action = 'user.deleted' AND at > now() - make_interval(secs => ${retention})`,
   );
   const families = await queryRows(
     db,
     revocationRow,
     sql`SELECT family_id AS id, extract(epoch FROM max(revoked_at))::float8 AS at FROM refresh_tokens
-        WHERE revoked_at > now() - make_interval(secs => ${accessTtlSeconds})
+        WHERE revoked_at > now() - make_interval(secs => ${retention})
         GROUP BY family_id
         UNION ALL
         SELECT id, extract(epoch FROM revoked_at)::float8 FROM api_keys
-        WHERE revoked_at > now() - make_interval(secs => ${accessTtlSeconds})`,
+        WHERE revoked_at > now() - make_interval(secs => ${retention})`,
   );
   for (const u of users) list.apply(userRevocation(u.id, u.at));
-  for (const f of families)
-    list.apply({ kind: 'session', id: f.id, at: Math.ceil(f.at) + accessTtlSeconds + 1 });
+  for (const f of families) list.apply({ kind: 'session', id: f.id, at: Math.ceil(f.at) + retention });
   return users.length + families.length;
 }
 

@@ -81,16 +81,16 @@ export class TokenService {
   }
 
   /**
-   * Signs an access token. `notBefore` (epoch seconds) lifts iat to the user's
-   * tokens_valid_after, so a token issued in the same second as a revocation is not
-   * mistaken for one issued before it.
+   * Signs an access token issued at `iat` (epoch seconds; default now). Callers that read
+   * the user first pass the time of that read lifted to tokens_valid_after
+   * (claims.ts issuedAt): signing with the clock at signing time would date a token after
+   * a revocation that committed between the read and the signature, and it would survive.
    */
   async sign(
     subject: TokenSubject,
     sid: string,
-    notBefore = 0,
+    iat = Math.floor(Date.now() / 1000),
   ): Promise<{ token: string; claims: AccessClaims }> {
-    const iat = Math.max(Math.floor(Date.now() / 1000), notBefore);
     const exp = iat + this.opts.ttlSeconds;
     const jti = randomUUID();
     const { signing, algorithm } = this.opts.keys;

@@ -50,7 +50,7 @@ interface UserChange {
   alsoCtes?: SQL;
   /** Kill the user's live access tokens (tokens_valid_after). */
   bumpTokens: boolean;
-  /** End the user's sessions: revoke every refresh token too. */
+  /** End the user's sessions: revoke every refresh token and bump the session generation. */
   revokeRefreshTokens: boolean;
 }
 
@@ -67,6 +67,8 @@ async function changeUser(
   const assignments = [
     change.set,
     change.bumpTokens ? sql`tokens_valid_after = ${bumpTokensValidAfter()}` : undefined,
+    // Sessions end: a refresh token created concurrently carries the old generation.
+    change.revokeRefreshTokens ? sql`session_generation = session_generation + 1` : undefined,
     sql`updated_at = now()`,
   ].filter((s): s is SQL => s !== undefined);
   const details = JSON.stringify(change.details ?? {});
@@ -107,7 +109,13 @@ async function changeUser(
   if (change.bumpTokens && row.tva !== null) await deps.revocations.announce(userRevocation(userId, row.tva));
 }
 
-/** admin.users.setRole: the refresh tokens keep working, so the client refreshes into the new claims. */
+/**
+ * admin.users.setRole: the refresh tokens keep working, so the client refreshes into the
+ * new claims. A role without sessions.manage (a therapist demoted) ends the user's work as
+ * a therapist in the same statement: their upcoming booked sessions are cancelled
+ * (cancelled_by = the admin), so no patient waits for a session nobody will hold
+ * (docs/decisions/clinical-rules.md). Past sessions and their notes stay.
+ */
 export function setRole(
   deps: Pick<AppDeps, 'db' | 'revocations'>,
   actor: Actor,
@@ -115,12 +123,19 @@ export function setRole(
   role: string,
 ) {
   const newPrivilege = sql`(SELECT privilege_level FROM roles WHERE name = ${role})`;
+  const keepsTherapistWork = sql`EXISTS (SELECT 1 FROM roles r JOIN role_permissions rp ON rp.role_id = r.id
+    JOIN permissions pm ON pm.id = rp.permission_id WHERE r.name = ${role} AND pm.name = 'sessions.manage')`;
   return changeUser(deps, actor, userId, {
     action: 'admin.users.setRole',
     details: { role },
     set: sql`role_id = (SELECT id FROM roles WHERE name = ${role})`,
     guard: sql`${newPrivilege} < ${actor.privilegeLevel}`,
     requires: { value: newPrivilege, missing: 'Role' },
+    alsoCtes: sql`cancelled_sessions AS (
+      UPDATE therapy_sessions SET status = 'cancelled', cancelled_at = now(), cancelled_by = ${actor.id}
+      WHERE therapist_id IN (SELECT id FROM changed) AND status = 'booked' AND starts_at > now()
+        AND NOT ${keepsTherapistWork}
+    )`,
     bumpTokens: true,
     revokeRefreshTokens: false,
   });

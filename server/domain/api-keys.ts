@@ -10,7 +10,7 @@ import { type Db, type Executor, queryRows } from '../../db/client.ts';
 import { date, idRow } from '../../db/row.ts';
 import { API_KEY_LIMIT, type createApiKeyInput } from '../../shared/inputs/api-keys.ts';
 import { auditInsert } from '../audit.ts';
-import { claimsRow, claimsSelect, tokenSubject } from '../auth/claims.ts';
+import { claimsRow, claimsSelect, issuedAt, tokenSubject } from '../auth/claims.ts';
 import { type RevocationList, sessionRevocation } from '../auth/revocation.ts';
 import type { AccessClaims, TokenService } from '../auth/tokens.ts';
 import { exactTimestamp } from '../keyset.ts';
@@ -163,6 +163,6 @@ export async function exchangeApiKey(
     ...tokenSubject(row),
     permissions: row.permissions.filter((p) => row.scopes.includes(p)),
   };
-  const { token } = await deps.tokens.sign(subject, row.key_id, row.tokens_valid_after);
+  const { token } = await deps.tokens.sign(subject, row.key_id, issuedAt(row));
   return { accessToken: token, expiresIn: deps.tokens.ttlSeconds, keyId: row.key_id };
 }

@@ -1,7 +1,8 @@
 // assessments.*: PHQ-9 and GAD-7 screenings (docs/api.md). Scoring is the sum of the answers;
 // the severity bands are the instruments' published ones. A PHQ-9 with any answer above 0
 // on item 9 (thoughts of self-harm) raises a crisis alert in the same statement as the
-// assessment, so a saved assessment can never lack its alert.
+// assessment, so a saved assessment can never lack its alert (or, while the patient's
+// alert is open, is attached to it).
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
 import { idRow } from '../../db/row.ts';
@@ -41,7 +42,12 @@ export function scoreAssessment(instrument: Instrument, answers: number[]) {
   return { score, severity, crisis };
 }
 
-/** One statement: the assessment and, when crisis is set, its alert (a data-modifying CTE). */
+/**
+ * One statement: the assessment and, when crisis is set, its alert (a data-modifying CTE).
+ * A patient has at most one open alert (crisis_alerts_one_open_uq): a crisis-level
+ * screening while one is open attaches to it (submissions + 1, the latest assessment and
+ * when) instead of raising another; the answer still says crisis: true.
+ */
 export async function submitAssessment(db: Db, userId: string, input: SubmitAssessmentInput) {
   const { score, severity, crisis } = scoreAssessment(input.instrument, input.answers);
   const answers = sql`ARRAY[${sql.join(
@@ -56,8 +62,11 @@ export async function submitAssessment(db: Db, userId: string, input: SubmitAsse
           VALUES (${userId}, ${input.instrument}, ${answers}, ${score}, ${severity}, ${crisis})
           RETURNING id, user_id, crisis
         ), alert AS (
-          INSERT INTO crisis_alerts (user_id, assessment_id)
-          SELECT user_id, id FROM saved WHERE crisis
+          INSERT INTO crisis_alerts (user_id, assessment_id, last_assessment_id)
+          SELECT user_id, id, id FROM saved WHERE crisis
+          ON CONFLICT (user_id) WHERE status = 'open' DO UPDATE
+            SET submissions = crisis_alerts.submissions + 1,
+                last_assessment_id = excluded.assessment_id, last_submitted_at = now()
         )
         SELECT id FROM saved`,
   );

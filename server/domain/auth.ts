@@ -12,6 +12,7 @@ import {
   type ClaimsRow,
   claimsRow,
   claimsSelect,
+  issuedAt,
   readClaimsByEmail,
   readClaimsById,
   tokenSubject,
@@ -30,7 +31,13 @@ import { bumpTokensValidAfter, sessionRevocation, userRevocation } from '../auth
 import type { AppDeps } from '../services.ts';
 import { badRequest, conflict, forbidden, unauthorized } from './errors.ts';
 
-type AuthDeps = Pick<AppDeps, 'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'config'>;
+type AuthDeps = Pick<
+  AppDeps,
+  'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'hashGate' | 'config'
+>;
+
+/** The answer to a login whose account changed (suspended, password, sessions ended) while it was checked. */
+export const ACCOUNT_CHANGED_MESSAGE = 'The account changed while signing in; sign in again';
 
 /** The same message for an unknown email and a wrong password (docs/api.md). */
 export const LOGIN_FAILED_MESSAGE = 'Invalid email or password';
@@ -67,14 +74,17 @@ function sessionUser(row: ClaimsRow): SessionUser {
   };
 }
 
-/** Signs the access token of a session (sid = refresh family) for the claims read. */
+/**
+ * Signs the access token of a session (sid = refresh family) for the claims read, issued
+ * when the statement that created or rotated the session ran (claims.ts issuedAt).
+ */
 async function tokenPair(
   deps: AuthDeps,
   row: ClaimsRow,
   familyId: string,
   refreshToken: string,
 ): Promise<TokenPair> {
-  const { token } = await deps.tokens.sign(tokenSubject(row), familyId, row.tokens_valid_after);
+  const { token } = await deps.tokens.sign(tokenSubject(row), familyId, issuedAt(row));
   return { accessToken: token, refreshToken, expiresIn: deps.tokens.ttlSeconds };
 }
 
@@ -96,7 +106,7 @@ export async function register(
   client: ClientInfo,
 ): Promise<AuthResult> {
   assertCurrentNotice(deps.config, input.acceptPrivacyNotice);
-  const passwordHash = await deps.passwords.hash(input.password);
+  const passwordHash = await deps.hashGate.run(client.ip, () => deps.passwords.hash(input.password));
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
   let rows: ClaimsRow[];
@@ -116,7 +126,7 @@ export async function register(
             SELECT u.id, ${input.acceptPrivacyNotice}, ${client.ip} FROM u
           ), rt AS (
             INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
-            SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
+            SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, generation: sql`u.session_generation`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
             FROM u
           ), audit AS (
             ${auditInsert({ actorId: sql`u.id`, action: 'auth.register', targetId: sql`u.id`, ip: client.ip }, sql`u`)}
@@ -134,40 +144,82 @@ export async function register(
   return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
 }
 
-/** Starts a new session (refresh family) for a user: one statement with its audit entry. */
+/**
+ * Starts a new session (refresh family) for a user whose password was just checked
+ * against `row`: one statement with its audit entry. The session is created only if the
+ * account is still as it was read — active, same password hash, same session generation,
+ * same tokens_valid_after (role, plan) — checked by the UPDATE on the row it locks, so a
+ * suspension, password change, logout-all, revoke, role or plan change that committed
+ * while the password was being hashed ends this login, and one committed after this
+ * statement bumps tokens_valid_after past the token's iat (the statement's clock) and the
+ * generation past the refresh token's. undefined when the account changed.
+ */
 async function startSession(
   deps: AuthDeps,
   row: ClaimsRow,
   client: ClientInfo,
   audit: { action: AuditAction },
-): Promise<AuthResult> {
+): Promise<AuthResult | undefined> {
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
-  await deps.db.execute(
-    sql`WITH rt AS (
+  const [started] = await queryRows(
+    deps.db,
+    z.object({ issued_at: z.number() }),
+    sql`WITH u AS (
+          UPDATE users SET last_login_at = now()
+          WHERE id = ${row.id} AND status = 'active' AND deleted_at IS NULL
+            AND password_hash = ${row.password_hash} AND session_generation = ${row.session_generation}
+            AND ceil(extract(epoch FROM tokens_valid_after)) = ${row.tokens_valid_after}
+          RETURNING id, session_generation, floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at
+        ), rt AS (
           INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
-          VALUES (${refreshTokenValues({ userId: sql`${row.id}::uuid`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })})
+          SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, generation: sql`u.session_generation`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
+          FROM u
         ), audit AS (
-          ${auditInsert({ actorId: row.id, action: audit.action, targetId: row.id, ip: client.ip })}
+          ${auditInsert({ actorId: sql`u.id`, action: audit.action, targetId: sql`u.id`, ip: client.ip }, sql`u`)}
         )
-        UPDATE users SET last_login_at = now() WHERE id = ${row.id}`,
+        SELECT issued_at FROM u`,
   );
-  return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
+  if (!started) return undefined;
+  const issued = { ...row, issued_at: Number(started.issued_at) };
+  return { user: sessionUser(row), ...(await tokenPair(deps, issued, familyId, refresh.token)) };
 }
 
 /**
- * auth.login: limiter check first; the password is verified (or a dummy hash, for an
- * unknown email) before anything else is revealed; a suspended account is reported only
- * after a correct password. 2 statements either way (claims read + session or audit).
+ * Checks a password in a hashing slot (deps.hashGate: per IP and per process), after
+ * counting the attempt against the login limiter (counted before the hash, refunded when
+ * the password is right). `row` undefined (unknown email) burns a dummy verification.
+ */
+async function checkPassword(
+  deps: Pick<AppDeps, 'passwords' | 'loginLimiter' | 'hashGate'>,
+  email: string,
+  password: string,
+  client: ClientInfo,
+  read: () => Promise<ClaimsRow | undefined>,
+): Promise<{ row: ClaimsRow | undefined; ok: boolean }> {
+  const checked = await deps.hashGate.run(client.ip, async () => {
+    await deps.loginLimiter.reserve(email, client.ip);
+    const row = await read();
+    if (row) return { row, ok: await deps.passwords.verify(password, row.password_hash) };
+    await deps.passwords.dummyVerify(password);
+    return { row, ok: false };
+  });
+  if (checked.ok) await deps.loginLimiter.recordSuccess(email, client.ip);
+  return checked;
+}
+
+/**
+ * auth.login: a hashing slot and the limiter first (the attempt is counted before the
+ * hash); the password is verified (or a dummy hash, for an unknown email) before anything
+ * else is revealed; a suspended account is reported only after a correct password. 2
+ * statements either way (claims read + session or audit). A login whose account changed
+ * during the check gets UNAUTHORIZED (ACCOUNT_CHANGED_MESSAGE), or account_suspended.
  */
 export async function login(deps: AuthDeps, input: LoginInput, client: ClientInfo): Promise<AuthResult> {
-  await deps.loginLimiter.check(input.email, client.ip);
-  const row = await readClaimsByEmail(deps.db, input.email);
-  let ok = false;
-  if (row) ok = await deps.passwords.verify(input.password, row.password_hash);
-  else await deps.passwords.dummyVerify(input.password);
+  const { row, ok } = await checkPassword(deps, input.email, input.password, client, () =>
+    readClaimsByEmail(deps.db, input.email),
+  );
   if (!ok) {
-    await deps.loginLimiter.recordFailure(input.email, client.ip);
     await recordAudit(deps.db, {
       actorId: row?.id ?? null,
       action: 'auth.loginFailed',
@@ -188,8 +240,9 @@ export async function login(deps: AuthDeps, input: LoginInput, client: ClientInf
     });
     throw forbidden('account_suspended');
   }
-  await deps.loginLimiter.recordSuccess(input.email, client.ip);
-  return startSession(deps, user, client, { action: 'auth.login' });
+  const session = await startSession(deps, user, client, { action: 'auth.login' });
+  if (!session) throw unauthorized(ACCOUNT_CHANGED_MESSAGE);
+  return session;
 }
 
 /** auth.refresh: rotation. 1 statement on success; 2 when the token is refused. */
@@ -249,7 +302,8 @@ export async function endAllSessions(
     deps.db,
     tvaRow,
     sql`WITH bumped AS (
-          UPDATE users SET tokens_valid_after = ${bumpTokensValidAfter()}, updated_at = now()
+          UPDATE users SET tokens_valid_after = ${bumpTokensValidAfter()},
+                 session_generation = session_generation + 1, updated_at = now()
           WHERE id = ${userId} RETURNING id, tokens_valid_after
         ), revoked AS (${revokeAllRefreshTokensOf(sql`SELECT id FROM bumped`)}),
         audit AS (
@@ -266,7 +320,7 @@ export async function endAllSessions(
  * are audited as `failedAction`. 1 statement on success (the claims read), 2 on failure.
  */
 export async function reauthenticate(
-  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter'>,
+  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'hashGate'>,
   userId: string,
   password: string,
   client: ClientInfo,
@@ -274,13 +328,11 @@ export async function reauthenticate(
 ): Promise<ClaimsRow> {
   const current = await readClaimsById(deps.db, userId);
   if (current?.status !== 'active') throw unauthorized();
-  await deps.loginLimiter.check(current.email, client.ip);
-  if (!(await deps.passwords.verify(password, current.password_hash))) {
-    await deps.loginLimiter.recordFailure(current.email, client.ip);
+  const { ok } = await checkPassword(deps, current.email, password, client, async () => current);
+  if (!ok) {
     await recordAudit(deps.db, { actorId: userId, action: failure.action, targetId: userId, ip: client.ip });
     throw unauthorized(failure.message);
   }
-  await deps.loginLimiter.recordSuccess(current.email, client.ip);
   return current;
 }
 
@@ -295,25 +347,28 @@ export async function changePassword(
   input: ChangePasswordInput,
   client: ClientInfo,
 ): Promise<AuthResult> {
-  await reauthenticate(deps, userId, input.currentPassword, client, {
+  const current = await reauthenticate(deps, userId, input.currentPassword, client, {
     action: 'auth.changePasswordFailed',
     message: 'Current password is incorrect',
   });
-  const passwordHash = await deps.passwords.hash(input.newPassword);
+  const passwordHash = await deps.hashGate.run(client.ip, () => deps.passwords.hash(input.newPassword));
   const refresh = newRefreshToken();
   const familyId = newFamilyId();
+  // Only over the account as it was checked: a concurrent password change, suspension or
+  // end of sessions since then wins, and this one answers UNAUTHORIZED.
   const [claims] = await queryRows(
     deps.db,
     claimsRow,
     sql`WITH u AS (
           UPDATE users SET password_hash = ${passwordHash}, tokens_valid_after = ${bumpTokensValidAfter()},
-                 updated_at = now()
+                 session_generation = session_generation + 1, updated_at = now()
           WHERE id = ${userId} AND status = 'active' AND deleted_at IS NULL
+            AND password_hash = ${current.password_hash} AND session_generation = ${current.session_generation}
           RETURNING *
         ), revoked AS (${revokeAllRefreshTokensOf(sql`SELECT id FROM u`)}),
         rt AS (
           INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
-          SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
+          SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, generation: sql`u.session_generation`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
           FROM u
         ), audit AS (
           ${auditInsert({ actorId: sql`u.id`, action: 'auth.changePassword', targetId: sql`u.id`, ip: client.ip }, sql`u`)}

@@ -16,6 +16,9 @@ const alertRow = z.object({
   created_at: date,
   acknowledged_by: z.string().nullable(),
   acknowledged_at: date.nullable(),
+  submissions: z.number(),
+  last_assessment_id: z.string().nullable(),
+  last_submitted_at: date,
   patient_id: z.string(),
   patient_name: z.string(),
   patient_email: z.string(),
@@ -46,6 +49,7 @@ export async function listCrisisAlerts(db: Db, reader: Reader, input: CrisisList
     alertRow,
     sql`WITH page AS (
           SELECT ca.id, ca.status, ca.created_at, ca.acknowledged_by, ca.acknowledged_at,
+                 ca.submissions, ca.last_assessment_id, ca.last_submitted_at,
                  u.id AS patient_id, u.name AS patient_name, u.email AS patient_email, u.phone AS patient_phone,
                  a.id AS assessment_id, a.instrument, a.score, a.severity,
                  ${exactTimestamp(sql`ca.created_at`)} AS key
@@ -75,6 +79,10 @@ export async function listCrisisAlerts(db: Db, reader: Reader, input: CrisisList
       createdAt: r.created_at,
       acknowledgedBy: r.acknowledged_by,
       acknowledgedAt: r.acknowledged_at,
+      // Crisis-level screenings this alert stands for, and the latest one's id and time.
+      submissions: r.submissions,
+      lastAssessmentId: r.last_assessment_id,
+      lastSubmittedAt: r.last_submitted_at,
       patient: { id: r.patient_id, name: r.patient_name, email: r.patient_email, phone: r.patient_phone },
       assessment: { id: r.assessment_id, instrument: r.instrument, score: r.score, severity: r.severity },
       key: r.key,

@@ -13,7 +13,7 @@ import { date, idRow, num } from '../../db/row.ts';
 import { ACCESS_ACTIONS, type AccessAction } from '../../shared/audit.ts';
 import type { TAccessLogInput } from '../../shared/inputs/privacy.ts';
 import { auditInsert } from '../audit.ts';
-import { claimsRow, claimsSelect, tokenSubject } from '../auth/claims.ts';
+import { claimsRow, claimsSelect, issuedAt, tokenSubject } from '../auth/claims.ts';
 import type { ClientInfo } from '../auth/refresh.ts';
 import { bumpedRow, bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
@@ -58,7 +58,7 @@ export async function acceptNotice(
   if (!row) throw unauthorized();
   // The consent row is not visible to the statement's own SELECT (one snapshot).
   const claims = { ...row, privacy_notice: version };
-  const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, claims.tokens_valid_after);
+  const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, issuedAt(claims));
   return {
     version,
     acceptedAt: row.accepted_at,
@@ -97,7 +97,7 @@ export async function privacyStatus(db: Executor, config: AppDeps['config'], use
  * keeps the first schedule. 2 statements.
  */
 export async function requestDeletion(
-  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'config'>,
+  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'hashGate' | 'config'>,
   userId: string,
   password: string,
   client: ClientInfo,

@@ -6,12 +6,25 @@
 // bookings: a unique index over live sessions per (therapist, start) and per (patient,
 // start), so of any number of concurrent bookings of one slot exactly one succeeds and the
 // rest get CONFLICT. Cancelling frees the slot (the indexes skip cancelled sessions).
+//
+// Clinical rules (docs/decisions/clinical-rules.md): a therapist who is not accepting
+// patients is booked only by patients already in their care; a patient has at most
+// MAX_UPCOMING_BOOKINGS booked sessions ahead (counted under a lock on the patient's row,
+// in the INSERT); no notes on a cancelled session; only a current therapist acts as a
+// session's therapist (a demoted one's upcoming sessions are cancelled by setRole).
 import { and, asc, desc, eq, gt, gte, lt, ne, or, type SQL, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Db, findPgError, queryRows, uniqueViolation } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
-import { roles, therapySessions, users } from '../../db/schema/index.ts';
+import {
+  roles,
+  sessionNotes,
+  therapistProfiles,
+  therapySessions,
+  userDataKeys,
+  users,
+} from '../../db/schema/index.ts';
 import type {
   AddNoteInput,
   BookSessionInput,
@@ -21,7 +34,7 @@ import type {
 import { accessAudit, type Reader } from '../audit.ts';
 import { NoteDecryptError, type NotesCipher, openWithDataKey, sealWithDataKey } from '../crypto/notes.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage } from '../keyset.ts';
-import { badRequest, conflict, type DomainError, notAllowed, notFound } from './errors.ts';
+import { badRequest, conflict, DomainError, notAllowed, notFound } from './errors.ts';
 
 const sessionColumns = {
   id: therapySessions.id,
@@ -33,24 +46,51 @@ const sessionColumns = {
   createdAt: therapySessions.createdAt,
 };
 
-/** Two queries: the therapist exists (and is one), then the INSERT the database arbitrates. */
-export async function bookSession(db: Db, patientId: string, input: BookSessionInput) {
+/**
+ * Two queries: the therapist exists (and is one) and takes this patient — accepting
+ * patients, or the patient already in their care (a session with them that was not
+ * cancelled) — then the INSERT the database arbitrates, which also holds the patient to
+ * `maxUpcoming` booked sessions ahead (upcoming_bookings_locked: migrations/0019).
+ */
+export async function bookSession(db: Db, patientId: string, input: BookSessionInput, maxUpcoming: number) {
   const [therapist] = await db
-    .select({ id: users.id })
+    .select({
+      id: users.id,
+      takesPatient: sql<boolean>`coalesce(${therapistProfiles.acceptingPatients}, true) OR EXISTS (
+        SELECT 1 FROM ${therapySessions} ts WHERE ts.therapist_id = ${users.id}
+          AND ts.patient_id = ${patientId} AND ts.status <> 'cancelled')`,
+    })
     .from(users)
     .innerJoin(roles, eq(roles.id, users.roleId))
+    .leftJoin(therapistProfiles, eq(therapistProfiles.userId, users.id))
     .where(
       sql`${users.id} = ${input.therapistId} AND ${roles.name} = 'therapist'
           AND ${users.status} = 'active' AND ${users.deletedAt} IS NULL`,
     );
   if (!therapist) throw notFound('Therapist');
+  if (!therapist.takesPatient) throw conflict('This therapist is not accepting new patients');
   try {
-    const [session] = await db
-      .insert(therapySessions)
-      .values({ patientId, therapistId: therapist.id, startsAt: input.startsAt })
-      .returning(sessionColumns);
-    return session!;
+    const [session] = await queryRows(
+      db,
+      bookedRow,
+      sql`INSERT INTO therapy_sessions (patient_id, therapist_id, starts_at)
+          SELECT ${patientId}::uuid, ${therapist.id}::uuid, ${input.startsAt.toISOString()}::timestamptz
+          WHERE upcoming_bookings_locked(${patientId}) < ${maxUpcoming}
+          RETURNING id, patient_id, therapist_id, starts_at, duration_minutes, status, created_at`,
+    );
+    if (!session)
+      throw conflict(`You already have ${maxUpcoming} upcoming sessions booked, the most allowed at once`);
+    return {
+      id: session.id,
+      patientId: session.patient_id,
+      therapistId: session.therapist_id,
+      startsAt: session.starts_at,
+      durationMinutes: session.duration_minutes,
+      status: session.status,
+      createdAt: session.created_at,
+    };
   } catch (err) {
+    if (err instanceof DomainError) throw err;
     const taken = uniqueViolation(err);
     if (taken === 'therapy_sessions_patient_slot_uq')
       throw conflict('You already have a session at that time');
@@ -61,12 +101,27 @@ export async function bookSession(db: Db, patientId: string, input: BookSessionI
 }
 
 /**
+ * The caller takes part in the session: its patient, or its therapist while still a
+ * therapist (holding sessions.manage now, read from the database: a demoted therapist no
+ * longer acts on former patients' sessions).
+ */
+function partyOf(userId: string) {
+  return or(
+    eq(therapySessions.patientId, userId),
+    sql`(${therapySessions.therapistId} = ${userId} AND EXISTS (
+      SELECT 1 FROM users cu JOIN role_permissions rp ON rp.role_id = cu.role_id
+      JOIN permissions pm ON pm.id = rp.permission_id
+      WHERE cu.id = ${userId} AND pm.name = 'sessions.manage'))`,
+  );
+}
+
+/**
  * The booking patient or the session's therapist cancels a booked session that has not
  * started. One UPDATE; when it changes nothing, one more SELECT says why. A session the
  * caller is not part of is reported as not found, like one that does not exist.
  */
 export async function cancelSession(db: Db, userId: string, sessionId: string) {
-  const party = or(eq(therapySessions.patientId, userId), eq(therapySessions.therapistId, userId));
+  const party = partyOf(userId);
   const [cancelled] = await db
     .update(therapySessions)
     .set({ status: 'cancelled', cancelledAt: sql`now()`, cancelledBy: userId })
@@ -140,9 +195,21 @@ function notTheTherapist(): DomainError {
   return notAllowed("Only the session's therapist can see its notes");
 }
 
+/** A session as therapy.book's INSERT returns it. */
+const bookedRow = z.object({
+  id: z.string(),
+  patient_id: z.string(),
+  therapist_id: z.string(),
+  starts_at: date,
+  duration_minutes: z.number(),
+  status: z.enum(['booked', 'cancelled', 'completed']),
+  created_at: date,
+});
+
 const noteSessionRow = z.object({
   therapist_id: z.string(),
   patient_id: z.string(),
+  status: z.string(),
   patient_erased: z.boolean(),
   key_id: z.string().nullable(),
   wrapped_key: z.string().nullable(),
@@ -164,7 +231,7 @@ export async function addNote(
   const [session] = await queryRows(
     db,
     noteSessionRow,
-    sql`SELECT ts.therapist_id, ts.patient_id, p.deleted_at IS NOT NULL AS patient_erased, k.key_id, k.wrapped_key
+    sql`SELECT ts.therapist_id, ts.patient_id, ts.status, p.deleted_at IS NOT NULL AS patient_erased, k.key_id, k.wrapped_key
         FROM therapy_sessions ts JOIN users p ON p.id = ts.patient_id
         LEFT JOIN user_data_keys k ON k.user_id = ts.patient_id
         WHERE ts.id = ${input.sessionId}`,
@@ -172,6 +239,7 @@ export async function addNote(
   if (!session) throw notFound('Session');
   if (session.therapist_id !== authorId) throw notTheTherapist();
   if (session.patient_erased) throw conflict("The patient's account has been erased");
+  if (session.status === 'cancelled') throw conflict('The session was cancelled; it takes no notes');
   const existing = session.wrapped_key && { keyId: session.key_id!, ciphertext: session.wrapped_key };
   const fresh = existing ? undefined : cipher.newDataKey(session.patient_id);
   const dataKey = existing ? cipher.unwrapDataKey(session.patient_id, existing) : fresh!.key;
@@ -185,9 +253,11 @@ export async function addNote(
         )
         INSERT INTO session_notes (session_id, author_id, key_id, ciphertext, patient_key)
         SELECT ${input.sessionId}, ${authorId}, ${keyId}, ${ciphertext}, true FROM k
+        WHERE EXISTS (SELECT 1 FROM therapy_sessions WHERE id = ${input.sessionId} AND status <> 'cancelled')
         RETURNING id, session_id, created_at`,
   );
-  // Another note created the patient's key first: seal with that one.
+  // Another note created the patient's key first (seal with that one), or the session was
+  // cancelled meanwhile (the first query now says so).
   if (!note) return addNote(db, cipher, authorId, input);
   return { id: note.id, sessionId: note.session_id, createdAt: note.created_at };
 }

@@ -3,6 +3,12 @@
 // Shared through Redis across instances; process memory when there is no Redis. When
 // Redis is configured but unreachable, login fails closed (503): an attacker must not
 // get unlimited guesses because the limiter's store is down.
+//
+// An attempt is counted BEFORE its password is checked (reserve: one atomic consume on
+// each limiter) and refunded when the password was right (recordSuccess), so the limits
+// hold exactly under concurrency: of any number of parallel guesses, at most the limit
+// reach the hash (issue 9 #3; counting after the hash let 30 parallel guesses through a
+// limit of 10).
 
 import { TRPCError } from '@trpc/server';
 import type { Redis } from 'ioredis';
@@ -18,10 +24,15 @@ import { toTRPCError } from '../trpc/errors.ts';
 const tooManyRequests = (seconds: number) => toTRPCError(tooMany(seconds));
 
 export interface LoginLimiter {
-  /** Throws TOO_MANY_REQUESTS while email+IP or the IP is blocked. */
-  check(email: string, ip: string): Promise<void>;
-  recordFailure(email: string, ip: string): Promise<void>;
-  /** A successful login resets the consecutive-failure count of email+IP. */
+  /**
+   * Counts one attempt as a failure before the password is checked; throws
+   * TOO_MANY_REQUESTS (nothing counted) when email+IP or the IP has no attempt left.
+   */
+  reserve(email: string, ip: string): Promise<void>;
+  /**
+   * The password was right: resets the consecutive-failure count of email+IP and gives
+   * the IP its daily point back.
+   */
   recordSuccess(email: string, ip: string): Promise<void>;
 }
 
@@ -76,27 +87,35 @@ function loginLimiter(limits: LoginLimits, make: Factory, prefix = 'rl'): LoginL
     blockDuration: 86_400,
   });
   return {
-    async check(email, ip) {
-      const [a, b] = await storeCall(() => Promise.all([byEmailIp.get(emailIpKey(email, ip)), byIp.get(ip)]));
-      for (const [res, max] of [
-        [a, limits.failuresPerEmailIp],
-        [b, limits.failuresPerIpPerDay],
-      ] as const) {
-        if (res && res.consumedPoints >= max) throw tooManyRequests(res.msBeforeNext / 1000);
-      }
-    },
-    async recordFailure(email, ip) {
-      await storeCall(() =>
-        Promise.all([
-          byEmailIp.consume(emailIpKey(email, ip)).catch(swallowLimit),
-          byIp.consume(ip).catch(swallowLimit),
-        ]),
+    async reserve(email, ip) {
+      const key = emailIpKey(email, ip);
+      // consume is atomic (an INCR in Redis, the map in memory): the (limit + 1)th
+      // concurrent attempt is refused however the attempts interleave.
+      const [a, b] = await storeCall(() =>
+        Promise.all([byEmailIp.consume(key).then(passed, verdict), byIp.consume(ip).then(passed, verdict)]),
       );
+      if (a.ok && b.ok) return;
+      // Refused by one limiter: give the other its point back (this attempt is not made).
+      await storeCall(() =>
+        Promise.all([a.ok ? byEmailIp.reward(key, 1) : undefined, b.ok ? byIp.reward(ip, 1) : undefined]),
+      );
+      const wait = Math.max(a.ok ? 0 : a.res.msBeforeNext, b.ok ? 0 : b.res.msBeforeNext);
+      throw tooManyRequests(wait / 1000);
     },
     async recordSuccess(email, ip) {
-      await storeCall(() => byEmailIp.delete(emailIpKey(email, ip)));
+      await storeCall(() => Promise.all([byEmailIp.delete(emailIpKey(email, ip)), byIp.reward(ip, 1)]));
     },
   };
+}
+
+type Verdict = { ok: true } | { ok: false; res: RateLimiterRes };
+
+const passed = (): Verdict => ({ ok: true });
+
+/** A consume's outcome: a limit verdict is a value here; a store error is thrown on. */
+function verdict(err: unknown): Verdict {
+  if (err instanceof RateLimiterRes) return { ok: false, res: err };
+  throw err;
 }
 
 /** A store error (Redis down or slow) becomes 503; a limit verdict passes through. */
@@ -107,8 +126,4 @@ async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
     if (err instanceof TRPCError || err instanceof RateLimiterRes) throw err;
     throw limiterUnavailable(err);
   }
-}
-
-function swallowLimit(err: unknown) {
-  if (!(err instanceof RateLimiterRes)) throw err;
 }

@@ -40,9 +40,12 @@ export const therapyRouter = router({
     })
     .input(bookSessionInput)
     .output(sessionOutput)
-    .mutation(({ ctx, input }) => bookSession(ctx.deps.db, ctx.auth.sub, input)),
+    .mutation(({ ctx, input }) =>
+      bookSession(ctx.deps.db, ctx.auth.sub, input, ctx.deps.config.MAX_UPCOMING_BOOKINGS),
+    ),
 
-  // No permission of its own: the booking patient or the session's therapist may cancel.
+  // No permission of its own: the booking patient or the session's therapist (while a
+  // therapist) may cancel.
   cancel: protectedProcedure
     .meta({
       auth: 'user',

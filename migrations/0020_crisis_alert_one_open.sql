@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "crisis_alerts_one_open_uq" ON "crisis_alerts" USING btree ("user_id") WHERE "crisis_alerts"."status" = 'open';

@@ -1,0 +1,116 @@
+// Issue 9 #4: one client slowed every login (30 concurrent logins to its own account). The
+// hash gate (server/limits/hashing.ts) bounds password hashing per IP and per process:
+// beyond the bound a login answers 429 with Retry-After before anything is hashed, and
+// another IP's login still gets a slot. Through the real HTTP server with TRUST_PROXY.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPasswordHasher } from '../../server/auth/passwords.ts';
+import { createHashGate } from '../../server/limits/hashing.ts';
+import { NOTICE } from '../helpers.ts';
+import { startTestServer, type TestServer, trpcInput } from '../server.ts';
+
+const PASSWORD = 'the right password';
+
+describe('password hashing bound', () => {
+  let server: TestServer;
+  let hashing = 0;
+  let maxHashing = 0;
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      env: {
+        TRUST_PROXY: 'true',
+        PASSWORD_HASH_CONCURRENCY: '2',
+        PASSWORD_HASH_PER_IP: '1',
+        PASSWORD_HASH_QUEUE: '4',
+        // A hash that takes a while (2^16), so the requests overlap.
+        PASSWORD_HASH_COST: '16',
+      },
+    });
+    const real = createPasswordHasher(server.deps.passwords.cost);
+    server.deps.passwords = {
+      ...real,
+      async verify(password, stored) {
+        hashing += 1;
+        maxHashing = Math.max(maxHashing, hashing);
+        try {
+          return await real.verify(password, stored);
+        } finally {
+          hashing -= 1;
+        }
+      },
+    };
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  async function login(email: string, ip: string) {
+    const started = performance.now();
+    const res = await fetch(`${server.url}/trpc/auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: trpcInput({ email, password: PASSWORD }),
+    });
+    const body = (await res.json()) as {
+      error?: { json: { data: { code: string; retryAfterSeconds?: number } } };
+    };
+    return {
+      status: res.status,
+      retryAfter: res.headers.get('retry-after'),
+      error: body.error?.json,
+      ms: performance.now() - started,
+    };
+  }
+  async function register(email: string, ip: string) {
+    const res = await fetch(`${server.url}/trpc/auth.register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': ip },
+      body: trpcInput({ email, password: PASSWORD, name: 'Flood', acceptPrivacyNotice: NOTICE }),
+    });
+    expect(res.status).toBe(200);
+  }
+
+  it('one IP beyond its bound gets 429 with Retry-After; another IP still logs in', async () => {
+    await register('flooder@example.com', '10.44.0.1');
+    await register('other@example.com', '10.44.0.2');
+    maxHashing = 0;
+    const flood = Array.from({ length: 12 }, () => login('flooder@example.com', '10.44.0.1'));
+    const other = login('other@example.com', '10.44.0.2');
+    const results = await Promise.all(flood);
+    // One running and one waiting for the IP: the rest are refused before hashing (a few
+    // more may get in if the first hashes end before every request has arrived).
+    const refused = results.filter((r) => r.status === 429);
+    expect(results.filter((r) => r.status !== 429).map((r) => r.status)).toEqual(
+      Array(12 - refused.length).fill(200),
+    );
+    expect(refused.length).toBeGreaterThanOrEqual(8);
+    for (const r of refused) {
+      expect(r.retryAfter).toBe('1');
+      expect(r.error?.data).toMatchObject({ code: 'TOO_MANY_REQUESTS', retryAfterSeconds: 1 });
+    }
+    expect((await other).status).toBe(200);
+    expect(maxHashing).toBeLessThanOrEqual(2);
+  });
+
+  it('bounds the gate itself: concurrency, per-IP running and waiting, and the queue', async () => {
+    const gate = createHashGate({ concurrency: 2, perIp: 1, queue: 1 });
+    const release: Array<() => void> = [];
+    const work = () => new Promise<void>((r) => release.push(r));
+    const a1 = gate.run('a', work); // runs
+    const b1 = gate.run('b', work); // runs (another IP)
+    const a2 = gate.run('a', work); // waits (a's one waiting place; the queue's one place)
+    await Promise.resolve();
+    expect(gate.load).toEqual({ running: 2, waiting: 1 });
+    // The queue is full: c is refused though it has nothing running.
+    await expect(gate.run('c', work)).rejects.toMatchObject({ kind: 'too_many_requests' });
+    // a has one running and one waiting: refused.
+    await expect(gate.run('a', work)).rejects.toMatchObject({ kind: 'too_many_requests' });
+    release.shift()!(); // a1 ends → a2 starts
+    await a1;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(gate.load).toEqual({ running: 2, waiting: 0 });
+    for (const r of release.splice(0)) r();
+    await Promise.all([b1, a2]);
+    expect(gate.load).toEqual({ running: 0, waiting: 0 });
+  });
+});

@@ -17,14 +17,7 @@ import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Db, findPgError, queryRows, uniqueViolation } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
-import {
-  roles,
-  sessionNotes,
-  therapistProfiles,
-  therapySessions,
-  userDataKeys,
-  users,
-} from '../../db/schema/index.ts';
+import { roles, therapistProfiles, therapySessions, users } from '../../db/schema/index.ts';
 import type {
   AddNoteInput,
   BookSessionInput,

@@ -62,6 +62,8 @@ export async function prepareMixData(
 ): Promise<{ therapistIds: string[]; adminId: string; refreshTokens: string[] }> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
+    // Earlier runs' bookings would fill the patients' cap on upcoming sessions.
+    await sql`UPDATE therapy_sessions SET status = 'cancelled', cancelled_at = now() WHERE status = 'booked'`;
     await sql`
       INSERT INTO therapist_profiles (user_id, specializations, languages, fee_paise)
       SELECT u.id, '{anxiety,depression}', '{en,hi}', 150000

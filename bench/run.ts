@@ -47,7 +47,8 @@ const pin = (core: number, cmd: string[]) => (hasTaskset ? ['taskset', '-c', Str
 
 export interface ScenarioResult extends LoadResult {
   id: string;
-  server: 'raw' | 'official' | 'lean';
+  /** lean-pooler: the lean path in DATABASE_POOLER=transaction mode (no named prepared statements). */
+  server: ServerKind;
   procedure: string;
   label: string;
   rateLimited?: number;
@@ -125,7 +126,9 @@ async function prepareMix() {
 const PORT = 3190;
 const profileDir = join(RESULTS, 'profiles');
 
-function startServer(kind: 'raw' | 'official' | 'lean'): Promise<ChildProcess> {
+type ServerKind = 'raw' | 'official' | 'lean' | 'lean-pooler';
+
+function startServer(kind: ServerKind): Promise<ChildProcess> {
   return startBenchServer({
     mode: kind === 'raw' ? 'raw' : 'app',
     port: PORT,
@@ -136,7 +139,10 @@ function startServer(kind: 'raw' | 'official' | 'lean'): Promise<ChildProcess> {
       JWT_PRIVATE_KEYS,
       JWT_SECRET: '',
       ACCESS_TOKEN_TTL_SECONDS: '3600',
-      TRPC_PATH: kind === 'raw' ? 'lean' : kind,
+      TRPC_PATH: kind === 'official' ? 'official' : 'lean',
+      // The transaction-pooler mode of docs/decisions/transaction-pooler.md, straight to
+      // PostgreSQL: what the statements cost without named prepared statements.
+      ...(kind === 'lean-pooler' ? { DATABASE_POOLER: 'transaction' } : {}),
     },
   });
 }
@@ -208,7 +214,7 @@ async function measure(server: ScenarioResult['server'], s: Scenario): Promise<S
 }
 
 const me = '/trpc/auth.me';
-const SCENARIOS: Record<'raw' | 'official' | 'lean', Scenario[]> = {
+const SCENARIOS: Record<ServerKind, Scenario[]> = {
   raw: [{ id: 'raw', label: 'raw node:http, ~300 B JSON', procedure: '-', path: '/', auth: false }],
   official: [
     { id: 'official-me', label: 'auth.me (gated, 0 queries)', procedure: 'auth.me', path: me, auth: true },
@@ -274,6 +280,31 @@ const SCENARIOS: Record<'raw' | 'official' | 'lean', Scenario[]> = {
       mix: true,
     },
   ],
+  // Both database modes side by side: the same procedures without named prepared statements.
+  'lean-pooler': [
+    {
+      id: 'pooler-typical',
+      label: 'typical (2 queries), transaction-pooler mode',
+      procedure: 'bench.typical',
+      path: '/bench/trpc/typical',
+      auth: true,
+    },
+    {
+      id: 'pooler-mood-list',
+      label: 'mood.list (1 query), transaction-pooler mode',
+      procedure: 'mood.list',
+      path: `/trpc/mood.list?input=${encodeURIComponent(JSON.stringify({ json: { limit: 20 } }))}`,
+      auth: true,
+    },
+    {
+      id: 'pooler-mixed',
+      label: 'mixed workload, transaction-pooler mode',
+      procedure: 'mix',
+      path: '/',
+      auth: false,
+      mix: true,
+    },
+  ],
 };
 const only = args.only ? new Set(args.only.split(',')) : undefined;
 
@@ -292,7 +323,7 @@ if (loadavg()[0]! > 1)
   );
 const results: ScenarioResult[] = [];
 const profiles: Record<string, ProfileEntry[]> = {};
-for (const server of ['raw', 'official', 'lean'] as const) {
+for (const server of ['raw', 'official', 'lean', 'lean-pooler'] as const) {
   const list = SCENARIOS[server].filter((s) => !only || only.has(s.id));
   if (server === 'lean' && (!only || only.has(MOOD_LIST.id))) list.splice(3, 0, MOOD_LIST);
   if (list.length === 0) continue;

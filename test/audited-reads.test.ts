@@ -130,8 +130,17 @@ describe.each(DB_KINDS)('audited reads on %s', (kind) => {
 
   describe('crisis.list', () => {
     it('one statement; one entry per patient shown (not per alert, not for the row past the page)', async () => {
+      // One open alert per patient (clinical rules): a screening raises a new alert only once
+      // the patient's open one was acknowledged, so acknowledge before each.
+      const acknowledgeOpen = async () => {
+        const open = await callerFor(deps, therapist.claims).crisis.list({ status: 'open', limit: 100 });
+        for (const a of open.items)
+          await callerFor(deps, therapist.claims).crisis.acknowledge({ alertId: a.id });
+      };
+      await acknowledgeOpen();
       await raiseAlert(otherPatient); // oldest: on the second page of 3
       await raiseAlert(patient);
+      await acknowledgeOpen();
       await raiseAlert(patient);
       await raiseAlert(otherPatient);
       const since = await lastId();

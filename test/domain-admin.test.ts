@@ -152,7 +152,8 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
         countRow,
         sql`SELECT count(*)::int AS n FROM users WHERE deleted_at IS NULL`,
       )) as [{ n: number }];
-      for (const v of result) {
+      // One row per user in each per-user view; mv_user_counts holds counts, not users.
+      for (const v of result.filter((r) => r.name !== 'mv_user_counts')) {
         expect(v.rows).toBe(userCount);
         expect(v.ms).toBeGreaterThanOrEqual(0);
       }
@@ -162,7 +163,7 @@ describe.each(DB_KINDS)('crisis alerts and the admin dashboard on %s', (kind) =>
       const after = await callerFor(deps, admin.claims).admin.views.status();
       for (const v of after) {
         expect(v.stale).toBe(false);
-        expect(v.rows).toBe(userCount);
+        if (v.name !== 'mv_user_counts') expect(v.rows).toBe(userCount);
         expect(v.lastRefreshedAt).toBeInstanceOf(Date);
         expect(Date.now() - v.lastRefreshedAt!.getTime()).toBeLessThan(60_000);
       }

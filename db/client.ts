@@ -295,7 +295,9 @@ export function postgresOptions(
  * setting the operator is missing instead of passing that message on.
  */
 export function explainPoolerError(err: unknown): Error {
-  const message = err instanceof Error ? err.message : String(err);
+  // Drizzle wraps the driver's error ("Failed query: ..."): the pooler's words are in its cause.
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const message = cause instanceof Error ? cause.message : String(cause);
   if (/unsupported startup parameter/i.test(message))
     return new Error(
       `DATABASE_URL points at a transaction pooler (${message}): set DATABASE_POOLER=transaction`,

@@ -122,14 +122,19 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
         return (await api(login.accessToken).privacy.acceptNotice.mutate({ version: NOTICE })).accessToken;
       };
       const admin = api(await accept(ADMIN));
-      const email = `pooled-${Date.now().toString(36)}@example.com`;
-      await api().auth.register.mutate({
-        email,
-        password: PASSWORD,
-        name: 'Pooled',
-        acceptPrivacyNotice: NOTICE,
-      });
-      const patient = api((await api().auth.login.mutate({ email, password: PASSWORD })).accessToken);
+      // One patient per alert: a patient has one open crisis alert at a time (later crisis
+      // screenings attach to it), and every alert is to be acknowledged concurrently.
+      const stamp = Date.now().toString(36);
+      const patients: ReturnType<typeof api>[] = [];
+      for (let i = 0; i < ALERTS; i++) {
+        const reg = await api().auth.register.mutate({
+          email: `pooled-${stamp}-${i}@example.com`,
+          password: PASSWORD,
+          name: 'Pooled',
+          acceptPrivacyNotice: NOTICE,
+        });
+        patients.push(api(reg.accessToken));
+      }
 
       const ok = { submit: 0, acknowledge: 0, mood: 0, refresh: 0 };
       const settle = async (kind: keyof typeof ok, calls: Promise<unknown>[]) => {
@@ -139,11 +144,13 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
       await Promise.all([
         settle(
           'submit',
-          Array.from({ length: ALERTS }, () => patient.assessments.submit.mutate(CRISIS_PHQ9)),
+          patients.map((patient) => patient.assessments.submit.mutate(CRISIS_PHQ9)),
         ),
         settle(
           'mood',
-          Array.from({ length: MOODS }, (_, i) => patient.mood.log.mutate({ score: (i % 10) + 1 })),
+          Array.from({ length: MOODS }, (_, i) =>
+            patients[i % ALERTS]!.mood.log.mutate({ score: (i % 10) + 1 }),
+          ),
         ),
       ]);
       const open = await direct<{ id: string }[]>`SELECT id FROM crisis_alerts WHERE status = 'open'`;

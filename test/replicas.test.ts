@@ -20,6 +20,10 @@ import { HAVE_PG_BINARIES, type PgPair, startPgPair } from './support/pg-replica
 if (!HAVE_PG_BINARIES)
   console.warn('[replicas.test] SKIPPED: the PostgreSQL server binaries are not installed');
 
+/** /metrics answers only a bearer of METRICS_TOKEN. */
+const METRICS_TOKEN = randomBytes(24).toString('hex');
+const scraper = { authorization: `Bearer ${METRICS_TOKEN}` };
+
 describe.skipIf(!HAVE_PG_BINARIES || !REAL_REDIS_URL)('read replicas (a real streaming replica)', () => {
   let pair: PgPair;
   let primary: postgres.Sql;
@@ -43,6 +47,7 @@ describe.skipIf(!HAVE_PG_BINARIES || !REAL_REDIS_URL)('read replicas (a real str
       JWT_SECRET: randomBytes(32).toString('hex'),
       // Its own namespace on the shared Redis (the read-your-writes keys hang off it).
       JWT_ISSUER: `replicas-${randomBytes(4).toString('hex')}`,
+      METRICS_TOKEN,
     };
     r = await startHost({ ...env, DATABASE_REPLICA_MAX_LAG_MS: '10000' });
     p = await startHost({ ...env, DATABASE_REPLICA_MAX_LAG_MS: '500' });
@@ -84,7 +89,7 @@ describe.skipIf(!HAVE_PG_BINARIES || !REAL_REDIS_URL)('read replicas (a real str
     await r.client(token).admin.views.refresh.mutate();
     const afterOwnWrite = await r.client(token).admin.audit.list.query({ limit: 20 });
     expect(afterOwnWrite.items.map((e) => e.details?.marker)).toContain('straight-to-primary');
-    const metricsR = await (await fetch(`${r.url}/metrics`)).text();
+    const metricsR = await (await fetch(`${r.url}/metrics`, { headers: scraper })).text();
     expect(metricsR).toMatch(/db_replica_fallbacks_total\{reason="read_your_writes"\} [1-9]/);
     expect(metricsR).toMatch(/db_replica_lag_seconds\{replica="replica0"\} \d/);
     expect(metricsR).toMatch(/db_replica_up\{replica="replica0"\} 1/);
@@ -102,7 +107,7 @@ describe.skipIf(!HAVE_PG_BINARIES || !REAL_REDIS_URL)('read replicas (a real str
     }
     const ready = [(await fetch(`${r.url}/readyz`)).status, (await fetch(`${p.url}/readyz`)).status];
     await sleep(1200);
-    const metrics = await (await fetch(`${r.url}/metrics`)).text();
+    const metrics = await (await fetch(`${r.url}/metrics`, { headers: scraper })).text();
     const fallbacks = metrics.match(/db_replica_fallbacks_total\{reason="(error|unhealthy)"\} \d+/g);
     console.log(
       `[replicas.test] replica stopped: plans ${statuses.join(',')}; /readyz ${ready.join(',')}; fallbacks on R: ${fallbacks?.join(', ')}`,

@@ -173,8 +173,16 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     patient.token = (
       await server.client().auth.refresh.mutate({ refreshToken: patient.refreshToken })
     ).accessToken;
+    // Another patient's crisis screening (a patient has one open alert at a time: this
+    // patient's next one would attach to the open alert, not raise a row).
+    const raiser = await server.client().auth.register.mutate({
+      email: `console-other-${Date.now().toString(36)}@example.test`,
+      password: PASSWORD,
+      name: 'Other Patient',
+      acceptPrivacyNotice: NOTICE,
+    });
     await server
-      .client(patient.token)
+      .client(raiser.accessToken)
       .assessments.submit.mutate({ instrument: 'PHQ9', answers: CRISIS_PHQ9 });
     await expect.poll(() => open.getByRole('row').count(), { timeout: 15_000 }).toBe(3);
     await check('crisis');

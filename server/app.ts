@@ -22,6 +22,10 @@ import { registerTrpc } from './http/trpc.ts';
 import { registerWebhooks } from './http/webhooks.ts';
 import type { AppDeps } from './services.ts';
 
+/** A Host header: a name (underscores allowed, as container names have them) or IPv4 address, or a bracketed IPv6 address, with an optional port. */
+const VALID_HOST =
+  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4}))?$/;
+
 /** Longest a client may take to send its headers, and its whole request. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -108,6 +112,13 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   // req.protocol is https on a TLS socket, or from x-forwarded-proto when TRUST_PROXY is set.
   app.addHook('onRequest', (req, reply, done) => {
     reply.headers(req.protocol === 'https' ? SECURITY_HEADERS.https : SECURITY_HEADERS.http);
+    // A Host header no URL can be built from (tRPC's adapter builds one from it) is the
+    // client's error: 400, not the adapter's 500 "Invalid URL".
+    const host = req.headers.host;
+    if (host !== undefined && !VALID_HOST.test(host)) {
+      reply.code(400).send({ error: 'Bad Request', message: 'Invalid Host header' });
+      return;
+    }
     done();
   });
   await app.register(cors, {

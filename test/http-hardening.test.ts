@@ -442,6 +442,31 @@ describe.each(TRPC_PATHS)('request bodies on the %s tRPC path', (trpcPath) => {
   const multipart = (boundary: string) =>
     `--${boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\n`;
 
+  it('answers a Host header no URL can be built from with 400 (the adapter answered 500), and serves real ones', async () => {
+    const { hostname, port } = new URL(server.url);
+    const get = (host: string, path: string) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        request({ host: hostname, port, path, agent: false, headers: { host } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        })
+          .on('error', reject)
+          .end();
+      });
+    // A HEAD or jsonl request goes to tRPC's own adapter on both paths: it builds a URL from Host.
+    const plans = '/trpc/subscriptions.plans';
+    for (const host of ['a b', 'user@host', '[::1', 'host:99999', 'exa mple.com:80'])
+      expect([host, await get(host, plans)]).toEqual([host, 400]);
+    for (const host of [
+      'localhost',
+      `127.0.0.1:${port}`,
+      '[::1]:3000',
+      'api_internal:3000',
+      'api.example.com.',
+    ])
+      expect([host, await get(host, plans)]).toEqual([host, 200]);
+  });
+
   it('refuses a 5 MB multipart upload to auth.login with 413 by its Content-Length', async () => {
     const res = await upload(server.url, {
       path: '/trpc/auth.login',

@@ -62,17 +62,6 @@ const ALLOWED_DIFFERENCES: Array<{
       lean.contentType === 'application/json' &&
       sameExcept(lean, official, 'contentType'),
   },
-  {
-    name: 'unparseable Host header',
-    reason:
-      "the official adapter builds the request URL from Host and answers 500 ('Invalid URL', or " +
-      '"Request cannot be constructed from a URL that includes credentials") when it cannot; the ' +
-      'lean path does not read Host and answers the request',
-    explains: (spec, _lean, official) =>
-      ODD_HOSTS.includes(spec.headers?.host ?? '') &&
-      official.status === 500 &&
-      /Invalid URL|includes credentials/.test(JSON.stringify(official.body)),
-  },
 ];
 
 function sameExcept(a: Seen, b: Seen, key: keyof Seen): boolean {

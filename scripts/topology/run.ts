@@ -16,6 +16,7 @@
 // machine's services); otherwise the machine's loopback. Report:
 // bench/results/topology-latest.{json,md}.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ import { MASTER_NAME, startSentinelSet } from '../../test/support/redis-sentinel
 const ADMIN = { email: 'topology-admin@example.com', password: 'a topology admin password' };
 const PASSWORD = 'a topology user password';
 const REFRESH_EVERY_S = 5;
+/** The scraper's bearer token: /metrics is served only with METRICS_TOKEN set. */
+const METRICS_TOKEN = randomBytes(32).toString('base64url');
 /** Set inside the network namespace the run made for itself. */
 const NETNS = process.env.TOPOLOGY_NETNS;
 
@@ -162,6 +165,7 @@ async function main() {
     SHUTDOWN_DELAY_MS: '4000',
     SHUTDOWN_TIMEOUT_MS: '10000',
     VIEW_REFRESH_CRON: `*/${REFRESH_EVERY_S} * * * * *`,
+    METRICS_TOKEN,
   };
   const hosts: ApiHost[] = await Promise.all(
     [1, 2, 3].map(async (i) => ({ name: `api${i}`, port: await freePort(), log: '' })),
@@ -247,6 +251,7 @@ async function main() {
     const text = await res.text();
     return {
       status: res.status,
+      text,
       body: text ? (JSON.parse(text) as { result?: { data?: { json?: unknown } } }) : {},
     };
   };
@@ -434,6 +439,7 @@ async function main() {
     // the right one on any host is refused (429) — the count lives on the new primary.
     const target = patients[patients.length - 1]!;
     const wrong: number[] = [];
+    const unexpected: string[] = [];
     for (let i = 0; i < 5; i++) {
       const h = hosts[i % hosts.length]!;
       const r = await call(`http://127.0.0.1:${h.port}`, 'auth.login', undefined, {
@@ -441,7 +447,9 @@ async function main() {
         password: 'a wrong password!',
       });
       wrong.push(r.status);
+      if (r.status !== 401) unexpected.push(`${h.name} ${r.status} ${r.text.slice(0, 300)}`);
     }
+    if (unexpected.length) console.log(`(c) unexpected answers:\n  ${unexpected.join('\n  ')}`);
     const blocked = (
       await call(`http://127.0.0.1:${hosts[2]!.port}`, 'auth.login', undefined, {
         email: target.email,
@@ -493,8 +501,9 @@ async function main() {
     const me = (h: ApiHost) =>
       call(`http://127.0.0.1:${h.port}`, 'auth.me', token, undefined, 'GET').then((r) => r.status);
     const before = [await me(h2), await me(h3)];
-    await call(`http://127.0.0.1:${h1.port}`, 'auth.logoutAll', token);
+    const out = await call(`http://127.0.0.1:${h1.port}`, 'auth.logoutAll', token);
     const from = performance.now();
+    if (out.status !== 200) console.log(`(e) logoutAll on api1 answered ${out.status} ${out.text.slice(0, 300)}`);
     const refusedAt: number[] = [];
     for (const h of [h2, h3]) {
       while (performance.now() - from < 3000) {
@@ -522,7 +531,11 @@ async function main() {
       let winners = 0;
       let locked = 0;
       for (const h of hosts) {
-        const text = await (await fetch(`http://127.0.0.1:${h.port}/metrics`)).text();
+        const res = await fetch(`http://127.0.0.1:${h.port}/metrics`, {
+          headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+        });
+        if (!res.ok) throw new Error(`${h.name} /metrics answered ${res.status}`);
+        const text = await res.text();
         for (const m of text.matchAll(/job_runs_total\{job="view-refresh",outcome="(\w+)"\} (\d+)/g)) {
           if (m[1] === 'ran' || m[1] === 'skipped_fresh') winners += Number(m[2]);
           if (m[1] === 'skipped_locked' || m[1] === 'skipped_running' || m[1] === 'skipped_done')

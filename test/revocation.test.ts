@@ -212,6 +212,59 @@ describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
   });
 });
 
+describe.skipIf(!REAL_REDIS_URL)('revocation subscriber after a reconnect', () => {
+  it('subscribes again when the SUBSCRIBE after a reconnect failed (messages arrive again)', async () => {
+    // A user of this test's own, whose channel permission is taken away: Redis drops its
+    // subscribed connection, and the SUBSCRIBE after the reconnect fails (NOPERM), as a
+    // resubscribe fails when the connection drops again during a failover. Once the
+    // permission is back, messages must arrive again without waiting for the resync.
+    const user = `revocation-test-${randomBytes(4).toString('hex')}`;
+    const pass = randomBytes(16).toString('hex');
+    const admin = await connectRedis(REAL_REDIS_URL!);
+    await admin.call('ACL', 'SETUSER', user, 'on', `>${pass}`, '~*', '&*', '+@all');
+    const url = new URL(REAL_REDIS_URL!);
+    url.username = user;
+    url.password = pass;
+    const deps = await createTestDeps('pglite');
+    const redis = await connectRedis(url.toString());
+    const list = new RevocationList();
+    const channel = `test:resubscribe:${randomBytes(4).toString('hex')}`;
+    const stop = await startRevocationSync({
+      list,
+      db: deps.db,
+      accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
+      log: deps.log,
+      redis,
+      channel,
+      resyncIntervalMs: 600_000,
+    });
+    const sid = () => crypto.randomUUID();
+    const arrives = async (ms: number) => {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const id = sid();
+        await admin.publish(channel, JSON.stringify([{ kind: 'session', id, at: 2_000_000_000 }]));
+        await new Promise((r) => setTimeout(r, 50));
+        if (list.isRevoked({ sub: sid(), sid: id, iat: 0 })) return true;
+      }
+      return false;
+    };
+    try {
+      expect(await arrives(2000)).toBe(true);
+      await admin.call('ACL', 'SETUSER', user, 'resetchannels'); // disconnects the subscriber
+      await new Promise((r) => setTimeout(r, 1000)); // reconnected, SUBSCRIBE refused
+      await admin.call('ACL', 'SETUSER', user, '&*');
+      expect(await arrives(3000)).toBe(true);
+    } finally {
+      await stop();
+      redis.disconnect();
+      await admin.call('ACL', 'DELUSER', user);
+      admin.disconnect();
+      await deps.dispose();
+    }
+  });
+});
+
 describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Postgres and Redis', () => {
   let a: Awaited<ReturnType<typeof createTestDeps>>;
   let b: AppDeps;

@@ -435,6 +435,22 @@ async function main() {
       }
     }
     const to = performance.now();
+    // Every host back in the balancer first, as HAProxy takes it back (/readyz 200 twice,
+    // 1 s apart): a host still reconnecting to the new primary answers logins 503 (the
+    // limiter fails closed), and the balancer sends it nothing until then. Within the 10 s.
+    const readyHost = async (h: ApiHost) => {
+      const readyz = () => ok(`http://127.0.0.1:${h.port}/readyz`);
+      while (performance.now() - from < 10_000) {
+        if (await readyz()) {
+          await sleep(1000);
+          if (await readyz()) return true;
+        }
+        await sleep(100);
+      }
+      return false;
+    };
+    const ready = await Promise.all(hosts.map(readyHost));
+    const allReady = (performance.now() - from) / 1000;
     // Limits still shared: 5 wrong passwords for one account spread over the 3 hosts, then
     // the right one on any host is refused (429) — the count lives on the new primary.
     const target = patients[patients.length - 1]!;
@@ -458,13 +474,21 @@ async function main() {
     ).status;
     say(
       'c',
-      `Redis primary SIGKILLed: logins back after ${back.toFixed(1)} s; ${failuresBetween(from, to).length} requests failed meanwhile (hosts not ready while Redis takes no writes); then 5 wrong passwords over the 3 hosts (${wrong.join(',')}) and the right one answered ${blocked}`,
+      `Redis primary SIGKILLed: logins back after ${back.toFixed(1)} s, every host ready ${
+        ready.every(Boolean)
+          ? `after ${allReady.toFixed(1)} s`
+          : `NOT in 10 s (${hosts
+              .filter((_, i) => !ready[i])
+              .map((h) => h.name)
+              .join(',')})`
+      }; ${failuresBetween(from, to).length} requests failed meanwhile (hosts not ready while Redis takes no writes); then 5 wrong passwords over the 3 hosts (${wrong.join(',')}) and the right one answered ${blocked}`,
       {
         loginsBackSeconds: back,
+        allReadySeconds: ready.every(Boolean) ? allReady : null,
         failedDuring: failuresBetween(from, to).length,
         wrongPasswords: wrong,
         afterLimit: blocked,
-        pass: back < 10 && wrong.every((s) => s === 401) && blocked === 429,
+        pass: back < 10 && ready.every(Boolean) && wrong.every((s) => s === 401) && blocked === 429,
       },
     );
     await sleep(3000);
@@ -503,7 +527,8 @@ async function main() {
     const before = [await me(h2), await me(h3)];
     const out = await call(`http://127.0.0.1:${h1.port}`, 'auth.logoutAll', token);
     const from = performance.now();
-    if (out.status !== 200) console.log(`(e) logoutAll on api1 answered ${out.status} ${out.text.slice(0, 300)}`);
+    if (out.status !== 200)
+      console.log(`(e) logoutAll on api1 answered ${out.status} ${out.text.slice(0, 300)}`);
     const refusedAt: number[] = [];
     for (const h of [h2, h3]) {
       while (performance.now() - from < 3000) {

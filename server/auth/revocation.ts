@@ -241,7 +241,11 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
       clearInterval(resync);
     };
 
-  const subscriber = redis.duplicate({ lazyConnect: true });
+  // The subscription is made again on every reconnect, here and not by ioredis: its own
+  // resubscribe is lost for good when the connection drops again before Redis confirms it,
+  // or when that SUBSCRIBE fails (a flapping failover), and the connection then stays up
+  // without a subscription, deaf until the next resync. A failed SUBSCRIBE here reconnects.
+  const subscriber = redis.duplicate({ lazyConnect: true, autoResubscribe: false });
   subscriber.on('error', () => {}); // reconnects by itself
   subscriber.on('message', (ch: string, message: string) => {
     if (ch !== channel) return;
@@ -254,17 +258,24 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     }
     for (const e of events) list.apply(e);
   });
-  let connectedOnce = false;
+  let subscribedOnce = false; // the first subscription is made below, at start
   subscriber.on('ready', () => {
-    // After a reconnect, catch up on whatever was published while we were away.
-    if (connectedOnce)
-      loadRevocations(db, list, accessTtlSeconds).catch((err) =>
-        log.warn({ err }, 'could not reload revocations after a Redis reconnect'),
-      );
-    connectedOnce = true;
+    if (!subscribedOnce) return;
+    subscriber.subscribe(channel).then(
+      // Subscribed again: catch up on whatever was published while we were away.
+      () =>
+        loadRevocations(db, list, accessTtlSeconds).catch((err) =>
+          log.warn({ err }, 'could not reload revocations after a Redis reconnect'),
+        ),
+      (err) => {
+        log.warn({ err }, 'could not subscribe to revocations after a Redis reconnect; reconnecting');
+        subscriber.disconnect(true);
+      },
+    );
   });
   await subscriber.connect();
   await subscriber.subscribe(channel);
+  subscribedOnce = true;
 
   list.setPublisher(async (events) => {
     try {

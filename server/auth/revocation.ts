@@ -268,8 +268,10 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
           log.warn({ err }, 'could not reload revocations after a Redis reconnect'),
         ),
       (err) => {
-        log.warn({ err }, 'could not subscribe to revocations after a Redis reconnect; reconnecting');
-        subscriber.disconnect(true);
+        // Refused on a live connection: reconnect to try again. A dropped connection
+        // subscribes again at its next 'ready' anyway.
+        log.warn({ err }, 'could not subscribe to revocations after a Redis reconnect');
+        if (subscriber.status === 'ready') subscriber.disconnect(true);
       },
     );
   });

@@ -106,7 +106,7 @@ const lines: string[] = [
       ]
     : []),
   `| queries per request (auth, RBAC, feature gates) | 0 (after refactor) | ${gated.queriesPerRequest.toFixed(2)} |`,
-  `| queries per request (business procedure) | 2 | ${queriesPerRequest.toFixed(2)} |`,
+  `| queries per request (business procedure) | 2 | ${typical.queriesPerRequest.toFixed(2)} |`,
   `| queries per request ("before" design) | 8 | ${before ? before.queriesPerRequest.toFixed(2) : '-'} |`,
   `| p95 of a 2-query procedure | 85 ms / 45 ms (at 12,000 / 20,000 req/s) | ${atRate ? `${atRate.p95.toFixed(1)} ms at ${f0(atRate.rps)} req/s on one core` : `${typical.p95.toFixed(1)} ms at saturation`} |`,
   `| error rate | 0.02 % / 0.005 % | ${(typical.errorRate * 100).toFixed(3)} % at saturation |`,

@@ -8,7 +8,6 @@
 // the page costs, unaffected by other load on the machine), the wall time, and the queries.
 // Writes bench/results/admin-users-<N>.json.
 
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -25,7 +24,7 @@ import { createContextInner } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
 import { PERMISSIONS } from '../shared/catalog.ts';
 import type { RouterInputs } from '../shared/index.ts';
-import { ensureDatabase } from './seed.ts';
+import { bulkSeed, ensureDatabase } from './seed.ts';
 
 const { values: args } = parseArgs({
   options: { users: { type: 'string', default: '1000000' }, rounds: { type: 'string', default: '100' } },
@@ -42,16 +41,7 @@ const raw = postgres(url, { max: 1, onnotice: () => {} });
 const [{ n: have }] = (await raw`SELECT count(*)::int AS n FROM users`) as unknown as [{ n: number }];
 if (have < USERS) {
   log(`seeding ${USERS - have} users into ${name} with scripts/bulk-seed.ts ...`);
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'scripts/bulk-seed.ts'), '--users', String(USERS)],
-    {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: url },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  if (r.status !== 0) throw new Error('bulk seed failed');
+  bulkSeed(url, USERS);
   // 1 in 1,000 suspended, so the status filter has rows to find.
   await raw`UPDATE users SET status = 'suspended', suspended_reason = 'bench' WHERE email LIKE 'bulk%777@%'`;
   await raw`VACUUM (ANALYZE)`; // as autovacuum would: visibility map for index-only probes

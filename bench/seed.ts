@@ -4,6 +4,8 @@
 // their access tokens directly with the server's key ring. Their ids are RFC 9562
 // version-4 UUIDs derived from the user number (the token's `sub` must be one).
 
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { createDatabase } from '../db/client.ts';
 import type { TokenSubject } from '../server/auth/tokens.ts';
@@ -133,4 +135,15 @@ export async function sampleUsers(url: string, limit: number, role = 'patient'):
   } finally {
     await sql.end();
   }
+}
+
+/** Fills the database at `url` up to `users` users with scripts/bulk-seed.ts (a child process). */
+export function bulkSeed(url: string, users: number): void {
+  const root = new URL('..', import.meta.url).pathname;
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(root, 'scripts/bulk-seed.ts'), '--users', String(users)],
+    { cwd: root, env: { ...process.env, DATABASE_URL: url }, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (r.status !== 0) throw new Error('bulk seed failed');
 }

@@ -1,11 +1,3 @@
-// `npm run bench:views -- --users 100000`: the materialized-view refresh at scale.
-// Seeds a database of its own (manas360_views_<N>) with the project's bulk seed, then
-// runs the real refresh job (viewRefreshJob: skip when unchanged, else
-// refresh_materialized_views(), three REFRESH ... CONCURRENTLY) while reader connections
-// query the views in a loop, and reports: per-view and total refresh time, the worst read
-// latency during the refresh against the readers' baseline (readers must never block),
-// and the cost of the skip when nothing changed. Writes bench/results/views-<N>.json.
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +8,7 @@ import { RevocationList } from '../server/auth/revocation.ts';
 import { loadConfig } from '../server/config.ts';
 import { createLogger } from '../server/create-services.ts';
 import { viewRefreshJob, withJobLock } from '../server/jobs/index.ts';
-import { ensureDatabase } from './seed.ts';
+import { bulkSeed, ensureDatabase } from './seed.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,16 +30,7 @@ const [{ n: have }] = (await raw`SELECT count(*)::int AS n FROM users`) as unkno
 if (have < USERS) {
   log(`seeding ${USERS - have} users into ${name} with scripts/bulk-seed.ts ...`);
   const started = performance.now();
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'scripts/bulk-seed.ts'), '--users', String(USERS)],
-    {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: url },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  if (r.status !== 0) throw new Error('bulk seed failed');
+  bulkSeed(url, USERS);
   log(`seeded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   await raw`ANALYZE`;
 }

@@ -3,7 +3,7 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
@@ -13,6 +13,7 @@ import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
 import type { AppDeps } from '../../server/services.ts';
 import { publicProcedure, router } from '../../server/trpc/init.ts';
 import type { AuditAction } from '../../shared/audit.ts';
+import { canConnect } from '../support/net.ts';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -56,17 +57,6 @@ export async function startRedis(port: number): Promise<{ proc: ChildProcess; st
         proc.kill('SIGKILL');
       }),
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

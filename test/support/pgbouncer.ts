@@ -3,9 +3,9 @@
 // its PID. Used by test/pgbouncer.test.ts (and the topology run's examples in deploy/).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { canConnect } from './net.ts';
 
 const BINARY = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find(
   (p) => spawnSync(p, ['--version'], { stdio: 'ignore' }).status === 0,
@@ -85,15 +85,4 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer>
   }
   await stop();
   throw new Error(`pgbouncer did not start: ${stderr.trim().split('\n').pop()}`);
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }

@@ -1,7 +1,6 @@
 // Builds the services (server/services.ts) at start, and closes them at shutdown.
 
 import { sql } from 'drizzle-orm';
-import { Redis, type RedisOptions } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -26,6 +25,7 @@ import { createRateLimits } from './limits/index.ts';
 import { serializeError } from './logging.ts';
 import { createMetrics } from './metrics.ts';
 import { createPaymentProvider } from './payments/razorpay.ts';
+import { closeRedis, connectRedis, hasRedis } from './redis.ts';
 import type { AppDeps } from './services.ts';
 
 /** Paths and keys pino must never write: tokens, passwords, notes, answers. */
@@ -72,103 +72,13 @@ function prettyOnTerminal(): pino.DestinationStream | undefined {
   return pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } });
 }
 
-/** Where Redis is: one server (REDIS_URL) or a primary found through Sentinel. */
-export type RedisSettings = Pick<
-  Config,
-  'REDIS_URL' | 'REDIS_SENTINELS' | 'REDIS_SENTINEL_NAME' | 'REDIS_PASSWORD' | 'REDIS_SENTINEL_PASSWORD'
->;
-
-/** Longest start-up wait for Redis; then the start fails naming the variable (never hangs). */
-export const REDIS_START_DEADLINE_MS = 10_000;
-
-/** Whether the settings name a Redis at all. */
-export function hasRedis(settings: RedisSettings): boolean {
-  return Boolean(settings.REDIS_URL) || settings.REDIS_SENTINELS.length > 0;
-}
-
-/**
- * Connects to Redis, or fails with one line naming REDIS_URL or REDIS_SENTINELS within
- * REDIS_START_DEADLINE_MS. A plain URL string is REDIS_URL (tests).
- */
-export async function connectRedis(target: string | RedisSettings): Promise<Redis> {
-  const settings: RedisSettings =
-    typeof target === 'string'
-      ? { REDIS_URL: target, REDIS_SENTINELS: [], REDIS_SENTINEL_NAME: 'mymaster' }
-      : target;
-  // No offline queue and a short command timeout: when Redis is down, callers fail fast
-  // and fall back (general limits) or fail closed (login), never stall.
-  const common: RedisOptions = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    commandTimeout: 1000,
-    maxRetriesPerRequest: 1,
-    // A command in flight when the connection drops fails instead of being sent again
-    // after the reconnect: a rate-limit point is never counted twice.
-    autoResendUnfulfilledCommands: false,
-    connectTimeout: 2000,
-    // Reconnect soon (at most 1 s apart): after a failover the new primary is found quickly.
-    retryStrategy: (times) => Math.min(times * 100, 1000),
-    // A primary demoted to replica answers writes with READONLY: reconnect (Sentinel then
-    // names the new primary), without sending the command again.
-    reconnectOnError: (err) => err.message.startsWith('READONLY'),
-    ...(settings.REDIS_PASSWORD ? { password: settings.REDIS_PASSWORD } : {}),
-  };
-  const sentinels = settings.REDIS_SENTINELS.map((s) => {
-    const i = s.lastIndexOf(':');
-    return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
-  });
-  const redis =
-    sentinels.length > 0
-      ? new Redis({
-          ...common,
-          sentinels,
-          name: settings.REDIS_SENTINEL_NAME,
-          role: 'master',
-          ...(settings.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: settings.REDIS_SENTINEL_PASSWORD } : {}),
-          sentinelRetryStrategy: (times) => Math.min(times * 200, 1000),
-          // Subscribes to the sentinels' +switch-master: reconnects at the failover, not at
-          // the next failed command.
-          failoverDetector: true,
-        })
-      : new Redis(settings.REDIS_URL!, common);
-  let lastError: Error | undefined;
-  redis.on('error', (err: Error) => {
-    lastError = err; // reconnects by itself; state is reported by /readyz
-  });
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      redis.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer in ${REDIS_START_DEADLINE_MS} ms`)),
-          REDIS_START_DEADLINE_MS,
-        );
-      }),
-    ]);
-  } catch (err) {
-    // ioredis says only "Connection is closed."; the cause is the last socket error.
-    redis.disconnect();
-    const reason = (lastError ?? (err as Error)).message.split('\n')[0];
-    if (sentinels.length > 0)
-      throw new Error(
-        `REDIS_SENTINELS: cannot reach the Redis primary "${settings.REDIS_SENTINEL_NAME}" through ${settings.REDIS_SENTINELS.join(',')}: ${reason}`,
-      );
-    const { hostname, port } = new URL(settings.REDIS_URL!);
-    throw new Error(`REDIS_URL: cannot connect to Redis at ${hostname}:${port || 6379}: ${reason}`);
-  } finally {
-    clearTimeout(timer);
-  }
-  return redis;
-}
-
 export async function createDeps(
   config: Config,
   opts: { log?: Logger; database?: Database } = {},
 ): Promise<AppDeps> {
   const log = opts.log ?? createLogger(config);
   // First: an unreachable Redis fails the start within REDIS_START_DEADLINE_MS, naming REDIS_URL or REDIS_SENTINELS.
-  const redis = hasRedis(config) ? await connectRedis(config) : undefined;
+  const redis = hasRedis(config) ? await connectRedis(config, log) : undefined;
   if (!redis)
     log.warn(
       'no REDIS_URL or REDIS_SENTINELS: rate limits and revocation live in process memory (one instance only)',
@@ -258,7 +168,7 @@ export async function createDeps(
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
   const limits = createRateLimits(config, redis);
-  if (redis) closers.push(async () => void (await redis.quit().catch(() => redis.disconnect())));
+  if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
     config,

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.ts';
-import { connectRedis } from '../server/create-services.ts';
+import { connectRedis } from '../server/redis.ts';
 import { freePort } from './faults/support.ts';
 
 /** A server process's start through tsx, which takes >20 s on this 2-core machine under load. */

@@ -7,8 +7,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { loadConfig } from '../server/config.ts';
-import { connectRedis } from '../server/create-services.ts';
 import { createRateLimits } from '../server/limits/index.ts';
+import { closeRedis, connectRedis } from '../server/redis.ts';
 import type { AppDeps } from '../server/services.ts';
 import { createContextInner } from '../server/trpc/context.ts';
 import type { Meta } from '../server/trpc/meta.ts';
@@ -48,7 +48,7 @@ describe.skipIf(!REAL_REDIS_URL)('rate limits on Redis', () => {
   afterAll(async () => {
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await closeRedis(redis);
   });
   const call = (ctx: ReturnType<typeof ctxFor>, rateLimit?: Meta['rateLimit']) =>
     outcome(

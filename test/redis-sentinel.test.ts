@@ -5,8 +5,10 @@
 // failover crosses hosts through pub/sub within 1 s. Start-up with no reachable Sentinel
 // fails within 15 s, in one line naming REDIS_SENTINELS.
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
+import { closeRedis, connectRedis, duplicateRedis } from '../server/redis.ts';
 import { PASSWORD } from './accounts.ts';
 import { freePort, sleep } from './faults/support.ts';
 import { createTestDatabase, NOTICE, REAL_DATABASE_URL, testConfig } from './helpers.ts';
@@ -36,6 +38,68 @@ describe.skipIf(!HAVE_SENTINEL)('Redis Sentinel', () => {
     expect(err?.message).not.toContain('\n');
     expect(seconds).toBeLessThan(15);
   }, 20_000);
+});
+
+describe.skipIf(!HAVE_SENTINEL)('a Redis connection through Sentinel', () => {
+  it('comes back when the failover is announced while it is asking a sentinel for the primary', {
+    timeout: 40_000,
+  }, async () => {
+    // ioredis ends a Sentinel client for good when its failover detector sees +switch-master
+    // during a reconnect's sentinel lookup (server/redis.ts, keepConnected). Here every
+    // lookup waits until the failover has been announced, so the announcement always comes
+    // during one; on a loaded machine (the topology run) lookups are slow by themselves.
+    const set = await startSentinelSet();
+    const settings = {
+      REDIS_URL: undefined,
+      REDIS_SENTINELS: set.sentinels.split(','),
+      REDIS_SENTINEL_NAME: MASTER_NAME,
+      REDIS_PASSWORD: set.password,
+      REDIS_SENTINEL_PASSWORD: set.sentinelPassword,
+    };
+    const redis = await connectRedis(settings);
+    const subscriber = duplicateRedis(redis);
+    await subscriber.connect();
+    const clients = [redis, subscriber];
+    const watcher = new Redis({ port: set.sentinelPorts[0], password: set.sentinelPassword });
+    const announced = new Promise<void>((resolve) => {
+      watcher.on('message', () => setTimeout(resolve, 300)); // the detectors have it too
+    });
+    await watcher.subscribe('+switch-master');
+    for (const c of clients) {
+      // ioredis's own (private) sentinel lookup, held until the announcement.
+      const connector = (c as unknown as { connector: { resolve(e: unknown): Promise<unknown> } }).connector;
+      const resolve = connector.resolve.bind(connector);
+      connector.resolve = async (endpoint) => {
+        await announced;
+        return resolve(endpoint);
+      };
+    }
+    try {
+      await sleep(1000); // the failover detectors have subscribed to the sentinels
+      const killedAt = performance.now();
+      set.killPrimary();
+      let backAfter = Number.NaN;
+      while (performance.now() - killedAt < 20_000) {
+        const wrote = await redis.set('sentinel-test', '1', 'PX', 10_000).then(
+          () => true,
+          () => false,
+        );
+        if (wrote && subscriber.status === 'ready') {
+          backAfter = (performance.now() - killedAt) / 1000;
+          break;
+        }
+        await sleep(100);
+      }
+      console.log(
+        `[redis-sentinel.test] failover announced during the lookups: writes back after ${backAfter.toFixed(1)} s; connection ${redis.status}, subscriber ${subscriber.status}`,
+      );
+      expect(backAfter).toBeLessThan(10);
+      expect(await subscriber.ping()).toBe('PONG');
+    } finally {
+      await Promise.all([...clients, watcher].map(closeRedis));
+      await set.stop();
+    }
+  });
 });
 
 describe.skipIf(!HAVE_SENTINEL || !REAL_DATABASE_URL)('Redis Sentinel failover under two API hosts', () => {

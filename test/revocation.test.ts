@@ -12,7 +12,8 @@ import {
   startRevocationSync,
 } from '../server/auth/revocation.ts';
 import { CLOCK_TOLERANCE_SECONDS } from '../server/auth/tokens.ts';
-import { closeDeps, connectRedis, createDeps, createLogger } from '../server/create-services.ts';
+import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
+import { closeRedis, connectRedis } from '../server/redis.ts';
 import type { AppDeps } from '../server/services.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { callerFor, createTestDeps, DB_KINDS, NOTICE, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
@@ -206,7 +207,7 @@ describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
       expect(list.isRevoked(claims)).toBe(true);
     } finally {
       await stop();
-      redis.disconnect();
+      await closeRedis(redis);
       await deps.dispose();
     }
   });
@@ -257,9 +258,9 @@ describe.skipIf(!REAL_REDIS_URL)('revocation subscriber after a reconnect', () =
       expect(await arrives(3000)).toBe(true);
     } finally {
       await stop();
-      redis.disconnect();
+      await closeRedis(redis);
       await admin.call('ACL', 'DELUSER', user);
-      admin.disconnect();
+      await closeRedis(admin);
       await deps.dispose();
     }
   });

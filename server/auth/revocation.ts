@@ -17,6 +17,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
+import { closeRedis, duplicateRedis } from '../redis.ts';
 import { type AccessClaims, CLOCK_TOLERANCE_SECONDS } from './tokens.ts';
 
 /**
@@ -245,8 +246,7 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
   // resubscribe is lost for good when the connection drops again before Redis confirms it,
   // or when that SUBSCRIBE fails (a flapping failover), and the connection then stays up
   // without a subscription, deaf until the next resync. A failed SUBSCRIBE here reconnects.
-  const subscriber = redis.duplicate({ lazyConnect: true, autoResubscribe: false });
-  subscriber.on('error', () => {}); // reconnects by itself
+  const subscriber = duplicateRedis(redis, log, { autoResubscribe: false });
   subscriber.on('message', (ch: string, message: string) => {
     if (ch !== channel) return;
     let events: RevocationEvent[];
@@ -290,6 +290,6 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
     clearInterval(timer);
     clearInterval(resync);
     list.setPublisher(undefined);
-    await subscriber.quit().catch(() => subscriber.disconnect());
+    await closeRedis(subscriber);
   };
 }

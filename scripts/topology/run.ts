@@ -10,11 +10,12 @@
 //   (d) the replica stopped → reads keep working
 //   (e) a revocation on host 1 refused on hosts 2 and 3 within 1 s
 //   (f) exactly one view refresh per tick across the hosts
-// Every component is a child process on 127.0.0.1 (free ports, one temporary directory),
-// stopped by PID at the end, also on failure or Ctrl-C. As root the run takes a network
-// namespace of its own (one for all the components: their own loopback, apart from the
-// machine's services); otherwise the machine's loopback. Report:
-// bench/results/topology-latest.{json,md}.
+// Every component is a child process (free ports, one temporary directory), stopped by PID
+// at the end, also on failure or Ctrl-C. As root the run takes a network namespace of its
+// own, apart from the machine's services, and gives each API host a namespace of its own
+// on a bridge (hostNetworks): the hosts reach PgBouncer, the replica, Redis and the
+// sentinels over it as separate machines would. Otherwise everything is on the machine's
+// loopback. Report: bench/results/topology-latest.{json,md}.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,7 +65,12 @@ const SKIPPED_EXIT_CODE = 3;
 
 interface ApiHost {
   name: string;
+  /** Its address: its own namespace's, or loopback. */
+  ip: string;
   port: number;
+  url: string;
+  /** The network namespace it runs in, when it has one of its own. */
+  netns?: string;
   proc?: ChildProcess;
   log: string;
 }
@@ -108,6 +114,8 @@ async function main() {
         const code = await new Promise<number | null>((resolve) => inner.once('exit', resolve));
         process.exitCode = code ?? 1;
       } finally {
+        // The hosts' namespaces too, should the inner run have died before deleting them.
+        for (const host of hostNamespaces(ns)) spawnSync('ip', ['netns', 'del', host]);
         spawnSync('ip', ['netns', 'del', ns]);
       }
       return;
@@ -115,14 +123,19 @@ async function main() {
   }
   const dir = mkdtempSync(join(tmpdir(), 'topology-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  // Inside its namespace, each API host gets one of its own (hostNetworks); the shared
+  // services listen on the bridge's address. Otherwise everything is on loopback.
+  const net = NETNS ? hostNetworks(NETNS) : undefined;
+  const address = net?.services ?? '127.0.0.1';
 
   // PostgreSQL primary + streaming replica, the database, migrations through PgBouncer.
-  const pair = await startPgPair();
+  const pair = await startPgPair({ address });
   cleanups.push(() => pair.stop());
   const admin = postgres(pair.primaryUrl('postgres'), { max: 1, onnotice: () => {} });
   await admin`CREATE DATABASE manas360`;
   await admin.end();
   const bouncer = await startPgBouncer({
+    address,
     target: pair.primaryUrl('manas360'),
     port: await freePort(),
     poolSize: 12,
@@ -137,14 +150,13 @@ async function main() {
   cleanups.push(() => primary.end());
 
   // Redis primary + replica + 3 sentinels.
-  const redis = await startSentinelSet();
+  const redis = await startSentinelSet({ address });
   cleanups.push(() => redis.stop());
 
   // Three API hosts, as production runs them.
   const env = {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'production',
-    HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     DATABASE_URL: bouncer.url,
     DATABASE_POOLER: 'transaction',
@@ -172,17 +184,32 @@ async function main() {
     METRICS_TOKEN,
   };
   const hosts: ApiHost[] = await Promise.all(
-    [1, 2, 3].map(async (i) => ({ name: `api${i}`, port: await freePort(), log: '' })),
+    [1, 2, 3].map(async (i) => {
+      const port = await freePort();
+      const ip = net?.hosts[i - 1] ?? '127.0.0.1';
+      return {
+        name: `api${i}`,
+        port,
+        ip,
+        url: `http://${ip}:${port}`,
+        netns: net?.namespaces[i - 1],
+        log: '',
+      };
+    }),
   );
   const startHost = async (h: ApiHost) => {
-    h.proc = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
-      env: { ...env, PORT: String(h.port) },
+    // `ip netns exec` runs node in the host's namespace under the same PID (exec, no fork),
+    // so the signals below reach the server itself.
+    const node = [process.execPath, '--import', 'tsx', 'server/index.ts'];
+    const [cmd, ...args] = h.netns ? ['ip', 'netns', 'exec', h.netns, ...node] : node;
+    h.proc = spawn(cmd!, args, {
+      env: { ...env, HOST: h.ip, PORT: String(h.port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     h.proc.stdout!.on('data', (d) => (h.log += d));
     h.proc.stderr!.on('data', (d) => (h.log += d));
     const started = performance.now();
-    while (!(await ok(`http://127.0.0.1:${h.port}/readyz`))) {
+    while (!(await ok(`${h.url}/readyz`))) {
       if (h.proc.exitCode !== null) throw new Error(`${h.name} exited:\n${h.log}`);
       if (performance.now() - started > 60_000) throw new Error(`${h.name} not ready in 60 s:\n${h.log}`);
       await sleep(200);
@@ -222,7 +249,7 @@ async function main() {
       '    option httpchk GET /readyz',
       '    http-check expect status 200',
       '    default-server inter 1s fall 2 rise 2',
-      ...hosts.map((h) => `    server ${h.name} 127.0.0.1:${h.port} check`),
+      ...hosts.map((h) => `    server ${h.name} ${h.ip}:${h.port} check`),
       '',
     ].join('\n'),
   );
@@ -443,7 +470,7 @@ async function main() {
     // 1 s apart): a host still reconnecting to the new primary answers logins 503 (the
     // limiter fails closed), and the balancer sends it nothing until then. Within the 10 s.
     const readyHost = async (h: ApiHost) => {
-      const readyz = () => ok(`http://127.0.0.1:${h.port}/readyz`);
+      const readyz = () => ok(`${h.url}/readyz`);
       while (performance.now() - from < 10_000) {
         if (await readyz()) {
           await sleep(1000);
@@ -456,7 +483,10 @@ async function main() {
     const ready = await Promise.all(hosts.map(readyHost));
     const allReady = (performance.now() - from) / 1000;
     hosts.forEach((h, i) => {
-      if (!ready[i]) console.log(`(c) ${h.name} not ready; its last log lines:\n${h.log.split('\n').slice(-15).join('\n')}`);
+      if (!ready[i])
+        console.log(
+          `(c) ${h.name} not ready; its last log lines:\n${h.log.split('\n').slice(-15).join('\n')}`,
+        );
     });
     // Limits still shared: 5 wrong passwords for one account spread over the 3 hosts, then
     // the right one on any host is refused (429) — the count lives on the new primary.
@@ -465,7 +495,7 @@ async function main() {
     const unexpected: string[] = [];
     for (let i = 0; i < 5; i++) {
       const h = hosts[i % hosts.length]!;
-      const r = await call(`http://127.0.0.1:${h.port}`, 'auth.login', undefined, {
+      const r = await call(h.url, 'auth.login', undefined, {
         email: target.email,
         password: 'a wrong password!',
       });
@@ -474,7 +504,7 @@ async function main() {
     }
     if (unexpected.length) console.log(`(c) unexpected answers:\n  ${unexpected.join('\n  ')}`);
     const blocked = (
-      await call(`http://127.0.0.1:${hosts[2]!.port}`, 'auth.login', undefined, {
+      await call(hosts[2]!.url, 'auth.login', undefined, {
         email: target.email,
         password: PASSWORD,
       })
@@ -524,15 +554,14 @@ async function main() {
     const [h1, h2, h3] = hosts as [ApiHost, ApiHost, ApiHost];
     const p = patients[0]!;
     const token = data<{ accessToken: string }>(
-      await call(`http://127.0.0.1:${h1.port}`, 'auth.login', undefined, {
+      await call(h1.url, 'auth.login', undefined, {
         email: p.email,
         password: PASSWORD,
       }),
     ).accessToken;
-    const me = (h: ApiHost) =>
-      call(`http://127.0.0.1:${h.port}`, 'auth.me', token, undefined, 'GET').then((r) => r.status);
+    const me = (h: ApiHost) => call(h.url, 'auth.me', token, undefined, 'GET').then((r) => r.status);
     const before = [await me(h2), await me(h3)];
-    const out = await call(`http://127.0.0.1:${h1.port}`, 'auth.logoutAll', token);
+    const out = await call(h1.url, 'auth.logoutAll', token);
     const from = performance.now();
     if (out.status !== 200)
       console.log(`(e) logoutAll on api1 answered ${out.status} ${out.text.slice(0, 300)}`);
@@ -563,7 +592,7 @@ async function main() {
       let winners = 0;
       let locked = 0;
       for (const h of hosts) {
-        const res = await fetch(`http://127.0.0.1:${h.port}/metrics`, {
+        const res = await fetch(`${h.url}/metrics`, {
           headers: { authorization: `Bearer ${METRICS_TOKEN}` },
         });
         if (!res.ok) throw new Error(`${h.name} /metrics answered ${res.status}`);
@@ -625,7 +654,7 @@ async function main() {
   const report = {
     at: new Date().toISOString(),
     variant: NETNS
-      ? `network namespace ${NETNS} of its own (one for all the hosts, its loopback)`
+      ? `network namespace ${NETNS} of its own; each API host in a namespace of its own (10.36.0.11-13), the services on the bridge (10.36.0.1)`
       : 'loopback of the machine (no network namespace: not root)',
     requests: total,
     logins: logins.length,
@@ -652,6 +681,42 @@ async function main() {
   );
   console.log(`${report.pass ? 'PASS' : 'FAIL'}: bench/results/topology-latest.{json,md}`);
   process.exitCode = report.pass ? 0 : 1;
+}
+
+/** The namespaces of the API hosts of the run in namespace `ns`. */
+function hostNamespaces(ns: string): string[] {
+  return [1, 2, 3].map((i) => `${ns}-api${i}`);
+}
+
+/**
+ * Three API hosts with a network namespace each, on a bridge in this (the run's) namespace:
+ * this namespace is 10.36.0.1 (HAProxy, PgBouncer, PostgreSQL, Redis and the sentinels
+ * listen there), the hosts are 10.36.0.11-13 and reach the services only over the bridge,
+ * as separate machines would. The namespaces are deleted at the end.
+ */
+function hostNetworks(ns: string): { services: string; hosts: string[]; namespaces: string[] } {
+  const ip = (...args: string[]) => {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  const services = '10.36.0.1';
+  ip('link', 'add', 'm360', 'type', 'bridge');
+  ip('addr', 'add', `${services}/24`, 'dev', 'm360');
+  ip('link', 'set', 'm360', 'up');
+  const namespaces = hostNamespaces(ns);
+  const hosts = namespaces.map((host, i) => {
+    const addr = `10.36.0.${11 + i}`;
+    ip('netns', 'add', host);
+    cleanups.push(() => spawnSync('ip', ['netns', 'del', host]));
+    ip('link', 'add', `m360-api${i + 1}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host);
+    ip('link', 'set', `m360-api${i + 1}`, 'master', 'm360');
+    ip('link', 'set', `m360-api${i + 1}`, 'up');
+    ip('-n', host, 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+    ip('-n', host, 'link', 'set', 'eth0', 'up');
+    ip('-n', host, 'link', 'set', 'lo', 'up');
+    return addr;
+  });
+  return { services, hosts, namespaces };
 }
 
 async function ok(url: string): Promise<boolean> {

@@ -1,10 +1,10 @@
 // Network helpers shared by the tests that start real servers (PgBouncer, Redis, PostgreSQL).
 import { connect } from 'node:net';
 
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-export function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on `host`:`port`. */
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
+    const s = connect(port, host);
     s.once('connect', () => {
       s.destroy();
       resolve(true);

@@ -34,7 +34,8 @@ export interface PgPair {
   stop(): void;
 }
 
-export async function startPgPair(): Promise<PgPair> {
+/** `address`: where both listen (default 127.0.0.1); clients on its subnet are trusted. */
+export async function startPgPair({ address = '127.0.0.1' }: { address?: string } = {}): Promise<PgPair> {
   if (!BIN) throw new Error('PostgreSQL server binaries are not installed');
   const dir = mkdtempSync(join(tmpdir(), 'pgpair-'));
   chmodSync(dir, 0o777);
@@ -42,13 +43,13 @@ export async function startPgPair(): Promise<PgPair> {
   const primaryDir = join(dir, 'primary');
   const replicaDir = join(dir, 'replica');
   const psql = (port: number, sql: string) =>
-    run('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-Atqc', sql]);
+    run('psql', ['-h', address, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-Atqc', sql]);
   run('initdb', ['-D', primaryDir, '-U', 'postgres', '--auth=trust', '-N']);
   writeFileSync(
     join(primaryDir, 'postgresql.auto.conf'),
     [
       `port = ${primaryPort}`,
-      "listen_addresses = '127.0.0.1'",
+      `listen_addresses = '${address}'`,
       `unix_socket_directories = '${dir}'`,
       'fsync = off',
       'wal_level = replica',
@@ -59,12 +60,12 @@ export async function startPgPair(): Promise<PgPair> {
   );
   writeFileSync(
     join(primaryDir, 'pg_hba.conf'),
-    'local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n',
+    'local all all trust\nhost all all samenet trust\nhost replication all samenet trust\n',
   );
   run('pg_ctl', ['-D', primaryDir, '-l', join(dir, 'primary.log'), '-w', 'start']);
   run('pg_basebackup', [
     '-h',
-    '127.0.0.1',
+    address,
     '-p',
     String(primaryPort),
     '-U',
@@ -78,7 +79,7 @@ export async function startPgPair(): Promise<PgPair> {
   // The replica's own port (it inherited the primary's settings; the last line wins).
   spawnSync('sh', ['-c', `echo "port = ${replicaPort}" >> '${join(replicaDir, 'postgresql.auto.conf')}'`]);
   run('pg_ctl', ['-D', replicaDir, '-l', join(dir, 'replica.log'), '-w', 'start']);
-  const url = (port: number, db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`;
+  const url = (port: number, db: string) => `postgres://postgres@${address}:${port}/${db}`;
   let stopped = false;
   return {
     primaryUrl: (db) => url(primaryPort, db),

@@ -21,6 +21,8 @@ export interface PgBouncerOptions {
   poolSize?: number;
   /** PgBouncer's ignore_startup_parameters (what an operator adds to get past the refusal). */
   ignoreStartupParameters?: string[];
+  /** The address it listens on (default 127.0.0.1). */
+  address?: string;
 }
 
 export interface PgBouncer {
@@ -32,6 +34,7 @@ export interface PgBouncer {
 export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer> {
   if (!BINARY) throw new Error('pgbouncer is not installed (apt-get install -y pgbouncer)');
   const target = new URL(opts.target);
+  const address = opts.address ?? '127.0.0.1';
   const db = target.pathname.slice(1);
   const user = decodeURIComponent(target.username) || 'postgres';
   const dir = mkdtempSync(join(tmpdir(), 'pgbouncer-'));
@@ -44,7 +47,7 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer>
       '[databases]',
       `${db} = host=${target.hostname} port=${target.port || 5432} dbname=${db}`,
       '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
+      `listen_addr = ${address}`,
       `listen_port = ${opts.port}`,
       'unix_socket_dir =',
       'auth_type = trust',
@@ -76,9 +79,9 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer>
     });
   for (let i = 0; i < 100; i++) {
     if (proc.exitCode !== null) break;
-    if (await canConnect(opts.port)) {
+    if (await canConnect(opts.port, address)) {
       const url = new URL(opts.target);
-      url.host = `127.0.0.1:${opts.port}`;
+      url.host = `${address}:${opts.port}`;
       return { url: url.toString(), stop };
     }
     await new Promise((r) => setTimeout(r, 50));

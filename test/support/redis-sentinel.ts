@@ -3,10 +3,10 @@
 // killPrimary() is the fault (SIGKILL); stop() kills what is left by PID.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep } from '../faults/support.ts';
+import { canConnect } from './net.ts';
 
 export const HAVE_SENTINEL = ['redis-server', 'redis-sentinel'].every((cmd) => {
   try {
@@ -30,7 +30,12 @@ export interface SentinelSet {
   stop(): Promise<void>;
 }
 
-export async function startSentinelSet(): Promise<SentinelSet> {
+/** `address`: where all five listen, and the address the sentinels give out (default 127.0.0.1). */
+export async function startSentinelSet({
+  address = '127.0.0.1',
+}: {
+  address?: string;
+} = {}): Promise<SentinelSet> {
   const dir = mkdtempSync(join(tmpdir(), 'sentinel-'));
   const password = 'redis-primary-password';
   const sentinelPassword = 'redis-sentinel-password';
@@ -45,7 +50,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
         '--port',
         String(port),
         '--bind',
-        '127.0.0.1',
+        address,
         '--save',
         '',
         '--appendonly',
@@ -64,19 +69,19 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     return proc;
   };
   const primary = server(primaryPort!, []);
-  await listening(primaryPort!);
-  server(replicaPort!, ['--replicaof', '127.0.0.1', String(primaryPort)]);
-  await listening(replicaPort!);
+  await listening(address, primaryPort!);
+  server(replicaPort!, ['--replicaof', address, String(primaryPort)]);
+  await listening(address, replicaPort!);
   for (const port of sentinelPorts) {
     const conf = join(dir, `sentinel-${port}.conf`);
     writeFileSync(
       conf,
       [
         `port ${port}`,
-        'bind 127.0.0.1',
+        `bind ${address}`,
         `dir ${dir}`,
         'sentinel resolve-hostnames no',
-        `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
+        `sentinel monitor ${MASTER_NAME} ${address} ${primaryPort} 2`,
         `sentinel auth-pass ${MASTER_NAME} ${password}`,
         `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
         `sentinel failover-timeout ${MASTER_NAME} 5000`,
@@ -87,11 +92,13 @@ export async function startSentinelSet(): Promise<SentinelSet> {
       ].join('\n'),
     );
     procs.push(spawn('redis-sentinel', [conf], { stdio: 'ignore' }));
-    await listening(port);
+    await listening(address, port);
   }
   // The sentinels have found the replica and each other before the test starts.
   for (let i = 0; i < 100; i++) {
     const out = spawnSync('redis-cli', [
+      '-h',
+      address,
       '-p',
       String(sentinelPorts[0]),
       '--no-auth-warning',
@@ -111,7 +118,7 @@ export async function startSentinelSet(): Promise<SentinelSet> {
     sentinelPorts,
     password,
     sentinelPassword,
-    sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
+    sentinels: sentinelPorts.map((p) => `${address}:${p}`).join(','),
     killPrimary: () => primary.kill('SIGKILL'),
     async stop() {
       await Promise.all(
@@ -129,18 +136,10 @@ export async function startSentinelSet(): Promise<SentinelSet> {
   };
 }
 
-async function listening(port: number): Promise<void> {
+async function listening(host: string, port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await canConnect(port, host)) return;
     await sleep(50);
   }
-  throw new Error(`nothing listens on port ${port}`);
+  throw new Error(`nothing listens on ${host}:${port}`);
 }

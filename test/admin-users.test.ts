@@ -5,7 +5,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countQueries, queryRows } from '../db/client.ts';
 import { countRow } from '../db/row.ts';
-import { listUsers } from '../server/domain/admin-users.ts';
+import { indexedFragment, listUsers } from '../server/domain/admin-users.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
@@ -168,6 +168,31 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
           expect(await pages(input, 2)).toEqual(sorted); // more than 2: the walk
           if (plan === 'premium') expect(sorted).toEqual([`${made[1]!.email} premium`]);
         }
+  });
+
+  it('a search with "@" asks the trigram indexes for the part up to the "@" and keeps whole matches only', async () => {
+    expect(indexedFragment('123456@bulk')).toBe('123456@');
+    expect(indexedFragment('a@gmail.com')).toBe('a@gmail.com'); // "a@" alone has no trigram
+    expect(indexedFragment('@gmail')).toBe('@gmail');
+    expect(indexedFragment('user 12')).toBe('user 12');
+    const tag = `at${Date.now().toString(36)}`;
+    const made = [];
+    for (let i = 0; i < 4; i++) made.push(await makeUser('patient', `${tag}.${i}`));
+    const [a, b, c, d] = made.map((u) => u.id);
+    const set = (id: string | undefined, email: string, name = 'Test User') =>
+      deps.db.execute(sql`UPDATE users SET email = ${email}, name = ${name} WHERE id = ${id}`);
+    await set(a, `m1.${tag}@example.com`);
+    await set(b, `xm1.${tag}@example.com`);
+    await set(c, `m1.${tag}@other.test`);
+    await set(d, `o1.${tag}@example.com`, `Mail m1.${tag}@example.com here`); // in the name only
+    const caller = await as(admin);
+    const ids = async (search: string) =>
+      (await caller.admin.users.list({ search, sort: 'email', order: 'asc' })).items.map((u) => u.id).sort();
+    expect(await ids(`M1.${tag.toUpperCase()}@EXAMPLE`)).toEqual([a, b, d].sort());
+    expect(await ids(`m1.${tag}@other`)).toEqual([c]);
+    expect(await ids(`m1.${tag}@`)).toEqual([a, b, c, d].sort());
+    expect(await ids(`m1.${tag}@nowhere`)).toEqual([]);
+    expect(await ids(`m1_${tag}@`)).toEqual([]); // "_" is no wildcard here either
   });
 
   it('shows a change in the list and in users.get at once (no view refresh), one query each', async () => {

@@ -6,6 +6,7 @@ import { countRow, num } from '../db/row.ts';
 import {
   MATERIALIZED_VIEWS,
   plans,
+  refreshedViews,
   roles,
   subscriptions,
   therapySessions,
@@ -126,6 +127,15 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
     await expect(
       database.db.execute(sql`SELECT * FROM refresh_materialized_view('users')`),
     ).rejects.toMatchObject({ cause: { code: 'P0001', message: 'unknown materialized view: users' } });
+  });
+
+  it('refreshes the views listed in refreshed_views, in their order: the same list as MATERIALIZED_VIEWS', async () => {
+    const listed = await database.db
+      .select({ name: refreshedViews.viewName })
+      .from(refreshedViews)
+      .orderBy(refreshedViews.position);
+    expect(listed.map((v) => v.name)).toEqual([...MATERIALIZED_VIEWS]);
+    expect((await refreshViews(database.db)).map((v) => v.name)).toEqual([...MATERIALIZED_VIEWS]);
   });
 
   it('rejects a duplicate email that differs only in case', async () => {

@@ -1,5 +1,6 @@
-// Materialized views (created by the custom migration migrations/0002_*.sql) and the
-// table in which refresh_materialized_views() records each refresh.
+// Materialized views (created by the custom migration migrations/0002_*.sql), the table
+// listing the views that refresh_materialized_views() refreshes, and the table in which it
+// records each refresh.
 import {
   bigint,
   doublePrecision,
@@ -64,6 +65,16 @@ export const viewRefreshStatus = pgTable('view_refresh_status', {
   changeSeq: bigint({ mode: 'number' }).notNull(),
 });
 
+/**
+ * The views the refresh functions refresh, in order (migration 0022): a new view is one row
+ * here (and its name in MATERIALIZED_VIEWS), not a new definition of the functions.
+ */
+export const refreshedViews = pgTable('refreshed_views', {
+  viewName: text().primaryKey(),
+  position: integer().notNull().unique(),
+});
+
+/** The rows of refreshed_views, in their order (test/foundation.test.ts compares them). */
 export const MATERIALIZED_VIEWS = [
   'mv_user_permissions',
   'mv_user_features',

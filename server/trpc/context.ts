@@ -27,6 +27,13 @@ export interface Context {
   resHeaders: Map<string, string>;
   /** The procedure calls of this request (deps.hooks.onProcedure adds each; its log line reads them). */
   calls: CallRecord[];
+  /**
+   * Whether results are checked against their procedure's .output() schema
+   * (server/trpc/init.ts deferOutputChecks): 'off' on /trpc by default, 'parse' for REST
+   * (tRPC's own check), 'strict' everywhere with OUTPUT_VALIDATION=all (the check, and no
+   * field the schema does not declare).
+   */
+  outputCheck: 'off' | 'parse' | 'strict';
 }
 
 /** The signed-in caller as an audited read records them: id, ip and request id. */
@@ -52,6 +59,8 @@ export function createContextInner(opts: {
     },
     resHeaders: new Map(),
     calls: [],
+    // (deps without a config: contexts tests build for the hooks alone)
+    outputCheck: opts.deps.config?.OUTPUT_VALIDATION === 'all' ? 'strict' : 'off',
   };
 }
 

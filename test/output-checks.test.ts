@@ -53,7 +53,7 @@ describe('output checks on demand', () => {
   });
 
   it('takes tRPC output middleware out of the chain, keeping _def.output for OpenAPI and types', () => {
-    const procedures = { ...testRouter._def.procedures, ...appRouter._def.procedures } as Record<
+    const procedures = { ...testRouter._def.procedures, ...appRouter._def.procedures } as unknown as Record<
       string,
       { _def: { output?: unknown; middlewares: Array<{ _type?: string }> } }
     >;

@@ -20,6 +20,7 @@ import { RequestLog } from './http/request-log.ts';
 import { registerRest } from './http/rest.ts';
 import { registerTrpc } from './http/trpc.ts';
 import { registerWebhooks } from './http/webhooks.ts';
+import { requestChildLogger } from './logging.ts';
 import type { AppDeps } from './services.ts';
 
 /** A Host header: a name (underscores allowed, as container names have them) or IPv4 address, or a bracketed IPv6 address, with an optional port. */
@@ -86,6 +87,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new RequestLog(),
+    // Each request's logger without pino's child() and its redaction of the bindings.
+    childLoggerFactory: (logger, bindings, opts) => requestChildLogger(logger, bindings, opts),
     bodyLimit: BODY_LIMIT_BYTES,
     // A tRPC batch names every procedure in one path segment ("a.b,c.d,..."); Fastify's
     // default of 100 characters answered 414 to a batch of six ordinary calls.

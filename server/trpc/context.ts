@@ -64,16 +64,31 @@ export function createContextInner(opts: {
   };
 }
 
+const WHITESPACE = /\s/;
+/** 'b', 'e', 'a', 'r', 'e', 'r' in either case (c | 0x20 lowers ASCII letters only). */
+const BEARER = [0x62, 0x65, 0x61, 0x72, 0x65, 0x72];
+
+/**
+ * The token of "Bearer <token>" (the scheme in any case, one space, no whitespace in the
+ * token: /^Bearer ([^\s]+)$/i), without the regular expression's match array and copy.
+ */
+export function bearerToken(authorization: string): string | undefined {
+  if (authorization.length < 8 || authorization.charCodeAt(6) !== 0x20) return undefined;
+  for (let i = 0; i < 6; i++) if ((authorization.charCodeAt(i) | 0x20) !== BEARER[i]) return undefined;
+  const token = authorization.slice(7);
+  return WHITESPACE.test(token) ? undefined : token;
+}
+
 /** Reads "Bearer <token>", verifies it and checks revocation. Never throws. */
 export async function authenticate(
   deps: AppDeps,
   authorization: string | undefined,
 ): Promise<{ auth: AccessClaims | null; authError: string | null }> {
   if (authorization === undefined || authorization === '') return { auth: null, authError: null };
-  const match = /^Bearer ([^\s]+)$/i.exec(authorization);
-  if (!match?.[1]) return { auth: null, authError: 'malformed authorization header' };
+  const token = bearerToken(authorization);
+  if (token === undefined) return { auth: null, authError: 'malformed authorization header' };
   try {
-    const claims = await deps.tokens.verify(match[1]);
+    const claims = await deps.tokens.verify(token);
     if (deps.revocations.isRevoked(claims)) return { auth: null, authError: 'revoked' };
     return { auth: claims, authError: null };
   } catch (err) {

@@ -20,6 +20,7 @@ import { RequestLog } from './http/request-log.ts';
 import { registerRest } from './http/rest.ts';
 import { registerTrpc } from './http/trpc.ts';
 import { registerWebhooks } from './http/webhooks.ts';
+import { requestChildLogger } from './logging.ts';
 import type { AppDeps } from './services.ts';
 
 /** A Host header: a name (underscores allowed, as container names have them) or IPv4 address, or a bracketed IPv6 address, with an optional port. */
@@ -86,6 +87,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     logController: new RequestLog(),
+    // Each request's logger without pino's child() and its redaction of the bindings.
+    childLoggerFactory: (logger, bindings, opts) => requestChildLogger(logger, bindings, opts),
     bodyLimit: BODY_LIMIT_BYTES,
     // A tRPC batch names every procedure in one path segment ("a.b,c.d,..."); Fastify's
     // default of 100 characters answered 414 to a batch of six ordinary calls.
@@ -133,13 +136,20 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   // sees as a stream of unknown size and compresses whatever its size. A complete answer
   // goes on as a Buffer instead, so both tRPC paths follow COMPRESS_THRESHOLD_BYTES.
   // Streams (jsonl batches, server-sent events) stay streams.
-  app.addHook('onSend', async (_req, reply, payload) => {
-    if (!(payload instanceof Response) || payload.body === null || isStreamed(payload)) return payload;
+  // (Hooks with a callback: the lean path's answers, already Buffers, make no promise here.)
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (!(payload instanceof Response) || payload.body === null || isStreamed(payload)) {
+      done(null, payload);
+      return;
+    }
     reply.code(payload.status);
     payload.headers.forEach((value, name) => {
       reply.header(name, value);
     });
-    return Buffer.from(await payload.arrayBuffer());
+    payload.arrayBuffer().then(
+      (body) => done(null, Buffer.from(body)),
+      (err: Error) => done(err),
+    );
   });
   await app.register(compress, {
     threshold: COMPRESS_THRESHOLD_BYTES,
@@ -152,11 +162,12 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   // an empty string under bodyLimit, and tRPC answers it as its adapter would.
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
-  app.addHook('onSend', async (req, reply) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     reply.header('x-request-id', req.id);
     // While draining, a keep-alive connection closes after its response: the client's
     // next request opens a new connection (to another instance once readiness says 503).
     if (app.draining) reply.header('connection', 'close');
+    done(null, payload);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   const ready = readinessCache(deps);

@@ -119,6 +119,10 @@ const variables = z.object({
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').max(512).optional(),
   // Which tRPC HTTP path serves /trpc: the lean one (server/http/lean.ts) or tRPC's adapter.
   TRPC_PATH: z.enum(['lean', 'official']).default('lean'),
+  // Where results are checked against their procedure's .output() schema: 'rest' (the /api
+  // answers the OpenAPI document describes) or 'all' (every call, /trpc too, and a result
+  // with a field the schema does not declare fails: the tests run so).
+  OUTPUT_VALIDATION: z.enum(['rest', 'all']).default('rest'),
   // The privacy notice users must have accepted (docs/decisions/privacy-rights.md); a new
   // value asks every user again.
   PRIVACY_NOTICE_VERSION: z

@@ -22,7 +22,7 @@ import { loadNotesCipher } from './crypto/notes.ts';
 import { noteCall } from './http/calls.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
-import { serializeError } from './logging.ts';
+import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
 import { createMetrics } from './metrics.ts';
 import { createPaymentProvider } from './payments/razorpay.ts';
 import { closeRedis, connectRedis, hasRedis } from './redis.ts';
@@ -58,8 +58,10 @@ export function createLogger(
     level: config.LOG_LEVEL,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { err: serializeError, error: serializeError },
+    // The request id of Fastify's per-request loggers (requestChildLogger).
+    mixin: requestIdMixin,
   };
-  return destination ? pino(options, destination) : pino(options);
+  return writesRequestId(destination ? pino(options, destination) : pino(options));
 }
 
 function prettyOnTerminal(): pino.DestinationStream | undefined {

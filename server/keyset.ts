@@ -2,7 +2,7 @@
 // the next page starts strictly after it, so pages stay fast and stable at any depth
 // (no OFFSET). The cursor is base64url JSON of the key values; a client treats it as opaque.
 
-import { type SQL, sql } from 'drizzle-orm';
+import { type Placeholder, type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { DATE_LIMIT, EARLIEST_DATE } from '../shared/inputs/common.ts';
 import { badRequest } from './domain/errors.ts';
@@ -90,7 +90,7 @@ export function toPage<Row, Item>(
 export function afterTimeCursor(
   time: AnyPgColumn,
   id: AnyPgColumn,
-  after: readonly [string, string],
+  after: readonly [string | Placeholder, string | Placeholder],
   order: 'desc' | 'asc' = 'desc',
 ): SQL {
   const op = order === 'desc' ? sql`<` : sql`>`;

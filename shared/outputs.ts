@@ -1,8 +1,10 @@
 // What the procedures served over REST (/api, server/http/rest.ts) return, as zod schemas:
-// their `.output()`, from which the OpenAPI document describes the responses. tRPC checks a
-// procedure's result against it (a field missing from here is dropped from the answer, on
-// /trpc too, and RouterOutputs follows these types). Dates are Date objects here; over REST
-// they travel as ISO 8601 strings (format date-time), over /trpc as superjson dates.
+// their `.output()`, from which the OpenAPI document describes the responses. A REST answer
+// is checked against it (a field missing from here is dropped); /trpc answers are not
+// (server/trpc/init.ts deferOutputChecks) — the tests run with OUTPUT_VALIDATION=all, where
+// every call is checked and a result with a field missing from here fails. RouterOutputs
+// follows these types. Dates are Date objects here; over REST they travel as ISO 8601
+// strings (format date-time), over /trpc as superjson dates.
 import { z } from 'zod';
 import { INSTRUMENTS } from './inputs/assessments.ts';
 

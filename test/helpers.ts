@@ -75,6 +75,9 @@ export function testConfig(env: Record<string, string> = {}) {
     PASSWORD_HASH_QUEUE: '10000',
     // Suites book many sessions for one patient; the cap has tests of its own.
     MAX_UPCOMING_BOOKINGS: '1000',
+    // Every call's result checked against its .output() schema, strictly: a field the schema
+    // does not declare fails the call (so /trpc, unchecked in production, answers the same).
+    OUTPUT_VALIDATION: 'all',
     ...env,
   });
 }

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hmacKeyRing } from '../server/auth/keys.ts';
 import { InvalidTokenError, TokenService } from '../server/auth/tokens.ts';
+import { bearerToken } from '../server/trpc/context.ts';
 import { SAMPLE_SUBJECT } from './fixtures/domain.ts';
 
 /** A TokenService whose key lookups (one per signature check) are counted. */
@@ -48,11 +49,53 @@ describe('verified-token cache', () => {
     expect(lookups()).toBe(2);
   });
 
+  it("never serves a cached token's claims to another token with the same signature", async () => {
+    const { service, lookups } = countingService();
+    const { token } = await service.sign(SAMPLE_SUBJECT, randomUUID());
+    await service.verify(token);
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, role: 'admin' })).toString('base64url')}.${signature}`;
+    await expect(service.verify(forged)).rejects.toBeInstanceOf(InvalidTokenError);
+    expect(lookups()).toBe(2);
+    // The genuine token is still cached.
+    expect((await service.verify(token)).role).toBe(SAMPLE_SUBJECT.role);
+    expect(lookups()).toBe(2);
+  });
+
   it('verifies every time when the cache is off', async () => {
     const { service, lookups } = countingService(0);
     const { token } = await service.sign(SAMPLE_SUBJECT, randomUUID());
     await service.verify(token);
     await service.verify(token);
     expect(lookups()).toBe(2);
+  });
+});
+
+describe('Authorization header', () => {
+  it('reads the token as /^Bearer ([^\\s]+)$/i does', () => {
+    const samples = [
+      'Bearer abc.def.ghi',
+      'bearer abc',
+      'BEARER abc',
+      'BeArEr a',
+      'Bearer ',
+      'Bearer',
+      'Bearer  abc',
+      'Bearer abc def',
+      'Bearer abc\t',
+      'Bearer abc\u00a0',
+      'Bearer\tabc',
+      'Basic abc',
+      'Bearerabc',
+      'xBearer abc',
+      'Bearer abc\n',
+      'Bearer \u2028abc',
+      'Bearer ÿ',
+      'Bearer é.ü',
+      '',
+    ];
+    for (const header of samples)
+      expect([header, bearerToken(header)]).toEqual([header, /^Bearer ([^\s]+)$/i.exec(header)?.[1]]);
   });
 });

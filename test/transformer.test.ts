@@ -49,8 +49,12 @@ describe('results serializer', () => {
   it('writes exactly what superjson writes, for 5,000 generated JSON-and-Date values', () => {
     for (let seed = 1; seed <= 5000; seed++) {
       const v = value(rng(seed), 0);
+      const before = wire(v);
       const fast = serializeResult(v);
       const reference = superjson.serialize(v as never);
+      // The same object superjson gives (Dates as ISO strings), and the result left as it was.
+      expect(fast).toEqual(reference);
+      expect(wire(v)).toBe(before);
       if (wire(fast) !== wire(reference))
         expect({ seed, fast: wire(fast) }).toEqual({ seed, fast: wire(reference) });
       expect(superjson.deserialize(JSON.parse(wire(fast)))).toEqual(v);
@@ -77,6 +81,18 @@ describe('results serializer', () => {
       })(),
     ];
     for (const v of special) expect(wire(serializeResult(v))).toBe(wire(superjson.serialize(v as never)));
+  });
+
+  it('copies only the way to each Date, never the result itself', () => {
+    const shared = { tags: ['a'] };
+    const rows = [{ at: new Date(0), shared }, { n: 1 }];
+    const result = { rows, total: 2 };
+    const out = serializeResult(result) as { json: { rows: Array<{ at: unknown; shared: unknown }> } };
+    expect(out.json.rows[0]!.at).toBe('1970-01-01T00:00:00.000Z');
+    expect(rows[0]!.at).toBeInstanceOf(Date);
+    expect(out.json.rows[0]!.shared).toBe(shared);
+    expect(out.json.rows[1]).toBe(rows[1]);
+    expect(out.json).not.toBe(result);
   });
 
   it('sends a result without Dates as plain JSON (no meta)', () => {

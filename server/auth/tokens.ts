@@ -60,8 +60,16 @@ export interface TokenServiceOptions {
   cacheSize?: number;
 }
 
+/**
+ * The verified-token cache's key: the signature segment. Hashing a ~700-character string for
+ * a Map costs ~1.5 µs, and every request's header is a new string; the ~86 characters of
+ * an EdDSA signature cost a tenth of that. An entry is used only for the very same token
+ * (compared whole), so two tokens sharing a signature segment only evict each other.
+ */
+const cacheKey = (token: string) => token.slice(token.lastIndexOf('.') + 1);
+
 export class TokenService {
-  private readonly cache = new Map<string, AccessClaims>();
+  private readonly cache = new Map<string, { token: string; claims: AccessClaims }>();
   private readonly inflight = new Map<string, Promise<AccessClaims>>();
   /** Verified-token cache hits and misses (read by the benchmark and metrics). */
   readonly cacheStats = { hits: 0, misses: 0 };
@@ -123,13 +131,14 @@ export class TokenService {
   async verify(token: string): Promise<AccessClaims> {
     if (token.length > MAX_TOKEN_BYTES) throw new InvalidTokenError('too large');
     const nowSeconds = Date.now() / 1000;
-    const cached = this.cache.get(token);
-    if (cached) {
-      if (cached.exp + CLOCK_TOLERANCE_SECONDS > nowSeconds) {
+    const key = cacheKey(token);
+    const cached = this.cache.get(key);
+    if (cached?.token === token) {
+      if (cached.claims.exp + CLOCK_TOLERANCE_SECONDS > nowSeconds) {
         this.cacheStats.hits += 1;
-        return cached;
+        return cached.claims;
       }
-      this.cache.delete(token);
+      this.cache.delete(key);
     }
     this.cacheStats.misses += 1;
     // Concurrent requests with the same fresh token share one signature check.
@@ -161,8 +170,10 @@ export class TokenService {
       throw new InvalidTokenError('issued in the future');
     if (this.cacheSize > 0) {
       // Bounded: drop the oldest entry (Map keeps insertion order).
-      if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(token, claims);
+      const key = cacheKey(token);
+      if (this.cache.size >= this.cacheSize && !this.cache.has(key))
+        this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, { token, claims });
     }
     return claims;
   }

@@ -5,6 +5,7 @@
 // alert is open, is attached to it).
 import { and, desc, eq, type SQL, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
+import { prepared } from '../../db/prepared.ts';
 import { idRow } from '../../db/row.ts';
 import { assessments } from '../../db/schema/index.ts';
 import type {
@@ -73,13 +74,22 @@ export async function submitAssessment(db: Db, userId: string, input: SubmitAsse
   return { id: row!.id, instrument: input.instrument, score, severity, crisis };
 }
 
-/** One SELECT on the (user_id, created_at desc, id desc) index. */
-export async function assessmentHistory(db: Db, userId: string, input: AssessmentHistoryInput) {
-  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
-  const where: SQL[] = [eq(assessments.userId, userId)];
-  if (input.instrument) where.push(eq(assessments.instrument, input.instrument));
-  if (after) where.push(afterTimeCursor(assessments.createdAt, assessments.id, after));
-  const rows = await db
+/**
+ * A page of a user's assessments: one SELECT on the (user_id, created_at desc, id desc)
+ * index, built once per shape (with or without the instrument filter and the cursor) and
+ * prepared: the same statement text as building it at each call, without the building.
+ */
+const historyPage = (instrument: boolean, cursor: boolean) => (db: Db) => {
+  const where: SQL[] = [eq(assessments.userId, sql.placeholder('userId'))];
+  if (instrument) where.push(eq(assessments.instrument, sql.placeholder('instrument')));
+  if (cursor)
+    where.push(
+      afterTimeCursor(assessments.createdAt, assessments.id, [
+        sql.placeholder('afterAt'),
+        sql.placeholder('afterId'),
+      ]),
+    );
+  return db
     .select({
       id: assessments.id,
       instrument: assessments.instrument,
@@ -93,6 +103,23 @@ export async function assessmentHistory(db: Db, userId: string, input: Assessmen
     .from(assessments)
     .where(and(...where))
     .orderBy(desc(assessments.createdAt), desc(assessments.id))
-    .limit(input.limit + 1);
+    .limit(sql.placeholder('limit'))
+    .prepare('assessments_history');
+};
+
+export async function assessmentHistory(db: Db, userId: string, input: AssessmentHistoryInput) {
+  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
+  const instrument = Boolean(input.instrument);
+  const rows = await prepared(
+    db,
+    `assessments_history:${instrument}:${after !== undefined}`,
+    historyPage(instrument, after !== undefined),
+  ).execute({
+    userId,
+    instrument: input.instrument,
+    afterAt: after?.[0],
+    afterId: after?.[1],
+    limit: input.limit + 1,
+  });
   return timePage(rows, input.limit);
 }

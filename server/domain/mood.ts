@@ -14,17 +14,11 @@ const entryColumns = {
   createdAt: moodEntries.createdAt,
 };
 
-/** One INSERT. */
-export async function logMood(db: Db, userId: string, input: LogMoodInput) {
-  const [entry] = await db
-    .insert(moodEntries)
-    .values({ userId, score: input.score, note: input.note ?? null, tags: input.tags ?? [] })
-    .returning(entryColumns);
-  return entry!;
-}
-
 const p = {
   userId: sql.placeholder('userId'),
+  score: sql.placeholder('score'),
+  note: sql.placeholder('note'),
+  tags: sql.placeholder('tags'),
   from: sql.placeholder('from'),
   to: sql.placeholder('to'),
   afterAt: sql.placeholder('afterAt'),
@@ -52,6 +46,25 @@ const moodPage = (db: Db) =>
     .orderBy(desc(moodEntries.createdAt), desc(moodEntries.id))
     .limit(p.limit)
     .prepare('mood_list');
+
+/** One INSERT, prepared (a hot write). */
+const moodInsert = (db: Db) =>
+  db
+    .insert(moodEntries)
+    .values({ userId: p.userId, score: p.score, note: p.note, tags: p.tags })
+    .returning(entryColumns)
+    .prepare('mood_log');
+
+export async function logMood(db: Db, userId: string, input: LogMoodInput) {
+  const [entry] = await prepared(db, 'mood_log', moodInsert).execute({
+    userId,
+    score: input.score,
+    note: input.note ?? null,
+    // Encoded at execution by the column, as a value given to .values() is (a text[] literal).
+    tags: input.tags ?? [],
+  });
+  return entry!;
+}
 
 export async function listMood(db: Db, userId: string, input: ListMoodInput) {
   const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);

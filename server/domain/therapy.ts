@@ -16,6 +16,7 @@ import { and, asc, desc, eq, gt, gte, lt, ne, or, type SQL, sql } from 'drizzle-
 import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { type Db, findPgError, queryRows, uniqueViolation } from '../../db/client.ts';
+import { prepared } from '../../db/prepared.ts';
 import { date } from '../../db/row.ts';
 import { roles, therapistProfiles, therapySessions, users } from '../../db/schema/index.ts';
 import type {
@@ -140,14 +141,23 @@ export async function cancelSession(db: Db, userId: string, sessionId: string) {
 const patient = alias(users, 'patient');
 const therapist = alias(users, 'therapist');
 
-/** Sessions the caller takes part in (as patient or therapist), newest first. One SELECT. */
-export async function mySessions(db: Db, userId: string, input: MySessionsInput) {
-  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
+/**
+ * Sessions the caller takes part in (as patient or therapist), newest first. One SELECT,
+ * built once per shape (upcoming only or not, a cursor or not) and prepared: the same
+ * statement text as building it at each call, without the building.
+ */
+const sessionsPage = (upcoming: boolean, cursor: boolean) => (db: Db) => {
+  const userId = sql.placeholder('userId');
   const where: SQL[] = [or(eq(therapySessions.patientId, userId), eq(therapySessions.therapistId, userId))!];
-  if (input.upcoming)
-    where.push(eq(therapySessions.status, 'booked'), gt(therapySessions.startsAt, sql`now()`));
-  if (after) where.push(afterTimeCursor(therapySessions.startsAt, therapySessions.id, after));
-  const rows = await db
+  if (upcoming) where.push(eq(therapySessions.status, 'booked'), gt(therapySessions.startsAt, sql`now()`));
+  if (cursor)
+    where.push(
+      afterTimeCursor(therapySessions.startsAt, therapySessions.id, [
+        sql.placeholder('afterAt'),
+        sql.placeholder('afterId'),
+      ]),
+    );
+  return db
     .select({
       ...sessionColumns,
       patientName: patient.name,
@@ -159,7 +169,18 @@ export async function mySessions(db: Db, userId: string, input: MySessionsInput)
     .innerJoin(therapist, eq(therapist.id, therapySessions.therapistId))
     .where(and(...where))
     .orderBy(desc(therapySessions.startsAt), desc(therapySessions.id))
-    .limit(input.limit + 1);
+    .limit(sql.placeholder('limit'))
+    .prepare('therapy_mine');
+};
+
+export async function mySessions(db: Db, userId: string, input: MySessionsInput) {
+  const after = decodeCursor(input.cursor, ['timestamp', 'uuid']);
+  const upcoming = Boolean(input.upcoming);
+  const rows = await prepared(
+    db,
+    `therapy_mine:${upcoming}:${after !== undefined}`,
+    sessionsPage(upcoming, after !== undefined),
+  ).execute({ userId, afterAt: after?.[0], afterId: after?.[1], limit: input.limit + 1 });
   return timePage(rows, input.limit);
 }
 

@@ -3,13 +3,14 @@
 // with `sessions.manage` (therapists) may set those.
 import { eq, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { prepared } from '../../db/prepared.ts';
 import { roles, therapistProfiles, users } from '../../db/schema/index.ts';
 import type { UpdateProfileInput } from '../../shared/inputs/users.ts';
 import { EXPIRED_TOKEN_MESSAGE, unauthorized } from './errors.ts';
 
-/** The profile of one user, with the therapist fields when there are any. One query. */
-export async function getProfile(db: Db, userId: string) {
-  const [row] = await db
+/** The profile of one user, with the therapist fields: one SELECT, prepared (a hot read). */
+const profileRow = (db: Db) =>
+  db
     .select({
       id: users.id,
       email: users.email,
@@ -32,7 +33,12 @@ export async function getProfile(db: Db, userId: string) {
     .from(users)
     .innerJoin(roles, eq(roles.id, users.roleId))
     .leftJoin(therapistProfiles, eq(therapistProfiles.userId, users.id))
-    .where(sql`${users.id} = ${userId} AND ${users.deletedAt} IS NULL`);
+    .where(sql`${users.id} = ${sql.placeholder('userId')} AND ${users.deletedAt} IS NULL`)
+    .prepare('users_profile');
+
+/** The profile of one user, with the therapist fields when there are any. One query. */
+export async function getProfile(db: Db, userId: string) {
+  const [row] = await prepared(db, 'users_profile', profileRow).execute({ userId });
   // Only ever the caller's own row: its absence means the token outlived its user.
   if (!row) throw unauthorized(EXPIRED_TOKEN_MESSAGE);
   return row;

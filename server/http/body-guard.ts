@@ -32,7 +32,16 @@ export function bodyGuard(req: FastifyRequest, reply: FastifyReply, done: HookHa
   done(refusal);
 }
 
-/** A 413 found while reading (a chunked body past the limit): the rest is not read either. */
-export async function closeAfterOversizeBody(_req: FastifyRequest, reply: FastifyReply): Promise<void> {
+/**
+ * A 413 found while reading (a chunked body past the limit): the rest is not read either.
+ * (An onSend hook with a callback: no promise per response.)
+ */
+export function closeAfterOversizeBody(
+  _req: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (err: Error | null, payload: unknown) => void,
+): void {
   if (reply.statusCode === 413) reply.header('connection', 'close');
+  done(null, payload);
 }

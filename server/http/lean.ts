@@ -3,9 +3,11 @@
 // Request/Response, Headers, AbortSignal and web streams for every call — about 300 µs
 // of CPU per request on this machine. (It does parse the URL as tRPC does, a few µs, so
 // the query reads the same: see searchParamsOf.) It calls procedures with tRPC's public
-// `callTRPCProcedure`, shapes errors with `getErrorShape`, picks the status with
-// `getHTTPStatusCode` and serializes with `transformTRPCResponse`, so error formatting,
-// middlewares, superjson and statuses are tRPC's own. What it does not serve
+// tRPC's procedure-call steps (invokeProcedure: callProcedure's checks, then each
+// middleware level as callRecursive makes it), shapes errors with `getErrorShape`, picks the
+// status with `getHTTPStatusCode` and serializes with the router's transformer as
+// `transformTRPCResponse` does, so error formatting, middlewares, superjson and statuses
+// are tRPC's own. What it does not serve
 // (subscriptions, streaming `trpc-accept: application/jsonl`, non-JSON bodies, HEAD and
 // other methods, connectionParams) goes to the official adapter: see canServeLean.
 // docs/decisions/lean-request-path.md explains the choice and what was measured.
@@ -18,9 +20,9 @@ import {
   type inferRouterContext,
   TRPCError,
   type TRPCProcedureType,
-  transformTRPCResponse,
 } from '@trpc/server';
 import { getHTTPStatusCode } from '@trpc/server/http';
+import { type GetRawInputFn, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface LeanErrorInfo<TContext> {
@@ -106,6 +108,85 @@ function isStreamLike(value: unknown): boolean {
     (Symbol.asyncIterator in value || typeof (value as { subscribe?: unknown }).subscribe === 'function')
   );
 }
+
+/** A procedure's definition as tRPC's caller runs it (procedure._def is the object its caller closes over). */
+interface ProcedureDef {
+  type: TRPCProcedureType;
+  meta: unknown;
+  middlewares: Array<(opts: MiddlewareOptions) => Promise<MiddlewareResult>>;
+  caller?: unknown;
+}
+interface CallOptions {
+  router: AnyTRPCRouter;
+  path: string;
+  type: TRPCProcedureType;
+  ctx: unknown;
+  getRawInput: GetRawInputFn;
+  input?: unknown;
+  signal: AbortSignal | undefined;
+  batchIndex: number;
+}
+interface MiddlewareOptions extends CallOptions {
+  meta: unknown;
+  next(opts?: { ctx?: object; input?: unknown; getRawInput?: GetRawInputFn }): Promise<MiddlewareResult>;
+}
+type MiddlewareResult =
+  | { ok: true; data: unknown; marker: unknown }
+  | { ok: false; error: TRPCError; marker: unknown };
+
+/**
+ * One middleware level, exactly as tRPC's callRecursive builds it (@trpc/server 11.25.2:
+ * the options of the call plus meta, input and next; next's options override ctx (merged),
+ * input and getRawInput; a throw becomes an error result), but with the language's object
+ * spread: tRPC's build copies these objects with a helper that defines each key with
+ * Object.defineProperty (_objectSpread2), ~13 % of a 0-query call's CPU on the lean path.
+ */
+async function callRecursive(index: number, def: ProcedureDef, opts: CallOptions): Promise<MiddlewareResult> {
+  try {
+    const middleware = def.middlewares[index]!;
+    return await middleware({
+      ...opts,
+      meta: def.meta,
+      input: opts.input,
+      next(nextOpts) {
+        return callRecursive(index + 1, def, {
+          ...opts,
+          ctx: nextOpts?.ctx ? { ...(opts.ctx as object), ...nextOpts.ctx } : opts.ctx,
+          input: nextOpts && 'input' in nextOpts ? nextOpts.input : opts.input,
+          getRawInput: nextOpts?.getRawInput ?? opts.getRawInput,
+        });
+      },
+    });
+  } catch (cause) {
+    return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker };
+  }
+}
+
+/**
+ * What callTRPCProcedure does once the procedure is found and its type checked: tRPC's
+ * procedure caller (createProcedureCaller) with the level above. A procedure with an
+ * experimental caller goes to tRPC itself.
+ */
+async function invokeProcedure(proc: AnyTRPCProcedure, opts: CallOptions): Promise<unknown> {
+  const def = proc._def as unknown as ProcedureDef;
+  if (def.caller !== undefined || !Array.isArray(def.middlewares)) return callTRPCProcedure(opts);
+  const result = await callRecursive(0, def, opts);
+  if (!result)
+    throw new TRPCError({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: 'No result from middlewares - did you forget to `return next()`?',
+    });
+  if (!result.ok) throw result.error;
+  return result.data;
+}
+
+/** transformTRPCResponse for one item of the lean path's answers ({ result: { data } } or { error }). */
+function wireItem(serialize: (value: unknown) => unknown, item: Item): Item {
+  return 'error' in item
+    ? { error: serialize(item.error) }
+    : { result: { data: serialize(item.result.data) } };
+}
+type Item = { result: { data: unknown } } | { error: unknown };
 
 /**
  * Serves one request, or returns false (having sent nothing) when it must go to the
@@ -204,7 +285,7 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
           });
         }
         if (ctxError) throw ctxError;
-        const data = await callTRPCProcedure({
+        const data = await invokeProcedure(proc, {
           router,
           path,
           type,
@@ -231,7 +312,7 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
         ? [await call(paths[0]!, procs[0]!, 0)]
         : await Promise.all(paths.map((p, i) => call(p, procs[i]!, i)));
     const errors: TRPCError[] = [];
-    const items = outcomes.map((o, i) => {
+    const items = outcomes.map((o, i): Item => {
       if ('data' in o) return { result: { data: o.data } };
       errors[i] = o.error;
       return {
@@ -268,8 +349,11 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
     const extra = opts.responseHeaders(ctx);
     if (extra) for (const [k, v] of extra) headers[k.toLowerCase()] = v;
   }
+  const serialize = config.transformer.output.serialize;
   const json = JSON.stringify(
-    transformTRPCResponse(config, body as Parameters<typeof transformTRPCResponse>[1]),
+    Array.isArray(body)
+      ? body.map((item: Item) => wireItem(serialize, item))
+      : wireItem(serialize, body as Item),
   );
   // A Buffer, so Fastify sends the content-type as set (a string would gain "; charset=utf-8").
   await reply.code(status).headers(headers).send(Buffer.from(json));

@@ -150,6 +150,8 @@ function describeErrors<T extends { components?: { schemas?: Record<string, unkn
 
 async function answer(deps: AppDeps, procedure: RestProcedure, req: FastifyRequest, reply: FastifyReply) {
   const ctx = await contextFor(deps, req);
+  // The answer REST documents: the result checked against the procedure's .output() schema.
+  if (ctx.outputCheck === 'off') ctx.outputCheck = 'parse';
   const fromQuery = procedure.openapi.method === 'GET';
   const raw = fromQuery ? req.query : req.body;
   let input: unknown;

@@ -27,6 +27,13 @@ export interface Context {
   resHeaders: Map<string, string>;
   /** The procedure calls of this request (deps.hooks.onProcedure adds each; its log line reads them). */
   calls: CallRecord[];
+  /**
+   * Whether results are checked against their procedure's .output() schema
+   * (server/trpc/init.ts deferOutputChecks): 'off' on /trpc by default, 'parse' for REST
+   * (tRPC's own check), 'strict' everywhere with OUTPUT_VALIDATION=all (the check, and no
+   * field the schema does not declare).
+   */
+  outputCheck: 'off' | 'parse' | 'strict';
 }
 
 /** The signed-in caller as an audited read records them: id, ip and request id. */
@@ -52,7 +59,24 @@ export function createContextInner(opts: {
     },
     resHeaders: new Map(),
     calls: [],
+    // (deps without a config: contexts tests build for the hooks alone)
+    outputCheck: opts.deps.config?.OUTPUT_VALIDATION === 'all' ? 'strict' : 'off',
   };
+}
+
+const WHITESPACE = /\s/;
+/** 'b', 'e', 'a', 'r', 'e', 'r' in either case (c | 0x20 lowers ASCII letters only). */
+const BEARER = [0x62, 0x65, 0x61, 0x72, 0x65, 0x72];
+
+/**
+ * The token of "Bearer <token>" (the scheme in any case, one space, no whitespace in the
+ * token: /^Bearer ([^\s]+)$/i), without the regular expression's match array and copy.
+ */
+export function bearerToken(authorization: string): string | undefined {
+  if (authorization.length < 8 || authorization.charCodeAt(6) !== 0x20) return undefined;
+  for (let i = 0; i < 6; i++) if ((authorization.charCodeAt(i) | 0x20) !== BEARER[i]) return undefined;
+  const token = authorization.slice(7);
+  return WHITESPACE.test(token) ? undefined : token;
 }
 
 /** Reads "Bearer <token>", verifies it and checks revocation. Never throws. */
@@ -61,10 +85,10 @@ export async function authenticate(
   authorization: string | undefined,
 ): Promise<{ auth: AccessClaims | null; authError: string | null }> {
   if (authorization === undefined || authorization === '') return { auth: null, authError: null };
-  const match = /^Bearer ([^\s]+)$/i.exec(authorization);
-  if (!match?.[1]) return { auth: null, authError: 'malformed authorization header' };
+  const token = bearerToken(authorization);
+  if (token === undefined) return { auth: null, authError: 'malformed authorization header' };
   try {
-    const claims = await deps.tokens.verify(match[1]);
+    const claims = await deps.tokens.verify(token);
     if (deps.revocations.isRevoked(claims)) return { auth: null, authError: 'revoked' };
     return { auth: claims, authError: null };
   } catch (err) {

@@ -1,7 +1,8 @@
 // The wire transformer: superjson, with a lighter serializer for results. Results here are
 // JSON values plus Dates; for those the output is exactly superjson's (`{ json, meta }`,
 // Dates as ISO strings with their paths in meta.values), computed by one walk that only
-// records where the Dates are — JSON.stringify writes a Date as the same ISO string. Any
+// records where the Dates are, and a copy with the Dates as their ISO strings along the way
+// to them (withIsoDates: as superjson's json holds them, and cheaper to stringify). Any
 // other value superjson has a rule for (undefined, NaN, -0, bigint, Map, Set, class
 // instances, invalid dates, keys superjson refuses) goes to superjson itself, so what a
 // client decodes is always what superjson would have given it.
@@ -64,12 +65,48 @@ function walk(value: unknown): Walked {
   return inner;
 }
 
+/**
+ * `value` with its Dates as their ISO strings (what superjson's json holds), copying only the
+ * objects and arrays on the way to a Date. JSON.stringify writes a Date the same way, but
+ * through its slow path for the whole value (Date.prototype.toJSON): ~1.3 µs more for
+ * auth.me's answer, ~7 µs for a 20-row page. Called on values walk() accepted (plain
+ * objects, arrays, valid Dates).
+ */
+function withIsoDates(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item !== 'object' || item === null) continue;
+      const copy = withIsoDates(item);
+      if (copy !== item) {
+        out ??= value.slice();
+        out[i] = copy;
+      }
+    }
+    return out ?? value;
+  }
+  if (typeof value !== 'object' || value === null) return value;
+  let out: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (typeof item !== 'object' || item === null) continue;
+    const copy = withIsoDates(item);
+    if (copy !== item) {
+      out ??= { ...value };
+      out[key] = copy;
+    }
+  }
+  return out ?? value;
+}
+
 /** superjson.serialize's output for JSON values and Dates, without its general walker. */
 export function serializeResult(value: unknown): { json: unknown; meta?: unknown } {
   const w = walk(value);
   if (w === UNSUPPORTED) return superjson.serialize(value as never);
   if (w === undefined) return { json: value };
-  return { json: value, meta: { values: w === DATE ? ['Date'] : w, v: 1 } };
+  return { json: withIsoDates(value), meta: { values: w === DATE ? ['Date'] : w, v: 1 } };
 }
 
 /** Inputs are decoded by superjson; results are encoded by serializeResult. */

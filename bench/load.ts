@@ -1,7 +1,9 @@
 // The load generator (a child process of bench/run.ts, pinned to its own core): drives one
 // URL with autocannon, rotating through the bench users' bearer tokens, and prints one
 // JSON line: requests/s, latency percentiles (p50/p95/p99 from every response), errors.
+// A fixed rate is an open loop of its own (fixedRate), not autocannon's overallRate.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { MIX, type MixData, mixRequest } from './mix.ts';
 
@@ -47,13 +49,16 @@ async function main() {
   // autocannon pre-builds each request; every connection cycles through all of them. The
   // mix builds each request as it is sent (weighted random procedure, fresh bodies).
   const mix = spec.mixFile ? (JSON.parse(readFileSync(spec.mixFile, 'utf8')) as MixData) : undefined;
-  const requests = mix
-    ? [mixedRequest(mix, perProcedure)]
-    : (tokens.length ? tokens : [undefined]).map((t) => ({
-        method: spec.method ?? 'GET',
-        ...(spec.body ? { body: spec.body } : {}),
-        headers: t ? { ...base, authorization: `Bearer ${t}` } : base,
-      }));
+  const plain = (tokens.length ? tokens : [undefined]).map((t) => ({
+    method: spec.method ?? 'GET',
+    ...(spec.body ? { body: spec.body } : {}),
+    headers: t ? { ...base, authorization: `Bearer ${t}` } : base,
+  }));
+  const requests = mix ? [mixedRequest(mix, perProcedure)] : plain;
+  if (spec.rate && !mix) {
+    process.stdout.write(`${JSON.stringify(await fixedRate(spec, spec.rate, plain))}\n`);
+    return;
+  }
   const latencies: number[] = [];
   let done!: (r: autocannon.Result) => void;
   let fail!: (e: unknown) => void;
@@ -96,6 +101,90 @@ async function main() {
     ...(spec.mixFile ? { perProcedure } : {}),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/**
+ * `rate` requests a second for the run's duration, each sent at its scheduled time whether or
+ * not earlier ones have been answered (an open loop, as users arrive), over at most
+ * `connections` keep-alive sockets; a request waits for a free one when all are busy. Latency
+ * counts from the scheduled time, so a server that falls behind shows it in full (no
+ * coordinated omission). autocannon's overallRate lets each connection send its share at
+ * the start of every second: 50 requests at once, a burst the latency then measures.
+ */
+async function fixedRate(
+  spec: LoadSpec,
+  rate: number,
+  requests: Array<{ method: string; body?: string; headers: Record<string, string> }>,
+): Promise<LoadResult> {
+  const url = new URL(spec.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: spec.connections });
+  const interval = 1000 / rate;
+  const total = Math.round(rate * spec.durationSeconds);
+  const latencies = new Float64Array(total);
+  let answered = 0;
+  let errors = 0;
+  let non2xx = 0;
+  let sent = 0;
+  let open = 0;
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const settled = () => {
+      open -= 1;
+      if (sent === total && open === 0) resolve();
+    };
+    const send = (scheduled: number, r: (typeof requests)[number]) => {
+      open += 1;
+      const req = request(
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname + url.search,
+          method: r.method,
+          headers: r.headers,
+          timeout: 10_000,
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => {
+            latencies[answered++] = performance.now() - scheduled;
+            if (!res.statusCode || res.statusCode < 200 || res.statusCode > 299) non2xx += 1;
+            settled();
+          });
+        },
+      );
+      req.once('timeout', () => req.destroy(new Error('timeout')));
+      req.once('error', () => {
+        errors += 1;
+        settled();
+      });
+      req.end(r.body);
+    };
+    const tick = () => {
+      const now = performance.now();
+      while (sent < total && start + sent * interval <= now) {
+        send(start + sent * interval, requests[sent % requests.length]!);
+        sent += 1;
+      }
+      if (sent < total) setTimeout(tick, Math.max(0, start + sent * interval - performance.now()));
+    };
+    tick();
+  });
+  agent.destroy();
+  const durationSeconds = (performance.now() - start) / 1000;
+  const sorted = latencies.slice(0, answered).sort();
+  return {
+    requests: answered,
+    durationSeconds,
+    rps: answered / durationSeconds,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: sorted.length ? sorted[sorted.length - 1]! : 0,
+    errors,
+    non2xx,
+    errorRate: total > 0 ? (non2xx + errors) / total : 0,
+  };
 }
 
 /** One autocannon request that becomes a weighted-random procedure call each time it is sent. */

@@ -272,6 +272,16 @@ const SCENARIOS: Record<ServerKind, Scenario[]> = {
       rate: Number(args['latency-rate']),
     },
     {
+      // The shape of the product's hot reads, which are prepared (users.profile,
+      // assessments.history, therapists.list, therapy.mine, mood.log).
+      id: 'lean-typical-prepared-at-rate',
+      label: `typical (2 prepared queries) at a fixed ${args['latency-rate']} req/s`,
+      procedure: 'bench.typicalPrepared',
+      path: '/bench/trpc/typicalPrepared',
+      auth: true,
+      rate: Number(args['latency-rate']),
+    },
+    {
       id: 'lean-mixed',
       label: 'mixed workload (capacity plan Scenario 2: 14 procedures by weight)',
       procedure: 'mix',

@@ -19,7 +19,7 @@ import { type MixData, prepareMixData } from './mix.ts';
 import { backendCpu, backendCpuDelta } from './pg-cpu.ts';
 import { type ProfileEntry, topSelfTime } from './profile.ts';
 import { renderReport } from './report.ts';
-import { type BenchUser, ensureDatabase, ensureUsers, sampleUsers } from './seed.ts';
+import { type BenchUser, ensureDatabase, ensureUsers, sampleUsers, vacuum } from './seed.ts';
 import { startBenchServer } from './spawn.ts';
 
 const { values: args } = parseArgs({
@@ -80,6 +80,9 @@ const DB_NAME = 'manas360_bench';
 log(`database: ${BASE_URL.replace(/\/\/[^@/]*@/, '//***@')} → ${DB_NAME}`);
 const dbUrl = await ensureDatabase(BASE_URL, DB_NAME);
 await ensureUsers(dbUrl, USERS, log);
+log(
+  `VACUUM (ANALYZE) of the bench database (autovacuum is ${(await vacuum(dbUrl)) ? 'on' : 'OFF on this server'})`,
+);
 const jwk = await generatePrivateJwk();
 const JWT_PRIVATE_KEYS = JSON.stringify({ keys: [jwk] });
 const tokens = new TokenService({

@@ -97,6 +97,24 @@ export async function seedUsers(url: string, n: number, moodPerUser = 5): Promis
   }
 }
 
+/**
+ * VACUUM (ANALYZE) of the bench database before a run, as autovacuum keeps a production one:
+ * the visibility map makes counts index-only scans, and the dead rows earlier runs' writes
+ * left (bookings, refresh rotations) are gone. Some machines run PostgreSQL with autovacuum
+ * off (this one does); without this, each run would measure a database decayed by the runs
+ * before it. Returns whether autovacuum is on.
+ */
+export async function vacuum(url: string): Promise<boolean> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql`VACUUM (ANALYZE)`;
+    const [row] = await sql`SELECT current_setting('autovacuum') = 'on' AS on`;
+    return row!.on as boolean;
+  } finally {
+    await sql.end();
+  }
+}
+
 /** At least n bench users in the database. */
 export async function ensureUsers(url: string, n: number, log: (m: string) => void): Promise<void> {
   const have = await userCount(url);

@@ -22,6 +22,9 @@ const PASSWORD = 'correct horse battery';
 let seq = 0;
 const email = () => `rev.${Date.now().toString(36)}.${seq++}@example.com`;
 const claimsOn = async (deps: AppDeps, token: string) => (await authenticate(deps, `Bearer ${token}`)).auth;
+/** A new patient registered through `deps` (a fresh email each time). */
+const register = (deps: AppDeps, name = 'A') =>
+  callerFor(deps).auth.register({ email: email(), password: PASSWORD, name, acceptPrivacyNotice: NOTICE });
 
 describe('RevocationList', () => {
   const user = '11111111-1111-4111-8111-111111111111';
@@ -61,18 +64,8 @@ describe.each(DB_KINDS)('revocation state on %s', (kind) => {
 
   it('is reloaded from Postgres at start: user bumps and revoked sessions of the last token lifetime', async () => {
     const anon = callerFor(deps);
-    const a = await anon.auth.register({
-      email: email(),
-      password: PASSWORD,
-      name: 'A',
-      acceptPrivacyNotice: NOTICE,
-    });
-    const b = await anon.auth.register({
-      email: email(),
-      password: PASSWORD,
-      name: 'B',
-      acceptPrivacyNotice: NOTICE,
-    });
+    const a = await register(deps);
+    const b = await register(deps, 'B');
     const aClaims = (await claimsOn(deps, a.accessToken))!;
     const bClaims = (await claimsOn(deps, b.accessToken))!;
     await callerFor(deps, aClaims).auth.logoutAll();
@@ -91,12 +84,7 @@ describe.each(DB_KINDS)('revocation state on %s', (kind) => {
   });
 
   it('checks revocation per request from memory only', async () => {
-    const a = await callerFor(deps).auth.register({
-      email: email(),
-      password: PASSWORD,
-      name: 'A',
-      acceptPrivacyNotice: NOTICE,
-    });
+    const a = await register(deps);
     const { result, queries } = await countQueries(() => claimsOn(deps, a.accessToken));
     expect(result?.sub).toBe(a.user.id);
     expect(queries).toBe(0);
@@ -130,12 +118,7 @@ describe.each(DB_KINDS)(
       'after %s: refused past TTL + leeway, and the entry is pruned later',
       async (how) => {
         const anon = callerFor(deps);
-        const a = await anon.auth.register({
-          email: email(),
-          password: PASSWORD,
-          name: 'A',
-          acceptPrivacyNotice: NOTICE,
-        });
+        const a = await register(deps);
         const claims = (await claimsOn(deps, a.accessToken))!;
         if (how === 'logout') await anon.auth.logout({ refreshToken: a.refreshToken });
         else await callerFor(deps, claims).auth.logoutAll();
@@ -159,12 +142,7 @@ describe.each(DB_KINDS)(
 
     it('a fresh instance loading from Postgres also refuses the token within the leeway', async () => {
       const anon = callerFor(deps);
-      const a = await anon.auth.register({
-        email: email(),
-        password: PASSWORD,
-        name: 'A',
-        acceptPrivacyNotice: NOTICE,
-      });
+      const a = await register(deps);
       const claims = (await claimsOn(deps, a.accessToken))!;
       await anon.auth.logout({ refreshToken: a.refreshToken });
       const fresh = new RevocationList();
@@ -190,12 +168,7 @@ describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
       resyncIntervalMs: 100,
     });
     try {
-      const a = await callerFor(deps).auth.register({
-        email: email(),
-        password: PASSWORD,
-        name: 'A',
-        acceptPrivacyNotice: NOTICE,
-      });
+      const a = await register(deps);
       const claims = (await claimsOn(deps, a.accessToken))!;
       expect(list.isRevoked(claims)).toBe(false);
       // Revoked in Postgres only: no message is published to this list's channel.

@@ -273,8 +273,12 @@ describe.each(DB_KINDS)('mood and assessments on %s', (kind) => {
     it("pages the caller's assessments newest first, filtered by instrument, one query each", async () => {
       const user = await createUser(deps.db);
       const caller = callerFor(deps, user.claims);
-      for (let i = 0; i < 5; i++)
+      for (let i = 0; i < 5; i++) {
         await caller.assessments.submit({ instrument: 'GAD7', answers: [i % 4, 0, 0, 0, 0, 0, 0] });
+        // Each its own created_at: two submissions in the same clock tick (PGlite's clock is
+        // coarse) tie, and a tie is ordered by id, which is random.
+        await new Promise((r) => setTimeout(r, 5));
+      }
       await caller.assessments.submit({ instrument: 'PHQ9', answers: [1, 0, 0, 0, 0, 0, 0, 0, 0] });
       const { result: page1, queries } = await measure(() =>
         caller.assessments.history({ instrument: 'GAD7', limit: 3 }),

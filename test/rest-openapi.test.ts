@@ -213,9 +213,14 @@ describe('REST (/api) and its OpenAPI document', () => {
     for (const asset of ['/docs/swagger-ui-bundle.js', '/docs/swagger-ui.css', '/docs/init.js']) {
       const res = await fetch(`${server.url}${asset}`);
       expect(res.status, asset).toBe(200);
+      // Read to the end: an unread 1.5 MB bundle keeps its response in flight (backpressure),
+      // and the server's close() then waits for it.
+      await res.arrayBuffer();
     }
     expect(await (await fetch(`${server.url}/docs/init.js`)).text()).toContain("url: '/openapi.json'");
     // Only the renderer's files: nothing else of the package directory.
-    expect((await fetch(`${server.url}/docs/package.json`)).status).toBe(404);
+    const missing = await fetch(`${server.url}/docs/package.json`);
+    expect(missing.status).toBe(404);
+    await missing.arrayBuffer();
   });
 });

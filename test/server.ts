@@ -70,7 +70,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     async close() {
       if (closed) return;
       closed = true;
-      await app.close();
+      // A response a test left unread stays in flight and close() would wait for it for
+      // ever: the tests are over, so their connections end now.
+      const closing = app.close();
+      app.server.closeAllConnections();
+      await closing;
       await deps.dispose();
     },
   };

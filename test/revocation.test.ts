@@ -3,6 +3,7 @@
 // reach B within a second (the measured delay is printed).
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { countQueries, createDatabase } from '../db/client.ts';
 import {
@@ -22,6 +23,23 @@ const PASSWORD = 'correct horse battery';
 let seq = 0;
 const email = () => `rev.${Date.now().toString(36)}.${seq++}@example.com`;
 const claimsOn = async (deps: AppDeps, token: string) => (await authenticate(deps, `Bearer ${token}`)).auth;
+/** `list` kept in sync with Postgres and the Redis channel, as an instance of `deps` keeps its own. */
+const syncOver = (
+  deps: AppDeps,
+  redis: Redis,
+  list: RevocationList,
+  channel: string,
+  resyncIntervalMs: number,
+) =>
+  startRevocationSync({
+    list,
+    db: deps.db,
+    accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
+    log: deps.log,
+    redis,
+    channel,
+    resyncIntervalMs,
+  });
 /** A new patient registered through `deps` (a fresh email each time). */
 const register = (deps: AppDeps, name = 'A') =>
   callerFor(deps).auth.register({ email: email(), password: PASSWORD, name, acceptPrivacyNotice: NOTICE });
@@ -158,15 +176,7 @@ describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
     const deps = await createTestDeps('pglite');
     const redis = await connectRedis(REAL_REDIS_URL!);
     const list = new RevocationList();
-    const stop = await startRevocationSync({
-      list,
-      db: deps.db,
-      accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
-      log: deps.log,
-      redis,
-      channel: `test:resync:${randomBytes(4).toString('hex')}`,
-      resyncIntervalMs: 100,
-    });
+    const stop = await syncOver(deps, redis, list, `test:resync:${randomBytes(4).toString('hex')}`, 100);
     try {
       const a = await register(deps);
       const claims = (await claimsOn(deps, a.accessToken))!;
@@ -203,15 +213,7 @@ describe.skipIf(!REAL_REDIS_URL)('revocation subscriber after a reconnect', () =
     const redis = await connectRedis(url.toString());
     const list = new RevocationList();
     const channel = `test:resubscribe:${randomBytes(4).toString('hex')}`;
-    const stop = await startRevocationSync({
-      list,
-      db: deps.db,
-      accessTtlSeconds: deps.config.ACCESS_TOKEN_TTL_SECONDS,
-      log: deps.log,
-      redis,
-      channel,
-      resyncIntervalMs: 600_000,
-    });
+    const stop = await syncOver(deps, redis, list, channel, 600_000);
     const sid = () => crypto.randomUUID();
     const arrives = async (ms: number) => {
       const deadline = Date.now() + ms;

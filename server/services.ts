@@ -10,6 +10,7 @@ import type { RevocationList } from './auth/revocation.ts';
 import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
+import type { DownloadBudget } from './limits/downloads.ts';
 import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
@@ -40,8 +41,10 @@ export interface AppDeps {
   loginLimiter: LoginLimiter;
   /** Bounds concurrent password hashing per IP and per process (server/limits/hashing.ts). */
   hashGate: HashGate;
-  /** Product limits (one export an hour, API-key exchanges): server/limits. */
+  /** Product limits (one export an hour, reports, API-key exchanges): server/limits. */
   quotas: Quotas;
+  /** Open downloads per user and process, their backpressure and idle timeout (server/limits/downloads.ts). */
+  downloads: DownloadBudget;
   /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
   payments: PaymentProvider | undefined;
   /** Prometheus registry and recorders (server/metrics.ts). */

@@ -5,13 +5,14 @@
 // the Bearer token, the same .meta policy, input validation, rate limits and audit. It
 // pulls the first chunk before answering, so a refusal (401, 403, 400, 429) is a proper
 // status with tRPC's error body; after that the chunks stream as they are read, page by
-// page. A failure mid-stream aborts the response (no final chunk), so a client never takes
+// page, within the download budget (server/limits/downloads.ts: open downloads per user
+// and process, backpressure down to the keyset cursor, an idle timeout). A failure mid-stream aborts the response (no final chunk), so a client never takes
 // a truncated file for a complete one.
-import { Readable } from 'node:stream';
 import { getErrorShape, getTRPCErrorFromUnknown } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../domain/errors.ts';
+import { DownloadIdleError, type DownloadSlot } from '../limits/downloads.ts';
 import { appRouter } from '../routers/index.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from '../trpc/context.ts';
@@ -85,18 +86,23 @@ async function serve(
   });
   let chunks: AsyncIterator<string>;
   let first: IteratorResult<string>;
+  // The download budget (server/limits/downloads.ts): a slot per user and process, released
+  // when the body ends in any way. An anonymous call takes none: the procedure refuses it.
+  let slot: DownloadSlot | undefined;
   try {
+    if (ctx.auth) slot = deps.downloads.acquire(ctx.auth.sub);
     chunks = (await call(createCaller(ctx)))[Symbol.asyncIterator]();
     first = await chunks.next();
   } catch (cause) {
+    slot?.release();
     return refuse(deps, reply, ctx, path, input, cause);
   }
-  async function* rest() {
-    if (!first.done) yield first.value;
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
-  }
-  const body = Readable.from(rest());
-  body.on('error', (err) => deps.log.error({ err, path, reqId: req.id }, 'download failed mid-stream'));
+  const body = deps.downloads.body(first.done ? undefined : first.value, chunks, slot ?? { release() {} });
+  body.on('error', (err) =>
+    err instanceof DownloadIdleError
+      ? deps.log.info({ path, reqId: req.id }, 'download dropped: the reader was idle')
+      : deps.log.error({ err, path, reqId: req.id }, 'download failed mid-stream'),
+  );
   return reply
     .type(file.type)
     .header('content-disposition', `attachment; filename="${file.name}"`)

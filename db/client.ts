@@ -84,6 +84,11 @@ export interface DatabaseOptions {
   dataDir?: string | undefined;
   /** In-memory PGlite (tests). Ignored when url is set. */
   memory?: boolean;
+  /**
+   * PGlite only: start from this dump of a data directory (Database.dumpDataDir) instead of
+   * an empty cluster (tests load one migrated template rather than migrating every file).
+   */
+  loadDataDir?: Blob | undefined;
   poolMax?: number;
   applicationName?: string;
   /** Longest wait for a pooled connection before PoolBusyError (default 1000 ms). */
@@ -269,6 +274,8 @@ export interface Database {
   close(): Promise<void>;
   /** The postgres.js client (undefined on PGlite): pool stats, LISTEN, raw admin work. */
   pg?: postgres.Sql;
+  /** PGlite only: the whole data directory as a gzipped tarball (DatabaseOptions.loadDataDir). */
+  dumpDataDir?(): Promise<Blob>;
 }
 
 export function postgresOptions(
@@ -426,14 +433,18 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     releaseLock = acquireEmbeddedLock(root);
   }
   try {
-    return await openPglite(dataDir, releaseLock);
+    return await openPglite(dataDir, releaseLock, opts.loadDataDir);
   } catch (err) {
     releaseLock();
     throw err;
   }
 }
 
-async function openPglite(dataDir: string | undefined, releaseLock: () => void): Promise<Database> {
+async function openPglite(
+  dataDir: string | undefined,
+  releaseLock: () => void,
+  loadDataDir: Blob | undefined,
+): Promise<Database> {
   // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
   const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all(
     [
@@ -449,7 +460,7 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
     );
   });
   // pg_trgm: the admin user list's substring search (migrations create the extension).
-  const client = new PGlite({ dataDir, extensions: { pg_trgm } });
+  const client = new PGlite({ dataDir, extensions: { pg_trgm }, ...(loadDataDir ? { loadDataDir } : {}) });
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
     db,
@@ -462,6 +473,7 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
     async ping() {
       await client.query('select 1');
     },
+    dumpDataDir: () => client.dumpDataDir('gzip'),
     async close() {
       if (!client.closed) await client.close();
       releaseLock();

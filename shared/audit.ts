@@ -24,6 +24,8 @@ export const AUDIT_ACTIONS = [
   'subscriptions.paymentApplied',
   'subscriptions.paymentFailed',
   'subscriptions.paymentUnapplied',
+  'subscriptions.paymentRefunded',
+  'subscriptions.paymentDisputed',
   'privacy.acceptNotice',
   'privacy.deleteAccount',
   'privacy.deleteAccountFailed',

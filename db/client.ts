@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -269,6 +270,8 @@ export interface Database {
   close(): Promise<void>;
   /** The postgres.js client (undefined on PGlite): pool stats, LISTEN, raw admin work. */
   pg?: postgres.Sql;
+  /** The embedded PGlite client (undefined on PostgreSQL): the job queue's connection. */
+  pglite?: PGlite;
 }
 
 export function postgresOptions(
@@ -454,6 +457,7 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
   return {
     db,
     kind: 'pglite',
+    pglite: client,
     async migrate() {
       await migratePglite(drizzlePglite({ client, casing: 'snake_case' }), {
         migrationsFolder: MIGRATIONS_FOLDER,

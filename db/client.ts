@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -276,6 +277,8 @@ export interface Database {
   pg?: postgres.Sql;
   /** PGlite only: the whole data directory as a gzipped tarball (DatabaseOptions.loadDataDir). */
   dumpDataDir?(): Promise<Blob>;
+  /** The embedded PGlite client (undefined on PostgreSQL): the job queue's connection. */
+  pglite?: PGlite;
 }
 
 export function postgresOptions(
@@ -465,6 +468,7 @@ async function openPglite(
   return {
     db,
     kind: 'pglite',
+    pglite: client,
     async migrate() {
       await migratePglite(drizzlePglite({ client, casing: 'snake_case' }), {
         migrationsFolder: MIGRATIONS_FOLDER,

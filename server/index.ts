@@ -11,6 +11,7 @@ import { gracefulShutdown } from './http/shutdown.ts';
 import { JobRunner } from './jobs/index.ts';
 import { startQueueWorkers } from './jobs/workers.ts';
 import { rootCauseMessage } from './logging.ts';
+import { installProcessFaultPolicy } from './process-faults.ts';
 
 function configOrExit(): Config {
   try {
@@ -46,6 +47,13 @@ if (config.WORKERS > 1 && cluster.isPrimary) {
     deps.closers.unshift(await startQueueWorkers(deps));
   }
   const shutdown = gracefulShutdown(app, deps);
+  // A dependency's error nothing handled never ends the process; a bug's exception drains
+  // it and exits 1 for the supervisor (server/process-faults.ts, docs/operations.md).
+  installProcessFaultPolicy({
+    log: deps.log,
+    registry: deps.metrics.registry,
+    shutdown: (reason) => void shutdown(reason, 1),
+  });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -113,6 +113,16 @@ export function createMetrics(sources: MetricSources): Metrics {
       for (const p of pools) this.inc({ pool: p.name }, p.timeouts);
     },
   });
+  new Counter({
+    name: 'db_call_deadline_timeouts_total',
+    help: 'Requests answered 503 after waiting DATABASE_CALL_TIMEOUT_MS for a statement or transaction',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of pools) this.inc({ pool: p.name }, p.deadlines);
+    },
+  });
   const jobRuns = new Counter({
     name: 'job_runs_total',
     help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_done, skipped_running, failed)',

@@ -9,13 +9,8 @@ import type { AccessClaims } from '../server/auth/tokens.ts';
 import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
 import { type Context, createContextInner } from '../server/trpc/context.ts';
-import {
-  createCallerFactory,
-  deferOutputChecks,
-  protectedProcedure,
-  publicProcedure,
-  router,
-} from '../server/trpc/init.ts';
+import { createCallerFactory, protectedProcedure, publicProcedure, router } from '../server/trpc/init.ts';
+import { deferOutputChecks } from '../server/trpc/invoke.ts';
 
 const output = z.object({ id: z.string(), at: z.date() });
 const at = new Date('2026-01-02T03:04:05.000Z');

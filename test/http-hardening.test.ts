@@ -455,12 +455,15 @@ describe.each(TRPC_PATHS)('request bodies on the %s tRPC path', (trpcPath) => {
       });
     // A HEAD or jsonl request goes to tRPC's own adapter on both paths: it builds a URL from Host.
     const plans = '/trpc/subscriptions.plans';
-    for (const host of ['a b', 'user@host', '[::1', 'host:99999', 'exa mple.com:80'])
+    // Bracketed but not an IPv6 address: the URL parser refuses them too.
+    for (const host of ['a b', 'user@host', '[::1', 'host:99999', 'exa mple.com:80', '[1::2::3]', '[1.2.3.4]', '[:]'])
       expect([host, await get(host, plans)]).toEqual([host, 400]);
     for (const host of [
       'localhost',
       `127.0.0.1:${port}`,
       '[::1]:3000',
+      '[2001:db8::7]',
+      '[::ffff:127.0.0.1]:3000',
       'api_internal:3000',
       'api.example.com.',
     ])

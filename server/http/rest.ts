@@ -152,6 +152,7 @@ function mediaType(req: FastifyRequest): string | undefined {
 /** A POST's input: its JSON body (no body: no input), as /trpc reads one. */
 function bodyInput(req: FastifyRequest): unknown {
   const body = req.body as string | undefined;
+  // (tRPC's httpLink sends no body for an undefined input; an empty body is none.)
   if (body === undefined || body === '') return undefined;
   if (mediaType(req) !== 'application/json')
     throw new TRPCError({
@@ -160,7 +161,7 @@ function bodyInput(req: FastifyRequest): unknown {
     });
   try {
     const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
-    return text.trim() === '' ? undefined : JSON.parse(text);
+    return JSON.parse(text);
   } catch (cause) {
     throw new TRPCError({
       code: 'BAD_REQUEST',
@@ -236,7 +237,7 @@ function refused(
 function wrongMethod(procedure: RestProcedure, req: FastifyRequest, reply: FastifyReply) {
   const error = new TRPCError({
     code: 'METHOD_NOT_SUPPORTED',
-    message: `${req.method} is not allowed here: use ${procedure.openapi.method}`,
+    message: `Unsupported ${req.method}-request to ${procedure.type} procedure at path "${procedure.path}"`,
   });
   const shape = errorShapeOf(appRouter, {
     error,

@@ -25,7 +25,7 @@ const t = initTRPC
     transformer,
     // Never put stack traces in responses, in any environment.
     isDev: false,
-    errorFormatter({ shape, error }) {
+    errorFormatter({ shape, error, input }) {
       const cause = error.cause;
       const data: typeof shape.data & AppErrorData = { ...shape.data };
       if (cause instanceof DomainError && cause.details) Object.assign(data, cause.details);
@@ -37,7 +37,7 @@ const t = initTRPC
         error.code === 'INTERNAL_SERVER_ERROR'
           ? GENERIC_ERROR_MESSAGE
           : data.zodError && cause instanceof ZodError
-            ? inputErrorMessage(cause)
+            ? inputErrorMessage(cause, input)
             : shape.message;
       return { ...shape, message, data };
     },

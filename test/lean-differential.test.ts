@@ -351,7 +351,7 @@ describe('lean and official paths answer random requests alike', () => {
       const enterprise = (await anon.auth.login.mutate(ENTERPRISE)).accessToken;
       servers[trpcPath] = { server, token: accessToken, enterprise };
     }
-  });
+  }, 240_000); // two servers and five password hashes each: slow on a loaded machine
   afterAll(async () => {
     for (const s of Object.values(servers)) await s.server.close();
   });

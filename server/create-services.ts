@@ -19,7 +19,6 @@ import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
-import { noteCall } from './http/calls.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
@@ -203,10 +202,7 @@ export async function createDeps(
     log,
     hooks: {
       beforeProcedure: limits.beforeProcedure,
-      onProcedure(report) {
-        metrics.procedure(report);
-        noteCall(report);
-      },
+      onProcedure: (report) => metrics.procedure(report),
     },
     closers,
   };

@@ -19,6 +19,7 @@ import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
+import { JobQueue } from './jobs/queue.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
@@ -136,6 +137,7 @@ export async function createDeps(
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
     replicas: () => reads?.states ?? [],
+    queues: () => queue.figures(),
   });
   // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
   const reads = database.replicas?.length
@@ -169,6 +171,10 @@ export async function createDeps(
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
   const limits = createRateLimits(config, redis);
+  // The queue (producer and maintenance) in every process; its workers start apart
+  // (server/jobs/workers.ts). It stops before the database closes.
+  const queue = await JobQueue.start(config, database, log);
+  closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
   if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
@@ -190,6 +196,7 @@ export async function createDeps(
     }),
     quotas: limits.quotas,
     payments: createPaymentProvider(config),
+    queue,
     metrics,
     log,
     hooks: {

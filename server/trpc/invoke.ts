@@ -471,7 +471,7 @@ export async function observed<P, R extends CallResult>(
 
 /**
  * Authentication, consent to the current privacy notice, and the policy of
- * .meta({ permission, feature, fieldPermissions }), from the token's claims alone (zero
+ * .meta({ apiKey, permission, feature, fieldPermissions }), from the token's claims alone (zero
  * queries). Returns the caller's claims.
  */
 export async function authorized(
@@ -484,6 +484,7 @@ export async function authorized(
   const notice = ctx.deps.config.PRIVACY_NOTICE_VERSION;
   if (auth.privacyNotice !== notice && !meta?.beforeConsent)
     throw forbidden('privacy_notice_required', notice);
+  if (auth.apiKey && !apiKeyMay(meta, auth)) throw forbidden('api_key_not_allowed');
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))
@@ -498,6 +499,15 @@ export async function authorized(
         throw forbidden('missing_permission', permission);
   }
   return auth;
+}
+
+/** Whether a token that descends from an API key may call the procedure (Meta['apiKey']). */
+function apiKeyMay(meta: Meta | undefined, auth: AccessClaims): boolean {
+  const rule = meta?.apiKey;
+  if (rule === 'never') return false;
+  if (rule === 'any') return true;
+  if (rule) return rule.some((p) => auth.permissions.includes(p));
+  return meta?.permission !== undefined;
 }
 
 function fieldGiven(input: unknown, field: string): boolean {

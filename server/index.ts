@@ -10,6 +10,10 @@ import { createDeps, createLogger } from './create-services.ts';
 import { gracefulShutdown } from './http/shutdown.ts';
 import { JobRunner } from './jobs/index.ts';
 import { rootCauseMessage } from './logging.ts';
+import { nodeVersionWarning, startupInfo, startupLines } from './startup.ts';
+
+const nodeWarning = nodeVersionWarning();
+if (nodeWarning) console.warn(nodeWarning);
 
 function configOrExit(): Config {
   try {
@@ -43,5 +47,11 @@ if (config.WORKERS > 1 && cluster.isPrimary) {
   const shutdown = gracefulShutdown(app, deps);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  await app.listen({ port: config.PORT, host: config.HOST });
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  // Where to go next: one JSON line in production, readable lines otherwise (once per host).
+  if (!cluster.isWorker || cluster.worker?.id === 1) {
+    const info = startupInfo(config, address);
+    if (config.NODE_ENV === 'production') deps.log.info(info, 'ready');
+    else console.log(startupLines(info).join('\n'));
+  }
 }

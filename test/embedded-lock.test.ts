@@ -109,6 +109,11 @@ describe('one process per embedded database', () => {
     server = run('server/index.ts', envFor(dataDir, port));
     await waitReady(url, server);
     const pid = server.child.pid!;
+    // It says where to go next (server/startup.ts): the API, /docs, /admin, the database, seeding.
+    const started = server;
+    await expect.poll(() => started.output(), { timeout: 30_000 }).toContain(`MANAS360 API ready at ${url}`);
+    for (const part of [`${url}/docs`, `${url}/admin`, join(dataDir, 'pglite'), 'npm run db:seed'])
+      expect(server.output()).toContain(part);
     expect(
       (await call(url, 'auth.register', { ...USER, name: 'Lock User', acceptPrivacyNotice: NOTICE })).status,
     ).toBe(200);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOME_LINKS } from '../server/http/home.ts';
 import { browsableUrl, nodeVersionWarning, startupInfo, startupLines } from '../server/startup.ts';
 import { startTestServer, type TestServer } from './server.ts';
+import { scaled } from './support/load.ts';
 
 describe('the start-up message', () => {
   it('names the API, /docs, /admin, the embedded database and how to seed it', () => {
@@ -49,7 +50,7 @@ describe('the start-up message', () => {
     const run = spawnSync(oldNode!, ['--import', 'tsx', 'server/index.ts'], {
       env: { PATH: process.env.PATH, NODE_ENV: 'production' }, // stops at the configuration
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: scaled(120_000),
     });
     expect(run.status).toBe(1);
     expect(run.stderr.split('\n')[0]).toMatch(

@@ -1,6 +1,6 @@
-// The HTTP server: tRPC at /trpc, REST at /api with its OpenAPI document (/openapi.json,
-// /docs: server/http/rest.ts), health (/healthz), readiness (/readyz: the database; Redis
-// reported, cached 1 s), Prometheus
+// The HTTP server: an index of links at / (server/http/home.ts), tRPC at /trpc, REST at /api
+// with its OpenAPI document (/openapi.json, /docs: server/http/rest.ts), health (/healthz),
+// readiness (/readyz: the database; Redis reported, cached 1 s), Prometheus
 // metrics (/metrics, with METRICS_TOKEN only), the JWKS, file downloads (/export, /reports/*), the payment webhook
 // (/webhooks/razorpay) and the admin console (/admin, server/http/admin-console.ts), behind the
 // production hardening: security headers,
@@ -18,6 +18,7 @@ import helmet from 'helmet';
 import { registerAdminConsole } from './http/admin-console.ts';
 import { BODY_LIMIT_BYTES, bodyGuard, closeAfterOversizeBody } from './http/body-guard.ts';
 import { registerDownloads } from './http/downloads.ts';
+import { registerHome } from './http/home.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerRest } from './http/rest.ts';
 import { registerTrpc } from './http/trpc.ts';
@@ -208,6 +209,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   registerDownloads(app, deps);
   await registerWebhooks(app, deps);
   await registerAdminConsole(app);
+  registerHome(app);
   return app;
 }
 

@@ -237,12 +237,26 @@ export const configSchema = variables.superRefine((c, ctx) => {
 
 export type Config = z.infer<typeof configSchema>;
 
-/** What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). */
-export const migrateConfigSchema = variables.pick({
-  DATABASE_URL: true,
-  DATA_DIR: true,
-  DATABASE_POOLER: true,
-});
+/**
+ * What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). In
+ * production that is DATABASE_URL: migrating the embedded database there would report
+ * success for a database the server never uses.
+ */
+export const migrateConfigSchema = variables
+  .pick({
+    NODE_ENV: true,
+    DATABASE_URL: true,
+    DATA_DIR: true,
+    DATABASE_POOLER: true,
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && !c.DATABASE_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL'],
+        message: 'is required in production (the embedded database is for development): nothing was migrated',
+      });
+  });
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 
 export class ConfigError extends Error {}

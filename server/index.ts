@@ -12,6 +12,10 @@ import { JobRunner } from './jobs/index.ts';
 import { startQueueWorkers } from './jobs/workers.ts';
 import { rootCauseMessage } from './logging.ts';
 import { installProcessFaultPolicy } from './process-faults.ts';
+import { nodeVersionWarning, startupInfo, startupLines } from './startup.ts';
+
+const nodeWarning = nodeVersionWarning();
+if (nodeWarning) console.warn(nodeWarning);
 
 function configOrExit(): Config {
   try {
@@ -56,5 +60,11 @@ if (config.WORKERS > 1 && cluster.isPrimary) {
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  await app.listen({ port: config.PORT, host: config.HOST });
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  // Where to go next: one JSON line in production, readable lines otherwise (once per host).
+  if (!cluster.isWorker || cluster.worker?.id === 1) {
+    const info = startupInfo(config, address);
+    if (config.NODE_ENV === 'production') deps.log.info(info, 'ready');
+    else console.log(startupLines(info).join('\n'));
+  }
 }

@@ -22,6 +22,7 @@ import { loadNotesCipher } from './crypto/notes.ts';
 import { noteCall } from './http/calls.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
+import { CrisisFeed } from './live/crisis-feed.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
 import { createMetrics } from './metrics.ts';
 import { createPaymentProvider } from './payments/razorpay.ts';
@@ -164,6 +165,18 @@ export async function createDeps(
       channel: `${config.JWT_ISSUER}:revocations`,
     }),
   );
+  // The live crisis queue: reads the event log, and with Redis hears the other instances.
+  const crisisFeed = new CrisisFeed({
+    db: database.db,
+    log,
+    redis,
+    channel: `${config.JWT_ISSUER}:crisis`,
+    revocations,
+    maxPerUser: config.CRISIS_SUBSCRIPTIONS_PER_USER,
+    maxPerProcess: config.SUBSCRIPTIONS_PER_PROCESS,
+  });
+  await crisisFeed.start();
+  closers.push(() => crisisFeed.stop());
   const passwords = createPasswordHasher(config.PASSWORD_HASH_COST);
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
     const outcome = await ensureSuperadmin(database.db, passwords, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
@@ -191,6 +204,7 @@ export async function createDeps(
     }),
     quotas: limits.quotas,
     payments: createPaymentProvider(config),
+    crisisFeed,
     metrics,
     log,
     hooks: {

@@ -13,6 +13,7 @@ import type { NotesCipher } from './crypto/notes.ts';
 import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
+import type { CrisisFeed } from './live/crisis-feed.ts';
 import type { Metrics } from './metrics.ts';
 import type { PaymentProvider } from './payments/razorpay.ts';
 import type { ProcedureHooks } from './trpc/hooks.ts';
@@ -44,6 +45,8 @@ export interface AppDeps {
   quotas: Quotas;
   /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
   payments: PaymentProvider | undefined;
+  /** The live crisis queue behind crisis.onChange (server/live/crisis-feed.ts). */
+  crisisFeed: CrisisFeed;
   /** Prometheus registry and recorders (server/metrics.ts). */
   metrics: Metrics;
   log: Logger;

@@ -18,6 +18,10 @@ export const AUDIT_ACTIONS = [
   'admin.users.revokeSessions',
   'admin.views.refresh',
   'crisis.acknowledge',
+  'crisis.onCall.set',
+  // Written by the crisis duty check (server/domain/crisis-duty.ts), no actor.
+  'crisis.notified',
+  'crisis.escalated',
   'subscriptions.checkout',
   'subscriptions.cancel',
   'subscriptions.expired',

@@ -20,7 +20,7 @@ import { sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { type Executor, queryRows } from '../../db/client.ts';
+import { type Executor, queryRows, queryScope } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
 import type { CrisisEvent } from '../../shared/outputs.ts';
 import type { RevocationEvent, RevocationList } from '../auth/revocation.ts';
@@ -337,7 +337,26 @@ export class CrisisFeed {
   }
 }
 
-/** After a committed crisis change (an alert raised or acknowledged): tell the live queue. */
-export function crisisChanged(deps: { crisisFeed: CrisisFeed }): void {
-  deps.crisisFeed.nudge();
+/**
+ * After a committed crisis change (an alert raised or acknowledged): the live queue reads it
+ * now, and a new alert's on-call notification goes now (server/live/crisis-watch.ts).
+ */
+export function crisisChanged(deps: { crisisFeed: CrisisFeed; crisisWatch: { kick(): void } }): void {
+  // Background work of this instance, not statements of the calling procedure (its pinned count).
+  queryScope.exit(() => {
+    deps.crisisFeed.nudge();
+    deps.crisisWatch.kick();
+  });
+}
+
+/** Open alerts and the oldest one's age in seconds (for /metrics): one query. */
+export async function crisisQueueFigures(db: Executor): Promise<{ open: number; oldestSeconds: number }> {
+  const [row] = await queryRows(
+    db,
+    z.object({ open: z.number(), oldest: z.number() }),
+    sql`SELECT count(*)::int AS open,
+               coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest
+        FROM crisis_alerts WHERE status = 'open'`,
+  );
+  return { open: row?.open ?? 0, oldestSeconds: row?.oldest ?? 0 };
 }

@@ -28,3 +28,13 @@ export const crisisOnChangeInput = z
       .nullish(),
   })
   .prefault({});
+
+/**
+ * crisis.onCall.set: on call from startsAt (default now) until endsAt (at most 14 days later);
+ * endsAt null: off call.
+ */
+export const onCallSetInput = z.strictObject({
+  startsAt: z.coerce.date().optional(),
+  endsAt: z.coerce.date().nullable(),
+});
+export type OnCallSetInput = z.infer<typeof onCallSetInput>;

@@ -12,6 +12,7 @@ import { type CrisisFeed, crisisChanged } from '../../live/crisis-feed.ts';
 import { readerOf } from '../../trpc/context.ts';
 import { edgeStream } from '../../trpc/errors.ts';
 import { protectedProcedure, router } from '../../trpc/init.ts';
+import { onCallRouter } from './on-call.ts';
 
 /** The feed's events as tracked SSE events: the event id is what a reconnecting client sends back. */
 async function* trackedEvents(
@@ -25,6 +26,8 @@ async function* trackedEvents(
 }
 
 export const crisisRouter = router({
+  onCall: onCallRouter,
+
   list: protectedProcedure
     .meta({ auth: 'user', permission: 'crisis.manage' })
     .input(crisisListInput)
@@ -36,6 +39,10 @@ export const crisisRouter = router({
     .mutation(async ({ ctx, input }) => {
       const alert = await acknowledgeCrisisAlert(ctx.deps.db, ctx.auth.sub, input.alertId, ctx.req.ip);
       crisisChanged(ctx.deps);
+      if (alert.acknowledgedAt)
+        ctx.deps.metrics.crisisAcknowledged(
+          (alert.acknowledgedAt.getTime() - alert.createdAt.getTime()) / 1000,
+        );
       return alert;
     }),
 

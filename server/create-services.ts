@@ -20,6 +20,7 @@ import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
 import { noteCall } from './http/calls.ts';
+import { JobQueue } from './jobs/queue.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
 import { CrisisFeed, crisisQueueFigures } from './live/crisis-feed.ts';
@@ -141,6 +142,7 @@ export async function createDeps(
     revocationEntries: () => revocations.size,
     replicas: () => reads?.states ?? [],
     crisisQueue: () => crisisQueueFigures(database.db),
+    queues: () => queue.figures(),
   });
   // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
   const reads = database.replicas?.length
@@ -201,6 +203,10 @@ export async function createDeps(
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
   const limits = createRateLimits(config, redis);
+  // The queue (producer and maintenance) in every process; its workers start apart
+  // (server/jobs/workers.ts). It stops before the database closes.
+  const queue = await JobQueue.start(config, database, log);
+  closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
   if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
@@ -225,6 +231,7 @@ export async function createDeps(
     crisisFeed,
     crisisWatch,
     notificationChannels,
+    queue,
     metrics,
     log,
     hooks: {

@@ -10,6 +10,7 @@ import type { RevocationList } from './auth/revocation.ts';
 import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
+import type { JobQueue } from './jobs/queue.ts';
 import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
@@ -56,6 +57,8 @@ export interface AppDeps {
   crisisWatch: CrisisWatch;
   /** Where crisis notices go (server/notify): the email channel, or a log line without one. */
   notificationChannels: NotificationChannel[];
+  /** The durable job queue (pg-boss): enqueue(tx, ...) in a business transaction (server/jobs/queue.ts). */
+  queue: JobQueue;
   /** Prometheus registry and recorders (server/metrics.ts). */
   metrics: Metrics;
   log: Logger;

@@ -150,3 +150,27 @@ export const crisisEventOutput = z.object({
   actor: z.object({ id: z.string(), name: z.string() }).nullable(),
 });
 export type CrisisEvent = z.infer<typeof crisisEventOutput>;
+export const jobQueuesOutput = z.array(
+  z.object({
+    name: z.string(),
+    queued: z.number(),
+    active: z.number(),
+    failed: z.number(),
+    oldestSeconds: z.number(),
+    deadLetters: z.number(),
+  }),
+);
+export const jobsOutput = z.array(
+  z.object({
+    id: z.string(),
+    queue: z.string(),
+    state: z.string(),
+    retryCount: z.number(),
+    retryLimit: z.number(),
+    createdOn: date,
+    startedOn: date.nullable(),
+    completedOn: date.nullable(),
+    error: z.string().nullable(),
+  }),
+);
+export const jobsRedriveOutput = z.object({ moved: z.number() });

@@ -190,7 +190,7 @@ async function observed<P, R extends CallResult>(
 
 /**
  * Authentication, consent to the current privacy notice, and the policy of
- * .meta({ permission, feature, fieldPermissions }), from the token's claims alone (zero
+ * .meta({ apiKey, permission, feature, fieldPermissions }), from the token's claims alone (zero
  * queries). Returns the caller's claims.
  */
 async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () => Promise<unknown>) {
@@ -199,6 +199,7 @@ async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () 
   const notice = ctx.deps.config.PRIVACY_NOTICE_VERSION;
   if (auth.privacyNotice !== notice && !meta?.beforeConsent)
     throw forbidden('privacy_notice_required', notice);
+  if (auth.apiKey && !apiKeyMay(meta, auth)) throw forbidden('api_key_not_allowed');
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))
@@ -213,6 +214,15 @@ async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () 
         throw forbidden('missing_permission', permission);
   }
   return auth;
+}
+
+/** Whether a token that descends from an API key may call the procedure (Meta['apiKey']). */
+function apiKeyMay(meta: Meta | undefined, auth: AccessClaims): boolean {
+  const rule = meta?.apiKey;
+  if (rule === 'never') return false;
+  if (rule === 'any') return true;
+  if (rule) return rule.some((p) => auth.permissions.includes(p));
+  return meta?.permission !== undefined;
 }
 
 function fieldGiven(input: unknown, field: string): boolean {

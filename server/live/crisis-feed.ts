@@ -25,7 +25,7 @@ import { date } from '../../db/row.ts';
 import type { CrisisEvent } from '../../shared/outputs.ts';
 import type { RevocationEvent, RevocationList } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
-import { DomainError, EXPIRED_TOKEN_MESSAGE, unauthorized } from '../domain/errors.ts';
+import { DomainError, EXPIRED_TOKEN_MESSAGE, unauthorized, unavailable } from '../domain/errors.ts';
 import { closeRedis, duplicateRedis } from '../redis.ts';
 
 /** How often each instance reads the log anyway (a lost Redis message is late by at most this). */
@@ -193,10 +193,17 @@ export class CrisisFeed {
     this.stopFns.push(() => closeRedis(subscriber));
   }
 
+  /** Ends every open subscription (graceful shutdown: their clients reconnect elsewhere). */
+  endSubscriptions(): void {
+    // SERVICE_UNAVAILABLE: a code tRPC's client retries, reconnecting with its last event id.
+    const reason = unavailable('This server is shutting down; reconnect');
+    for (const s of this.subscribers) s.end(reason);
+  }
+
   /** Ends every subscription and stops reading. */
   async stop(): Promise<void> {
     this.publish = undefined;
-    for (const s of this.subscribers) s.end('closed');
+    this.endSubscriptions();
     for (const fn of this.stopFns.splice(0)) await fn();
   }
 

@@ -26,6 +26,7 @@ export async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Co
     requestId: req.id,
     userAgent: req.headers['user-agent'],
     cookie: req.headers.cookie,
+    idempotencyKey: req.headers['idempotency-key'] as string | undefined,
     authorization: req.headers.authorization,
   });
   // The request's log line reads the calls the procedures leave here.

@@ -15,6 +15,7 @@ import type { Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
+import { idempotent } from '../idempotency.ts';
 import type { Context } from './context.ts';
 import { edgeError, inputErrorMessage } from './errors.ts';
 import type { Meta } from './meta.ts';
@@ -138,6 +139,7 @@ async function observed<P, R extends CallResult>(
   path: string,
   type: 'query' | 'mutation' | 'subscription',
   meta: Meta | undefined,
+  getRawInput: () => Promise<unknown>,
   prepare: () => Promise<P>,
   call: (prepared: P) => Promise<R>,
 ): Promise<R> {
@@ -148,7 +150,11 @@ async function observed<P, R extends CallResult>(
     // One async scope for the whole call: the statements of prepare and of the resolver.
     result = await queryScope.run(scope, async () => {
       const prepared = await prepare();
-      const attempt = () => call(prepared);
+      // A mutation runs under its Idempotency-Key, if it has one (server/idempotency.ts).
+      const attempt =
+        type === 'mutation'
+          ? () => idempotent(ctx, path, getRawInput, () => call(prepared))
+          : () => call(prepared);
       const reads = ctx.deps.reads;
       const r =
         reads && type === 'query' ? await reads.run(ctx.auth?.sub, attempt, lostConnection) : await attempt();
@@ -213,12 +219,13 @@ function fieldGiven(input: unknown, field: string): boolean {
 }
 
 /** Anyone; rate limited per call (a batch cannot bypass it; see server/limits). */
-export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next }) =>
+export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next, getRawInput }) =>
   observed(
     ctx,
     path,
     type,
     meta,
+    getRawInput,
     async () => ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta }),
     () => next(),
   ),
@@ -238,6 +245,7 @@ export const protectedProcedure = t.procedure.use(({ ctx, path, type, meta, next
     path,
     type,
     meta,
+    getRawInput,
     async () => {
       await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
       return authorized(ctx, meta, getRawInput);

@@ -1,5 +1,6 @@
-// The HTTP server: tRPC at /trpc, REST at /api with its OpenAPI document (/openapi.json,
-// /docs: server/http/rest.ts), health (/healthz), readiness (/readyz, cached 1 s), Prometheus
+// The HTTP server: an index of links at / (server/http/home.ts), tRPC at /trpc, REST at /api
+// with its OpenAPI document (/openapi.json, /docs: server/http/rest.ts), health (/healthz),
+// readiness (/readyz: the database; Redis reported, cached 1 s), Prometheus
 // metrics (/metrics, with METRICS_TOKEN only), the JWKS, file downloads (/export, /reports/*), the payment webhook
 // (/webhooks/razorpay) and the admin console (/admin, server/http/admin-console.ts), behind the
 // production hardening: security headers,
@@ -17,6 +18,7 @@ import helmet from 'helmet';
 import { registerAdminConsole } from './http/admin-console.ts';
 import { BODY_LIMIT_BYTES, bodyGuard, closeAfterOversizeBody } from './http/body-guard.ts';
 import { registerDownloads } from './http/downloads.ts';
+import { registerHome } from './http/home.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerRest } from './http/rest.ts';
 import { registerTrpc } from './http/trpc.ts';
@@ -178,11 +180,17 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   const ready = readinessCache(deps);
+  // Ready = can serve its users: the database answers. Redis is reported but does not take
+  // the host out of the balancer: without it the host runs the degraded mode
+  // (docs/operations.md: general limits in memory, logins and registrations 503, revocations
+  // from the database resync), and a Redis outage reaches every host at once: making them all
+  // unready would turn it into a full outage (issue 24).
   app.get('/readyz', async (_req, reply) => {
     if (app.draining) return reply.code(503).send({ status: 'draining' });
     const checks = await ready();
-    const ok = Object.values(checks).every((c) => c === 'ok');
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
+    const status =
+      checks.database !== 'ok' ? 'unavailable' : checks.redis === 'failed' ? 'degraded' : 'ready';
+    return reply.code(status === 'unavailable' ? 503 : 200).send({ status, checks });
   });
   // Per-procedure traffic is not for the public: only a scraper holding METRICS_TOKEN gets it
   // (docs/operations.md); without the variable the route does not exist.
@@ -201,6 +209,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   registerDownloads(app, deps);
   await registerWebhooks(app, deps);
   await registerAdminConsole(app);
+  registerHome(app);
   return app;
 }
 
@@ -232,7 +241,7 @@ function readinessCache(deps: AppDeps): () => Promise<Checks> {
   };
 }
 
-/** Postgres answers and Redis takes a write, each within READY_CHECK_TIMEOUT_MS. */
+/** Whether Postgres answers and Redis takes a write, each within READY_CHECK_TIMEOUT_MS. */
 async function readiness(deps: AppDeps): Promise<Checks> {
   const check = (p: Promise<unknown>) =>
     withTimeout(p, READY_CHECK_TIMEOUT_MS).then(

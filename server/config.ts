@@ -47,6 +47,10 @@ const variables = z.object({
   DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
   // How long a request may wait for a pooled connection before it fails with 503.
   DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
+  // Longest a request waits for a statement or transaction (once it has a connection) before
+  // answering 503 with Retry-After: a paused pooler or a hung connection never holds a
+  // request. Below the balancer's server timeout; jobs are exempt (statement_timeout bounds them).
+  DATABASE_CALL_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
   REDIS_URL: url(['redis', 'rediss']).optional(),
   // Redis behind Sentinel (instead of REDIS_URL): the sentinels as host:port, comma-separated,
   // and the name they monitor the primary by. Every Redis connection follows a failover.
@@ -233,12 +237,26 @@ export const configSchema = variables.superRefine((c, ctx) => {
 
 export type Config = z.infer<typeof configSchema>;
 
-/** What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). */
-export const migrateConfigSchema = variables.pick({
-  DATABASE_URL: true,
-  DATA_DIR: true,
-  DATABASE_POOLER: true,
-});
+/**
+ * What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). In
+ * production that is DATABASE_URL: migrating the embedded database there would report
+ * success for a database the server never uses.
+ */
+export const migrateConfigSchema = variables
+  .pick({
+    NODE_ENV: true,
+    DATABASE_URL: true,
+    DATA_DIR: true,
+    DATABASE_POOLER: true,
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && !c.DATABASE_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL'],
+        message: 'is required in production (the embedded database is for development): nothing was migrated',
+      });
+  });
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 
 export class ConfigError extends Error {}

@@ -100,6 +100,7 @@ export async function createDeps(
       dataDir: config.DATA_DIR,
       poolMax: config.DATABASE_POOL_MAX,
       poolWaitMs: config.DATABASE_POOL_WAIT_MS,
+      callTimeoutMs: config.DATABASE_CALL_TIMEOUT_MS,
       replicaUrls: config.DATABASE_REPLICA_URLS,
       pooler: config.DATABASE_POOLER,
     }));

@@ -8,6 +8,9 @@ import type { ZodError, z } from 'zod';
 import { classifyDbError, findPgError } from '../../db/client.ts';
 import { DomainError, type DomainErrorKind, EXPIRED_TOKEN_MESSAGE, unauthorized } from '../domain/errors.ts';
 
+/** Retry-After of a 503 for want of the database (down, restarting, or every connection busy). */
+export const DATABASE_RETRY_AFTER_S = 1;
+
 const CODES: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   bad_request: 'BAD_REQUEST',
   unauthorized: 'UNAUTHORIZED',
@@ -70,7 +73,17 @@ function databaseFailure(error: TRPCError): TRPCError | undefined {
     });
   const message =
     kind === 'pool_busy' ? 'The server is busy; retry shortly' : 'The database is unavailable; retry shortly';
-  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause: error.cause });
+  // With Retry-After (server/http/calls.ts) and error.data.retryAfterSeconds: a client (and a
+  // balancer) knows to try again, and when. The driver's error stays the cause, for the log.
+  const unavailable = new DomainError(
+    'unavailable',
+    message,
+    { retryAfterSeconds: DATABASE_RETRY_AFTER_S },
+    {
+      cause: error.cause,
+    },
+  );
+  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause: unavailable });
 }
 
 type Issue = z.core.$ZodIssue;

@@ -11,6 +11,7 @@ import {
   primaryKey,
   smallint,
   text,
+  unique,
   uuid,
 } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
@@ -118,3 +119,19 @@ export const jobTicks = pgTable('job_ticks', {
   job: text().primaryKey(),
   tick: tstz().notNull(),
 });
+
+/**
+ * The monthly partitions of the history tables (mood_entries, assessments, audit_log) and their
+ * bounds, written by create_history_partition (migration 0031); the audit retention drops those
+ * wholly past it.
+ */
+export const historyPartitions = pgTable(
+  'history_partitions',
+  {
+    tableName: text().notNull(),
+    partitionName: text().primaryKey(),
+    fromAt: tstz().notNull(),
+    toAt: tstz().notNull(),
+  },
+  (t) => [unique('history_partitions_month_uq').on(t.tableName, t.fromAt)],
+);

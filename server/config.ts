@@ -140,6 +140,19 @@ const variables = z.object({
     .min(0)
     .max(90 * 24)
     .default(14 * 24),
+  // Crisis alerts (docs/api.md, crisis.*): minutes an alert may wait unacknowledged before
+  // every admin is told, and again after as long once more (fractions of a minute: tests).
+  CRISIS_ESCALATE_AFTER_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(10),
+  // How often each instance looks for alerts due to escalate or to notify (the look is cheap:
+  // one indexed UPDATE of the open alerts that are due).
+  CRISIS_ESCALATION_CHECK_MS: positiveInt.min(50).max(300_000).default(15_000),
+  // crisis.onChange: open subscriptions one user may hold at once, and one process in all.
+  CRISIS_SUBSCRIPTIONS_PER_USER: positiveInt.max(100).default(5),
+  SUBSCRIPTIONS_PER_PROCESS: positiveInt.max(100_000).default(10_000),
   // Paid plans through Razorpay (docs/decisions/subscriptions-and-payments.md). Off: the
   // checkout answers PRECONDITION_FAILED and POST /webhooks/razorpay does not exist.
   PAYMENTS_ENABLED: bool.default(false),
@@ -231,6 +244,8 @@ export const configSchema = variables.superRefine((c, ctx) => {
       'ACCOUNT_DELETION_GRACE_HOURS',
       'must be at least 24 in production (the user may change their mind)',
     );
+  if (c.CRISIS_ESCALATE_AFTER_MINUTES < 1)
+    need('CRISIS_ESCALATE_AFTER_MINUTES', 'must be at least 1 in production (fractions are for tests)');
   if (c.PASSWORD_HASH_COST !== undefined)
     need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
 });

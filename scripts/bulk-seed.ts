@@ -50,6 +50,9 @@ for (let from = start; from < start + total; from += batch) {
   const to = Math.min(start + total - 1, from + batch - 1);
   const t0 = performance.now();
   await db.transaction(async (tx) => {
+    // Slices of up to 100,000 rows take longer than the database's 30 s statement timeout
+    // on a small machine (issue 24: a fresh `npm run bench` died here): none for the seed.
+    await tx.execute(sql`SET LOCAL statement_timeout = 0`);
     await tx.execute(sql`
       INSERT INTO users (id, email, name, password_hash, role_id, created_at)
       SELECT ${sql.raw(bulkUserIdSql('g'))}, 'bulk' || g || '@bulk.manas360.test', 'Bulk User ' || g, ${passwordHash},

@@ -51,6 +51,8 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
         'Job',
         'PodDisruptionBudget',
         'Secret',
+        // The migrator's direct connection (secret.yaml, second document).
+        'Secret',
         'Service',
       ].sort(),
     );
@@ -104,5 +106,24 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     expect(config.NODE_ENV).toBe('production');
     expect(config.DATABASE_POOLER).toBe('transaction');
     expect(config.REDIS_SENTINELS).toHaveLength(3);
+  });
+
+  it('migrates directly, not through PgBouncer (the session defaults reach every pooled server connection)', () => {
+    const job = find('Job') as unknown as {
+      spec: {
+        template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom: unknown }> }> } };
+      };
+    };
+    const env = job.spec.template.spec.containers[0]!.env;
+    expect(env.map((e) => e.name)).toEqual(['DATABASE_URL']); // no DATABASE_POOLER: a direct connection
+    expect(env[0]!.valueFrom).toEqual({ secretKeyRef: { name: 'manas360-migrate', key: 'DATABASE_URL' } });
+    const migrate = manifests.find(
+      (m) => m.kind === 'Secret' && m.metadata?.name === 'manas360-migrate',
+    ) as unknown as {
+      stringData: { DATABASE_URL: string };
+    };
+    const api = find('Secret').stringData as Record<string, string>;
+    expect(new URL(migrate.stringData.DATABASE_URL).host).not.toBe(new URL(api.DATABASE_URL!).host);
+    expect(new URL(migrate.stringData.DATABASE_URL).port).toBe('5432');
   });
 });

@@ -35,6 +35,7 @@ import { classifyDbError, queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
+import { idempotent } from '../idempotency.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from './context.ts';
 import { edgeError } from './errors.ts';
@@ -301,6 +302,7 @@ export async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Co
     requestId: req.id,
     userAgent: req.headers['user-agent'],
     cookie: req.headers.cookie,
+    idempotencyKey: req.headers['idempotency-key'] as string | undefined,
     authorization: req.headers.authorization,
   });
   req.calls = ctx.calls;
@@ -430,6 +432,7 @@ export async function observed<P, R extends CallResult>(
   meta: Meta | undefined,
   prepare: () => Promise<P>,
   call: (prepared: P) => Promise<R>,
+  getRawInput: () => Promise<unknown>,
 ): Promise<R> {
   const scope = { queries: 0 };
   const started = performance.now();
@@ -438,7 +441,11 @@ export async function observed<P, R extends CallResult>(
     // One async scope for the whole call: the statements of prepare and of the resolver.
     result = await queryScope.run(scope, async () => {
       const prepared = await prepare();
-      const attempt = () => call(prepared);
+      // A mutation runs under its Idempotency-Key, if it has one (server/idempotency.ts).
+      const attempt =
+        type === 'mutation'
+          ? () => idempotent(ctx, path, getRawInput, () => call(prepared))
+          : () => call(prepared);
       const reads = ctx.deps.reads;
       const r =
         reads && type === 'query' ? await reads.run(ctx.auth?.sub, attempt, lostConnection) : await attempt();

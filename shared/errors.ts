@@ -8,6 +8,7 @@ export const FORBIDDEN_REASONS = [
   // The caller has not accepted the current privacy notice (`required` names its version):
   // call privacy.acceptNotice, then use the access token it returns.
   'privacy_notice_required',
+  'email_unverified',
 ] as const;
 export type ForbiddenReason = (typeof FORBIDDEN_REASONS)[number];
 

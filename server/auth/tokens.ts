@@ -21,6 +21,8 @@ const claimsSchema = z.object({
   plan: z.string().max(40),
   /** The privacy notice version the user had accepted when the token was issued. */
   privacyNotice: z.string().max(40).optional(),
+  /** Present (true) once the account's address was confirmed through a link sent to it. */
+  emailVerified: z.literal(true).optional(),
   sid: z.uuid(),
   jti: z.string().min(1).max(100),
   iat: z.number().int(),
@@ -41,6 +43,8 @@ export interface TokenSubject {
   plan: string;
   /** The privacy notice version accepted; null or absent: none. */
   privacyNotice?: string | null | undefined;
+  /** The address was confirmed (users.email_verified_at); absent: not. */
+  emailVerified?: boolean | undefined;
 }
 
 export class InvalidTokenError extends Error {
@@ -110,6 +114,7 @@ export class TokenService {
       features: subject.features,
       plan: subject.plan,
       ...(subject.privacyNotice ? { privacyNotice: subject.privacyNotice } : {}),
+      ...(subject.emailVerified ? { emailVerified: true as const } : {}),
       sid,
     };
     const token = await new SignJWT(body)

@@ -34,6 +34,7 @@ const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
   account_suspended: 'This account is suspended',
   privacy_notice_required: 'Accept the current privacy notice first (privacy.acceptNotice)',
   email_unverified: 'Confirm your email address first (the link we sent; auth.requestEmailVerification)',
+  api_key_not_allowed: "An API key's token cannot call this: sign in, or use a key scoped for it",
 };
 
 /** FORBIDDEN with a reason a client acts on (and the permission or feature required). */

@@ -10,12 +10,13 @@
 import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
 import { z } from 'zod';
-import { type Database, type Executor, queryRows } from '../../db/client.ts';
+import { type Database, type Executor, queryRows, withoutDeadline } from '../../db/client.ts';
 import { countRow } from '../../db/row.ts';
 import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/views.ts';
 
 import { eraseDueAccounts } from '../domain/privacy.ts';
 import { expireSubscriptions } from '../domain/subscriptions.ts';
+import { DELETE_EXPIRED_KEYS } from '../idempotency.ts';
 import type { JobOutcome, Metrics } from '../metrics.ts';
 import type { AppDeps } from '../services.ts';
 
@@ -62,6 +63,15 @@ export const refreshTokenCleanupJob: Job = {
       countRow,
       sql`WITH d AS (DELETE FROM refresh_tokens WHERE expires_at < now() RETURNING 1) SELECT count(*)::int AS n FROM d`,
     );
+    return { deleted: row?.n ?? 0 };
+  },
+};
+
+export const idempotencyCleanupJob: Job = {
+  name: 'idempotency-cleanup',
+  lockId: 6,
+  async work(tx) {
+    const [row] = await queryRows(tx, countRow, DELETE_EXPIRED_KEYS);
     return { deleted: row?.n ?? 0 };
   },
 };
@@ -162,11 +172,14 @@ export class JobRunner {
       return Promise.resolve({ outcome: 'skipped_running' });
     }
     const started = performance.now();
-    const done = withJobLock(
-      this.deps.database,
-      job.lockId,
-      (tx) => job.work(tx, this.deps),
-      tick && { job: job.name, at: tick },
+    // Without the requests' call deadline: a refresh may take minutes (statement_timeout bounds it).
+    const done = withoutDeadline(() =>
+      withJobLock(
+        this.deps.database,
+        job.lockId,
+        (tx) => job.work(tx, this.deps),
+        tick && { job: job.name, at: tick },
+      ),
     )
       .then((res): JobResult => {
         const durationMs = Math.round(performance.now() - started);
@@ -203,6 +216,7 @@ export class JobRunner {
       schedule(this.deps.config.VIEW_REFRESH_CRON, viewRefreshJob),
       schedule('17 3 * * *', refreshTokenCleanupJob),
       schedule('47 3 * * *', auditRetentionJob),
+      schedule('27 * * * *', idempotencyCleanupJob),
       schedule('* * * * *', subscriptionExpiryJob),
       schedule('*/10 * * * *', accountErasureJob),
     ];

@@ -1,5 +1,6 @@
-// Rate limits per procedure call (the `limit` middleware calls beforeProcedure for every
-// call of a batch, so a batch cannot bypass them). Policies come from .meta({ rateLimit }):
+// Rate limits per procedure call (the call pipeline, server/trpc/invoke.ts, calls
+// beforeProcedure for every call of a batch, so a batch cannot bypass them). Policies come
+// from .meta({ rateLimit }):
 //   general  (default) per user when authenticated, else per IP: RATE_LIMIT_GENERAL_PER_MINUTE;
 //            Redis down → an in-memory limiter per process takes over at once (no stall);
 //   login    general, plus the brute-force limiter the login procedure drives
@@ -31,6 +32,7 @@ export interface Quota {
  * Product limits that hold even with RATE_LIMIT_ENABLED=false, and fail closed when Redis
  * is down (a second process could not see the count):
  *   export          one data export per user per hour;
+ *   reports         REPORTS_PER_HOUR (1) reports per user and report kind per hour;
  *   apiKeyExchange  API-key exchanges per IP per minute;
  *   resetPerEmail   password-reset requests per address per hour (3), whether or not it
  *                   has an account (the answer must not tell);
@@ -39,6 +41,7 @@ export interface Quota {
  */
 export interface Quotas {
   export: Quota;
+  reports: Quota;
   apiKeyExchange: Quota;
   resetPerEmail: Quota;
   resetPerIp: Quota;
@@ -60,6 +63,7 @@ type LimitConfig = Pick<
   | 'RATE_LIMIT_CHECKOUT_PER_HOUR'
   | 'RATE_LIMIT_LOGIN_FAILURES'
   | 'RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY'
+  | 'REPORTS_PER_HOUR'
 >;
 
 export function createRateLimits(config: LimitConfig, redis: Redis | undefined, prefix = 'rl'): RateLimits {
@@ -74,6 +78,11 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
     : memoryLoginLimiter(loginLimits);
   const quotas: Quotas = {
     export: quota(redis, { keyPrefix: `${prefix}:export`, points: 1, duration: 3600 }),
+    reports: quota(redis, {
+      keyPrefix: `${prefix}:reports`,
+      points: config.REPORTS_PER_HOUR,
+      duration: 3600,
+    }),
     apiKeyExchange: quota(redis, { keyPrefix: `${prefix}:apikey`, points: 30, duration: 60 }),
     resetPerEmail: quota(redis, { keyPrefix: `${prefix}:reset-email`, points: 3, duration: 3600 }),
     resetPerIp: quota(redis, { keyPrefix: `${prefix}:reset-ip`, points: 20, duration: 3600 }),

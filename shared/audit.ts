@@ -14,6 +14,7 @@ export const AUDIT_ACTIONS = [
   'auth.resetPassword',
   'auth.verifyEmail',
   'users.changeEmail',
+  'users.changeEmailFailed',
   'users.emailChanged',
   'admin.bootstrapSuperadmin',
   'admin.users.setRole',

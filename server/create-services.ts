@@ -19,7 +19,7 @@ import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
-import { noteCall } from './http/calls.ts';
+import { JobQueue } from './jobs/queue.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
@@ -100,6 +100,7 @@ export async function createDeps(
       dataDir: config.DATA_DIR,
       poolMax: config.DATABASE_POOL_MAX,
       poolWaitMs: config.DATABASE_POOL_WAIT_MS,
+      callTimeoutMs: config.DATABASE_CALL_TIMEOUT_MS,
       replicaUrls: config.DATABASE_REPLICA_URLS,
       pooler: config.DATABASE_POOLER,
     }));
@@ -137,6 +138,7 @@ export async function createDeps(
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
     replicas: () => reads?.states ?? [],
+    queues: () => queue.figures(),
   });
   // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
   const reads = database.replicas?.length
@@ -170,6 +172,10 @@ export async function createDeps(
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
   const limits = createRateLimits(config, redis);
+  // The queue (producer and maintenance) in every process; its workers start apart
+  // (server/jobs/workers.ts). It stops before the database closes.
+  const queue = await JobQueue.start(config, database, log);
+  closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
   if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
@@ -191,14 +197,12 @@ export async function createDeps(
     }),
     quotas: limits.quotas,
     payments: createPaymentProvider(config),
+    queue,
     metrics,
     log,
     hooks: {
       beforeProcedure: limits.beforeProcedure,
-      onProcedure(report) {
-        metrics.procedure(report);
-        noteCall(report);
-      },
+      onProcedure: (report) => metrics.procedure(report),
     },
     closers,
   };

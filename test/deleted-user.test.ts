@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRevocations, RevocationList, startRevocationSync } from '../server/auth/revocation.ts';
 import { appRouter } from '../server/routers/index.ts';
+import { procedures } from '../server/trpc/invoke.ts';
 import { tokenFor } from './faults/support.ts';
 import { NOTICE } from './helpers.ts';
 import { startTestServer, type TestServer, trpcInput } from './server.ts';
@@ -25,8 +26,7 @@ describe('the token of a deleted or missing user', () => {
 
   /** One procedure over HTTP: GET for queries, POST for mutations; status and error code. */
   async function call(path: string, token: string | undefined, input: unknown = {}) {
-    const type = (appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>)[path]!
-      ._def.type;
+    const type = procedures(appRouter).find((p) => p.path === path)!.type;
     const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     const res =
       type === 'query'
@@ -71,7 +71,7 @@ describe('the token of a deleted or missing user', () => {
     expect((await call('users.profile', user.accessToken)).status).toBe(200);
     await server.deps.db.execute(sql`UPDATE users SET deleted_at = now() WHERE id = ${user.user.id}`);
     await resync();
-    const paths = Object.keys(appRouter._def.procedures);
+    const paths = procedures(appRouter).map((p) => p.path);
     const refused = [];
     for (const path of paths) {
       const withToken = await call(path, user.accessToken);

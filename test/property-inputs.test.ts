@@ -12,10 +12,10 @@ import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
+import { procedures } from '../server/trpc/invoke.ts';
 import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
 import { callerFor, createTestDeps, NOTICE, REAL_DATABASE_URL } from './helpers.ts';
 import { scaled } from './support/load.ts';
@@ -187,10 +187,7 @@ function arbitraryFor(schema: unknown, key?: string): fc.Arbitrary<unknown> {
 // --- Callers with the grants each procedure needs -------------------------------------------
 
 type Meta = { auth: 'public' | 'user'; permission?: string; feature?: string };
-interface Procedure {
-  _def: { type: string; meta?: Meta; inputs: z.ZodType[] };
-}
-const PROCEDURES = Object.entries(appRouter._def.procedures as unknown as Record<string, Procedure>);
+const PROCEDURES = procedures(appRouter).map((p) => [p.path, p] as const);
 
 type Role = 'patient' | 'therapist' | 'admin';
 const ROLES: Role[] = ['patient', 'therapist', 'admin'];
@@ -302,9 +299,9 @@ describe('no schema-accepted input makes a procedure fail with INTERNAL_SERVER_E
       const seen = new Map<string, Set<string>>();
       let calls = 0;
       for (const [path, proc] of PROCEDURES) {
-        const meta = proc._def.meta!;
+        const meta = proc.meta as Meta;
         const claims = await callerClaims(meta);
-        const schema = proc._def.inputs[0];
+        const schema = proc.input;
         if (!schema) {
           calls += 1;
           const outcome = await call(claims, path, undefined);

@@ -58,7 +58,8 @@ export async function acceptNotice(
   if (!row) throw unauthorized();
   // The consent row is not visible to the statement's own SELECT (one snapshot).
   const claims = { ...row, privacy_notice: version };
-  const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, issuedAt(claims));
+  // The caller's session (and, for an API key's token, the key's scopes and expiry) carries over.
+  const { token } = await deps.tokens.reissue(auth, tokenSubject(claims), issuedAt(claims));
   return {
     version,
     acceptedAt: row.accepted_at,

@@ -150,6 +150,8 @@ export const authRouter = router({
     .meta({
       auth: 'user',
       beforeConsent: true,
+      // Reads the caller's own token: what a key's token may do is what it shows.
+      apiKey: 'any',
       openapi: {
         method: 'GET',
         path: '/auth/me',

@@ -1,6 +1,7 @@
 // The access policy of a router as data: one row per procedure, read from its .meta().
 // scripts/policy-table.ts writes it to docs/policy.md; a test keeps that file current.
 import type { AnyTRPCRouter } from '@trpc/server';
+import { procedures } from './invoke.ts';
 import type { Meta } from './meta.ts';
 
 export interface PolicyRow {
@@ -11,9 +12,8 @@ export interface PolicyRow {
 
 /** Every procedure of the router, flattened by path, in path order. */
 export function policyRows(router: AnyTRPCRouter): PolicyRow[] {
-  const procedures = router._def.procedures as Record<string, { _def: { type: string; meta?: Meta } }>;
-  return Object.entries(procedures)
-    .map(([path, p]) => ({ path, type: p._def.type, meta: p._def.meta }))
+  return procedures(router)
+    .map(({ path, type, meta }) => ({ path, type, meta }))
     .sort((a, b) => a.path.localeCompare(b.path));
 }
 
@@ -29,11 +29,14 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
     "are checked against the token's claims (zero queries). A field permission refuses the",
     'named input fields to callers without that permission. Every `user` procedure also needs',
     'the current privacy notice accepted (a claim), except those marked "before consent".',
+    "API key: what a token exchanged from an API key may call (its permissions are the key's scopes):",
+    '"scoped" when its scopes include the permission; "any" every key token; "any of" a list: when',
+    'its scopes include one of them; "never" no key token (sign-in-only procedures by default).',
     'Rate limits: see server/limits. REST: also served at this method and path (server/http/rest.ts,',
     'described in GET /openapi.json).',
     '',
-    '| procedure | type | authentication | permission | feature | field permissions | rate limit | REST |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| procedure | type | authentication | permission | feature | field permissions | API key | rate limit | REST |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const { path, type, meta } of policyRows(router)) {
     const fields = Object.entries(meta?.fieldPermissions ?? {})
@@ -46,10 +49,20 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
       meta?.permission ?? '',
       meta?.feature ?? '',
       fields,
+      apiKeyCell(meta),
       meta?.rateLimit ?? 'general',
       meta?.openapi ? `${meta.openapi.method} /api${meta.openapi.path}` : '',
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The API key column: what a key's token may call (Meta['apiKey']); empty for public procedures. */
+function apiKeyCell(meta: Meta | undefined): string {
+  if (meta?.auth !== 'user') return '';
+  const rule = meta.apiKey;
+  if (rule === 'any' || rule === 'never') return rule;
+  if (rule) return `any of ${rule.join(', ')}`;
+  return meta.permission ? 'scoped' : 'never';
 }

@@ -1,7 +1,7 @@
 // Database client factory: Drizzle on postgres.js when DATABASE_URL is set, Drizzle on the
 // embedded PGlite under DATA_DIR when it is not (a development dependency, imported only
 // then: the production image has no PGlite). Every SQL statement is counted per
-// procedure (see queryCounter) so "zero queries for auth" is observable, not asserted.
+// procedure (queryScope, read by the call pipeline in server/trpc/invoke.ts) so "zero queries for auth" is observable, not asserted.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

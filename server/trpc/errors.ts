@@ -1,7 +1,7 @@
 // The edge between use cases and tRPC: domain errors (server/domain/errors.ts) and
-// database failures become TRPCErrors here, once, in the observe middleware. The extra
-// fields (docs/api.md, "Errors clients act on") stay on the cause (the DomainError) and
-// the error formatter copies them into error.data.
+// database failures become TRPCErrors here, once, in the call pipeline's middleware level
+// (observed, server/trpc/invoke.ts). The extra fields (docs/api.md, "Errors clients act on")
+// stay on the cause (the DomainError) and the error formatter copies them into error.data.
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { ZodError, z } from 'zod';
@@ -40,7 +40,7 @@ export function toTRPCError(error: DomainError): TRPCError {
 }
 
 /**
- * A streamed result (export.mine, reports.*): its chunks are produced after the observe
+ * A streamed result (export.mine, reports.*): its chunks are produced after the pipeline's
  * middleware returned, so a domain error thrown while it is read is mapped here instead.
  */
 export async function* edgeStream<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {

@@ -91,13 +91,20 @@ const variables = z.object({
   RATE_LIMIT_CHECKOUT_PER_HOUR: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
+  // Streamed downloads (server/limits/downloads.ts): open at once per user and per process
+  // (429 beyond), and how long a reader may take nothing before the download is dropped.
+  DOWNLOADS_PER_USER: positiveInt.max(100_000).default(2),
+  DOWNLOADS_PER_PROCESS: positiveInt.max(100_000).default(100),
+  DOWNLOAD_IDLE_SECONDS: positiveInt.max(3600).default(30),
+  // reports.*: reports one user may start per report kind per hour (export.mine: one an hour).
+  REPORTS_PER_HOUR: positiveInt.max(10_000).default(1),
   // therapy.book: booked sessions one patient may have ahead at once (docs/api.md).
   MAX_UPCOMING_BOOKINGS: positiveInt.max(1000).default(5),
   VIEW_REFRESH_CRON: z
     .string()
     .min(1)
     .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
-    .default('*/5 * * * *'),
+    .default('23 * * * *'),
   AUDIT_RETENTION_DAYS: positiveInt.default(365),
   JOBS_ENABLED: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -140,6 +147,19 @@ const variables = z.object({
     .min(0)
     .max(90 * 24)
     .default(14 * 24),
+  // Crisis alerts (docs/api.md, crisis.*): minutes an alert may wait unacknowledged before
+  // every admin is told, and again after as long once more (fractions of a minute: tests).
+  CRISIS_ESCALATE_AFTER_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(10),
+  // How often each instance looks for alerts due to escalate or to notify (the look is cheap:
+  // one indexed UPDATE of the open alerts that are due).
+  CRISIS_ESCALATION_CHECK_MS: positiveInt.min(50).max(300_000).default(15_000),
+  // crisis.onChange: open subscriptions one user may hold at once, and one process in all.
+  CRISIS_SUBSCRIPTIONS_PER_USER: positiveInt.max(100).default(5),
+  SUBSCRIPTIONS_PER_PROCESS: positiveInt.max(100_000).default(10_000),
   // Paid plans through Razorpay (docs/decisions/subscriptions-and-payments.md). Off: the
   // checkout answers PRECONDITION_FAILED and POST /webhooks/razorpay does not exist.
   PAYMENTS_ENABLED: bool.default(false),
@@ -231,6 +251,8 @@ export const configSchema = variables.superRefine((c, ctx) => {
       'ACCOUNT_DELETION_GRACE_HOURS',
       'must be at least 24 in production (the user may change their mind)',
     );
+  if (c.CRISIS_ESCALATE_AFTER_MINUTES < 1)
+    need('CRISIS_ESCALATE_AFTER_MINUTES', 'must be at least 1 in production (fractions are for tests)');
   if (c.PASSWORD_HASH_COST !== undefined)
     need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
 });

@@ -20,10 +20,15 @@ import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
 import { JobQueue } from './jobs/queue.ts';
+import { DownloadBudget } from './limits/downloads.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
+import { CrisisFeed, crisisQueueFigures } from './live/crisis-feed.ts';
+import { CrisisWatch } from './live/crisis-watch.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
 import { createMetrics } from './metrics.ts';
+import { emailChannel } from './notify/email.ts';
+import type { NotificationChannel } from './notify/index.ts';
 import { createPaymentProvider } from './payments/razorpay.ts';
 import { closeRedis, connectRedis, hasRedis } from './redis.ts';
 import type { AppDeps } from './services.ts';
@@ -138,6 +143,7 @@ export async function createDeps(
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
     replicas: () => reads?.states ?? [],
+    crisisQueue: () => crisisQueueFigures(database.db),
     queues: () => queue.figures(),
   });
   // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
@@ -176,6 +182,34 @@ export async function createDeps(
   // (server/jobs/workers.ts). It stops before the database closes.
   const queue = await JobQueue.start(config, database, log);
   closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
+  // The live crisis queue: reads the event log, and with Redis hears the other instances.
+  const crisisFeed = new CrisisFeed({
+    db: database.db,
+    log,
+    redis,
+    channel: `${config.JWT_ISSUER}:crisis`,
+    revocations,
+    maxPerUser: config.CRISIS_SUBSCRIPTIONS_PER_USER,
+    maxPerProcess: config.SUBSCRIPTIONS_PER_PROCESS,
+  });
+  await crisisFeed.start();
+  closers.push(() => crisisFeed.stop());
+  // Crisis notices by email, through the job queue (SMS or push: further channels here).
+  const notificationChannels: NotificationChannel[] = [emailChannel({ queue, notes })];
+  const crisisWatch = new CrisisWatch({
+    db: database.db,
+    log,
+    channels: notificationChannels,
+    feed: crisisFeed,
+    escalateAfterMinutes: config.CRISIS_ESCALATE_AFTER_MINUTES,
+    checkIntervalMs: config.CRISIS_ESCALATION_CHECK_MS,
+    onEscalated: (n) => metrics.crisisEscalated(n),
+  });
+  if (config.JOBS_ENABLED) {
+    crisisWatch.start();
+    // Before the feed and the pool close: a check in progress finishes.
+    closers.unshift(() => crisisWatch.stop());
+  }
   if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
@@ -196,7 +230,15 @@ export async function createDeps(
       queue: config.PASSWORD_HASH_QUEUE,
     }),
     quotas: limits.quotas,
+    downloads: new DownloadBudget({
+      perUser: config.DOWNLOADS_PER_USER,
+      perProcess: config.DOWNLOADS_PER_PROCESS,
+      idleSeconds: config.DOWNLOAD_IDLE_SECONDS,
+    }),
     payments: createPaymentProvider(config),
+    crisisFeed,
+    crisisWatch,
+    notificationChannels,
     queue,
     metrics,
     log,

@@ -1,6 +1,7 @@
 // Prometheus metrics (GET /metrics): per-procedure request counts, latency and SQL
 // statements (so "0 queries for auth" is visible in production), the connection pool,
-// jobs and view refreshes, rate-limit rejections, revocations and process metrics.
+// jobs and view refreshes, rate-limit rejections, revocations, the crisis queue and process
+// metrics.
 // One registry per process; with WORKERS > 1 the primary aggregates every worker's
 // registry (server/cluster.ts) so a scrape sees the whole host: counters and histograms
 // are summed, and each gauge says how it adds up (`aggregator`): the pool gauges are the
@@ -31,6 +32,10 @@ export interface Metrics {
   replicaFallback(reason: FallbackReason): void;
   /** A revocation applied by this process (RevocationList's onApply). */
   revocation(event: RevocationEvent): void;
+  /** Crisis alerts escalated by this process's duty check. */
+  crisisEscalated(count: number): void;
+  /** A crisis alert acknowledged here, seconds after it was raised. */
+  crisisAcknowledged(seconds: number): void;
   /** One attempt of a queued job worked by this process. */
   queueJob(queue: string, outcome: 'completed' | 'failed', seconds: number): void;
 }
@@ -41,6 +46,8 @@ export interface MetricSources {
   revocationEntries: () => number;
   /** The read replicas' last health checks (read at scrape time). */
   replicas?: () => readonly ReplicaState[];
+  /** Open crisis alerts and the age of the oldest, in seconds (one query, at scrape time). */
+  crisisQueue?: () => Promise<{ open: number; oldestSeconds: number }>;
   /** The job queue's figures (one statement; read at scrape time, at most every 5 s). */
   queues?: () => Promise<QueueFigures[]>;
 }
@@ -148,14 +155,21 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   const viewSeconds = new Gauge({
     name: 'view_refresh_duration_seconds',
-    help: 'Duration of the last refresh of each materialized view',
+    help: 'Duration of the last repair (full comparison with its definition) of each view',
     labelNames: ['view'],
     aggregator: 'max',
     registers,
   });
   const viewRows = new Gauge({
     name: 'view_refresh_rows',
-    help: 'Rows in each materialized view after its last refresh',
+    help: 'Rows in each view after its last repair',
+    labelNames: ['view'],
+    aggregator: 'max',
+    registers,
+  });
+  const viewRepaired = new Gauge({
+    name: 'view_repaired_rows',
+    help: 'Rows the last repair of each view found different from its definition (0: the triggers kept it current)',
     labelNames: ['view'],
     aggregator: 'max',
     registers,
@@ -199,6 +213,43 @@ export function createMetrics(sources: MetricSources): Metrics {
     name: 'db_replica_fallbacks_total',
     help: 'Read-only calls served by the primary although replicas are configured (read_your_writes, unhealthy, error)',
     labelNames: ['reason'],
+    registers,
+  });
+  // The crisis queue (issue 27): what waits now, how long acknowledging took, escalations.
+  // The gauges read the database, which every worker shares: the largest, not the sum.
+  // One query at scrape time sets both gauges: the first collected reads, the second follows.
+  const crisisOldest = new Gauge({
+    name: 'crisis_oldest_open_alert_age_seconds',
+    help: 'How long the oldest unacknowledged crisis alert has waited (0 when none)',
+    aggregator: 'max',
+    registers: [],
+  });
+  new Gauge({
+    name: 'crisis_alerts_open',
+    help: 'Crisis alerts not yet acknowledged',
+    registers,
+    aggregator: 'max',
+    async collect() {
+      if (!sources.crisisQueue) return;
+      try {
+        const q = await sources.crisisQueue();
+        this.set(q.open);
+        crisisOldest.set(q.oldestSeconds);
+      } catch {
+        // The database is unreachable: the last values stay (readiness reports the outage).
+      }
+    },
+  });
+  registry.registerMetric(crisisOldest);
+  const crisisAckSeconds = new Histogram({
+    name: 'crisis_time_to_acknowledge_seconds',
+    help: 'Time from a crisis alert being raised to its acknowledgement',
+    buckets: [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 86_400],
+    registers,
+  });
+  const crisisEscalations = new Counter({
+    name: 'crisis_escalations_total',
+    help: 'Crisis alerts escalated to the admins (each level counts once)',
     registers,
   });
   const queueAttempts = new Counter({
@@ -248,6 +299,12 @@ export function createMetrics(sources: MetricSources): Metrics {
   );
   return {
     registry,
+    crisisEscalated(count) {
+      crisisEscalations.inc(count);
+    },
+    crisisAcknowledged(seconds) {
+      crisisAckSeconds.observe(seconds);
+    },
     queueJob(queue, outcome, seconds) {
       queueAttempts.inc({ queue, outcome });
       queueAttemptSeconds.observe({ queue }, seconds);
@@ -270,6 +327,7 @@ export function createMetrics(sources: MetricSources): Metrics {
       for (const v of views) {
         viewSeconds.set({ view: v.name }, v.ms / 1000);
         viewRows.set({ view: v.name }, v.rows);
+        viewRepaired.set({ view: v.name }, v.repaired);
       }
     },
     revocation(event) {

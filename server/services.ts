@@ -11,10 +11,14 @@ import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
 import type { JobQueue } from './jobs/queue.ts';
+import type { DownloadBudget } from './limits/downloads.ts';
 import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
+import type { CrisisFeed } from './live/crisis-feed.ts';
+import type { CrisisWatch } from './live/crisis-watch.ts';
 import type { Metrics } from './metrics.ts';
+import type { NotificationChannel } from './notify/index.ts';
 import type { PaymentProvider } from './payments/razorpay.ts';
 import type { ProcedureHooks } from './trpc/hooks.ts';
 
@@ -41,10 +45,21 @@ export interface AppDeps {
   loginLimiter: LoginLimiter;
   /** Bounds concurrent password hashing per IP and per process (server/limits/hashing.ts). */
   hashGate: HashGate;
-  /** Product limits (one export an hour, API-key exchanges): server/limits. */
+  /** Product limits (one export an hour, reports, API-key exchanges): server/limits. */
   quotas: Quotas;
+  /** Open downloads per user and process, their backpressure and idle timeout (server/limits/downloads.ts). */
+  downloads: DownloadBudget;
   /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
   payments: PaymentProvider | undefined;
+  /** The live crisis queue behind crisis.onChange (server/live/crisis-feed.ts). */
+  crisisFeed: CrisisFeed;
+  /**
+   * Notifies on-call staff of new crisis alerts and escalates unacknowledged ones
+   * (server/live/crisis-watch.ts); checks only when JOBS_ENABLED.
+   */
+  crisisWatch: CrisisWatch;
+  /** Where crisis notices go (server/notify): the email channel, or a log line without one. */
+  notificationChannels: NotificationChannel[];
   /** The durable job queue (pg-boss): enqueue(tx, ...) in a business transaction (server/jobs/queue.ts). */
   queue: JobQueue;
   /** Prometheus registry and recorders (server/metrics.ts). */

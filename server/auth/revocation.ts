@@ -71,8 +71,17 @@ export class RevocationList {
     return this.sessions.has(claims.sid);
   }
 
+  /** Listeners told of every event applied (e.g. to end the subscriptions it revokes). */
+  private readonly listeners = new Set<(event: RevocationEvent) => void>();
+  /** Calls listener with every event applied from now on; returns the unsubscribe. */
+  listen(listener: (event: RevocationEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   apply(event: RevocationEvent): void {
     this.onApply?.(event);
+    for (const l of this.listeners) l(event);
     const map = event.kind === 'user' ? this.users : this.sessions;
     const prev = map.get(event.id);
     if (prev === undefined || event.at > prev) map.set(event.id, event.at);

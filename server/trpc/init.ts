@@ -16,6 +16,8 @@ import { transformer } from './transformer.ts';
 export type { Meta };
 
 export const GENERIC_ERROR_MESSAGE = 'Internal server error';
+export const SSE_PING_MS = 15_000;
+export const SSE_RECONNECT_AFTER_MS = 40_000;
 
 const t = initTRPC
   .context<Context>()
@@ -25,6 +27,13 @@ const t = initTRPC
     transformer,
     // Never put stack traces in responses, in any environment.
     isDev: false,
+    // Subscriptions over server-sent events (crisis.onChange): a ping comment every 15 s keeps
+    // proxies from closing an idle stream, and tells the client to reconnect (resuming from
+    // its last event id) when nothing, not even a ping, came for 40 s.
+    sse: {
+      ping: { enabled: true, intervalMs: SSE_PING_MS },
+      client: { reconnectAfterInactivityMs: SSE_RECONNECT_AFTER_MS },
+    },
     errorFormatter({ shape, error, input }) {
       const cause = error.cause;
       const data: typeof shape.data & AppErrorData = { ...shape.data };
@@ -50,7 +59,7 @@ export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 
 /** Anyone; rate limited per call (a batch cannot bypass it; see server/limits). */
-export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next }) =>
+export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next, getRawInput }) =>
   observed(
     ctx,
     path,
@@ -58,6 +67,7 @@ export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next })
     meta,
     async () => ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta }),
     () => next(),
+    getRawInput,
   ),
 );
 
@@ -82,6 +92,7 @@ export const protectedProcedure = t.procedure.use(({ ctx, path, type, meta, next
       return authorized(ctx, meta, getRawInput);
     },
     () => (next as unknown as NextAuthorized)(),
+    getRawInput,
   ),
 );
 markPipelineBuilders({ public: publicProcedure, protected: protectedProcedure });

@@ -20,6 +20,7 @@ import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
 import { JobQueue } from './jobs/queue.ts';
+import { DownloadBudget } from './limits/downloads.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
 import { CrisisFeed, crisisQueueFigures } from './live/crisis-feed.ts';
@@ -229,6 +230,11 @@ export async function createDeps(
       queue: config.PASSWORD_HASH_QUEUE,
     }),
     quotas: limits.quotas,
+    downloads: new DownloadBudget({
+      perUser: config.DOWNLOADS_PER_USER,
+      perProcess: config.DOWNLOADS_PER_PROCESS,
+      idleSeconds: config.DOWNLOAD_IDLE_SECONDS,
+    }),
     payments: createPaymentProvider(config),
     crisisFeed,
     crisisWatch,

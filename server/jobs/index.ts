@@ -17,6 +17,7 @@ import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/v
 
 import { eraseDueAccounts } from '../domain/privacy.ts';
 import { expireSubscriptions } from '../domain/subscriptions.ts';
+import { DELETE_EXPIRED_KEYS } from '../idempotency.ts';
 import type { JobOutcome, Metrics } from '../metrics.ts';
 import type { AppDeps } from '../services.ts';
 
@@ -63,6 +64,15 @@ export const refreshTokenCleanupJob: Job = {
       countRow,
       sql`WITH d AS (DELETE FROM refresh_tokens WHERE expires_at < now() RETURNING 1) SELECT count(*)::int AS n FROM d`,
     );
+    return { deleted: row?.n ?? 0 };
+  },
+};
+
+export const idempotencyCleanupJob: Job = {
+  name: 'idempotency-cleanup',
+  lockId: 6,
+  async work(tx) {
+    const [row] = await queryRows(tx, countRow, DELETE_EXPIRED_KEYS);
     return { deleted: row?.n ?? 0 };
   },
 };
@@ -229,6 +239,7 @@ export class JobRunner {
       schedule('17 3 * * *', refreshTokenCleanupJob),
       schedule('47 3 * * *', auditRetentionJob),
       schedule('7 2 * * *', historyPartitionsJob),
+      schedule('27 * * * *', idempotencyCleanupJob),
       schedule('* * * * *', subscriptionExpiryJob),
       schedule('*/10 * * * *', accountErasureJob),
     ];

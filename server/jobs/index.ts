@@ -238,8 +238,8 @@ export class JobRunner {
       schedule(this.deps.config.VIEW_REFRESH_CRON, viewRefreshJob),
       schedule('17 3 * * *', refreshTokenCleanupJob),
       schedule('47 3 * * *', auditRetentionJob),
-      schedule('7 2 * * *', historyPartitionsJob),
       schedule('27 * * * *', idempotencyCleanupJob),
+      schedule('7 2 * * *', historyPartitionsJob),
       schedule('* * * * *', subscriptionExpiryJob),
       schedule('*/10 * * * *', accountErasureJob),
     ];

@@ -1,10 +1,11 @@
 // Database client factory: Drizzle on postgres.js when DATABASE_URL is set, Drizzle on the
 // embedded PGlite under DATA_DIR when it is not (a development dependency, imported only
 // then: the production image has no PGlite). Every SQL statement is counted per
-// procedure (see queryCounter) so "zero queries for auth" is observable, not asserted.
+// procedure (queryScope, read by the call pipeline in server/trpc/invoke.ts) so "zero queries for auth" is observable, not asserted.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -51,8 +52,18 @@ export const SESSION_SETTINGS = {
 /** Counts SQL statements for whatever async scope (a procedure call) is running them. */
 export interface QueryScope {
   queries: number;
+  /** Work no caller asked for (a timer's resync or poll: inBackground), not a request's statements. */
+  background?: boolean;
 }
 export const queryScope = new AsyncLocalStorage<QueryScope>();
+/**
+ * Runs fn as background work (a resync or poll on a timer): its statements are counted in a
+ * scope of their own, marked `background`, so listeners that count a request's statements
+ * (tests, benchmarks) can tell them from the request's.
+ */
+export function inBackground<T>(fn: () => Promise<T>): Promise<T> {
+  return queryScope.run({ queries: 0, background: true }, fn);
+}
 /** A statement as Drizzle sends it (its text and parameters), for tools such as bench:explain. */
 export interface Statement {
   sql: string;
@@ -84,10 +95,17 @@ export interface DatabaseOptions {
   dataDir?: string | undefined;
   /** In-memory PGlite (tests). Ignored when url is set. */
   memory?: boolean;
+  /**
+   * PGlite only: start from this dump of a data directory (Database.dumpDataDir) instead of
+   * an empty cluster (tests load one migrated template rather than migrating every file).
+   */
+  loadDataDir?: Blob | undefined;
   poolMax?: number;
   applicationName?: string;
   /** Longest wait for a pooled connection before PoolBusyError (default 1000 ms). */
   poolWaitMs?: number;
+  /** Longest wait for a statement or transaction before DatabaseDeadlineError (default: none). */
+  callTimeoutMs?: number;
   /** Read replicas (db/replicas.ts routes reads to them). Ignored without url. */
   replicaUrls?: string[];
   /** DATABASE_POOLER (default 'none': a direct connection or a session-mode pooler). */
@@ -135,6 +153,30 @@ export class PoolBusyError extends Error {
 }
 
 /**
+ * A statement or transaction ran past the call deadline (DATABASE_CALL_TIMEOUT_MS): a server
+ * that does not answer (a paused pooler, a crashed host whose connections hang). The caller
+ * answers 503 with Retry-After; the work itself may still finish (an in-doubt write: the
+ * Idempotency-Key makes its retry safe).
+ */
+export class DatabaseDeadlineError extends Error {
+  readonly pool: string;
+  constructor(pool: string, deadlineMs: number) {
+    super(`no answer from the database (pool ${pool}) within ${deadlineMs} ms`);
+    this.name = 'DatabaseDeadlineError';
+    this.pool = pool;
+  }
+}
+
+const exemptFromDeadline = new AsyncLocalStorage<true>();
+/**
+ * Runs fn without the call deadline: scheduled jobs (a view refresh may take minutes; only
+ * statement_timeout bounds it). Requests keep theirs.
+ */
+export function withoutDeadline<T>(fn: () => Promise<T>): Promise<T> {
+  return exemptFromDeadline.run(true, fn);
+}
+
+/**
  * A counting semaphore sized to a postgres.js pool. postgres.js queues queries without
  * limit when every connection is busy; the gate bounds that wait. A permit is taken only
  * when a statement or transaction actually runs, so procedures that make no query pay
@@ -143,14 +185,19 @@ export class PoolBusyError extends Error {
 export class PoolGate {
   inUse = 0;
   timeouts = 0;
+  /** Calls answered DatabaseDeadlineError. */
+  deadlines = 0;
   private readonly queue: Array<() => void> = [];
   readonly name: string;
   readonly size: number;
   readonly waitMs: number;
-  constructor(name: string, size: number, waitMs: number) {
+  /** Longest a statement or transaction is waited for once it has a connection (0: no bound). */
+  readonly deadlineMs: number;
+  constructor(name: string, size: number, waitMs: number, deadlineMs = 0) {
     this.name = name;
     this.size = size;
     this.waitMs = waitMs;
+    this.deadlineMs = deadlineMs;
   }
 
   get waiting(): number {
@@ -160,10 +207,25 @@ export class PoolGate {
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inUse < this.size) this.inUse += 1;
     else await this.wait();
+    // The permit goes back when the work really ends, also after the deadline let the
+    // caller go: the connection is busy until then.
+    const work = fn().finally(() => this.release());
+    const deadline = exemptFromDeadline.getStore() ? 0 : this.deadlineMs;
+    if (!deadline) return await work;
+    work.catch(() => {}); // after the deadline nobody awaits it
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await fn();
+      return await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            this.deadlines += 1;
+            reject(new DatabaseDeadlineError(this.name, deadline));
+          }, deadline);
+        }),
+      ]);
     } finally {
-      this.release();
+      clearTimeout(timer);
     }
   }
 
@@ -239,6 +301,8 @@ export function classifyDbError(err: unknown): DbErrorKind | undefined {
     if (e instanceof PoolBusyError) return 'pool_busy';
     // The write did not happen; the client may retry it (503), never read it as done.
     if (e instanceof TransactionNotCommittedError) return 'connection';
+    // No answer in time: the database is as good as away (503); the write is in doubt.
+    if (e instanceof DatabaseDeadlineError) return 'connection';
     const code = (e as { code?: unknown }).code;
     if (code === '57014') return 'statement_timeout';
     // 22021: text Postgres cannot store (a NUL byte in a string input).
@@ -269,6 +333,10 @@ export interface Database {
   close(): Promise<void>;
   /** The postgres.js client (undefined on PGlite): pool stats, LISTEN, raw admin work. */
   pg?: postgres.Sql;
+  /** PGlite only: the whole data directory as a gzipped tarball (DatabaseOptions.loadDataDir). */
+  dumpDataDir?(): Promise<Blob>;
+  /** The embedded PGlite client (undefined on PostgreSQL): the job queue's connection. */
+  pglite?: PGlite;
 }
 
 export function postgresOptions(
@@ -280,6 +348,10 @@ export function postgresOptions(
     max: poolMax,
     idle_timeout: 30,
     connect_timeout: 10,
+    // Seconds before connecting again after failures. postgres.js's default grows 3^n (up to
+    // 20 s), so after a restart of a few seconds a host could wait 5-7 s more before its next
+    // try; at most 0.5 s apart, a host writes again within a second of the database (issue 24).
+    backoff: (retries: number) => Math.min(0.1 * retries, 0.5),
     onnotice: () => {},
     // Behind a transaction pooler: unnamed statements only (a named one lives on one server
     // connection), and no session settings at connect (PgBouncer refuses them as
@@ -343,7 +415,7 @@ function gatedDrizzle(url: string, name: string, opts: DatabaseOptions, connectT
     ...postgresOptions(poolMax, opts.applicationName, opts.pooler),
     ...(connectTimeout ? { connect_timeout: connectTimeout } : {}),
   });
-  const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000);
+  const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000, opts.callTimeoutMs ?? 0);
   const db = drizzlePostgres({
     client: gatedClient(pg, gate),
     schema,
@@ -366,7 +438,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
       ),
     );
     return {
-      db,
+      db: ambientAware(db),
       replicas: replicas.map((r) => ({ name: r.gate.name, db: r.db, pg: r.pg })),
       kind: 'postgres',
       pg,
@@ -426,14 +498,18 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     releaseLock = acquireEmbeddedLock(root);
   }
   try {
-    return await openPglite(dataDir, releaseLock);
+    return await openPglite(dataDir, releaseLock, opts.loadDataDir);
   } catch (err) {
     releaseLock();
     throw err;
   }
 }
 
-async function openPglite(dataDir: string | undefined, releaseLock: () => void): Promise<Database> {
+async function openPglite(
+  dataDir: string | undefined,
+  releaseLock: () => void,
+  loadDataDir: Blob | undefined,
+): Promise<Database> {
   // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
   const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all(
     [
@@ -449,11 +525,12 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
     );
   });
   // pg_trgm: the admin user list's substring search (migrations create the extension).
-  const client = new PGlite({ dataDir, extensions: { pg_trgm } });
+  const client = new PGlite({ dataDir, extensions: { pg_trgm }, ...(loadDataDir ? { loadDataDir } : {}) });
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
-    db,
+    db: ambientAware(db),
     kind: 'pglite',
+    pglite: client,
     async migrate() {
       await migratePglite(drizzlePglite({ client, casing: 'snake_case' }), {
         migrationsFolder: MIGRATIONS_FOLDER,
@@ -462,11 +539,50 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
     async ping() {
       await client.query('select 1');
     },
+    dumpDataDir: () => client.dumpDataDir('gzip'),
     async close() {
       if (!client.closed) await client.close();
       releaseLock();
     },
   };
+}
+
+/**
+ * The symbol a routing Db (the replica router, the ambient transaction) answers with the
+ * database it currently stands for: prepared statements (db/prepared.ts) belong to that one.
+ */
+export const CURRENT_DB = Symbol('currentDb');
+
+const ambient = new AsyncLocalStorage<{ tx: Executor; open: boolean }>();
+/**
+ * Runs fn with `tx` as the ambient transaction: every statement made through a Database's
+ * `db` in fn's async scope (deps.db, whatever code holds it) runs in tx instead, and a
+ * `db.transaction()` there becomes a savepoint of it. server/idempotency.ts wraps a
+ * mutation this way, so its writes and its stored result commit together.
+ */
+export async function withAmbientTransaction<T>(tx: Executor, fn: () => Promise<T>): Promise<T> {
+  // Closed when fn ends: work that outlives it in the same async context (a promise a
+  // driver's queue created meanwhile) goes to the database again, not to a closed transaction.
+  const store = { tx, open: true };
+  try {
+    return await ambient.run(store, fn);
+  } finally {
+    store.open = false;
+  }
+}
+
+/** `db`, but the ambient transaction (withAmbientTransaction) where there is one. */
+function ambientAware(db: Db): Db {
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      const store = ambient.getStore();
+      if (!store?.open) return Reflect.get(target, prop, receiver);
+      const tx = store.tx;
+      if (prop === CURRENT_DB) return tx;
+      const value = Reflect.get(tx, prop, tx);
+      return typeof value === 'function' ? value.bind(tx) : value;
+    },
+  });
 }
 
 /** A raw statement returned a row its schema does not describe: a bug, answered as a 500. */

@@ -47,6 +47,10 @@ const variables = z.object({
   DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
   // How long a request may wait for a pooled connection before it fails with 503.
   DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
+  // Longest a request waits for a statement or transaction (once it has a connection) before
+  // answering 503 with Retry-After: a paused pooler or a hung connection never holds a
+  // request. Below the balancer's server timeout; jobs are exempt (statement_timeout bounds them).
+  DATABASE_CALL_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
   REDIS_URL: url(['redis', 'rediss']).optional(),
   // Redis behind Sentinel (instead of REDIS_URL): the sentinels as host:port, comma-separated,
   // and the name they monitor the primary by. Every Redis connection follows a failover.
@@ -100,7 +104,7 @@ const variables = z.object({
     .string()
     .min(1)
     .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
-    .default('*/5 * * * *'),
+    .default('23 * * * *'),
   AUDIT_RETENTION_DAYS: positiveInt.default(365),
   JOBS_ENABLED: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -143,6 +147,19 @@ const variables = z.object({
     .min(0)
     .max(90 * 24)
     .default(14 * 24),
+  // Crisis alerts (docs/api.md, crisis.*): minutes an alert may wait unacknowledged before
+  // every admin is told, and again after as long once more (fractions of a minute: tests).
+  CRISIS_ESCALATE_AFTER_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(10),
+  // How often each instance looks for alerts due to escalate or to notify (the look is cheap:
+  // one indexed UPDATE of the open alerts that are due).
+  CRISIS_ESCALATION_CHECK_MS: positiveInt.min(50).max(300_000).default(15_000),
+  // crisis.onChange: open subscriptions one user may hold at once, and one process in all.
+  CRISIS_SUBSCRIPTIONS_PER_USER: positiveInt.max(100).default(5),
+  SUBSCRIPTIONS_PER_PROCESS: positiveInt.max(100_000).default(10_000),
   // Paid plans through Razorpay (docs/decisions/subscriptions-and-payments.md). Off: the
   // checkout answers PRECONDITION_FAILED and POST /webhooks/razorpay does not exist.
   PAYMENTS_ENABLED: bool.default(false),
@@ -153,6 +170,38 @@ const variables = z.object({
   RAZORPAY_KEY_SECRET: z.string().min(8).max(200).optional(),
   RAZORPAY_WEBHOOK_SECRET: z.string().min(8).max(200).optional(),
   RAZORPAY_API_URL: url(['https', 'http']).default('https://api.razorpay.com'),
+  // The durable job queue (pg-boss on the same database: docs/decisions/job-queue.md).
+  // QUEUE_WORKERS: this API process also works the queue (false: only `npm run worker` does).
+  QUEUE_WORKERS: bool.default(true),
+  QUEUE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
+  // Attempts per job (the first + retries), the first retry's delay (doubling, with jitter, up
+  // to the max), and how long an attempt may run before it counts as failed (a dead worker).
+  QUEUE_MAX_ATTEMPTS: positiveInt.max(50).default(10),
+  QUEUE_RETRY_DELAY_SECONDS: positiveInt.max(3600).default(10),
+  QUEUE_RETRY_DELAY_MAX_SECONDS: positiveInt.max(86_400).default(1800),
+  QUEUE_JOB_TIMEOUT_SECONDS: positiveInt.min(5).max(3600).default(120),
+  // How often pg-boss looks for expired (stuck) jobs and refreshes its counts.
+  QUEUE_MAINTENANCE_SECONDS: positiveInt.max(3600).default(30),
+  // Email over SMTP (nodemailer, pooled). Without SMTP_HOST no email is sent: the jobs wait.
+  SMTP_HOST: z.string().min(1).max(253).optional(),
+  SMTP_PORT: port.default(587),
+  // true: TLS from the first byte (port 465); false: STARTTLS, required when SMTP_REQUIRE_TLS.
+  SMTP_SECURE: bool.default(false),
+  SMTP_REQUIRE_TLS: bool.default(true),
+  SMTP_USER: z.string().min(1).max(256).optional(),
+  SMTP_PASSWORD: z.string().min(1).max(512).optional(),
+  // A PEM file of the CA(s) the SMTP server's certificate is checked against (default: the system's).
+  SMTP_TLS_CA_FILE: z.string().min(1).optional(),
+  SMTP_POOL_MAX: positiveInt.max(50).default(3),
+  SMTP_TIMEOUT_MS: positiveInt.min(1000).max(300_000).default(30_000),
+  // Concurrent sends per worker process.
+  EMAIL_CONCURRENCY: positiveInt.max(100).default(4),
+  EMAIL_FROM: z
+    .string()
+    .regex(/^[^<>\r\n]{0,100}<?[^@\s<>]+@[^@\s<>]+>?$/, 'must be an address, optionally "Name <address>"')
+    .default('MANAS360 <no-reply@manas360.invalid>'),
+  // The web app's base URL: links in emails (password reset, address verification).
+  APP_URL: url(['https', 'http']).default('http://localhost:5173'),
 });
 
 /** Every variable the configuration reads. */
@@ -202,18 +251,34 @@ export const configSchema = variables.superRefine((c, ctx) => {
       'ACCOUNT_DELETION_GRACE_HOURS',
       'must be at least 24 in production (the user may change their mind)',
     );
+  if (c.CRISIS_ESCALATE_AFTER_MINUTES < 1)
+    need('CRISIS_ESCALATE_AFTER_MINUTES', 'must be at least 1 in production (fractions are for tests)');
   if (c.PASSWORD_HASH_COST !== undefined)
     need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
 });
 
 export type Config = z.infer<typeof configSchema>;
 
-/** What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). */
-export const migrateConfigSchema = variables.pick({
-  DATABASE_URL: true,
-  DATA_DIR: true,
-  DATABASE_POOLER: true,
-});
+/**
+ * What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). In
+ * production that is DATABASE_URL: migrating the embedded database there would report
+ * success for a database the server never uses.
+ */
+export const migrateConfigSchema = variables
+  .pick({
+    NODE_ENV: true,
+    DATABASE_URL: true,
+    DATA_DIR: true,
+    DATABASE_POOLER: true,
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && !c.DATABASE_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL'],
+        message: 'is required in production (the embedded database is for development): nothing was migrated',
+      });
+  });
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 
 export class ConfigError extends Error {}

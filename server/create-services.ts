@@ -19,12 +19,16 @@ import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
-import { noteCall } from './http/calls.ts';
+import { JobQueue } from './jobs/queue.ts';
 import { DownloadBudget } from './limits/downloads.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
+import { CrisisFeed, crisisQueueFigures } from './live/crisis-feed.ts';
+import { CrisisWatch } from './live/crisis-watch.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
 import { createMetrics } from './metrics.ts';
+import { emailChannel } from './notify/email.ts';
+import type { NotificationChannel } from './notify/index.ts';
 import { createPaymentProvider } from './payments/razorpay.ts';
 import { closeRedis, connectRedis, hasRedis } from './redis.ts';
 import type { AppDeps } from './services.ts';
@@ -101,6 +105,7 @@ export async function createDeps(
       dataDir: config.DATA_DIR,
       poolMax: config.DATABASE_POOL_MAX,
       poolWaitMs: config.DATABASE_POOL_WAIT_MS,
+      callTimeoutMs: config.DATABASE_CALL_TIMEOUT_MS,
       replicaUrls: config.DATABASE_REPLICA_URLS,
       pooler: config.DATABASE_POOLER,
     }));
@@ -138,6 +143,8 @@ export async function createDeps(
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
     replicas: () => reads?.states ?? [],
+    crisisQueue: () => crisisQueueFigures(database.db),
+    queues: () => queue.figures(),
   });
   // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
   const reads = database.replicas?.length
@@ -171,6 +178,38 @@ export async function createDeps(
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
   const limits = createRateLimits(config, redis);
+  // The queue (producer and maintenance) in every process; its workers start apart
+  // (server/jobs/workers.ts). It stops before the database closes.
+  const queue = await JobQueue.start(config, database, log);
+  closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
+  // The live crisis queue: reads the event log, and with Redis hears the other instances.
+  const crisisFeed = new CrisisFeed({
+    db: database.db,
+    log,
+    redis,
+    channel: `${config.JWT_ISSUER}:crisis`,
+    revocations,
+    maxPerUser: config.CRISIS_SUBSCRIPTIONS_PER_USER,
+    maxPerProcess: config.SUBSCRIPTIONS_PER_PROCESS,
+  });
+  await crisisFeed.start();
+  closers.push(() => crisisFeed.stop());
+  // Crisis notices by email, through the job queue (SMS or push: further channels here).
+  const notificationChannels: NotificationChannel[] = [emailChannel({ queue, notes })];
+  const crisisWatch = new CrisisWatch({
+    db: database.db,
+    log,
+    channels: notificationChannels,
+    feed: crisisFeed,
+    escalateAfterMinutes: config.CRISIS_ESCALATE_AFTER_MINUTES,
+    checkIntervalMs: config.CRISIS_ESCALATION_CHECK_MS,
+    onEscalated: (n) => metrics.crisisEscalated(n),
+  });
+  if (config.JOBS_ENABLED) {
+    crisisWatch.start();
+    // Before the feed and the pool close: a check in progress finishes.
+    closers.unshift(() => crisisWatch.stop());
+  }
   if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
@@ -197,14 +236,15 @@ export async function createDeps(
       idleSeconds: config.DOWNLOAD_IDLE_SECONDS,
     }),
     payments: createPaymentProvider(config),
+    crisisFeed,
+    crisisWatch,
+    notificationChannels,
+    queue,
     metrics,
     log,
     hooks: {
       beforeProcedure: limits.beforeProcedure,
-      onProcedure(report) {
-        metrics.procedure(report);
-        noteCall(report);
-      },
+      onProcedure: (report) => metrics.procedure(report),
     },
     closers,
   };

@@ -1,6 +1,7 @@
 // Prometheus metrics (GET /metrics): per-procedure request counts, latency and SQL
 // statements (so "0 queries for auth" is visible in production), the connection pool,
-// jobs and view refreshes, rate-limit rejections, revocations and process metrics.
+// jobs and view refreshes, rate-limit rejections, revocations, the crisis queue and process
+// metrics.
 // One registry per process; with WORKERS > 1 the primary aggregates every worker's
 // registry (server/cluster.ts) so a scrape sees the whole host: counters and histograms
 // are summed, and each gauge says how it adds up (`aggregator`): the pool gauges are the
@@ -11,6 +12,7 @@ import type { PoolGate } from '../db/client.ts';
 import type { FallbackReason, ReplicaState } from '../db/replicas.ts';
 import type { ViewRefresh } from '../db/views.ts';
 import type { RevocationEvent } from './auth/revocation.ts';
+import type { QueueFigures } from './jobs/queue.ts';
 import type { ProcedureReport } from './trpc/hooks.ts';
 
 export type JobOutcome =
@@ -30,6 +32,12 @@ export interface Metrics {
   replicaFallback(reason: FallbackReason): void;
   /** A revocation applied by this process (RevocationList's onApply). */
   revocation(event: RevocationEvent): void;
+  /** Crisis alerts escalated by this process's duty check. */
+  crisisEscalated(count: number): void;
+  /** A crisis alert acknowledged here, seconds after it was raised. */
+  crisisAcknowledged(seconds: number): void;
+  /** One attempt of a queued job worked by this process. */
+  queueJob(queue: string, outcome: 'completed' | 'failed', seconds: number): void;
 }
 
 export interface MetricSources {
@@ -38,11 +46,25 @@ export interface MetricSources {
   revocationEntries: () => number;
   /** The read replicas' last health checks (read at scrape time). */
   replicas?: () => readonly ReplicaState[];
+  /** Open crisis alerts and the age of the oldest, in seconds (one query, at scrape time). */
+  crisisQueue?: () => Promise<{ open: number; oldestSeconds: number }>;
+  /** The job queue's figures (one statement; read at scrape time, at most every 5 s). */
+  queues?: () => Promise<QueueFigures[]>;
 }
+
+const GAUGES_NAMED_LIKE_COUNTERS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges like counters (promtool check metrics: "non-counter
+  // metrics should not have _total suffix"); each is the sum of the gauge by type beside
+  // it (nodejs_active_handles{type} etc.), so nothing is lost without them.
+  for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
   const registers = [registry];
 
   const requests = new Counter({
@@ -108,6 +130,16 @@ export function createMetrics(sources: MetricSources): Metrics {
       for (const p of pools) this.inc({ pool: p.name }, p.timeouts);
     },
   });
+  new Counter({
+    name: 'db_call_deadline_timeouts_total',
+    help: 'Requests answered 503 after waiting DATABASE_CALL_TIMEOUT_MS for a statement or transaction',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of pools) this.inc({ pool: p.name }, p.deadlines);
+    },
+  });
   const jobRuns = new Counter({
     name: 'job_runs_total',
     help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_done, skipped_running, failed)',
@@ -123,14 +155,21 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   const viewSeconds = new Gauge({
     name: 'view_refresh_duration_seconds',
-    help: 'Duration of the last refresh of each materialized view',
+    help: 'Duration of the last repair (full comparison with its definition) of each view',
     labelNames: ['view'],
     aggregator: 'max',
     registers,
   });
   const viewRows = new Gauge({
     name: 'view_refresh_rows',
-    help: 'Rows in each materialized view after its last refresh',
+    help: 'Rows in each view after its last repair',
+    labelNames: ['view'],
+    aggregator: 'max',
+    registers,
+  });
+  const viewRepaired = new Gauge({
+    name: 'view_repaired_rows',
+    help: 'Rows the last repair of each view found different from its definition (0: the triggers kept it current)',
     labelNames: ['view'],
     aggregator: 'max',
     registers,
@@ -176,8 +215,100 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['reason'],
     registers,
   });
+  // The crisis queue (issue 27): what waits now, how long acknowledging took, escalations.
+  // The gauges read the database, which every worker shares: the largest, not the sum.
+  // One query at scrape time sets both gauges: the first collected reads, the second follows.
+  const crisisOldest = new Gauge({
+    name: 'crisis_oldest_open_alert_age_seconds',
+    help: 'How long the oldest unacknowledged crisis alert has waited (0 when none)',
+    aggregator: 'max',
+    registers: [],
+  });
+  new Gauge({
+    name: 'crisis_alerts_open',
+    help: 'Crisis alerts not yet acknowledged',
+    registers,
+    aggregator: 'max',
+    async collect() {
+      if (!sources.crisisQueue) return;
+      try {
+        const q = await sources.crisisQueue();
+        this.set(q.open);
+        crisisOldest.set(q.oldestSeconds);
+      } catch {
+        // The database is unreachable: the last values stay (readiness reports the outage).
+      }
+    },
+  });
+  registry.registerMetric(crisisOldest);
+  const crisisAckSeconds = new Histogram({
+    name: 'crisis_time_to_acknowledge_seconds',
+    help: 'Time from a crisis alert being raised to its acknowledgement',
+    buckets: [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 86_400],
+    registers,
+  });
+  const crisisEscalations = new Counter({
+    name: 'crisis_escalations_total',
+    help: 'Crisis alerts escalated to the admins (each level counts once)',
+    registers,
+  });
+  const queueAttempts = new Counter({
+    name: 'job_queue_attempts_total',
+    help: 'Attempts of queued jobs worked by this process, by queue and outcome (completed, failed)',
+    labelNames: ['queue', 'outcome'],
+    registers,
+  });
+  const queueAttemptSeconds = new Histogram({
+    name: 'job_queue_attempt_duration_seconds',
+    help: 'Duration of attempts of queued jobs (an email: render and SMTP send)',
+    labelNames: ['queue'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  });
+  // The queue's state is the database's: every process reads the same figures (max, not sum).
+  let figures: { at: number; value: Promise<QueueFigures[]> } | undefined;
+  const readFigures = () => {
+    if (!sources.queues) return Promise.resolve([]);
+    if (!figures || Date.now() - figures.at > 5000)
+      figures = { at: Date.now(), value: sources.queues().catch(() => []) };
+    return figures.value;
+  };
+  const queueGauge = (name: string, help: string, pick: (f: QueueFigures) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue'],
+      registers,
+      aggregator: 'max',
+      async collect() {
+        for (const f of await readFigures()) this.set({ queue: f.name }, pick(f));
+      },
+    });
+  queueGauge('job_queue_depth', 'Jobs waiting in the queue (created or retry)', (f) => f.queued);
+  queueGauge('job_queue_active', 'Jobs being worked now', (f) => f.active);
+  queueGauge('job_queue_oldest_seconds', 'Age of the oldest waiting job, seconds', (f) => f.oldestSeconds);
+  queueGauge(
+    'job_queue_failed',
+    'Jobs failed for good (attempts exhausted), still retained',
+    (f) => f.failed,
+  );
+  queueGauge(
+    'job_queue_dead_letters',
+    'Jobs in the dead-letter queue (alert above 0: docs/operations.md)',
+    (f) => f.deadLetters,
+  );
   return {
     registry,
+    crisisEscalated(count) {
+      crisisEscalations.inc(count);
+    },
+    crisisAcknowledged(seconds) {
+      crisisAckSeconds.observe(seconds);
+    },
+    queueJob(queue, outcome, seconds) {
+      queueAttempts.inc({ queue, outcome });
+      queueAttemptSeconds.observe({ queue }, seconds);
+    },
     replicaFallback(reason) {
       fallbacks.inc({ reason });
     },
@@ -196,6 +327,7 @@ export function createMetrics(sources: MetricSources): Metrics {
       for (const v of views) {
         viewSeconds.set({ view: v.name }, v.ms / 1000);
         viewRows.set({ view: v.name }, v.rows);
+        viewRepaired.set({ view: v.name }, v.repaired);
       }
     },
     revocation(event) {

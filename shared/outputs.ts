@@ -45,6 +45,8 @@ export const meOutput = z.object({
   features: z.array(z.string()),
   plan: z.string(),
   privacyNotice: z.string().nullable(),
+  /** The address is confirmed (a link sent to it was followed). */
+  emailVerified: z.boolean(),
   sessionId: z.string(),
   expiresAt: date,
 });
@@ -131,3 +133,46 @@ export const notesOutput = z.object({
   sessionId: z.string(),
   notes: z.array(z.object({ id: z.string(), note: z.string(), createdAt: date })),
 });
+
+/**
+ * One event of crisis.onChange (a tracked event: `id` is also the SSE event id a client
+ * resumes from). `resync`: the client was too far behind to be caught up event by event and
+ * reloads the queue (crisis.list); its alert and patient are null.
+ */
+export const CRISIS_EVENT_KINDS = ['raised', 'acknowledged', 'escalated', 'resync'] as const;
+export const crisisEventOutput = z.object({
+  id: z.string(),
+  kind: z.enum(CRISIS_EVENT_KINDS),
+  alertId: z.string().nullable(),
+  patientId: z.string().nullable(),
+  /** The alert's escalation level after the event (0 none, 1 admins told, 2 told again). */
+  level: z.number(),
+  at: date,
+  /** Who acknowledged (acknowledged events), else null. */
+  actor: z.object({ id: z.string(), name: z.string() }).nullable(),
+});
+export type CrisisEvent = z.infer<typeof crisisEventOutput>;
+export const jobQueuesOutput = z.array(
+  z.object({
+    name: z.string(),
+    queued: z.number(),
+    active: z.number(),
+    failed: z.number(),
+    oldestSeconds: z.number(),
+    deadLetters: z.number(),
+  }),
+);
+export const jobsOutput = z.array(
+  z.object({
+    id: z.string(),
+    queue: z.string(),
+    state: z.string(),
+    retryCount: z.number(),
+    retryLimit: z.number(),
+    createdOn: date,
+    startedOn: date.nullable(),
+    completedOn: date.nullable(),
+    error: z.string().nullable(),
+  }),
+);
+export const jobsRedriveOutput = z.object({ moved: z.number() });

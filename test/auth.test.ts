@@ -38,7 +38,7 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
   const register = (email = uniqueEmail('u'), password = PASSWORD) =>
     anon().auth.register({ email, password, name: 'Test User', acceptPrivacyNotice: NOTICE });
 
-  it('registers a patient on free with correct claims in one statement', async () => {
+  it('registers a patient on free with correct claims in one statement (+ the confirmation link: 2)', async () => {
     const email = uniqueEmail('Reg');
     const { result, queries } = await countQueries(() =>
       anon().auth.register({
@@ -48,7 +48,8 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
         acceptPrivacyNotice: NOTICE,
       }),
     );
-    expect(queries).toBe(1);
+    // The account (one statement), then in its transaction the confirmation token and its email job.
+    expect(queries).toBe(3);
     expect(result.user).toMatchObject({
       email: email.toLowerCase(),
       name: 'Asha',
@@ -77,11 +78,17 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(sub).toEqual({ code: 'free', status: 'active' });
   });
 
-  it('refuses a duplicate email in any letter case with CONFLICT', async () => {
+  it('answers a duplicate email in any letter case like a new one, creating nothing (issue 32 #10)', async () => {
     const email = uniqueEmail('dup');
-    await register(email);
-    const err = await errorOf(register(email.toUpperCase()));
-    expect(err.code).toBe('CONFLICT');
+    const first = await register(email);
+    const second = await register(email.toUpperCase());
+    expect(second.user.id).not.toBe(first.user.id);
+    const rows = await queryRows(
+      deps.db,
+      z.object({ n: z.number() }),
+      sql`SELECT count(*)::int AS n FROM users WHERE lower(email) = ${email.toLowerCase()}`,
+    );
+    expect(rows).toEqual([{ n: 1 }]);
   });
 
   it('refuses passwords shorter than 8 or longer than 128 before hashing', async () => {
@@ -251,6 +258,32 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
       sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id IN (${a.user.id}, ${b.user.id}, ${c.user.id})`,
     );
     expect(row?.n).toBe(3);
+  });
+
+  it('refuses a refresh token of an earlier session generation, with nothing else changed', async () => {
+    const a = await register();
+    const session = await anon().auth.login({ email: a.user.email, password: PASSWORD });
+    // Only the generation moves: the tokens stay unused, unrevoked and unexpired, the user
+    // active, tokens_valid_after where it was (the access token still works).
+    await deps.db.execute(
+      sql`UPDATE users SET session_generation = session_generation + 1 WHERE id = ${a.user.id}`,
+    );
+    expect(await bearer(deps, session.accessToken)).not.toBeNull();
+    expect((await errorOf(anon().auth.refresh({ refreshToken: session.refreshToken }))).code).toBe(
+      'UNAUTHORIZED',
+    );
+    expect((await errorOf(anon().auth.refresh({ refreshToken: a.refreshToken }))).code).toBe('UNAUTHORIZED');
+    // Neither was consumed (no successor), and a session of the new generation rotates.
+    const [used] = await queryRows(
+      deps.db,
+      countRow,
+      sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ${a.user.id} AND used_at IS NOT NULL`,
+    );
+    expect(used?.n).toBe(0);
+    const again = await anon().auth.login({ email: a.user.email, password: PASSWORD });
+    expect((await anon().auth.refresh({ refreshToken: again.refreshToken })).refreshToken).not.toBe(
+      again.refreshToken,
+    );
   });
 
   it('refuses an access token at the refresh endpoint', async () => {

@@ -1,11 +1,14 @@
 // The clinical domain: therapists, sessions, notes, mood, assessments, crisis alerts.
 import { sql } from 'drizzle-orm';
 import {
+  bigserial,
   boolean,
   check,
+  foreignKey,
   index,
   integer,
   pgTable,
+  primaryKey,
   smallint,
   text,
   uniqueIndex,
@@ -97,10 +100,14 @@ export const sessionNotes = pgTable(
   (t) => [index('session_notes_session_idx').on(t.sessionId, t.createdAt)],
 );
 
+/**
+ * Partitioned by month of created_at (migration 0031, docs/decisions/partitioning.md): the
+ * primary key includes it.
+ */
 export const moodEntries = pgTable(
   'mood_entries',
   {
-    id: uuid().primaryKey().defaultRandom(),
+    id: uuid().notNull().defaultRandom(),
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -110,6 +117,7 @@ export const moodEntries = pgTable(
     createdAt: tstz().notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ name: 'mood_entries_pkey', columns: [t.id, t.createdAt] }),
     index('mood_entries_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     check('mood_entries_score_range', sql`${t.score} BETWEEN 1 AND 10`),
     check('mood_entries_note_length', sql`length(${t.note}) <= 5000`),
@@ -117,10 +125,11 @@ export const moodEntries = pgTable(
   ],
 );
 
+/** Partitioned by month of created_at, like mood_entries: the primary key includes it. */
 export const assessments = pgTable(
   'assessments',
   {
-    id: uuid().primaryKey().defaultRandom(),
+    id: uuid().notNull().defaultRandom(),
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -132,6 +141,7 @@ export const assessments = pgTable(
     createdAt: tstz().notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ name: 'assessments_pkey', columns: [t.id, t.createdAt] }),
     index('assessments_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     index('assessments_created_idx').on(t.createdAt),
     check(
@@ -151,10 +161,9 @@ export const crisisAlerts = pgTable(
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    assessmentId: uuid()
-      .notNull()
-      .unique()
-      .references(() => assessments.id, { onDelete: 'cascade' }),
+    // The assessment that raised the alert, by its whole key (assessments is partitioned).
+    assessmentId: uuid().notNull().unique(),
+    assessmentCreatedAt: tstz().notNull(),
     status: text({ enum: ['open', 'acknowledged'] })
       .notNull()
       .default('open'),
@@ -164,15 +173,75 @@ export const crisisAlerts = pgTable(
     // One open alert per patient: crisis-level screenings submitted while it is open attach
     // here (how many, the latest and when) instead of raising alerts of their own.
     submissions: integer().notNull().default(1),
-    lastAssessmentId: uuid().references(() => assessments.id, { onDelete: 'set null' }),
+    lastAssessmentId: uuid(),
+    lastAssessmentCreatedAt: tstz(),
     lastSubmittedAt: tstz().notNull().defaultNow(),
+    // Escalation (server/domain/crisis-escalation.ts): 0 none, 1 the admins were told, 2 told
+    // again; and when the on-call staff were notified of the alert.
+    escalationLevel: smallint().notNull().default(0),
+    escalatedAt: tstz(),
+    notifiedAt: tstz(),
   },
   (t) => [
+    foreignKey({
+      name: 'crisis_alerts_assessment_fk',
+      columns: [t.assessmentId, t.assessmentCreatedAt],
+      foreignColumns: [assessments.id, assessments.createdAt],
+    }).onDelete('cascade'),
+    foreignKey({
+      name: 'crisis_alerts_last_assessment_fk',
+      columns: [t.lastAssessmentId, t.lastAssessmentCreatedAt],
+      foreignColumns: [assessments.id, assessments.createdAt],
+    }).onDelete('set null'),
     index('crisis_alerts_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     index('crisis_alerts_created_idx').on(t.createdAt),
     // One open alert per patient (later crisis screenings attach to it: assessments.ts).
     uniqueIndex('crisis_alerts_one_open_uq').on(t.userId).where(sql`${t.status} = 'open'`),
     check('crisis_alerts_status_valid', sql`${t.status} IN ('open', 'acknowledged')`),
     check('crisis_alerts_ack_consistent', sql`(${t.status} = 'open') = (${t.acknowledgedAt} IS NULL)`),
+    check('crisis_alerts_escalation_level_range', sql`${t.escalationLevel} BETWEEN 0 AND 2`),
+    // The escalation job's scan: open alerts by age.
+    index('crisis_alerts_open_created_idx').on(t.createdAt).where(sql`${t.status} = 'open'`),
+  ],
+);
+
+/**
+ * The crisis queue's event log (raised, acknowledged, escalated), written by a trigger on
+ * crisis_alerts (migrations/0027_crisis_oncall.sql) with ids in commit order: what
+ * crisis.onChange streams and resumes from (tracked event ids). Bounded: the escalation job
+ * deletes rows older than CRISIS_EVENT_RETENTION_HOURS.
+ */
+export const crisisEvents = pgTable(
+  'crisis_events',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    alertId: uuid()
+      .notNull()
+      .references(() => crisisAlerts.id, { onDelete: 'cascade' }),
+    kind: text({ enum: ['raised', 'acknowledged', 'escalated'] }).notNull(),
+    actorId: uuid(),
+    level: smallint().notNull().default(0),
+    at: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('crisis_events_at_idx').on(t.at),
+    check('crisis_events_kind_valid', sql`${t.kind} IN ('raised', 'acknowledged', 'escalated')`),
+  ],
+);
+
+/** Who is on call for crisis alerts, from when until when (crisis.onCall.set). */
+export const crisisOnCall = pgTable(
+  'crisis_on_call',
+  {
+    userId: uuid()
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    startsAt: tstz().notNull().defaultNow(),
+    endsAt: tstz().notNull(),
+    updatedAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('crisis_on_call_ends_idx').on(t.endsAt),
+    check('crisis_on_call_window', sql`${t.endsAt} > ${t.startsAt}`),
   ],
 );

@@ -8,6 +8,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   smallint,
   text,
   uniqueIndex,
@@ -49,6 +50,8 @@ export const users = pgTable(
     // privacy.deleteAccount: when it was asked for and when the erasure job may run.
     deletionRequestedAt: tstz(),
     deletionDueAt: tstz(),
+    // When the address in `email` was confirmed through a link sent to it (NULL: not yet).
+    emailVerifiedAt: tstz(),
   },
   (t) => [
     // Also the email sort of admin.users.list (server/domain/admin-user-list.ts), as are:
@@ -152,10 +155,11 @@ export const refreshTokens = pgTable(
   ],
 );
 
+/** Partitioned by month of `at` (migration 0031): the primary key includes it. */
 export const auditLog = pgTable(
   'audit_log',
   {
-    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint({ mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     at: tstz().notNull().defaultNow(),
     actorId: uuid(),
     action: text().notNull(),
@@ -166,10 +170,40 @@ export const auditLog = pgTable(
     requestId: text(),
   },
   (t) => [
+    primaryKey({ name: 'audit_log_pkey', columns: [t.id, t.at] }),
     index('audit_log_at_idx').on(t.at),
     index('audit_log_actor_idx').on(t.actorId, t.id),
     // The admin console's target filter, data export and the erasure job: the entries about a user.
     index('audit_log_target_idx').on(t.targetId, t.id),
     index('audit_log_action_idx').on(t.action, t.id),
+  ],
+);
+
+/**
+ * Single-use tokens sent by email: a password reset (30 min) or the confirmation of an
+ * address (the account's, or the new one of users.changeEmail). Only the SHA-256 of the
+ * token is stored; `email` is the address it was sent to (for a change: the new address).
+ */
+export const accountTokens = pgTable(
+  'account_tokens',
+  {
+    tokenHash: text().primaryKey(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text({ enum: ['password_reset', 'verify_email', 'change_email'] }).notNull(),
+    email: text().notNull(),
+    createdAt: tstz().notNull().defaultNow(),
+    expiresAt: tstz().notNull(),
+    usedAt: tstz(),
+  },
+  (t) => [
+    index('account_tokens_user_idx').on(t.userId, t.purpose),
+    index('account_tokens_expires_idx').on(t.expiresAt),
+    check('account_tokens_hash_format', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
+    check(
+      'account_tokens_purpose_valid',
+      sql`${t.purpose} IN ('password_reset', 'verify_email', 'change_email')`,
+    ),
   ],
 );

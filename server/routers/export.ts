@@ -8,7 +8,7 @@ import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const exportRouter = router({
   mine: protectedProcedure
-    .meta({ auth: 'user', permission: 'data.export', feature: 'data_export' })
+    .meta({ auth: 'user', permission: 'data.export', feature: 'data_export', verifiedEmail: true })
     .input(exportInput)
     .query(({ ctx }) =>
       edgeStream(

@@ -6,7 +6,7 @@ import { analyticsRouter } from './analytics.ts';
 import { apiKeysRouter } from './api-keys.ts';
 import { assessmentsRouter } from './assessments.ts';
 import { authRouter } from './auth.ts';
-import { crisisRouter } from './crisis.ts';
+import { crisisRouter } from './crisis/index.ts';
 import { exportRouter } from './export.ts';
 import { insightsRouter } from './insights.ts';
 import { moodRouter } from './mood.ts';

@@ -14,6 +14,8 @@ export interface RequestInfo {
   userAgent?: string | undefined;
   /** The Cookie header: only the admin console's session procedures read it (server/http/session-cookie.ts). */
   cookie?: string | undefined;
+  /** The Idempotency-Key header: a mutation's retry returns its first result (server/idempotency.ts). */
+  idempotencyKey?: string | undefined;
 }
 
 export interface Context {
@@ -25,11 +27,11 @@ export interface Context {
   req: RequestInfo;
   /** Response headers a procedure may set (e.g. Retry-After). */
   resHeaders: Map<string, string>;
-  /** The procedure calls of this request (deps.hooks.onProcedure adds each; its log line reads them). */
+  /** The procedure calls of this request (the call pipeline adds each; its log line reads them). */
   calls: CallRecord[];
   /**
    * Whether results are checked against their procedure's .output() schema
-   * (server/trpc/init.ts deferOutputChecks): 'off' on /trpc by default, 'parse' for REST
+   * (server/trpc/invoke.ts deferOutputChecks): 'off' on /trpc by default, 'parse' for REST
    * (tRPC's own check), 'strict' everywhere with OUTPUT_VALIDATION=all (the check, and no
    * field the schema does not declare).
    */
@@ -56,6 +58,7 @@ export function createContextInner(opts: {
       requestId: opts.req?.requestId ?? 'internal',
       userAgent: opts.req?.userAgent,
       cookie: opts.req?.cookie,
+      idempotencyKey: opts.req?.idempotencyKey,
     },
     resHeaders: new Map(),
     calls: [],

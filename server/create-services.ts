@@ -16,6 +16,7 @@ import { ensureSuperadmin } from './auth/bootstrap.ts';
 import { loadKeyRing } from './auth/keys.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
 import { RevocationList, startRevocationSync } from './auth/revocation.ts';
+import { logSignInNotifier } from './auth/sign-in-notice.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
@@ -184,6 +185,7 @@ export async function createDeps(
     passwords,
     notes,
     loginLimiter: limits.loginLimiter,
+    signInNotifier: logSignInNotifier(log),
     hashGate: createHashGate({
       concurrency: config.PASSWORD_HASH_CONCURRENCY,
       perIp: config.PASSWORD_HASH_PER_IP,

@@ -7,7 +7,7 @@ import { onQuery } from '../db/client.ts';
 import type { PlanCode } from '../shared/catalog.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { NOTICE } from './helpers.ts';
-import { bearer, loginAccepted, type TestServer } from './server.ts';
+import { bearer, loginAccepted, signIn, type TestServer } from './server.ts';
 
 export const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
@@ -48,7 +48,7 @@ export async function account(
     if (plan !== 'free') await root.admin.users.setPlan.mutate({ userId: reg.user.id, planCode: plan });
     if (role !== 'patient') await root.admin.users.setRole.mutate({ userId: reg.user.id, role });
   }
-  const login = await anon.auth.login.mutate({ email, password: PASSWORD });
+  const login = await signIn(server, { email, password: PASSWORD });
   return { id: reg.user.id, email, token: login.accessToken, api: server.client(login.accessToken) };
 }
 

@@ -42,6 +42,9 @@ export const claimsRow = z.object({
   features: z.array(z.string()),
   /** The privacy notice version the user last accepted (null: none yet). */
   privacy_notice: z.string().nullable(),
+  /** How the session was authenticated and when (a refresh reads them from its session). */
+  amr: z.array(z.string()).optional(),
+  auth_time: z.number().optional(),
 });
 export type ClaimsRow = z.output<typeof claimsRow>;
 
@@ -118,5 +121,7 @@ export function tokenSubject(row: ClaimsRow): TokenSubject {
     features: row.features,
     plan: row.plan,
     privacyNotice: row.privacy_notice,
+    amr: row.amr,
+    auth_time: row.auth_time,
   };
 }

@@ -33,6 +33,9 @@ const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
   insufficient_privilege: 'Your role is not allowed to do this',
   account_suspended: 'This account is suspended',
   privacy_notice_required: 'Accept the current privacy notice first (privacy.acceptNotice)',
+  mfa_required: 'Complete the sign-in with a second factor (auth.mfa.completeLogin)',
+  factor_required: 'Your role needs a second factor: enrol one, or verify it (auth.mfa.verify)',
+  step_up_required: 'Verify your second factor again (auth.mfa.verify) to do this',
 };
 
 /** FORBIDDEN with a reason a client acts on (and the permission or feature required). */

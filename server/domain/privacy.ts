@@ -56,8 +56,9 @@ export async function acceptNotice(
         ${claimsSelect(sql`users u JOIN c ON c.user_id = u.id`, sql`, c.accepted_at`)}`,
   );
   if (!row) throw unauthorized();
-  // The consent row is not visible to the statement's own SELECT (one snapshot).
-  const claims = { ...row, privacy_notice: version };
+  // The consent row is not visible to the statement's own SELECT (one snapshot). The same
+  // session: how it was authenticated carries over (amr, auth_time).
+  const claims = { ...row, privacy_notice: version, amr: auth.amr, auth_time: auth.auth_time };
   const { token } = await deps.tokens.sign(tokenSubject(claims), auth.sid, issuedAt(claims));
   return {
     version,

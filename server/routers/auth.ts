@@ -112,6 +112,7 @@ export const authRouter = router({
     .meta({
       auth: 'user',
       beforeConsent: true,
+      beforeFactor: true,
       openapi: {
         method: 'POST',
         path: '/auth/logoutAll',
@@ -134,6 +135,7 @@ export const authRouter = router({
     .meta({
       auth: 'user',
       beforeConsent: true,
+      beforeFactor: true,
       openapi: {
         method: 'POST',
         path: '/auth/changePassword',
@@ -150,6 +152,7 @@ export const authRouter = router({
     .meta({
       auth: 'user',
       beforeConsent: true,
+      beforeFactor: true,
       openapi: {
         method: 'GET',
         path: '/auth/me',
@@ -170,6 +173,8 @@ export const authRouter = router({
         plan: a.plan,
         privacyNotice: a.privacyNotice ?? null,
         sessionId: a.sid,
+        amr: a.amr ?? ['pwd'],
+        authTime: a.auth_time === undefined ? null : new Date(a.auth_time * 1000),
         expiresAt: new Date(a.exp * 1000),
       };
     }),

@@ -13,6 +13,7 @@ import { ZodError, z } from 'zod';
 import { classifyDbError, queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
+import { needsSecondFactor, steppedUp, withSecondFactor } from '../auth/factor-policy.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
 import type { Context } from './context.ts';
@@ -180,9 +181,9 @@ async function observed<P, R extends CallResult>(
 }
 
 /**
- * Authentication, consent to the current privacy notice, and the policy of
- * .meta({ permission, feature, fieldPermissions }), from the token's claims alone (zero
- * queries). Returns the caller's claims.
+ * Authentication, consent to the current privacy notice, the second factor a role needs,
+ * step-up, and the policy of .meta({ permission, feature, fieldPermissions }), from the
+ * token's claims alone (zero queries). Returns the caller's claims.
  */
 async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () => Promise<unknown>) {
   const auth = ctx.auth;
@@ -190,6 +191,12 @@ async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () 
   const notice = ctx.deps.config.PRIVACY_NOTICE_VERSION;
   if (auth.privacyNotice !== notice && !meta?.beforeConsent)
     throw forbidden('privacy_notice_required', notice);
+  if (!meta?.beforeFactor && !withSecondFactor(auth) && needsSecondFactor(auth.permissions))
+    throw forbidden('factor_required');
+  if (meta?.stepUp && !steppedUp(auth, Date.now() / 1000)) {
+    const asked = meta.stepUp === true || meta.stepUp.test(await getRawInput());
+    if (asked) throw forbidden('step_up_required');
+  }
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))

@@ -6,9 +6,9 @@ import { createDatabase, type Database } from '../db/client.ts';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { DEFAULT_PRIVACY_NOTICE_VERSION, loadConfig } from '../server/config.ts';
 import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
+import { DomainError } from '../server/domain/errors.ts';
 import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
-import { DomainError } from '../server/domain/errors.ts';
 import { authenticate, createContextInner, type RequestInfo } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
 import type { SoftPasskey } from './support/passkey.ts';
@@ -135,7 +135,10 @@ export function callerSignIn(
         const { auth } = await authenticate(deps, `Bearer ${accessToken}`);
         const api = callerFor(deps, auth, req);
         const { enrolmentToken, options } = await api.auth.mfa.passkey.begin();
-        const enrolled = await api.auth.mfa.passkey.confirm({ enrolmentToken, response: passkey.register(options) });
+        const enrolled = await api.auth.mfa.passkey.confirm({
+          enrolmentToken,
+          response: passkey.register(options),
+        });
         return enrolled.accessToken;
       },
     },

@@ -582,11 +582,12 @@ export async function confirmPasskey(
 // ---------------------------------------------------------------------------------------
 // Managing factors
 
+/** One row per factor (all null when there is none) with the count of unused recovery codes. */
 const listedFactor = z.object({
-  id: z.string(),
-  kind: z.enum(['totp', 'passkey']),
-  name: z.string(),
-  created_at: date,
+  id: z.string().nullable(),
+  kind: z.enum(['totp', 'passkey']).nullable(),
+  name: z.string().nullable(),
+  created_at: date.nullable(),
   last_used_at: date.nullable(),
   recovery_codes_left: z.number(),
 });
@@ -595,7 +596,7 @@ const listedFactor = z.object({
 export async function listFactors(db: Executor, userId: string) {
   const rows = await queryRows(
     db,
-    listedFactor.partial({ id: true, kind: true, name: true, created_at: true, last_used_at: true }),
+    listedFactor,
     sql`SELECT f.id, f.kind, f.name, f.created_at, f.last_used_at, c.n AS recovery_codes_left
         FROM (SELECT count(*)::int AS n FROM mfa_recovery_codes WHERE user_id = ${userId} AND used_at IS NULL) c
         LEFT JOIN mfa_factors f ON f.user_id = ${userId}

@@ -121,8 +121,8 @@ export function callerSignIn(
   req: Partial<RequestInfo> = {},
 ) {
   const anon = callerFor(deps, null, req);
-  let mine = callerPasskeys.get(deps);
-  if (!mine) callerPasskeys.set(deps, (mine = new Map()));
+  const mine = callerPasskeys.get(deps) ?? new Map<string, SoftPasskey>();
+  callerPasskeys.set(deps, mine);
   return signInWith(
     {
       login: (c) => anon.auth.login(c),

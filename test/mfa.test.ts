@@ -439,7 +439,8 @@ describe.each(DB_KINDS)('second factors on %s', (kind) => {
           ),
       ),
     );
-    const tally = tries.reduce<Record<string, number>>((t, c) => ({ ...t, [c]: (t[c] ?? 0) + 1 }), {});
+    const tally: Record<string, number> = {};
+    for (const c of tries) tally[c] = (tally[c] ?? 0) + 1;
     expect(tally).toEqual({ UNAUTHORIZED: LIMIT - 1, TOO_MANY_REQUESTS: 2 * LIMIT + 1 });
     // Locked: the right password and the right code both get the same 429.
     const atPassword = await errorOf(anon(s.client).auth.login({ email: s.email, password: PASSWORD }));

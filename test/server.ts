@@ -97,8 +97,8 @@ export function enrolledPasskey(server: TestServer, email: string): SoftPasskey 
  */
 export function signIn(server: TestServer, credentials: { email: string; password: string }) {
   const anon = server.client();
-  let mine = passkeys.get(server);
-  if (!mine) passkeys.set(server, (mine = new Map()));
+  const mine = passkeys.get(server) ?? new Map<string, SoftPasskey>();
+  passkeys.set(server, mine);
   return signInWith(
     {
       login: (c) => anon.auth.login.mutate(c),

@@ -5,6 +5,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { PGlite } from '@electric-sql/pglite';
 import { type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'drizzle-orm/logger';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
@@ -84,6 +85,11 @@ export interface DatabaseOptions {
   dataDir?: string | undefined;
   /** In-memory PGlite (tests). Ignored when url is set. */
   memory?: boolean;
+  /**
+   * PGlite only: start from this dump of a data directory (Database.dumpDataDir) instead of
+   * an empty cluster (tests load one migrated template rather than migrating every file).
+   */
+  loadDataDir?: Blob | undefined;
   poolMax?: number;
   applicationName?: string;
   /** Longest wait for a pooled connection before PoolBusyError (default 1000 ms). */
@@ -269,6 +275,10 @@ export interface Database {
   close(): Promise<void>;
   /** The postgres.js client (undefined on PGlite): pool stats, LISTEN, raw admin work. */
   pg?: postgres.Sql;
+  /** PGlite only: the whole data directory as a gzipped tarball (DatabaseOptions.loadDataDir). */
+  dumpDataDir?(): Promise<Blob>;
+  /** The embedded PGlite client (undefined on PostgreSQL): the job queue's connection. */
+  pglite?: PGlite;
 }
 
 export function postgresOptions(
@@ -426,14 +436,18 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
     releaseLock = acquireEmbeddedLock(root);
   }
   try {
-    return await openPglite(dataDir, releaseLock);
+    return await openPglite(dataDir, releaseLock, opts.loadDataDir);
   } catch (err) {
     releaseLock();
     throw err;
   }
 }
 
-async function openPglite(dataDir: string | undefined, releaseLock: () => void): Promise<Database> {
+async function openPglite(
+  dataDir: string | undefined,
+  releaseLock: () => void,
+  loadDataDir: Blob | undefined,
+): Promise<Database> {
   // PGlite is a development dependency: imported only here (production sets DATABASE_URL).
   const [{ PGlite }, { pg_trgm }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all(
     [
@@ -449,11 +463,12 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
     );
   });
   // pg_trgm: the admin user list's substring search (migrations create the extension).
-  const client = new PGlite({ dataDir, extensions: { pg_trgm } });
+  const client = new PGlite({ dataDir, extensions: { pg_trgm }, ...(loadDataDir ? { loadDataDir } : {}) });
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
     db,
     kind: 'pglite',
+    pglite: client,
     async migrate() {
       await migratePglite(drizzlePglite({ client, casing: 'snake_case' }), {
         migrationsFolder: MIGRATIONS_FOLDER,
@@ -462,6 +477,7 @@ async function openPglite(dataDir: string | undefined, releaseLock: () => void):
     async ping() {
       await client.query('select 1');
     },
+    dumpDataDir: () => client.dumpDataDir('gzip'),
     async close() {
       if (!client.closed) await client.close();
       releaseLock();

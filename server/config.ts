@@ -156,6 +156,38 @@ const variables = z.object({
     .default('localhost'),
   WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('MANAS360'),
   WEBAUTHN_ORIGINS: commaList,
+  // The durable job queue (pg-boss on the same database: docs/decisions/job-queue.md).
+  // QUEUE_WORKERS: this API process also works the queue (false: only `npm run worker` does).
+  QUEUE_WORKERS: bool.default(true),
+  QUEUE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
+  // Attempts per job (the first + retries), the first retry's delay (doubling, with jitter, up
+  // to the max), and how long an attempt may run before it counts as failed (a dead worker).
+  QUEUE_MAX_ATTEMPTS: positiveInt.max(50).default(10),
+  QUEUE_RETRY_DELAY_SECONDS: positiveInt.max(3600).default(10),
+  QUEUE_RETRY_DELAY_MAX_SECONDS: positiveInt.max(86_400).default(1800),
+  QUEUE_JOB_TIMEOUT_SECONDS: positiveInt.min(5).max(3600).default(120),
+  // How often pg-boss looks for expired (stuck) jobs and refreshes its counts.
+  QUEUE_MAINTENANCE_SECONDS: positiveInt.max(3600).default(30),
+  // Email over SMTP (nodemailer, pooled). Without SMTP_HOST no email is sent: the jobs wait.
+  SMTP_HOST: z.string().min(1).max(253).optional(),
+  SMTP_PORT: port.default(587),
+  // true: TLS from the first byte (port 465); false: STARTTLS, required when SMTP_REQUIRE_TLS.
+  SMTP_SECURE: bool.default(false),
+  SMTP_REQUIRE_TLS: bool.default(true),
+  SMTP_USER: z.string().min(1).max(256).optional(),
+  SMTP_PASSWORD: z.string().min(1).max(512).optional(),
+  // A PEM file of the CA(s) the SMTP server's certificate is checked against (default: the system's).
+  SMTP_TLS_CA_FILE: z.string().min(1).optional(),
+  SMTP_POOL_MAX: positiveInt.max(50).default(3),
+  SMTP_TIMEOUT_MS: positiveInt.min(1000).max(300_000).default(30_000),
+  // Concurrent sends per worker process.
+  EMAIL_CONCURRENCY: positiveInt.max(100).default(4),
+  EMAIL_FROM: z
+    .string()
+    .regex(/^[^<>\r\n]{0,100}<?[^@\s<>]+@[^@\s<>]+>?$/, 'must be an address, optionally "Name <address>"')
+    .default('MANAS360 <no-reply@manas360.invalid>'),
+  // The web app's base URL: links in emails (password reset, address verification).
+  APP_URL: url(['https', 'http']).default('http://localhost:5173'),
 });
 
 /** Every variable the configuration reads. */

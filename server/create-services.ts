@@ -16,11 +16,12 @@ import { ensureSuperadmin } from './auth/bootstrap.ts';
 import { loadKeyRing } from './auth/keys.ts';
 import { createPasswordHasher } from './auth/passwords.ts';
 import { RevocationList, startRevocationSync } from './auth/revocation.ts';
-import { logSignInNotifier } from './auth/sign-in-notice.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
+import { emailSignInNotifier } from './email/sign-in-notice.ts';
 import { noteCall } from './http/calls.ts';
+import { JobQueue } from './jobs/queue.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
@@ -138,6 +139,7 @@ export async function createDeps(
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
     replicas: () => reads?.states ?? [],
+    queues: () => queue.figures(),
   });
   // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
   const reads = database.replicas?.length
@@ -171,6 +173,10 @@ export async function createDeps(
     if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
   } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
   const limits = createRateLimits(config, redis);
+  // The queue (producer and maintenance) in every process; its workers start apart
+  // (server/jobs/workers.ts). It stops before the database closes.
+  const queue = await JobQueue.start(config, database, log);
+  closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
   if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
@@ -185,7 +191,7 @@ export async function createDeps(
     passwords,
     notes,
     loginLimiter: limits.loginLimiter,
-    signInNotifier: logSignInNotifier(log),
+    signInNotifier: emailSignInNotifier({ queue, notes }, database.db),
     hashGate: createHashGate({
       concurrency: config.PASSWORD_HASH_CONCURRENCY,
       perIp: config.PASSWORD_HASH_PER_IP,
@@ -193,6 +199,7 @@ export async function createDeps(
     }),
     quotas: limits.quotas,
     payments: createPaymentProvider(config),
+    queue,
     metrics,
     log,
     hooks: {

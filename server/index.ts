@@ -1,7 +1,7 @@
 // Entry point: `npm start` (dist/server.js in production). Loads ./.env when present, then
 // the config; with WORKERS > 1 becomes the cluster primary (server/cluster.ts) and forks the
 // workers; otherwise, and in each worker, builds the services, starts the scheduled jobs
-// and serves HTTP until SIGTERM/SIGINT.
+// and the job queue's workers (QUEUE_WORKERS) and serves HTTP until SIGTERM/SIGINT.
 import cluster from 'node:cluster';
 import { buildServer } from './app.ts';
 import { clusterMetricsSource, runPrimary } from './cluster.ts';
@@ -9,6 +9,7 @@ import { type Config, ConfigError, loadConfig, loadDotEnv } from './config.ts';
 import { createDeps, createLogger } from './create-services.ts';
 import { gracefulShutdown } from './http/shutdown.ts';
 import { JobRunner } from './jobs/index.ts';
+import { startQueueWorkers } from './jobs/workers.ts';
 import { rootCauseMessage } from './logging.ts';
 
 function configOrExit(): Config {
@@ -39,6 +40,10 @@ if (config.WORKERS > 1 && cluster.isPrimary) {
     jobs.start();
     // First at shutdown: the schedule stops and a running job finishes before the pool closes.
     deps.closers.unshift(() => jobs.stop());
+  }
+  if (config.QUEUE_WORKERS) {
+    // This process also works the job queue (emails); `npm run worker` does it apart.
+    deps.closers.unshift(await startQueueWorkers(deps));
   }
   const shutdown = gracefulShutdown(app, deps);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -11,6 +11,7 @@ import type { PoolGate } from '../db/client.ts';
 import type { FallbackReason, ReplicaState } from '../db/replicas.ts';
 import type { ViewRefresh } from '../db/views.ts';
 import type { RevocationEvent } from './auth/revocation.ts';
+import type { QueueFigures } from './jobs/queue.ts';
 import type { ProcedureReport } from './trpc/hooks.ts';
 
 export type JobOutcome =
@@ -30,6 +31,8 @@ export interface Metrics {
   replicaFallback(reason: FallbackReason): void;
   /** A revocation applied by this process (RevocationList's onApply). */
   revocation(event: RevocationEvent): void;
+  /** One attempt of a queued job worked by this process. */
+  queueJob(queue: string, outcome: 'completed' | 'failed', seconds: number): void;
 }
 
 export interface MetricSources {
@@ -38,6 +41,8 @@ export interface MetricSources {
   revocationEntries: () => number;
   /** The read replicas' last health checks (read at scrape time). */
   replicas?: () => readonly ReplicaState[];
+  /** The job queue's figures (one statement; read at scrape time, at most every 5 s). */
+  queues?: () => Promise<QueueFigures[]>;
 }
 
 export function createMetrics(sources: MetricSources): Metrics {
@@ -176,8 +181,57 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['reason'],
     registers,
   });
+  const queueAttempts = new Counter({
+    name: 'job_queue_attempts_total',
+    help: 'Attempts of queued jobs worked by this process, by queue and outcome (completed, failed)',
+    labelNames: ['queue', 'outcome'],
+    registers,
+  });
+  const queueAttemptSeconds = new Histogram({
+    name: 'job_queue_attempt_duration_seconds',
+    help: 'Duration of attempts of queued jobs (an email: render and SMTP send)',
+    labelNames: ['queue'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  });
+  // The queue's state is the database's: every process reads the same figures (max, not sum).
+  let figures: { at: number; value: Promise<QueueFigures[]> } | undefined;
+  const readFigures = () => {
+    if (!sources.queues) return Promise.resolve([]);
+    if (!figures || Date.now() - figures.at > 5000)
+      figures = { at: Date.now(), value: sources.queues().catch(() => []) };
+    return figures.value;
+  };
+  const queueGauge = (name: string, help: string, pick: (f: QueueFigures) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue'],
+      registers,
+      aggregator: 'max',
+      async collect() {
+        for (const f of await readFigures()) this.set({ queue: f.name }, pick(f));
+      },
+    });
+  queueGauge('job_queue_depth', 'Jobs waiting in the queue (created or retry)', (f) => f.queued);
+  queueGauge('job_queue_active', 'Jobs being worked now', (f) => f.active);
+  queueGauge('job_queue_oldest_seconds', 'Age of the oldest waiting job, seconds', (f) => f.oldestSeconds);
+  queueGauge(
+    'job_queue_failed',
+    'Jobs failed for good (attempts exhausted), still retained',
+    (f) => f.failed,
+  );
+  queueGauge(
+    'job_queue_dead_letters',
+    'Jobs in the dead-letter queue (alert above 0: docs/operations.md)',
+    (f) => f.deadLetters,
+  );
   return {
     registry,
+    queueJob(queue, outcome, seconds) {
+      queueAttempts.inc({ queue, outcome });
+      queueAttemptSeconds.observe({ queue }, seconds);
+    },
     replicaFallback(reason) {
       fallbacks.inc({ reason });
     },

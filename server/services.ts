@@ -11,6 +11,7 @@ import type { SignInNotifier } from './auth/sign-in-notice.ts';
 import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
+import type { JobQueue } from './jobs/queue.ts';
 import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
@@ -47,6 +48,8 @@ export interface AppDeps {
   quotas: Quotas;
   /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
   payments: PaymentProvider | undefined;
+  /** The durable job queue (pg-boss): enqueue(tx, ...) in a business transaction (server/jobs/queue.ts). */
+  queue: JobQueue;
   /** Prometheus registry and recorders (server/metrics.ts). */
   metrics: Metrics;
   log: Logger;

@@ -29,6 +29,7 @@ export const PERMISSIONS = [
   'support.manage',
   'api_keys.manage',
   'reports.read',
+  'jobs.manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

@@ -135,3 +135,28 @@ export const notesOutput = z.object({
   sessionId: z.string(),
   notes: z.array(z.object({ id: z.string(), note: z.string(), createdAt: date })),
 });
+
+export const jobQueuesOutput = z.array(
+  z.object({
+    name: z.string(),
+    queued: z.number(),
+    active: z.number(),
+    failed: z.number(),
+    oldestSeconds: z.number(),
+    deadLetters: z.number(),
+  }),
+);
+export const jobsOutput = z.array(
+  z.object({
+    id: z.string(),
+    queue: z.string(),
+    state: z.string(),
+    retryCount: z.number(),
+    retryLimit: z.number(),
+    createdOn: date,
+    startedOn: date.nullable(),
+    completedOn: date.nullable(),
+    error: z.string().nullable(),
+  }),
+);
+export const jobsRedriveOutput = z.object({ moved: z.number() });

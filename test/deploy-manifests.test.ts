@@ -45,6 +45,8 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       [
         'ConfigMap',
         'Deployment',
+        // The job queue's workers (worker-deployment.yaml).
+        'Deployment',
         'HorizontalPodAutoscaler',
         'Job',
         'PodDisruptionBudget',
@@ -53,6 +55,13 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
       ].sort(),
     );
     for (const m of manifests) validate(m);
+  });
+
+  it('the job queue worker runs dist/worker.js with the API configuration', () => {
+    const worker = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === 'manas360-worker')!;
+    const [container] = worker.spec.template.spec.containers;
+    expect(container.args).toEqual(['node', '--enable-source-maps', 'dist/worker.js']);
+    expect(container.envFrom).toEqual(find('Deployment').spec.template.spec.containers[0].envFrom);
   });
 
   it('the validation is real: a broken Deployment is refused', () => {

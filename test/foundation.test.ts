@@ -77,8 +77,9 @@ describe.each(DB_KINDS)('foundation on %s', (kind) => {
       ].sort(),
     );
     expect(byRole.therapist).toHaveLength(11);
-    expect(byRole.admin).toHaveLength(14);
+    expect(byRole.admin).toHaveLength(15);
     expect(byRole.admin).toContain('support.manage');
+    expect(byRole.admin).toContain('jobs.manage');
     expect(byRole.patient).not.toContain('support.manage');
     expect(byRole.admin).not.toContain('roles.manage');
     const planFeats = await queryRows(

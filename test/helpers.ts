@@ -1,7 +1,10 @@
 // Test fixtures: a database of the test file's own (in-memory PGlite, or a fresh database
-// on the real server when DATABASE_URL is set), services built on it, and callers.
+// on the real server when DATABASE_URL is set), services built on it, and callers. Both
+// start as copies of the run's migrated template (test/templates.ts), not by migrating.
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
+import { inject } from 'vitest';
 import { createDatabase, type Database } from '../db/client.ts';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { DEFAULT_PRIVACY_NOTICE_VERSION, loadConfig } from '../server/config.ts';
@@ -13,6 +16,7 @@ import { authenticate, createContextInner, type RequestInfo } from '../server/tr
 import { createCallerFactory } from '../server/trpc/init.ts';
 import type { SoftPasskey } from './support/passkey.ts';
 import { signInWith } from './support/sign-in.ts';
+import { copyDatabaseSettings } from './templates.ts';
 
 export const REAL_DATABASE_URL = process.env.DATABASE_URL;
 /** The privacy notice version test servers run with (registration must accept it). */
@@ -23,35 +27,52 @@ export type DbKind = 'pglite' | 'postgres';
 /** The database kinds this run can test: PGlite always, Postgres when DATABASE_URL is set. */
 export const DB_KINDS: DbKind[] = REAL_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
 
-/** A migrated database of the caller's own; dispose() drops it. */
+let pgliteTemplate: Promise<Blob> | undefined;
+/** The run's migrated PGlite dump (read once per worker), made by test/global-setup.ts. */
+function loadPgliteTemplate(): Promise<Blob> {
+  pgliteTemplate ??= readFile(inject('pgliteTemplate')).then((bytes) => new Blob([bytes]));
+  return pgliteTemplate;
+}
+
+/** A migrated database of the caller's own (a copy of the run's template); dispose() drops it. */
 export async function createTestDatabase(
   kind: DbKind = 'pglite',
   opts: { poolMax?: number } = {},
 ): Promise<Database & { url?: string; dispose(): Promise<void> }> {
   if (kind === 'pglite') {
-    const database = await createDatabase({ memory: true });
-    await database.migrate();
+    const database = await createDatabase({ memory: true, loadDataDir: await loadPgliteTemplate() });
     return { ...database, dispose: () => database.close() };
   }
-  const empty = await createEmptyPostgresDatabase();
-  const database = await createDatabase({ url: empty.url, poolMax: opts.poolMax ?? 10 });
-  await database.migrate();
+  const template = inject('postgresTemplate');
+  if (!template) throw new Error('no template database: DATABASE_URL was not set when the run started');
+  const copy = await createPostgresDatabase(template);
+  const database = await createDatabase({ url: copy.url, poolMax: opts.poolMax ?? 10 });
   return {
     ...database,
-    url: empty.url,
+    url: copy.url,
     async dispose() {
       await database.close();
-      await empty.drop();
+      await copy.drop();
     },
   };
 }
 
 /** A new, empty (unmigrated) database on the real server; drop() removes it. */
-export async function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export function createEmptyPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  return createPostgresDatabase();
+}
+
+/** A new database on the real server, empty or a copy of `template`; drop() removes it. */
+async function createPostgresDatabase(template?: string): Promise<{ url: string; drop(): Promise<void> }> {
   if (!REAL_DATABASE_URL) throw new Error('DATABASE_URL is not set');
   const name = `t_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const admin = postgres(REAL_DATABASE_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE "${name}"`);
+  if (template) {
+    await admin.unsafe(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+    await copyDatabaseSettings(admin, template, name);
+  } else {
+    await admin.unsafe(`CREATE DATABASE "${name}"`);
+  }
   const url = new URL(REAL_DATABASE_URL);
   url.pathname = `/${name}`;
   return {

@@ -1,7 +1,8 @@
 // A local stand-in for Razorpay, so payment tests never reach outside: an HTTP server with
 // the Orders API (POST /v1/orders, HTTP basic auth with key id and secret, the documented
 // order entity and error shapes), and webhook deliveries built and signed as Razorpay
-// does: the documented event payloads (payment.captured, order.paid, payment.failed),
+// does: the documented event payloads (payment.captured, order.paid, payment.failed,
+// refund.created, refund.processed, payment.refunded, payment.dispute.created),
 // compact JSON, X-Razorpay-Signature = hex HMAC-SHA256 of those exact bytes with the
 // webhook secret, and a unique x-razorpay-event-id per event.
 import { createHmac, randomBytes } from 'node:crypto';
@@ -67,6 +68,8 @@ export class RazorpayDouble {
   readonly webhookSecret = randomBytes(18).toString('base64url');
   readonly accountId = razorpayId('acc');
   readonly orders = new Map<string, DoubleOrder>();
+  /** The captured payment of each paid order, by order id (what refunds and disputes name). */
+  private readonly captures = new Map<string, ReturnType<RazorpayDouble['payment']>>();
   /** Order requests refused for bad credentials (the client must send its key pair). */
   unauthorized = 0;
   url = '';
@@ -214,6 +217,7 @@ export class RazorpayDouble {
       amount_due: 0,
       attempts: order.attempts + 1,
     });
+    this.captures.set(orderId, payment);
     return {
       captured: this.event('payment.captured', ['payment'], { payment: { entity: payment } }),
       orderPaid: this.event('order.paid', ['payment', 'order'], {
@@ -230,6 +234,84 @@ export class RazorpayDouble {
     order.attempts += 1;
     order.status = 'attempted';
     return this.event('payment.failed', ['payment'], { payment: { entity: this.payment(order, 'failed') } });
+  }
+
+  /**
+   * The merchant refunds `amount` paise (default: the rest) of the order's payment: Razorpay
+   * sends refund.created, refund.processed and payment.refunded, each with the refund and the
+   * payment entity (amount_refunded counts this refund; status 'refunded' once in full).
+   */
+  refund(
+    orderId: string,
+    amount?: number,
+  ): { created: Delivery; processed: Delivery; paymentRefunded: Delivery } {
+    const payment = this.captures.get(orderId);
+    if (!payment) throw new Error(`no captured payment for ${orderId} at the double`);
+    const value = amount ?? payment.amount - payment.amount_refunded;
+    const refunded = payment.amount_refunded + value;
+    const full = refunded >= payment.amount;
+    Object.assign(payment, {
+      amount_refunded: refunded,
+      refund_status: full ? 'full' : 'partial',
+      status: full ? 'refunded' : 'captured',
+    });
+    const refund = (status: 'pending' | 'processed') => ({
+      id: razorpayId('rfnd'),
+      entity: 'refund',
+      amount: value,
+      currency: payment.currency,
+      payment_id: payment.id,
+      notes: {},
+      receipt: null,
+      acquirer_data: { arn: null },
+      created_at: now(),
+      batch_id: null,
+      status,
+      speed_processed: 'normal',
+      speed_requested: 'optimum',
+    });
+    const pending = refund('pending');
+    const payload = (r: ReturnType<typeof refund>) => ({
+      refund: { entity: r },
+      payment: { entity: { ...payment } },
+    });
+    return {
+      created: this.event('refund.created', ['refund', 'payment'], payload(pending)),
+      processed: this.event(
+        'refund.processed',
+        ['refund', 'payment'],
+        payload({ ...pending, status: 'processed' }),
+      ),
+      paymentRefunded: this.event(
+        'payment.refunded',
+        ['payment', 'refund'],
+        payload({ ...pending, status: 'processed' }),
+      ),
+    };
+  }
+
+  /** The customer's bank raises a chargeback on the order's payment (payment.dispute.created). */
+  dispute(orderId: string): Delivery {
+    const payment = this.captures.get(orderId);
+    if (!payment) throw new Error(`no captured payment for ${orderId} at the double`);
+    return this.event('payment.dispute.created', ['payment', 'dispute'], {
+      payment: { entity: { ...payment } },
+      dispute: {
+        entity: {
+          id: razorpayId('disp'),
+          entity: 'dispute',
+          payment_id: payment.id,
+          amount: payment.amount,
+          currency: payment.currency,
+          amount_deducted: 0,
+          reason_code: 'chargeback',
+          respond_by: now() + 7 * 86_400,
+          status: 'open',
+          phase: 'chargeback',
+          created_at: now(),
+        },
+      },
+    });
   }
 
   /** Delivers one event to a webhook URL with Razorpay's headers. */

@@ -12,7 +12,7 @@ import type { AppDeps } from '../server/services.ts';
 import type { AppErrorData } from '../shared/errors.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { createTestDeps, type DbKind } from './helpers.ts';
-import type { SoftPasskey } from './support/passkey.ts';
+import { SoftPasskey } from './support/passkey.ts';
 import { signInWith } from './support/sign-in.ts';
 
 /** Both tRPC HTTP paths: end-to-end suites run against each (`describe.each(TRPC_PATHS)`). */
@@ -106,19 +106,26 @@ export function signIn(server: TestServer, credentials: { email: string; passwor
       loginOptions: (challengeToken) => anon.auth.mfa.loginOptions.mutate({ challengeToken }),
       completeLogin: (challengeToken, response) =>
         anon.auth.mfa.completeLogin.mutate({ challengeToken, factor: { kind: 'passkey', response } }),
-      async enrol(accessToken, passkey) {
-        const api = server.client(accessToken);
-        const { enrolmentToken, options } = await api.auth.mfa.passkey.begin.mutate();
-        const enrolled = await api.auth.mfa.passkey.confirm.mutate({
-          enrolmentToken,
-          response: passkey.register(options),
-        });
-        return enrolled.accessToken;
-      },
+      enrol: (accessToken, passkey) => enrolPasskey(server, accessToken, passkey),
     },
     mine,
     credentials,
   );
+}
+
+/**
+ * Enrols a software passkey for the session of `accessToken` (signed in within 15
+ * minutes); the session's new access token, which counts as stepped up (e.g. a patient
+ * about to create an API key).
+ */
+export async function enrolPasskey(server: TestServer, accessToken: string, passkey = new SoftPasskey()) {
+  const api = server.client(accessToken);
+  const { enrolmentToken, options } = await api.auth.mfa.passkey.begin.mutate();
+  const enrolled = await api.auth.mfa.passkey.confirm.mutate({
+    enrolmentToken,
+    response: passkey.register(options),
+  });
+  return enrolled.accessToken;
 }
 
 /** Signs in (signIn) and accepts the current privacy notice: a token that passes every gate. */

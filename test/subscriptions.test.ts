@@ -284,6 +284,91 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     expect((await p.refresh()).plan).toBe('basic');
   });
 
+  const orderStatus = async (orderId: string) => {
+    const [row] = await queryRows(
+      server.deps.db,
+      z.object({ status: z.string() }),
+      sql`SELECT status FROM payment_orders WHERE provider_order_id = ${orderId}`,
+    );
+    return row!.status;
+  };
+
+  it('a full refund takes the plan back at once, once, whatever order its three events arrive in', async () => {
+    const p = await patient();
+    const order = await p.api.subscriptions.checkout.mutate({ planCode: 'premium' });
+    await deliver(rzp.pay(order.orderId).captured);
+    expect((await p.refresh()).plan).toBe('premium');
+    const live = server.client(p.session.access);
+    const { created, processed, paymentRefunded } = rzp.refund(order.orderId);
+    expect((await deliver(processed)).status).toBe(200);
+    // Claims change at once: the live token dies, a refresh says free.
+    expect(await codeOf(live.auth.me.query())).toBe('UNAUTHORIZED');
+    expect(await periodEnd(p.id)).toMatchObject({ plan: 'premium', status: 'expired' });
+    expect(await p.refresh()).toMatchObject({ plan: 'free' });
+    expect(await orderStatus(order.orderId)).toBe('refunded');
+    // The other events of the same refund, and replays, change nothing more.
+    const after = p.session.access;
+    for (const d of [created, paymentRefunded, processed, created])
+      expect((await deliver(d)).status).toBe(200);
+    expect(await server.client(after).auth.me.query()).toMatchObject({ plan: 'free' });
+    expect(await auditCount(p.id, 'subscriptions.paymentRefunded')).toBe(1);
+    // A replayed capture of the refunded payment is not applied either.
+    expect((await deliver(rzp.sign(rzp.pay(order.orderId).captured.body))).status).toBe(200);
+    expect(await periodEnd(p.id)).toMatchObject({ status: 'expired' });
+  });
+
+  it('a capture that arrives after the refund of its payment is not applied (audited)', async () => {
+    const p = await patient();
+    const order = await p.api.subscriptions.checkout.mutate({ planCode: 'basic' });
+    const { captured, orderPaid } = rzp.pay(order.orderId);
+    const { paymentRefunded } = rzp.refund(order.orderId);
+    expect((await deliver(paymentRefunded)).status).toBe(200);
+    expect(await orderStatus(order.orderId)).toBe('refunded');
+    for (const d of [captured, orderPaid]) expect((await deliver(d)).status).toBe(200);
+    expect(await periodEnd(p.id)).toMatchObject({ plan: 'free' });
+    expect(await p.api.auth.me.query()).toMatchObject({ plan: 'free' });
+    expect(await auditCount(p.id, 'subscriptions.paymentApplied')).toBe(0);
+    expect(await auditCount(p.id, 'subscriptions.paymentUnapplied')).toBe(2);
+    expect(await auditCount(p.id, 'subscriptions.paymentRefunded')).toBe(1);
+  });
+
+  it('a dispute takes the plan back at once; a partial refund does not; a refund of one of two periods leaves one', async () => {
+    const disputed = await patient();
+    const order = await disputed.api.subscriptions.checkout.mutate({ planCode: 'basic' });
+    await deliver(rzp.pay(order.orderId).captured);
+    expect((await disputed.refresh()).plan).toBe('basic');
+    const dispute = rzp.dispute(order.orderId);
+    expect((await deliver(dispute)).status).toBe(200);
+    expect((await deliver(dispute)).status).toBe(200);
+    expect(await codeOf(disputed.api.auth.me.query())).toBe('UNAUTHORIZED');
+    expect(await disputed.refresh()).toMatchObject({ plan: 'free' });
+    expect(await orderStatus(order.orderId)).toBe('disputed');
+    expect(await auditCount(disputed.id, 'subscriptions.paymentDisputed')).toBe(1);
+
+    const partial = await patient();
+    const po = await partial.api.subscriptions.checkout.mutate({ planCode: 'basic' });
+    await deliver(rzp.pay(po.orderId).captured);
+    await partial.refresh();
+    expect((await deliver(rzp.refund(po.orderId, 10_000).processed)).status).toBe(200);
+    expect(await partial.api.auth.me.query()).toMatchObject({ plan: 'basic' });
+    expect(await orderStatus(po.orderId)).toBe('paid');
+    // The rest refunded later: now in full.
+    expect((await deliver(rzp.refund(po.orderId).created)).status).toBe(200);
+    expect(await partial.refresh()).toMatchObject({ plan: 'free' });
+
+    const twice = await patient();
+    const a = await twice.api.subscriptions.checkout.mutate({ planCode: 'basic' });
+    const b = await twice.api.subscriptions.checkout.mutate({ planCode: 'basic' });
+    await deliver(rzp.pay(a.orderId).captured);
+    await deliver(rzp.pay(b.orderId).captured);
+    await twice.refresh();
+    await deliver(rzp.refund(b.orderId).created);
+    const sub = await periodEnd(twice.id);
+    expect(sub).toMatchObject({ plan: 'basic', status: 'active' });
+    expect(days(new Date(sub.end!).getTime() - Date.now())).toBeCloseTo(30, 1);
+    expect(await twice.api.auth.me.query()).toMatchObject({ plan: 'basic' });
+  });
+
   it('checkout makes 2 statements, cancel 1, current 1', async () => {
     const user = await createUser(server.deps.db, { plan: 'free' });
     const caller = callerFor(server.deps, user.claims);

@@ -26,17 +26,25 @@ export const paymentOrders = pgTable(
     providerOrderId: text().notNull().unique(),
     // created → paid. A paid order is applied to the subscription unless it would lower the
     // plan in effect (a stale order): then the audit says subscriptions.paymentUnapplied.
-    status: text({ enum: ['created', 'paid'] })
+    // created | paid → refunded (a full refund) or disputed (a chargeback): the period it
+    // paid for is taken back at once, and a capture arriving later is not applied.
+    status: text({ enum: ['created', 'paid', 'refunded', 'disputed'] })
       .notNull()
       .default('created'),
     providerPaymentId: text(),
     createdAt: tstz().notNull().defaultNow(),
     paidAt: tstz(),
+    /** When a refund or dispute reversed the order (status refunded or disputed). */
+    reversedAt: tstz(),
   },
   (t) => [
     index('payment_orders_user_created_idx').on(t.userId, t.createdAt),
+    // A refund event may name the payment only (payload.refund.entity.payment_id).
+    index('payment_orders_payment_idx')
+      .on(t.providerPaymentId)
+      .where(sql`${t.providerPaymentId} IS NOT NULL`),
     check('payment_orders_amount_positive', sql`${t.amountPaise} > 0`),
-    check('payment_orders_status_valid', sql`${t.status} IN ('created', 'paid')`),
+    check('payment_orders_status_valid', sql`${t.status} IN ('created', 'paid', 'refunded', 'disputed')`),
   ],
 );
 

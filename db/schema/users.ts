@@ -49,6 +49,8 @@ export const users = pgTable(
     // privacy.deleteAccount: when it was asked for and when the erasure job may run.
     deletionRequestedAt: tstz(),
     deletionDueAt: tstz(),
+    // When the address in `email` was confirmed through a link sent to it (NULL: not yet).
+    emailVerifiedAt: tstz(),
   },
   (t) => [
     // Also the email sort of admin.users.list (server/domain/admin-user-list.ts), as are:
@@ -171,5 +173,34 @@ export const auditLog = pgTable(
     // The admin console's target filter, data export and the erasure job: the entries about a user.
     index('audit_log_target_idx').on(t.targetId, t.id),
     index('audit_log_action_idx').on(t.action, t.id),
+  ],
+);
+
+/**
+ * Single-use tokens sent by email: a password reset (30 min) or the confirmation of an
+ * address (the account's, or the new one of users.changeEmail). Only the SHA-256 of the
+ * token is stored; `email` is the address it was sent to (for a change: the new address).
+ */
+export const accountTokens = pgTable(
+  'account_tokens',
+  {
+    tokenHash: text().primaryKey(),
+    userId: uuid()
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text({ enum: ['password_reset', 'verify_email', 'change_email'] }).notNull(),
+    email: text().notNull(),
+    createdAt: tstz().notNull().defaultNow(),
+    expiresAt: tstz().notNull(),
+    usedAt: tstz(),
+  },
+  (t) => [
+    index('account_tokens_user_idx').on(t.userId, t.purpose),
+    index('account_tokens_expires_idx').on(t.expiresAt),
+    check('account_tokens_hash_format', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
+    check(
+      'account_tokens_purpose_valid',
+      sql`${t.purpose} IN ('password_reset', 'verify_email', 'change_email')`,
+    ),
   ],
 );

@@ -30,6 +30,14 @@ const claimsSchema = z.object({
   /** When the user last authenticated (epoch seconds): the factor's time when amr has one. */
   auth_time: z.number().int().optional(),
   sid: z.uuid(),
+  /**
+   * Present on a token that descends from an API key (sid = the key's id): the key's scopes
+   * and its expiry (epoch seconds). Such a token carries at most these permissions, expires
+   * no later than the key, and every token re-issued from it keeps both (reissue).
+   */
+  apiKey: z
+    .strictObject({ scopes: z.array(z.string().max(64)).max(100), expiresAt: z.number().int() })
+    .optional(),
   jti: z.string().min(1).max(100),
   iat: z.number().int(),
   exp: z.number().int(),
@@ -75,6 +83,9 @@ const ceremonySchema = z.object({
   sealed: z.object({ keyId: z.string().max(40), ciphertext: z.string().max(400) }).optional(),
 });
 export type CeremonyClaims = z.infer<typeof ceremonySchema>;
+
+/** The API key a token descends from: its scopes and expiry (epoch seconds). */
+export type ApiKeyGrant = NonNullable<AccessClaims['apiKey']>;
 
 export class InvalidTokenError extends Error {
   readonly why: string;
@@ -131,21 +142,30 @@ export class TokenService {
     subject: TokenSubject,
     sid: string,
     iat = Math.floor(Date.now() / 1000),
+    apiKey?: ApiKeyGrant,
   ): Promise<{ token: string; claims: AccessClaims }> {
-    const exp = iat + this.opts.ttlSeconds;
+    // A key's token: the subject's permissions that the key's scopes name, and an exp that no
+    // verifier accepts past the key's expiry (verify allows CLOCK_TOLERANCE_SECONDS beyond exp).
+    const exp = Math.min(
+      iat + this.opts.ttlSeconds,
+      apiKey ? apiKey.expiresAt - CLOCK_TOLERANCE_SECONDS : Number.POSITIVE_INFINITY,
+    );
     const jti = randomUUID();
     const { signing, algorithm } = this.opts.keys;
     const body = {
       email: subject.email,
       role: subject.role,
       privilegeLevel: subject.privilegeLevel,
-      permissions: subject.permissions,
+      permissions: apiKey
+        ? subject.permissions.filter((p) => apiKey.scopes.includes(p))
+        : subject.permissions,
       features: subject.features,
       plan: subject.plan,
       ...(subject.privacyNotice ? { privacyNotice: subject.privacyNotice } : {}),
       ...(subject.amr ? { amr: subject.amr } : {}),
       ...(subject.auth_time !== undefined ? { auth_time: subject.auth_time } : {}),
       sid,
+      ...(apiKey ? { apiKey: { scopes: apiKey.scopes, expiresAt: apiKey.expiresAt } } : {}),
     };
     const token = await new SignJWT(body)
       .setProtectedHeader({ alg: algorithm, kid: signing.kid, typ: ACCESS_TOKEN_TYPE })
@@ -202,6 +222,23 @@ export class TokenService {
     const parsed = ceremonySchema.safeParse(payload);
     if (!parsed.success || parsed.data.purpose !== purpose) throw new InvalidTokenError('claims');
     return parsed.data;
+  }
+
+  /**
+   * A new token for the caller's own session, from fresh claims (e.g. privacy.acceptNotice):
+   * the same sid, and for a token that descends from an API key the same key grant — so a
+   * re-issued token never carries more than the token it replaces, and dies with its key.
+   * How the session was authenticated (amr, auth_time) carries over unless `subject` states
+   * it anew (a second factor just verified). Every procedure that hands a signed-in caller a
+   * new access token for their session signs it here, never with sign().
+   */
+  reissue(caller: AccessClaims, subject: TokenSubject, iat?: number) {
+    const authenticated = {
+      ...subject,
+      amr: subject.amr ?? caller.amr,
+      auth_time: subject.auth_time ?? caller.auth_time,
+    };
+    return this.sign(authenticated, caller.sid, iat, caller.apiKey);
   }
 
   /** Verifies a bearer token; throws InvalidTokenError. Revocation is checked by the caller. */

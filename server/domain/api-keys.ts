@@ -53,7 +53,12 @@ const keyOut = (r: z.output<typeof keyRow>) => ({
   lastUsedAt: r.last_used_at,
   revokedAt: r.revoked_at,
 });
-const exchangeRow = claimsRow.extend({ key_id: z.string(), scopes: z.array(z.string()) });
+const exchangeRow = claimsRow.extend({
+  key_id: z.string(),
+  scopes: z.array(z.string()),
+  /** api_keys.expires_at as whole epoch seconds (rounded down): the latest exp of its tokens. */
+  key_expires_at: z.number(),
+});
 
 /**
  * Two statements in one transaction: the owner's row is locked (concurrent creations queue
@@ -135,7 +140,9 @@ export async function revokeApiKey(
 /**
  * auth.exchangeApiKey: ONE statement finds the live key, records its use (last_used_at and
  * an audit entry) and reads the owner's current claims. The token carries the key's scopes
- * that the owner still has, the owner's current features, and the key's id as its sid.
+ * that the owner still has, the owner's current features, the key's id as its sid, and the
+ * key's grant (scopes, expiry: server/auth/tokens.ts), so it expires no later than the key
+ * and what re-issues it keeps the same bounds.
  */
 export async function exchangeApiKey(
   deps: { db: Executor; tokens: TokenService },
@@ -148,21 +155,22 @@ export async function exchangeApiKey(
     sql`WITH k AS (
           UPDATE api_keys SET last_used_at = now()
           WHERE token_hash = ${hashApiKey(apiKey)} AND revoked_at IS NULL AND expires_at > now()
-          RETURNING id, user_id, scopes
+          RETURNING id, user_id, scopes, expires_at
         ), a AS (
           ${auditInsert({ actorId: sql`user_id`, action: 'auth.exchangeApiKey', targetId: sql`user_id`, ip, details: sql`jsonb_build_object('keyId', id)` }, sql`k`)}
         )
-        ${claimsSelect(sql`k JOIN users u ON u.id = k.user_id`, sql`, k.id AS key_id, k.scopes AS scopes`)}
+        ${claimsSelect(sql`k JOIN users u ON u.id = k.user_id`, sql`, k.id AS key_id, k.scopes AS scopes, floor(extract(epoch FROM k.expires_at))::float8 AS key_expires_at`)}
         WHERE u.deleted_at IS NULL`,
   );
   if (!row) throw unauthorized('Invalid, expired or revoked API key');
   if (row.status !== 'active') throw forbidden('account_suspended');
   // A plan that lost api_access stops its keys at the next exchange.
   if (!row.features.includes('api_access')) throw forbidden('missing_feature', 'api_access');
-  const subject = {
-    ...tokenSubject(row),
-    permissions: row.permissions.filter((p) => row.scopes.includes(p)),
-  };
-  const { token } = await deps.tokens.sign(subject, row.key_id, issuedAt(row));
-  return { accessToken: token, expiresIn: deps.tokens.ttlSeconds, keyId: row.key_id };
+  // The key's scopes that the owner still has; no later than the key expires.
+  const { token, claims } = await deps.tokens.sign(tokenSubject(row), row.key_id, issuedAt(row), {
+    scopes: row.scopes,
+    expiresAt: row.key_expires_at,
+  });
+  if (claims.exp <= claims.iat) throw unauthorized('Invalid, expired or revoked API key');
+  return { accessToken: token, expiresIn: claims.exp - claims.iat, keyId: row.key_id };
 }

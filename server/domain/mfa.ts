@@ -306,6 +306,7 @@ async function notifyNewDevice(
     await deps.signInNotifier.newDevice({
       userId: row.id,
       email: row.email,
+      name: row.name,
       ip: client.ip,
       userAgent: client.userAgent,
       amr: row.amr ?? [],
@@ -325,9 +326,9 @@ const textArray = (values: string[]) =>
 // ---------------------------------------------------------------------------------------
 // Signed in: step-up, enrolment
 
-/** The session's access token re-signed after its amr/auth_time moved (claims from the same statement). */
-async function upgradedToken(deps: Pick<MfaDeps, 'tokens'>, row: ClaimsRow, sid: string) {
-  const { token } = await deps.tokens.sign(tokenSubject(row), sid, issuedAt(row));
+/** The session's access token re-issued after its amr/auth_time moved (claims from the same statement). */
+async function upgradedToken(deps: Pick<MfaDeps, 'tokens'>, row: ClaimsRow, caller: AccessClaims) {
+  const { token } = await deps.tokens.reissue(caller, tokenSubject(row), issuedAt(row));
   return { accessToken: token, expiresIn: deps.tokens.ttlSeconds };
 }
 
@@ -392,7 +393,7 @@ export async function verifyFactor(
   );
   if (!upgraded) return factorFailed(deps, row.id, client, 'verify');
   await deps.loginLimiter.recordSuccess(row.email, client.ip);
-  return upgradedToken(deps, upgraded, auth.sid);
+  return upgradedToken(deps, upgraded, auth);
 }
 
 /**
@@ -498,7 +499,7 @@ async function enrol(
   return {
     factor: { id: row.factor_id, kind: factor.kind, name: row.factor_name },
     recoveryCodes: row.first_factor ? codes : null,
-    ...(await upgradedToken(deps, row, auth.sid)),
+    ...(await upgradedToken(deps, row, auth)),
   };
 }
 

@@ -18,7 +18,13 @@ import type { AuditAction } from '../../shared/audit.ts';
 import { auditInsert } from '../audit.ts';
 import { subscriptionInEffect } from '../auth/claims.ts';
 import { bumpedRow, bumpTokensOf, type RevocationList, userRevocation } from '../auth/revocation.ts';
-import { type PaymentProvider, PaymentProviderError, type WebhookEvent } from '../payments/razorpay.ts';
+import {
+  DISPUTE_EVENTS,
+  type PaymentProvider,
+  PaymentProviderError,
+  REFUND_EVENTS,
+  type WebhookEvent,
+} from '../payments/razorpay.ts';
 import type { AppDeps } from '../services.ts';
 import { badRequest, conflict, notFound, preconditionFailed, unavailable } from './errors.ts';
 
@@ -188,7 +194,7 @@ export async function cancelAtPeriodEnd(db: Executor, userId: string, ip: string
   return { cancelAtPeriodEnd: true as const, currentPeriodEnd: row.current_period_end };
 }
 
-export type WebhookOutcome = 'applied' | 'unapplied' | 'duplicate' | 'recorded';
+export type WebhookOutcome = 'applied' | 'unapplied' | 'duplicate' | 'recorded' | 'reversed';
 
 /**
  * Applies one verified webhook event, in ONE statement, idempotently: the event id is
@@ -202,6 +208,7 @@ export async function applyWebhookEvent(
   eventId: string,
   event: WebhookEvent,
 ): Promise<WebhookOutcome> {
+  if (isReversal(event.event)) return applyReversal(deps, eventId, event);
   const payment = event.payload?.payment?.entity;
   const orderId = payment?.order_id ?? null;
   const captured =
@@ -250,6 +257,13 @@ export async function applyWebhookEvent(
                    jsonb_build_object('orderId', o.provider_order_id, 'eventId', ${eventId}::text)
             FROM payment_orders o
             WHERE ${event.event === 'payment.failed'} AND o.provider_order_id = ${orderId} AND EXISTS (SELECT 1 FROM ev)
+            UNION ALL
+            SELECT ${unapplied}::text, o.user_id,
+                   jsonb_build_object('orderId', o.provider_order_id, 'eventId', ${eventId}::text,
+                                      'event', ${event.event}::text, 'reversed', o.status)
+            FROM payment_orders o
+            WHERE ${captured} AND o.provider_order_id = ${orderId} AND o.status IN ('refunded', 'disputed')
+              AND EXISTS (SELECT 1 FROM ev)
           ) e(action, user_id, details)`,
         )})
         SELECT EXISTS (SELECT 1 FROM ev) AS fresh, EXISTS (SELECT 1 FROM paid) AS paid,
@@ -261,6 +275,95 @@ export async function applyWebhookEvent(
   if (!row.applied) return 'unapplied';
   if (row.user_id && row.tva !== null) await deps.revocations.announce(userRevocation(row.user_id, row.tva));
   return 'applied';
+}
+
+const reversalRow = z.object({
+  fresh: z.boolean(),
+  reversed: z.boolean(),
+  user_id: z.string().nullable(),
+  tva: z.number().nullable(),
+});
+
+const isReversal = (name: string) =>
+  (REFUND_EVENTS as readonly string[]).includes(name) || (DISPUTE_EVENTS as readonly string[]).includes(name);
+
+/**
+ * A refund or dispute (Razorpay's refund.created, refund.processed, payment.refunded,
+ * payment.dispute.created) of an order's payment: a dispute, or a refund that brings the
+ * amount refunded to the order's amount, reverses the order (created | paid → refunded |
+ * disputed) and takes back the period it paid for: the subscription on the order's plan
+ * ends PERIOD_DAYS earlier, at once 'expired' (claims fall to free, live tokens revoked)
+ * when that end has passed. A capture that arrives after the reversal is not applied
+ * (applyWebhookEvent's capture needs an order still 'created'). A partial refund is only
+ * recorded. Idempotent twice over: the event id is recorded first, and an order is reversed
+ * once (refund.created, refund.processed and payment.refunded of one refund: the first
+ * reverses, the others find it reversed). Two statements in one transaction: the order row
+ * is locked first, so a capture committing meanwhile is seen by the second statement.
+ */
+async function applyReversal(
+  deps: Pick<AppDeps, 'db' | 'revocations'>,
+  eventId: string,
+  event: WebhookEvent,
+): Promise<WebhookOutcome> {
+  const payment = event.payload?.payment?.entity;
+  const refund = event.payload?.refund?.entity;
+  const dispute = event.payload?.dispute?.entity;
+  const orderId = payment?.order_id ?? null;
+  const paymentId = payment?.id ?? refund?.payment_id ?? dispute?.payment_id ?? null;
+  const disputed = (DISPUTE_EVENTS as readonly string[]).includes(event.event);
+  const refunded = Math.max(payment?.amount_refunded ?? 0, refund?.amount ?? 0);
+  const fullyRefunded = sql`(${payment?.status === 'refunded'} OR o.amount_paise <= ${refunded})`;
+  const reverses = disputed ? sql`true` : fullyRefunded;
+  const status = disputed ? 'disputed' : 'refunded';
+  const action: AuditAction = disputed ? 'subscriptions.paymentDisputed' : 'subscriptions.paymentRefunded';
+  const theOrder = sql`(o.provider_order_id = ${orderId} OR o.provider_payment_id = ${paymentId})`;
+  const row = await deps.db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT 1 FROM payment_orders o WHERE ${theOrder} FOR UPDATE`);
+    const [r] = await queryRows(
+      tx,
+      reversalRow,
+      sql`WITH ev AS (
+            INSERT INTO payment_events (event_id, event, provider_order_id)
+            VALUES (${eventId}, ${event.event}, ${orderId})
+            ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+          ), before AS (
+            SELECT o.id, o.status FROM payment_orders o WHERE ${theOrder}
+          ), rev AS (
+            UPDATE payment_orders o SET status = ${status}, reversed_at = now(),
+                   provider_payment_id = coalesce(o.provider_payment_id, ${paymentId})
+            WHERE ${theOrder} AND o.status IN ('created', 'paid') AND ${reverses} AND EXISTS (SELECT 1 FROM ev)
+            RETURNING o.id, o.user_id, o.plan_id, o.provider_order_id
+          ), taken AS (
+            UPDATE subscriptions s SET
+              current_period_end = s.current_period_end - ${period},
+              status = CASE WHEN s.current_period_end - ${period} <= now() THEN 'expired' ELSE s.status END,
+              cancel_at_period_end = s.cancel_at_period_end AND s.current_period_end - ${period} > now(),
+              updated_at = now()
+            FROM rev r JOIN before b ON b.id = r.id AND b.status = 'paid'
+            WHERE s.user_id = r.user_id AND s.plan_id = r.plan_id AND s.current_period_end IS NOT NULL
+              AND ${subscriptionInEffect(sql`s`)}
+            RETURNING s.user_id, s.status, s.current_period_end
+          ), bumped AS (${bumpTokensOf(sql`SELECT user_id FROM taken WHERE status = 'expired'`)}),
+          audit AS (${auditInsert(
+            {
+              actorId: null,
+              action,
+              targetId: sql`r.user_id`,
+              details: sql`jsonb_build_object('plan', pl.code, 'orderId', r.provider_order_id, 'paymentId', ${paymentId}::text,
+                             'eventId', ${eventId}::text, 'event', ${event.event}::text, 'wasPaid', b.status = 'paid',
+                             'periodEnd', (SELECT current_period_end FROM taken), 'status', (SELECT status FROM taken))`,
+            },
+            sql`rev r JOIN before b ON b.id = r.id JOIN plans pl ON pl.id = r.plan_id`,
+          )})
+          SELECT EXISTS (SELECT 1 FROM ev) AS fresh, EXISTS (SELECT 1 FROM rev) AS reversed,
+                 (SELECT id FROM bumped) AS user_id, (SELECT tva FROM bumped) AS tva`,
+    );
+    return r;
+  });
+  if (!row?.fresh) return 'duplicate';
+  if (!row.reversed) return 'recorded';
+  if (row.user_id && row.tva !== null) await deps.revocations.announce(userRevocation(row.user_id, row.tva));
+  return 'reversed';
 }
 
 /**

@@ -95,7 +95,10 @@ export function verifyWebhookSignature(rawBody: Buffer, signature: unknown, secr
   return timingSafeEqual(expected, Buffer.from(signature, 'hex'));
 }
 
-/** The part of a webhook event this service acts on (the payment entity is in both events). */
+/**
+ * The part of a webhook event this service acts on: the payment entity (in payment.*,
+ * order.paid, refund.* and payment.dispute.* events), and the refund or dispute entity.
+ */
 export const webhookEventSchema = z.object({
   entity: z.literal('event'),
   event: z.string().max(100),
@@ -109,10 +112,28 @@ export const webhookEventSchema = z.object({
             amount: z.number().int(),
             currency: z.string().max(10),
             status: z.string().max(40),
+            /** Refunded so far (paise), this refund included. */
+            amount_refunded: z.number().int().nullish(),
           }),
         })
+        .optional(),
+      refund: z
+        .object({
+          entity: z.object({
+            id: z.string().max(100),
+            payment_id: z.string().max(100),
+            amount: z.number().int(),
+          }),
+        })
+        .optional(),
+      dispute: z
+        .object({ entity: z.object({ id: z.string().max(100), payment_id: z.string().max(100) }) })
         .optional(),
     })
     .optional(),
 });
+
+/** Razorpay's events that take a payment back: a refund (when full) or a dispute. */
+export const REFUND_EVENTS = ['payment.refunded', 'refund.created', 'refund.processed'] as const;
+export const DISPUTE_EVENTS = ['payment.dispute.created'] as const;
 export type WebhookEvent = z.infer<typeof webhookEventSchema>;

@@ -153,6 +153,8 @@ export const authRouter = router({
       auth: 'user',
       beforeConsent: true,
       beforeFactor: true,
+      // Reads the caller's own token: what a key's token may do is what it shows.
+      apiKey: 'any',
       openapi: {
         method: 'GET',
         path: '/auth/me',

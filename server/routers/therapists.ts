@@ -8,6 +8,8 @@ export const therapistsRouter = router({
   list: protectedProcedure
     .meta({
       auth: 'user',
+      // The public directory: no personal data of the caller.
+      apiKey: 'any',
       openapi: {
         method: 'GET',
         path: '/therapists/list',

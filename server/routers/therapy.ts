@@ -45,10 +45,11 @@ export const therapyRouter = router({
     ),
 
   // No permission of its own: the booking patient or the session's therapist (while a
-  // therapist) may cancel.
+  // therapist) may cancel; an API key only when scoped to book or manage sessions.
   cancel: protectedProcedure
     .meta({
       auth: 'user',
+      apiKey: ['sessions.book', 'sessions.manage'],
       openapi: {
         method: 'POST',
         path: '/therapy/cancel',

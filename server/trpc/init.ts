@@ -182,8 +182,8 @@ async function observed<P, R extends CallResult>(
 
 /**
  * Authentication, consent to the current privacy notice, the second factor a role needs,
- * step-up, and the policy of .meta({ permission, feature, fieldPermissions }), from the
- * token's claims alone (zero queries). Returns the caller's claims.
+ * step-up, and the policy of .meta({ apiKey, permission, feature, fieldPermissions }), from
+ * the token's claims alone (zero queries). Returns the caller's claims.
  */
 async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () => Promise<unknown>) {
   const auth = ctx.auth;
@@ -193,10 +193,7 @@ async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () 
     throw forbidden('privacy_notice_required', notice);
   if (!meta?.beforeFactor && !withSecondFactor(auth) && needsSecondFactor(auth.permissions))
     throw forbidden('factor_required');
-  if (meta?.stepUp && !steppedUp(auth, Date.now() / 1000)) {
-    const asked = meta.stepUp === true || meta.stepUp.test(await getRawInput());
-    if (asked) throw forbidden('step_up_required');
-  }
+  if (auth.apiKey && !apiKeyMay(meta, auth)) throw forbidden('api_key_not_allowed');
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))
@@ -210,7 +207,21 @@ async function authorized(ctx: Context, meta: Meta | undefined, getRawInput: () 
       if (!auth.permissions.includes(permission) && fields.some((f) => fieldGiven(input, f)))
         throw forbidden('missing_permission', permission);
   }
+  // Last: no one is asked to verify a factor for a call they may not make anyway.
+  if (meta?.stepUp && !steppedUp(auth, Date.now() / 1000)) {
+    const asked = meta.stepUp === true || meta.stepUp.test(await getRawInput());
+    if (asked) throw forbidden('step_up_required');
+  }
   return auth;
+}
+
+/** Whether a token that descends from an API key may call the procedure (Meta['apiKey']). */
+function apiKeyMay(meta: Meta | undefined, auth: AccessClaims): boolean {
+  const rule = meta?.apiKey;
+  if (rule === 'never') return false;
+  if (rule === 'any') return true;
+  if (rule) return rule.some((p) => auth.permissions.includes(p));
+  return meta?.permission !== undefined;
 }
 
 function fieldGiven(input: unknown, field: string): boolean {

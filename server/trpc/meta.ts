@@ -29,6 +29,14 @@ export interface Meta {
    * for the inputs `test` picks; `when` describes them in the policy table.
    */
   stepUp?: true | { when: string; test: (input: unknown) => boolean };
+  /**
+   * What a token that descends from an API key may do here (its permissions are the key's
+   * scopes; claims.apiKey marks it). Absent: only a procedure with a `permission` (which the
+   * key's scopes must then name); sign-in-only procedures refuse key tokens. `'any'`: every
+   * key token (reads of the token itself). A list of permissions: key tokens whose scopes name
+   * one of them. `'never'`: no key token, whatever its scopes. Refusals: api_key_not_allowed.
+   */
+  apiKey?: 'any' | 'never' | readonly Permission[];
   /** Which rate-limit policy counts this call (default: 'general'). */
   rateLimit?: 'general' | 'login' | 'register' | 'checkout' | 'none';
   /**

@@ -33,11 +33,14 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
     'second factor (the amr claim), except those marked "before factor". Step-up: a second',
     'factor verified in the last 15 minutes (amr and auth_time claims), else FORBIDDEN',
     'step_up_required.',
+    "API key: what a token exchanged from an API key may call (its permissions are the key's scopes):",
+    '"scoped" when its scopes include the permission; "any" every key token; "any of" a list: when',
+    'its scopes include one of them; "never" no key token (sign-in-only procedures by default).',
     'Rate limits: see server/limits. REST: also served at this method and path (server/http/rest.ts,',
     'described in GET /openapi.json).',
     '',
-    '| procedure | type | authentication | permission | feature | field permissions | step-up | rate limit | REST |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| procedure | type | authentication | permission | feature | field permissions | step-up | API key | rate limit | REST |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const { path, type, meta } of policyRows(router)) {
     const fields = Object.entries(meta?.fieldPermissions ?? {})
@@ -55,10 +58,20 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
       meta?.feature ?? '',
       fields,
       stepUp,
+      apiKeyCell(meta),
       meta?.rateLimit ?? 'general',
       meta?.openapi ? `${meta.openapi.method} /api${meta.openapi.path}` : '',
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The API key column: what a key's token may call (Meta['apiKey']); empty for public procedures. */
+function apiKeyCell(meta: Meta | undefined): string {
+  if (meta?.auth !== 'user') return '';
+  const rule = meta.apiKey;
+  if (rule === 'any' || rule === 'never') return rule;
+  if (rule) return `any of ${rule.join(', ')}`;
+  return meta.permission ? 'scoped' : 'never';
 }

@@ -1,4 +1,4 @@
-// admin.views.* and admin.audit.* inputs (docs/api.md).
+// admin.views.*, admin.audit.* and admin.jobs.* inputs (docs/api.md).
 import { z } from 'zod';
 import { AUDIT_ACTIONS } from '../audit.ts';
 import { dateInput, idInput, orderedRange, paginationInput, rangeMessage } from './common.ts';
@@ -20,3 +20,23 @@ export const auditListInput = z
   .refine(orderedRange, rangeMessage)
   .prefault({});
 export type AuditListInput = z.infer<typeof auditListInput>;
+
+/** The queues the console shows: each product queue and its dead-letter queue. */
+export const JOB_QUEUE_NAMES = ['email', 'email-dead'] as const;
+export const JOB_STATES = ['created', 'retry', 'active', 'completed', 'failed'] as const;
+
+export const jobsListInput = z
+  .strictObject({
+    queue: z.enum(JOB_QUEUE_NAMES).default('email'),
+    state: z.enum(JOB_STATES).optional(),
+    limit: z.number().int().min(1).max(100).default(50),
+  })
+  .prefault({});
+export type JobsListInput = z.infer<typeof jobsListInput>;
+
+export const jobsRedriveInput = z.strictObject({
+  queue: z.enum(['email']),
+  /** Dead-lettered jobs to send again (ids in the dead-letter queue); omitted: all of them (up to 1000). */
+  ids: z.array(z.uuid()).min(1).max(100).optional(),
+});
+export type JobsRedriveInput = z.infer<typeof jobsRedriveInput>;

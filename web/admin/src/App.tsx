@@ -7,6 +7,7 @@ import { type Me, session, signOut } from './api.ts';
 import { AnalyticsPage } from './pages/Analytics.tsx';
 import { AuditPage } from './pages/Audit.tsx';
 import { CrisisPage } from './pages/Crisis.tsx';
+import { JobsPage } from './pages/Jobs.tsx';
 import { PrivacyNoticePage } from './pages/PrivacyNotice.tsx';
 import { SignInPage } from './pages/SignIn.tsx';
 import { UserDetailPage } from './pages/UserDetail.tsx';
@@ -67,6 +68,7 @@ function Console({ me }: { me: Me }) {
   else if (path === '/crisis' && allowed('/crisis')) page = <CrisisPage />;
   else if (path === '/audit' && allowed('/audit')) page = <AuditPage />;
   else if (path === '/views' && allowed('/views')) page = <ViewsPage />;
+  else if (path === '/jobs' && allowed('/jobs')) page = <JobsPage />;
   else if (path === '/analytics' && allowed('/analytics')) page = <AnalyticsPage />;
   else page = <Title order={1}>Not found</Title>;
 

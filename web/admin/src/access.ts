@@ -9,6 +9,7 @@ export const PAGES = [
   { path: '/crisis', label: 'Crisis queue', permission: 'crisis.manage' },
   { path: '/audit', label: 'Audit log', permission: 'audit.read' },
   { path: '/views', label: 'Views', permission: 'views.refresh' },
+  { path: '/jobs', label: 'Jobs', permission: 'jobs.manage' },
   { path: '/analytics', label: 'Analytics', permission: 'analytics.read' },
 ] as const satisfies ReadonlyArray<{ path: string; label: string; permission: Permission }>;
 

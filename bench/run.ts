@@ -6,6 +6,8 @@
 //
 // Flags: --duration S (10) --connections N (50) --users N (100000 seeded)
 //        --tokens N (5000 distinct users' tokens) --only a,b (scenario ids) --profile
+//        --port N (3190) --database NAME (manas360_bench; two checkouts benching at once
+//        need their own port and database)
 // Env: DATABASE_URL (the server to use; the bench creates database manas360_bench on it).
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
     'latency-rate': { type: 'string', default: '2000' },
+    port: { type: 'string', default: '3190' },
+    database: { type: 'string', default: 'manas360_bench' },
   },
 });
 const DURATION = Number(args.duration);
@@ -76,7 +80,7 @@ interface Scenario {
 }
 
 // --- Data and tokens ------------------------------------------------------------------
-const DB_NAME = 'manas360_bench';
+const DB_NAME = args.database;
 log(`database: ${BASE_URL.replace(/\/\/[^@/]*@/, '//***@')} → ${DB_NAME}`);
 const dbUrl = await ensureDatabase(BASE_URL, DB_NAME);
 await ensureUsers(dbUrl, USERS, log);
@@ -126,7 +130,7 @@ async function prepareMix() {
 }
 
 // --- Servers --------------------------------------------------------------------------
-const PORT = 3190;
+const PORT = Number(args.port);
 const profileDir = join(RESULTS, 'profiles');
 
 type ServerKind = 'raw' | 'official' | 'lean' | 'lean-pooler';

@@ -25,6 +25,7 @@ import { closeDeps, createDeps } from '../server/create-services.ts';
 import { leanOptions, mountTrpc, officialOptions } from '../server/http/trpc.ts';
 import { appRouter } from '../server/routers/index.ts';
 import { protectedProcedure, router } from '../server/trpc/init.ts';
+import { procedures } from '../server/trpc/invoke.ts';
 
 const mode = process.argv[2] ?? 'app';
 /** This process's CPU time so far (user + system, every thread), in microseconds. */
@@ -176,7 +177,7 @@ if (mode === 'raw') {
     rss: process.memoryUsage().rss,
     heapUsed: process.memoryUsage().heapUsed,
     tokenCache: deps.tokens.cacheStats,
-    procedures: Object.keys(appRouter._def.procedures),
+    procedures: procedures(appRouter).map((p) => p.path),
   }));
   // For the idle-connection measurement: RSS after a full collection (node --expose-gc).
   app.get('/bench/gc', async () => {

@@ -1,7 +1,7 @@
 // Database client factory: Drizzle on postgres.js when DATABASE_URL is set, Drizzle on the
 // embedded PGlite under DATA_DIR when it is not (a development dependency, imported only
 // then: the production image has no PGlite). Every SQL statement is counted per
-// procedure (see queryCounter) so "zero queries for auth" is observable, not asserted.
+// procedure (queryScope, read by the call pipeline in server/trpc/invoke.ts) so "zero queries for auth" is observable, not asserted.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,8 @@ export interface DatabaseOptions {
   applicationName?: string;
   /** Longest wait for a pooled connection before PoolBusyError (default 1000 ms). */
   poolWaitMs?: number;
+  /** Longest wait for a statement or transaction before DatabaseDeadlineError (default: none). */
+  callTimeoutMs?: number;
   /** Read replicas (db/replicas.ts routes reads to them). Ignored without url. */
   replicaUrls?: string[];
   /** DATABASE_POOLER (default 'none': a direct connection or a session-mode pooler). */
@@ -141,6 +143,30 @@ export class PoolBusyError extends Error {
 }
 
 /**
+ * A statement or transaction ran past the call deadline (DATABASE_CALL_TIMEOUT_MS): a server
+ * that does not answer (a paused pooler, a crashed host whose connections hang). The caller
+ * answers 503 with Retry-After; the work itself may still finish (an in-doubt write: the
+ * Idempotency-Key makes its retry safe).
+ */
+export class DatabaseDeadlineError extends Error {
+  readonly pool: string;
+  constructor(pool: string, deadlineMs: number) {
+    super(`no answer from the database (pool ${pool}) within ${deadlineMs} ms`);
+    this.name = 'DatabaseDeadlineError';
+    this.pool = pool;
+  }
+}
+
+const exemptFromDeadline = new AsyncLocalStorage<true>();
+/**
+ * Runs fn without the call deadline: scheduled jobs (a view refresh may take minutes; only
+ * statement_timeout bounds it). Requests keep theirs.
+ */
+export function withoutDeadline<T>(fn: () => Promise<T>): Promise<T> {
+  return exemptFromDeadline.run(true, fn);
+}
+
+/**
  * A counting semaphore sized to a postgres.js pool. postgres.js queues queries without
  * limit when every connection is busy; the gate bounds that wait. A permit is taken only
  * when a statement or transaction actually runs, so procedures that make no query pay
@@ -149,14 +175,19 @@ export class PoolBusyError extends Error {
 export class PoolGate {
   inUse = 0;
   timeouts = 0;
+  /** Calls answered DatabaseDeadlineError. */
+  deadlines = 0;
   private readonly queue: Array<() => void> = [];
   readonly name: string;
   readonly size: number;
   readonly waitMs: number;
-  constructor(name: string, size: number, waitMs: number) {
+  /** Longest a statement or transaction is waited for once it has a connection (0: no bound). */
+  readonly deadlineMs: number;
+  constructor(name: string, size: number, waitMs: number, deadlineMs = 0) {
     this.name = name;
     this.size = size;
     this.waitMs = waitMs;
+    this.deadlineMs = deadlineMs;
   }
 
   get waiting(): number {
@@ -166,10 +197,25 @@ export class PoolGate {
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inUse < this.size) this.inUse += 1;
     else await this.wait();
+    // The permit goes back when the work really ends, also after the deadline let the
+    // caller go: the connection is busy until then.
+    const work = fn().finally(() => this.release());
+    const deadline = exemptFromDeadline.getStore() ? 0 : this.deadlineMs;
+    if (!deadline) return await work;
+    work.catch(() => {}); // after the deadline nobody awaits it
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await fn();
+      return await Promise.race([
+        work,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            this.deadlines += 1;
+            reject(new DatabaseDeadlineError(this.name, deadline));
+          }, deadline);
+        }),
+      ]);
     } finally {
-      this.release();
+      clearTimeout(timer);
     }
   }
 
@@ -245,6 +291,8 @@ export function classifyDbError(err: unknown): DbErrorKind | undefined {
     if (e instanceof PoolBusyError) return 'pool_busy';
     // The write did not happen; the client may retry it (503), never read it as done.
     if (e instanceof TransactionNotCommittedError) return 'connection';
+    // No answer in time: the database is as good as away (503); the write is in doubt.
+    if (e instanceof DatabaseDeadlineError) return 'connection';
     const code = (e as { code?: unknown }).code;
     if (code === '57014') return 'statement_timeout';
     // 22021: text Postgres cannot store (a NUL byte in a string input).
@@ -353,7 +401,7 @@ function gatedDrizzle(url: string, name: string, opts: DatabaseOptions, connectT
     ...postgresOptions(poolMax, opts.applicationName, opts.pooler),
     ...(connectTimeout ? { connect_timeout: connectTimeout } : {}),
   });
-  const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000);
+  const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000, opts.callTimeoutMs ?? 0);
   const db = drizzlePostgres({
     client: gatedClient(pg, gate),
     schema,

@@ -1,5 +1,6 @@
-// The HTTP server: tRPC at /trpc, REST at /api with its OpenAPI document (/openapi.json,
-// /docs: server/http/rest.ts), health (/healthz), readiness (/readyz, cached 1 s), Prometheus
+// The HTTP server: an index of links at / (server/http/home.ts), tRPC at /trpc, REST at /api
+// with its OpenAPI document (/openapi.json, /docs: server/http/rest.ts), health (/healthz),
+// readiness (/readyz: the database; Redis reported, cached 1 s), Prometheus
 // metrics (/metrics, with METRICS_TOKEN only), the JWKS, file downloads (/export, /reports/*), the payment webhook
 // (/webhooks/razorpay) and the admin console (/admin, server/http/admin-console.ts), behind the
 // production hardening: security headers,
@@ -8,6 +9,7 @@
 // and one JSON log line per request. Graceful shutdown lives in server/http/shutdown.ts.
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIPv6 } from 'node:net';
 import { constants as zlib } from 'node:zlib';
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
@@ -16,6 +18,7 @@ import helmet from 'helmet';
 import { registerAdminConsole } from './http/admin-console.ts';
 import { BODY_LIMIT_BYTES, bodyGuard, closeAfterOversizeBody } from './http/body-guard.ts';
 import { registerDownloads } from './http/downloads.ts';
+import { registerHome } from './http/home.ts';
 import { RequestLog } from './http/request-log.ts';
 import { registerRest } from './http/rest.ts';
 import { registerTrpc } from './http/trpc.ts';
@@ -25,7 +28,13 @@ import type { AppDeps } from './services.ts';
 
 /** A Host header: a name (underscores allowed, as container names have them) or IPv4 address, or a bracketed IPv6 address, with an optional port. */
 const VALID_HOST =
-  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?|\[[0-9A-Fa-f:.]+\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4}))?$/;
+  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?|\[([0-9A-Fa-f:.]+)\])(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d{2}|6[0-4]\d{3}|[1-5]\d{4}|\d{1,4}))?$/;
+
+/** A Host header a URL can be built from: VALID_HOST, and inside brackets a real IPv6 address (not `[1::2::3]`). */
+export function validHost(host: string): boolean {
+  const match = VALID_HOST.exec(host);
+  return match !== null && (match[1] === undefined || isIPv6(match[1]));
+}
 
 /** Longest a client may take to send its headers, and its whole request. */
 export const HEADERS_TIMEOUT_MS = 10_000;
@@ -118,7 +127,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     // A Host header no URL can be built from (tRPC's adapter builds one from it) is the
     // client's error: 400, not the adapter's 500 "Invalid URL".
     const host = req.headers.host;
-    if (host !== undefined && !VALID_HOST.test(host)) {
+    if (host !== undefined && !validHost(host)) {
       reply.code(400).send({ error: 'Bad Request', message: 'Invalid Host header' });
       return;
     }
@@ -171,11 +180,17 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   const ready = readinessCache(deps);
+  // Ready = can serve its users: the database answers. Redis is reported but does not take
+  // the host out of the balancer: without it the host runs the degraded mode
+  // (docs/operations.md: general limits in memory, logins and registrations 503, revocations
+  // from the database resync), and a Redis outage reaches every host at once: making them all
+  // unready would turn it into a full outage (issue 24).
   app.get('/readyz', async (_req, reply) => {
     if (app.draining) return reply.code(503).send({ status: 'draining' });
     const checks = await ready();
-    const ok = Object.values(checks).every((c) => c === 'ok');
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
+    const status =
+      checks.database !== 'ok' ? 'unavailable' : checks.redis === 'failed' ? 'degraded' : 'ready';
+    return reply.code(status === 'unavailable' ? 503 : 200).send({ status, checks });
   });
   // Per-procedure traffic is not for the public: only a scraper holding METRICS_TOKEN gets it
   // (docs/operations.md); without the variable the route does not exist.
@@ -194,6 +209,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   registerDownloads(app, deps);
   await registerWebhooks(app, deps);
   await registerAdminConsole(app);
+  registerHome(app);
   return app;
 }
 
@@ -225,7 +241,7 @@ function readinessCache(deps: AppDeps): () => Promise<Checks> {
   };
 }
 
-/** Postgres answers and Redis takes a write, each within READY_CHECK_TIMEOUT_MS. */
+/** Whether Postgres answers and Redis takes a write, each within READY_CHECK_TIMEOUT_MS. */
 async function readiness(deps: AppDeps): Promise<Checks> {
   const check = (p: Promise<unknown>) =>
     withTimeout(p, READY_CHECK_TIMEOUT_MS).then(

@@ -47,6 +47,10 @@ const variables = z.object({
   DATABASE_POOLER: z.enum(['none', 'transaction']).default('none'),
   // How long a request may wait for a pooled connection before it fails with 503.
   DATABASE_POOL_WAIT_MS: positiveInt.max(60_000).default(500),
+  // Longest a request waits for a statement or transaction (once it has a connection) before
+  // answering 503 with Retry-After: a paused pooler or a hung connection never holds a
+  // request. Below the balancer's server timeout; jobs are exempt (statement_timeout bounds them).
+  DATABASE_CALL_TIMEOUT_MS: positiveInt.max(600_000).default(10_000),
   REDIS_URL: url(['redis', 'rediss']).optional(),
   // Redis behind Sentinel (instead of REDIS_URL): the sentinels as host:port, comma-separated,
   // and the name they monitor the primary by. Every Redis connection follows a failover.
@@ -136,6 +140,19 @@ const variables = z.object({
     .min(0)
     .max(90 * 24)
     .default(14 * 24),
+  // Crisis alerts (docs/api.md, crisis.*): minutes an alert may wait unacknowledged before
+  // every admin is told, and again after as long once more (fractions of a minute: tests).
+  CRISIS_ESCALATE_AFTER_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(10),
+  // How often each instance looks for alerts due to escalate or to notify (the look is cheap:
+  // one indexed UPDATE of the open alerts that are due).
+  CRISIS_ESCALATION_CHECK_MS: positiveInt.min(50).max(300_000).default(15_000),
+  // crisis.onChange: open subscriptions one user may hold at once, and one process in all.
+  CRISIS_SUBSCRIPTIONS_PER_USER: positiveInt.max(100).default(5),
+  SUBSCRIPTIONS_PER_PROCESS: positiveInt.max(100_000).default(10_000),
   // Paid plans through Razorpay (docs/decisions/subscriptions-and-payments.md). Off: the
   // checkout answers PRECONDITION_FAILED and POST /webhooks/razorpay does not exist.
   PAYMENTS_ENABLED: bool.default(false),
@@ -237,18 +254,34 @@ export const configSchema = variables.superRefine((c, ctx) => {
       'ACCOUNT_DELETION_GRACE_HOURS',
       'must be at least 24 in production (the user may change their mind)',
     );
+  if (c.CRISIS_ESCALATE_AFTER_MINUTES < 1)
+    need('CRISIS_ESCALATE_AFTER_MINUTES', 'must be at least 1 in production (fractions are for tests)');
   if (c.PASSWORD_HASH_COST !== undefined)
     need('PASSWORD_HASH_COST', 'is for tests only and cannot be set in production');
 });
 
 export type Config = z.infer<typeof configSchema>;
 
-/** What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). */
-export const migrateConfigSchema = variables.pick({
-  DATABASE_URL: true,
-  DATA_DIR: true,
-  DATABASE_POOLER: true,
-});
+/**
+ * What `npm run db:migrate` needs: the database, nothing else (no Redis, no keys). In
+ * production that is DATABASE_URL: migrating the embedded database there would report
+ * success for a database the server never uses.
+ */
+export const migrateConfigSchema = variables
+  .pick({
+    NODE_ENV: true,
+    DATABASE_URL: true,
+    DATA_DIR: true,
+    DATABASE_POOLER: true,
+  })
+  .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && !c.DATABASE_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_URL'],
+        message: 'is required in production (the embedded database is for development): nothing was migrated',
+      });
+  });
 export type MigrateConfig = z.infer<typeof migrateConfigSchema>;
 
 export class ConfigError extends Error {}

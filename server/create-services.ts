@@ -20,12 +20,14 @@ import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
 import { emailSignInNotifier } from './email/sign-in-notice.ts';
-import { noteCall } from './http/calls.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
+import { CrisisFeed, crisisQueueFigures } from './live/crisis-feed.ts';
+import { CrisisWatch } from './live/crisis-watch.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
 import { createMetrics } from './metrics.ts';
+import { logChannel, type NotificationChannel } from './notify/index.ts';
 import { createPaymentProvider } from './payments/razorpay.ts';
 import { closeRedis, connectRedis, hasRedis } from './redis.ts';
 import type { AppDeps } from './services.ts';
@@ -102,6 +104,7 @@ export async function createDeps(
       dataDir: config.DATA_DIR,
       poolMax: config.DATABASE_POOL_MAX,
       poolWaitMs: config.DATABASE_POOL_WAIT_MS,
+      callTimeoutMs: config.DATABASE_CALL_TIMEOUT_MS,
       replicaUrls: config.DATABASE_REPLICA_URLS,
       pooler: config.DATABASE_POOLER,
     }));
@@ -139,6 +142,7 @@ export async function createDeps(
     pools: database.pools ?? [],
     revocationEntries: () => revocations.size,
     replicas: () => reads?.states ?? [],
+    crisisQueue: () => crisisQueueFigures(database.db),
     queues: () => queue.figures(),
   });
   // Read replicas: health and lag checked every second; reads routed per call (db/replicas.ts).
@@ -167,6 +171,33 @@ export async function createDeps(
       channel: `${config.JWT_ISSUER}:revocations`,
     }),
   );
+  // The live crisis queue: reads the event log, and with Redis hears the other instances.
+  const crisisFeed = new CrisisFeed({
+    db: database.db,
+    log,
+    redis,
+    channel: `${config.JWT_ISSUER}:crisis`,
+    revocations,
+    maxPerUser: config.CRISIS_SUBSCRIPTIONS_PER_USER,
+    maxPerProcess: config.SUBSCRIPTIONS_PER_PROCESS,
+  });
+  await crisisFeed.start();
+  closers.push(() => crisisFeed.stop());
+  const notificationChannels: NotificationChannel[] = [logChannel(log)];
+  const crisisWatch = new CrisisWatch({
+    db: database.db,
+    log,
+    channels: notificationChannels,
+    feed: crisisFeed,
+    escalateAfterMinutes: config.CRISIS_ESCALATE_AFTER_MINUTES,
+    checkIntervalMs: config.CRISIS_ESCALATION_CHECK_MS,
+    onEscalated: (n) => metrics.crisisEscalated(n),
+  });
+  if (config.JOBS_ENABLED) {
+    crisisWatch.start();
+    // Before the feed and the pool close: a check in progress finishes.
+    closers.unshift(() => crisisWatch.stop());
+  }
   const passwords = createPasswordHasher(config.PASSWORD_HASH_COST);
   if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
     const outcome = await ensureSuperadmin(database.db, passwords, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
@@ -199,15 +230,15 @@ export async function createDeps(
     }),
     quotas: limits.quotas,
     payments: createPaymentProvider(config),
+    crisisFeed,
+    crisisWatch,
+    notificationChannels,
     queue,
     metrics,
     log,
     hooks: {
       beforeProcedure: limits.beforeProcedure,
-      onProcedure(report) {
-        metrics.procedure(report);
-        noteCall(report);
-      },
+      onProcedure: (report) => metrics.procedure(report),
     },
     closers,
   };

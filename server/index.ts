@@ -11,6 +11,11 @@ import { gracefulShutdown } from './http/shutdown.ts';
 import { JobRunner } from './jobs/index.ts';
 import { startQueueWorkers } from './jobs/workers.ts';
 import { rootCauseMessage } from './logging.ts';
+import { installProcessFaultPolicy } from './process-faults.ts';
+import { nodeVersionWarning, startupInfo, startupLines } from './startup.ts';
+
+const nodeWarning = nodeVersionWarning();
+if (nodeWarning) console.warn(nodeWarning);
 
 function configOrExit(): Config {
   try {
@@ -46,7 +51,20 @@ if (config.WORKERS > 1 && cluster.isPrimary) {
     deps.closers.unshift(await startQueueWorkers(deps));
   }
   const shutdown = gracefulShutdown(app, deps);
+  // A dependency's error nothing handled never ends the process; a bug's exception drains
+  // it and exits 1 for the supervisor (server/process-faults.ts, docs/operations.md).
+  installProcessFaultPolicy({
+    log: deps.log,
+    registry: deps.metrics.registry,
+    shutdown: (reason) => void shutdown(reason, 1),
+  });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  await app.listen({ port: config.PORT, host: config.HOST });
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  // Where to go next: one JSON line in production, readable lines otherwise (once per host).
+  if (!cluster.isWorker || cluster.worker?.id === 1) {
+    const info = startupInfo(config, address);
+    if (config.NODE_ENV === 'production') deps.log.info(info, 'ready');
+    else console.log(startupLines(info).join('\n'));
+  }
 }

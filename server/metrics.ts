@@ -1,6 +1,7 @@
 // Prometheus metrics (GET /metrics): per-procedure request counts, latency and SQL
 // statements (so "0 queries for auth" is visible in production), the connection pool,
-// jobs and view refreshes, rate-limit rejections, revocations and process metrics.
+// jobs and view refreshes, rate-limit rejections, revocations, the crisis queue and process
+// metrics.
 // One registry per process; with WORKERS > 1 the primary aggregates every worker's
 // registry (server/cluster.ts) so a scrape sees the whole host: counters and histograms
 // are summed, and each gauge says how it adds up (`aggregator`): the pool gauges are the
@@ -31,6 +32,10 @@ export interface Metrics {
   replicaFallback(reason: FallbackReason): void;
   /** A revocation applied by this process (RevocationList's onApply). */
   revocation(event: RevocationEvent): void;
+  /** Crisis alerts escalated by this process's duty check. */
+  crisisEscalated(count: number): void;
+  /** A crisis alert acknowledged here, seconds after it was raised. */
+  crisisAcknowledged(seconds: number): void;
   /** One attempt of a queued job worked by this process. */
   queueJob(queue: string, outcome: 'completed' | 'failed', seconds: number): void;
 }
@@ -41,13 +46,25 @@ export interface MetricSources {
   revocationEntries: () => number;
   /** The read replicas' last health checks (read at scrape time). */
   replicas?: () => readonly ReplicaState[];
+  /** Open crisis alerts and the age of the oldest, in seconds (one query, at scrape time). */
+  crisisQueue?: () => Promise<{ open: number; oldestSeconds: number }>;
   /** The job queue's figures (one statement; read at scrape time, at most every 5 s). */
   queues?: () => Promise<QueueFigures[]>;
 }
 
+const GAUGES_NAMED_LIKE_COUNTERS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client names three gauges like counters (promtool check metrics: "non-counter
+  // metrics should not have _total suffix"); each is the sum of the gauge by type beside
+  // it (nodejs_active_handles{type} etc.), so nothing is lost without them.
+  for (const name of GAUGES_NAMED_LIKE_COUNTERS) registry.removeSingleMetric(name);
   const registers = [registry];
 
   const requests = new Counter({
@@ -111,6 +128,16 @@ export function createMetrics(sources: MetricSources): Metrics {
     collect() {
       this.reset();
       for (const p of pools) this.inc({ pool: p.name }, p.timeouts);
+    },
+  });
+  new Counter({
+    name: 'db_call_deadline_timeouts_total',
+    help: 'Requests answered 503 after waiting DATABASE_CALL_TIMEOUT_MS for a statement or transaction',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of pools) this.inc({ pool: p.name }, p.deadlines);
     },
   });
   const jobRuns = new Counter({
@@ -181,6 +208,43 @@ export function createMetrics(sources: MetricSources): Metrics {
     labelNames: ['reason'],
     registers,
   });
+  // The crisis queue (issue 27): what waits now, how long acknowledging took, escalations.
+  // The gauges read the database, which every worker shares: the largest, not the sum.
+  // One query at scrape time sets both gauges: the first collected reads, the second follows.
+  const crisisOldest = new Gauge({
+    name: 'crisis_oldest_open_alert_age_seconds',
+    help: 'How long the oldest unacknowledged crisis alert has waited (0 when none)',
+    aggregator: 'max',
+    registers: [],
+  });
+  new Gauge({
+    name: 'crisis_alerts_open',
+    help: 'Crisis alerts not yet acknowledged',
+    registers,
+    aggregator: 'max',
+    async collect() {
+      if (!sources.crisisQueue) return;
+      try {
+        const q = await sources.crisisQueue();
+        this.set(q.open);
+        crisisOldest.set(q.oldestSeconds);
+      } catch {
+        // The database is unreachable: the last values stay (readiness reports the outage).
+      }
+    },
+  });
+  registry.registerMetric(crisisOldest);
+  const crisisAckSeconds = new Histogram({
+    name: 'crisis_time_to_acknowledge_seconds',
+    help: 'Time from a crisis alert being raised to its acknowledgement',
+    buckets: [30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 86_400],
+    registers,
+  });
+  const crisisEscalations = new Counter({
+    name: 'crisis_escalations_total',
+    help: 'Crisis alerts escalated to the admins (each level counts once)',
+    registers,
+  });
   const queueAttempts = new Counter({
     name: 'job_queue_attempts_total',
     help: 'Attempts of queued jobs worked by this process, by queue and outcome (completed, failed)',
@@ -228,6 +292,12 @@ export function createMetrics(sources: MetricSources): Metrics {
   );
   return {
     registry,
+    crisisEscalated(count) {
+      crisisEscalations.inc(count);
+    },
+    crisisAcknowledged(seconds) {
+      crisisAckSeconds.observe(seconds);
+    },
     queueJob(queue, outcome, seconds) {
       queueAttempts.inc({ queue, outcome });
       queueAttemptSeconds.observe({ queue }, seconds);

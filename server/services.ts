@@ -15,7 +15,10 @@ import type { JobQueue } from './jobs/queue.ts';
 import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
+import type { CrisisFeed } from './live/crisis-feed.ts';
+import type { CrisisWatch } from './live/crisis-watch.ts';
 import type { Metrics } from './metrics.ts';
+import type { NotificationChannel } from './notify/index.ts';
 import type { PaymentProvider } from './payments/razorpay.ts';
 import type { ProcedureHooks } from './trpc/hooks.ts';
 
@@ -48,6 +51,15 @@ export interface AppDeps {
   quotas: Quotas;
   /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
   payments: PaymentProvider | undefined;
+  /** The live crisis queue behind crisis.onChange (server/live/crisis-feed.ts). */
+  crisisFeed: CrisisFeed;
+  /**
+   * Notifies on-call staff of new crisis alerts and escalates unacknowledged ones
+   * (server/live/crisis-watch.ts); checks only when JOBS_ENABLED.
+   */
+  crisisWatch: CrisisWatch;
+  /** Where crisis notices go (server/notify): the email channel, or a log line without one. */
+  notificationChannels: NotificationChannel[];
   /** The durable job queue (pg-boss): enqueue(tx, ...) in a business transaction (server/jobs/queue.ts). */
   queue: JobQueue;
   /** Prometheus registry and recorders (server/metrics.ts). */

@@ -33,6 +33,10 @@ export const AUDIT_ACTIONS = [
   'admin.views.refresh',
   'admin.jobs.redrive',
   'crisis.acknowledge',
+  'crisis.onCall.set',
+  // Written by the crisis duty check (server/domain/crisis-duty.ts), no actor.
+  'crisis.notified',
+  'crisis.escalated',
   'subscriptions.checkout',
   'subscriptions.cancel',
   'subscriptions.expired',

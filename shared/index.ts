@@ -11,15 +11,13 @@ import type { SessionRouter as ServerSessionRouter } from '../server/routers/ses
  * erased. A client never supplies a context, and keeping it would make every client compile
  * the server's sources and need its dependencies.
  */
-type ClientView<R extends ServerAppRouter | ServerSessionRouter> = TRPCBuiltRouter<
-  {
-    ctx: object;
-    meta: R['_def']['_config']['$types']['meta'];
-    errorShape: R['_def']['_config']['$types']['errorShape'];
-    transformer: R['_def']['_config']['$types']['transformer'];
-  },
-  R['_def']['record']
->;
+type ClientView<R extends ServerAppRouter | ServerSessionRouter> =
+  R extends TRPCBuiltRouter<infer Root, infer Record>
+    ? TRPCBuiltRouter<
+        { ctx: object; meta: Root['meta']; errorShape: Root['errorShape']; transformer: Root['transformer'] },
+        Record
+      >
+    : never;
 
 export type AppRouter = ClientView<ServerAppRouter>;
 export type { ViewRefresh } from '../db/views.ts';

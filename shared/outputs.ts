@@ -136,6 +136,24 @@ export const notesOutput = z.object({
   notes: z.array(z.object({ id: z.string(), note: z.string(), createdAt: date })),
 });
 
+/**
+ * One event of crisis.onChange (a tracked event: `id` is also the SSE event id a client
+ * resumes from). `resync`: the client was too far behind to be caught up event by event and
+ * reloads the queue (crisis.list); its alert and patient are null.
+ */
+export const CRISIS_EVENT_KINDS = ['raised', 'acknowledged', 'escalated', 'resync'] as const;
+export const crisisEventOutput = z.object({
+  id: z.string(),
+  kind: z.enum(CRISIS_EVENT_KINDS),
+  alertId: z.string().nullable(),
+  patientId: z.string().nullable(),
+  /** The alert's escalation level after the event (0 none, 1 admins told, 2 told again). */
+  level: z.number(),
+  at: date,
+  /** Who acknowledged (acknowledged events), else null. */
+  actor: z.object({ id: z.string(), name: z.string() }).nullable(),
+});
+export type CrisisEvent = z.infer<typeof crisisEventOutput>;
 export const jobQueuesOutput = z.array(
   z.object({
     name: z.string(),

@@ -3,6 +3,7 @@
 // audited; privilege escalation attempts fail.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { countQueries, queryRows } from '../db/client.ts';
 import { countRow } from '../db/row.ts';
 import { indexedFragment, listUsers } from '../server/domain/admin-users.ts';
@@ -64,6 +65,15 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     );
     return row?.n ?? 0;
   };
+  /** The audit details of `action` on `targetId`, oldest first. */
+  const auditDetails = async (action: string, targetId: string) =>
+    (
+      await queryRows(
+        deps.db,
+        z.object({ details: z.unknown() }),
+        sql`SELECT details FROM audit_log WHERE action = ${action} AND target_id = ${targetId} ORDER BY id`,
+      )
+    ).map((r) => r.details);
 
   it('lists users from the base tables: search by any part, filters, sorts and keyset pages in one query', async () => {
     const tag = `zq${Date.now().toString(36)}`;
@@ -247,7 +257,9 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     const claims = await claimsOf(refreshed.accessToken);
     expect(claims).toMatchObject({ role: 'therapist', privilegeLevel: 40 });
     expect(claims?.permissions).toContain('notes.write');
-    expect(await auditCount('admin.users.setRole', user.id)).toBe(1);
+    expect(await auditDetails('admin.users.setRole', user.id)).toEqual([
+      { role: 'therapist', previousRole: 'patient' },
+    ]);
   });
 
   it('setPlan kills live access tokens at once; the refresh token gives the new features; audited', async () => {
@@ -259,7 +271,12 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     const claims = await claimsOf(refreshed.accessToken);
     expect(claims?.plan).toBe('basic');
     expect(claims?.features).toContain('therapist_booking');
-    expect(await auditCount('admin.users.setPlan', user.id)).toBe(1);
+    await (await as(admin)).admin.users.setPlan({ userId: user.id, planCode: 'premium' });
+    // What the plan was, and no role: a plan change does not touch it.
+    expect(await auditDetails('admin.users.setPlan', user.id)).toEqual([
+      { plan: 'basic', previousPlan: 'free' },
+      { plan: 'premium', previousPlan: 'basic' },
+    ]);
     const unknown = await errorOf(
       (await as(admin)).admin.users.setPlan({ userId: user.id, planCode: 'platinum' }),
     );
@@ -280,8 +297,8 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     await caller.admin.users.unsuspend({ userId: user.id });
     const again = await callerFor(deps).auth.login({ email: user.email, password: PASSWORD });
     expect(await claimsOf(again.accessToken)).not.toBeNull();
-    expect(await auditCount('admin.users.suspend', user.id)).toBe(1);
-    expect(await auditCount('admin.users.unsuspend', user.id)).toBe(1);
+    expect(await auditDetails('admin.users.suspend', user.id)).toEqual([{ reason: 'abuse report #12' }]);
+    expect(await auditDetails('admin.users.unsuspend', user.id)).toEqual([{}]);
   });
 
   it('revokeSessions kills the access and refresh tokens of the user; audited', async () => {
@@ -291,7 +308,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
     expect((await errorOf(callerFor(deps).auth.refresh({ refreshToken: user.refreshToken }))).code).toBe(
       'UNAUTHORIZED',
     );
-    expect(await auditCount('admin.users.revokeSessions', user.id)).toBe(1);
+    expect(await auditDetails('admin.users.revokeSessions', user.id)).toEqual([{}]);
   });
 
   it('refuses privilege escalation: granting admin or superadmin, acting on an equal or higher role', async () => {

@@ -1,6 +1,6 @@
 // apiKeys.* and auth.exchangeApiKey over HTTP: the Enterprise gate, keys shown once and
 // stored hashed, scopes within the owner's permissions, the exchange for an ordinary
-// access token (zero-query auth afterwards), last use, revocation that ends the key's
+// access token (zero-query auth afterwards), last use, expiry, revocation that ends the key's
 // tokens at once (and survives a restart), the live-key limit under concurrency, the
 // exchange rate limit, audit entries and strict inputs.
 import type { TRPCClientError } from '@trpc/client';
@@ -186,6 +186,34 @@ describe('API keys', () => {
       reason: 'missing_feature',
       required: 'api_access',
     });
+  });
+
+  it('an expired key is refused at the exchange, its use not recorded', async () => {
+    const owner = await account(server, 'enterprise', 'patient', { factor: true });
+    const { key, id } = await owner.api.apiKeys.create.mutate({ name: 'short-lived', scopes: ['mood.read'] });
+    const lastUse = async () =>
+      (
+        await queryRows(
+          server.deps.db,
+          z.object({ used: z.boolean() }),
+          sql`SELECT last_used_at IS NOT NULL AS used FROM api_keys WHERE id = ${id}`,
+        )
+      )[0]!.used;
+    // It expires a second ago: not revoked, the owner still on Enterprise.
+    await server.deps.db.execute(
+      sql`UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = ${id}`,
+    );
+    const refused = await failure(server.client().auth.exchangeApiKey.mutate({ apiKey: key }));
+    expect(refused.data?.code).toBe('UNAUTHORIZED');
+    expect(refused.message).toBe('Invalid, expired or revoked API key');
+    expect(await lastUse()).toBe(false);
+    expect(await auditActions(owner.id)).not.toContain('auth.exchangeApiKey');
+    // The same key an hour before its end exchanges (so the refusal above was the expiry).
+    await server.deps.db.execute(
+      sql`UPDATE api_keys SET expires_at = now() + interval '1 hour' WHERE id = ${id}`,
+    );
+    expect((await server.client().auth.exchangeApiKey.mutate({ apiKey: key })).keyId).toBe(id);
+    expect(await lastUse()).toBe(true);
   });
 
   it('limits exchanges per IP (30 a minute), even for unknown keys', async () => {

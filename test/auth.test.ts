@@ -253,6 +253,32 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(row?.n).toBe(3);
   });
 
+  it('refuses a refresh token of an earlier session generation, with nothing else changed', async () => {
+    const a = await register();
+    const session = await anon().auth.login({ email: a.user.email, password: PASSWORD });
+    // Only the generation moves: the tokens stay unused, unrevoked and unexpired, the user
+    // active, tokens_valid_after where it was (the access token still works).
+    await deps.db.execute(
+      sql`UPDATE users SET session_generation = session_generation + 1 WHERE id = ${a.user.id}`,
+    );
+    expect(await bearer(deps, session.accessToken)).not.toBeNull();
+    expect((await errorOf(anon().auth.refresh({ refreshToken: session.refreshToken }))).code).toBe(
+      'UNAUTHORIZED',
+    );
+    expect((await errorOf(anon().auth.refresh({ refreshToken: a.refreshToken }))).code).toBe('UNAUTHORIZED');
+    // Neither was consumed (no successor), and a session of the new generation rotates.
+    const [used] = await queryRows(
+      deps.db,
+      countRow,
+      sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ${a.user.id} AND used_at IS NOT NULL`,
+    );
+    expect(used?.n).toBe(0);
+    const again = await anon().auth.login({ email: a.user.email, password: PASSWORD });
+    expect((await anon().auth.refresh({ refreshToken: again.refreshToken })).refreshToken).not.toBe(
+      again.refreshToken,
+    );
+  });
+
   it('refuses an access token at the refresh endpoint', async () => {
     const a = await register();
     const err = await errorOf(anon().auth.refresh({ refreshToken: a.accessToken }));

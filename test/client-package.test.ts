@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scaled } from './support/load.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -110,7 +111,7 @@ describe(`the ${PACKAGE} package, packed and installed into a fresh project`, ()
     writeFileSync(join(project, 'tsconfig.app.json'), JSON.stringify(VITE_APP_TSCONFIG));
     await run('mkdir', ['-p', join(project, 'src')]);
     copyFileSync(join(project, 'client.ts'), join(project, 'src/client.ts'));
-  }, 120_000);
+  }, scaled(120_000));
 
   afterAll(() => {
     if (project) rmSync(project, { recursive: true, force: true });
@@ -130,32 +131,44 @@ describe(`the ${PACKAGE} package, packed and installed into a fresh project`, ()
     expect([...imports].sort()).toEqual(['@trpc/server', 'zod']);
   });
 
-  it('compiles examples/client.ts under tsc --init defaults', async () => {
-    expect(await typecheck(project, 'tsconfig.json')).toEqual([]);
-  }, 60_000);
+  it(
+    'compiles examples/client.ts under tsc --init defaults',
+    async () => {
+      expect(await typecheck(project, 'tsconfig.json')).toEqual([]);
+    },
+    scaled(60_000),
+  );
 
-  it("compiles examples/client.ts under Vite's React + TypeScript app configuration", async () => {
-    expect(await typecheck(project, 'tsconfig.app.json')).toEqual([]);
-  }, 60_000);
+  it(
+    "compiles examples/client.ts under Vite's React + TypeScript app configuration",
+    async () => {
+      expect(await typecheck(project, 'tsconfig.app.json')).toEqual([]);
+    },
+    scaled(60_000),
+  );
 
-  it('refuses a wrong input and an unknown procedure under both configurations', async () => {
-    writeFileSync(join(project, 'wrong.ts'), WRONG);
-    writeFileSync(join(project, 'src/wrong.ts'), WRONG);
-    for (const config of ['tsconfig.json', 'tsconfig.app.json']) {
-      const errors = await typecheck(project, config);
-      expect(errors.every((e) => /wrong\.ts\(\d+,\d+\)/.test(e))).toBe(true);
-      expect(
-        errors.some((e) =>
-          /wrong\.ts\(6,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/.test(e),
-        ),
-      ).toBe(true);
-      expect(
-        errors.some((e) => /wrong\.ts\(7,\d+\): error TS2339: Property 'delete' does not exist/.test(e)),
-      ).toBe(true);
-    }
-    rmSync(join(project, 'wrong.ts'));
-    rmSync(join(project, 'src/wrong.ts'));
-  }, 60_000);
+  it(
+    'refuses a wrong input and an unknown procedure under both configurations',
+    async () => {
+      writeFileSync(join(project, 'wrong.ts'), WRONG);
+      writeFileSync(join(project, 'src/wrong.ts'), WRONG);
+      for (const config of ['tsconfig.json', 'tsconfig.app.json']) {
+        const errors = await typecheck(project, config);
+        expect(errors.every((e) => /wrong\.ts\(\d+,\d+\)/.test(e))).toBe(true);
+        expect(
+          errors.some((e) =>
+            /wrong\.ts\(6,\d+\): error TS2322: Type 'string' is not assignable to type 'number'/.test(e),
+          ),
+        ).toBe(true);
+        expect(
+          errors.some((e) => /wrong\.ts\(7,\d+\): error TS2339: Property 'delete' does not exist/.test(e)),
+        ).toBe(true);
+      }
+      rmSync(join(project, 'wrong.ts'));
+      rmSync(join(project, 'src/wrong.ts'));
+    },
+    scaled(60_000),
+  );
 
   it('ships the catalog, error reasons and input schemas as JavaScript', async () => {
     const script = `import { FORBIDDEN_REASONS, PLAN_CODES, logMoodInput } from '${PACKAGE}';

@@ -10,6 +10,7 @@ import { createMetrics } from '../server/metrics.ts';
 import type { ProcedureReport } from '../server/trpc/hooks.ts';
 import { freePort, sleep } from './faults/support.ts';
 import { createTestDatabase, REAL_DATABASE_URL } from './helpers.ts';
+import { scaled } from './support/load.ts';
 
 describe('the host metrics of several workers', () => {
   it('sums counters and pools, takes the largest revocation list and view refresh', async () => {
@@ -50,7 +51,7 @@ describe.skipIf(!REAL_DATABASE_URL)('WORKERS=2', () => {
   });
 
   it('exits 0 after a clean drain although a worker crashed before; the crash is logged', {
-    timeout: 60_000,
+    timeout: scaled(60_000),
   }, async () => {
     const port = await freePort();
     child = spawn(process.execPath, ['--import', 'tsx', 'server/index.ts'], {

@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../server/config.ts';
 import { connectRedis } from '../server/redis.ts';
 import { freePort } from './faults/support.ts';
+import { scaled } from './support/load.ts';
 
 /** A server process's start through tsx, which takes >20 s on this 2-core machine under load. */
-const SPAWN_TIMEOUT_MS = 80_000;
+const SPAWN_TIMEOUT_MS = scaled(80_000);
 
 const production = {
   NODE_ENV: 'production',

@@ -143,6 +143,13 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
     expect(several.message).toBe('score: must be at least 1 (and 1 more)');
     const missing = await failure(p.api.mood.log.mutate({} as unknown as { score: number }));
     expect(missing.message).toBe('score: is required');
+    // A value of the wrong type is not a missing one (zod 4 leaves issue.input out).
+    const wrongType = await failure(p.api.mood.log.mutate({ score: '7' } as unknown as { score: number }));
+    expect(wrongType.message).toBe('score: expected a number');
+    const nested = await failure(
+      p.api.mood.log.mutate({ score: 5, tags: [3] } as unknown as { score: number }),
+    );
+    expect(nested.message).toBe('tags.0: expected a string');
   });
 
   it('a batch mixing success and error: one HTTP request, each call its own outcome', async () => {

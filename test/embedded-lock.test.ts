@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../db/embedded-lock.ts';
 import { NOTICE } from './helpers.ts';
 import { trpcInput } from './server.ts';
+import { scaled } from './support/load.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -66,7 +67,7 @@ function run(script: string, env: NodeJS.ProcessEnv): Run {
 }
 
 async function waitReady(url: string, server: Run): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + scaled(60_000);
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null) throw new Error(`server exited:\n${server.output()}`);
     const res = await fetch(`${url}/readyz`).catch(() => undefined);
@@ -105,65 +106,81 @@ describe('one process per embedded database', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('refuses db:seed and a second server while the server runs, naming it; the data survives', async () => {
-    server = run('server/index.ts', envFor(dataDir, port));
-    await waitReady(url, server);
-    const pid = server.child.pid!;
-    expect(
-      (await call(url, 'auth.register', { ...USER, name: 'Lock User', acceptPrivacyNotice: NOTICE })).status,
-    ).toBe(200);
+  it(
+    'refuses db:seed and a second server while the server runs, naming it; the data survives',
+    async () => {
+      server = run('server/index.ts', envFor(dataDir, port));
+      await waitReady(url, server);
+      const pid = server.child.pid!;
+      // It says where to go next (server/startup.ts): the API, /docs, /admin, the database, seeding.
+      const started = server;
+      await expect
+        .poll(() => started.output(), { timeout: scaled(30_000) })
+        .toContain(`MANAS360 API ready at ${url}`);
+      for (const part of [`${url}/docs`, `${url}/admin`, join(dataDir, 'pglite'), 'npm run db:seed'])
+        expect(server.output()).toContain(part);
+      expect(
+        (await call(url, 'auth.register', { ...USER, name: 'Lock User', acceptPrivacyNotice: NOTICE }))
+          .status,
+      ).toBe(200);
 
-    const seed = run('scripts/seed.ts', envFor(dataDir, port));
-    expect(await seed.exited).toBe(1);
-    expect(seed.output()).toContain(`in use by process ${pid}`);
-    expect(seed.output()).toContain('stop the server, run npm run db:seed, then npm start');
-    expect(seed.output()).not.toMatch(/password: demo/); // nothing seeded
+      const seed = run('scripts/seed.ts', envFor(dataDir, port));
+      expect(await seed.exited).toBe(1);
+      expect(seed.output()).toContain(`in use by process ${pid}`);
+      expect(seed.output()).toContain('stop the server, run npm run db:seed, then npm start');
+      expect(seed.output()).not.toMatch(/password: demo/); // nothing seeded
 
-    const second = run('server/index.ts', envFor(dataDir, await freePort()));
-    expect(await second.exited).toBe(1);
-    expect(second.output()).toContain(`in use by process ${pid} (the API server: server/index.ts`);
+      const second = run('server/index.ts', envFor(dataDir, await freePort()));
+      expect(await second.exited).toBe(1);
+      expect(second.output()).toContain(`in use by process ${pid} (the API server: server/index.ts`);
 
-    // The first server still serves, and still holds the lock.
-    expect((await call(url, 'auth.login', USER)).status).toBe(200);
-    expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({ pid });
+      // The first server still serves, and still holds the lock.
+      expect((await call(url, 'auth.login', USER)).status).toBe(200);
+      expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({ pid });
 
-    // A clean stop releases the lock; after a restart the data is all there.
-    server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
-    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
-    const seeded = run('scripts/seed.ts', envFor(dataDir, port));
-    expect(await seeded.exited).toBe(0);
-    server = run('server/index.ts', envFor(dataDir, port));
-    await waitReady(url, server);
-    expect((await call(url, 'auth.login', USER)).status).toBe(200);
-    expect(
-      (await call(url, 'auth.login', { email: 'admin@demo.manas360.test', password: 'demo-password-123' }))
-        .status,
-    ).toBe(200);
-    server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
-  }, 180_000);
+      // A clean stop releases the lock; after a restart the data is all there.
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+      const seeded = run('scripts/seed.ts', envFor(dataDir, port));
+      expect(await seeded.exited).toBe(0);
+      server = run('server/index.ts', envFor(dataDir, port));
+      await waitReady(url, server);
+      expect((await call(url, 'auth.login', USER)).status).toBe(200);
+      expect(
+        (await call(url, 'auth.login', { email: 'admin@demo.manas360.test', password: 'demo-password-123' }))
+          .status,
+      ).toBe(200);
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    },
+    scaled(180_000),
+  );
 
-  it('takes over a lock whose process is gone (kill -9, a crash)', async () => {
-    // A PID that existed and no longer does.
-    const gone = spawn(process.execPath, ['-e', '']);
-    await new Promise((r) => gone.on('exit', r));
-    writeFileSync(
-      join(dataDir, LOCK_FILE),
-      JSON.stringify({ pid: gone.pid, command: 'server/index.ts', startedAt: '2026-01-01T00:00:00.000Z' }),
-    );
-    server = run('server/index.ts', envFor(dataDir, port));
-    await waitReady(url, server);
-    expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({
-      pid: server.child.pid,
-    });
-    expect((await call(url, 'auth.login', USER)).status).toBe(200);
-    // Killed without a chance to clean up: the next start takes the lock over all the same.
-    server.child.kill('SIGKILL');
-    await server.exited;
-    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(true);
-    const seed = run('scripts/seed.ts', envFor(dataDir, port));
-    expect(await seed.exited).toBe(0);
-    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
-  }, 180_000);
+  it(
+    'takes over a lock whose process is gone (kill -9, a crash)',
+    async () => {
+      // A PID that existed and no longer does.
+      const gone = spawn(process.execPath, ['-e', '']);
+      await new Promise((r) => gone.on('exit', r));
+      writeFileSync(
+        join(dataDir, LOCK_FILE),
+        JSON.stringify({ pid: gone.pid, command: 'server/index.ts', startedAt: '2026-01-01T00:00:00.000Z' }),
+      );
+      server = run('server/index.ts', envFor(dataDir, port));
+      await waitReady(url, server);
+      expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({
+        pid: server.child.pid,
+      });
+      expect((await call(url, 'auth.login', USER)).status).toBe(200);
+      // Killed without a chance to clean up: the next start takes the lock over all the same.
+      server.child.kill('SIGKILL');
+      await server.exited;
+      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(true);
+      const seed = run('scripts/seed.ts', envFor(dataDir, port));
+      expect(await seed.exited).toBe(0);
+      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+    },
+    scaled(180_000),
+  );
 });

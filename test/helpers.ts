@@ -34,6 +34,15 @@ function loadPgliteTemplate(): Promise<Blob> {
   return pgliteTemplate;
 }
 
+/**
+ * Fills `dataDir` (a DATA_DIR) with a copy of the run's migrated embedded database, so that a
+ * server started on it finds its migrations applied instead of running them all.
+ */
+export async function createMigratedDataDir(dataDir: string): Promise<void> {
+  const database = await createDatabase({ dataDir, loadDataDir: await loadPgliteTemplate() });
+  await database.close();
+}
+
 /** A migrated database of the caller's own (a copy of the run's template); dispose() drops it. */
 export async function createTestDatabase(
   kind: DbKind = 'pglite',

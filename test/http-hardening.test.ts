@@ -251,6 +251,24 @@ describe('HTTP hardening', () => {
     expect(line.durationMs).toBeGreaterThan(0);
   });
 
+  it('logs user, procedure and code for downloads and REST calls as for /trpc', async () => {
+    const userId = '6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const authorization = `Bearer ${await tokenFor(server.deps, userId)}`;
+    const cases = [
+      ['/export', 'export.mine', 'FORBIDDEN', 403],
+      ['/reports/mood?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z', 'reports.mood', 'FORBIDDEN', 403],
+      ['/api/auth/me', 'auth.me', 'OK', 200],
+    ] as const;
+    for (const [i, [path, procedure, code, statusCode]] of cases.entries()) {
+      const reqId = `log-line-download-${i}`;
+      expect((await get(path, { authorization, 'x-request-id': reqId, ...freshIp() })).status).toBe(
+        statusCode,
+      );
+      const line = captured.lines.map((l) => JSON.parse(l)).find((l) => l.reqId === reqId);
+      expect(line).toMatchObject({ userId, procedure, code, statusCode, msg: 'request' });
+    }
+  });
+
   it('never logs a password, a token or a note (HTTP traffic and a failed query)', async () => {
     const password = 'Sup3r-Secret-Passw0rd!';
     const email = 'logged.user@example.com';
@@ -455,12 +473,24 @@ describe.each(TRPC_PATHS)('request bodies on the %s tRPC path', (trpcPath) => {
       });
     // A HEAD or jsonl request goes to tRPC's own adapter on both paths: it builds a URL from Host.
     const plans = '/trpc/subscriptions.plans';
-    for (const host of ['a b', 'user@host', '[::1', 'host:99999', 'exa mple.com:80'])
+    // Bracketed but not an IPv6 address: the URL parser refuses them too.
+    for (const host of [
+      'a b',
+      'user@host',
+      '[::1',
+      'host:99999',
+      'exa mple.com:80',
+      '[1::2::3]',
+      '[1.2.3.4]',
+      '[:]',
+    ])
       expect([host, await get(host, plans)]).toEqual([host, 400]);
     for (const host of [
       'localhost',
       `127.0.0.1:${port}`,
       '[::1]:3000',
+      '[2001:db8::7]',
+      '[::ffff:127.0.0.1]:3000',
       'api_internal:3000',
       'api.example.com.',
     ])

@@ -1,8 +1,11 @@
 // `npm run db:migrate` as an operator runs it: only DATABASE_URL set (no Redis, no keys, in
 // production mode), several migrators at once on a fresh database, and a database that cannot
-// be reached (one line, no stack trace). Real PostgreSQL only.
+// be reached (one line, no stack trace) — real PostgreSQL; and production without
+// DATABASE_URL refused (no database needed).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createDatabase } from '../db/client.ts';
@@ -37,6 +40,24 @@ async function appliedMigrations(url: string): Promise<number> {
     await sql.end();
   }
 }
+
+describe('npm run db:migrate in production without DATABASE_URL', () => {
+  it('fails in one line naming DATABASE_URL and touches no embedded database', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'manas360-migrate-'));
+    try {
+      const run = await migrate({ NODE_ENV: 'production', DATA_DIR: dataDir });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim()).toBe(
+        'invalid configuration: DATABASE_URL is required in production (the embedded database is for development): nothing was migrated',
+      );
+      expect(existsSync(join(dataDir, 'pglite'))).toBe(false);
+      expect(readdirSync(dataDir)).toEqual([]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe.skipIf(!REAL_DATABASE_URL)('npm run db:migrate', () => {
   it('needs only DATABASE_URL (production mode, no Redis, no keys)', async () => {

@@ -18,6 +18,7 @@ import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
 import { freePort } from './faults/support.ts';
 import { createEmptyPostgresDatabase, NOTICE, REAL_DATABASE_URL, testConfig } from './helpers.ts';
 import { startHost } from './support/host.ts';
+import { scaled } from './support/load.ts';
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from './support/pgbouncer.ts';
 
 if (!PGBOUNCER)
@@ -102,7 +103,7 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
     }
   });
 
-  it('loses no acknowledged write: every OK answer is a row', { timeout: 60_000 }, async () => {
+  it('loses no acknowledged write: every OK answer is a row', { timeout: scaled(60_000) }, async () => {
     // Migrations through the pooler too (a transaction advisory lock, one transaction).
     const migrator = await createDatabase({ url: bouncer.url, pooler: 'transaction', poolMax: 1 });
     await migrator.migrate();

@@ -4,15 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { appRouter } from '../server/routers/index.ts';
-import { protectedProcedure } from '../server/trpc/init.ts';
+import { procedures } from '../server/trpc/invoke.ts';
 import { policyRows, renderPolicyTable } from '../server/trpc/policy.ts';
 
-const procedures = appRouter._def.procedures as unknown as Record<
-  string,
-  { _def: { middlewares: unknown[] } }
->;
-// The one middleware of protectedProcedure: rate limit, policy, observation.
-const authorizeFn = protectedProcedure._def.middlewares[0];
+// Built on protectedProcedure, whose one middleware runs the policy (server/trpc/invoke.ts).
+const authenticated = new Map(procedures(appRouter).map((p) => [p.path, p.authenticated]));
 
 describe('access policy', () => {
   it('every procedure, public ones included, declares auth in .meta()', () => {
@@ -24,7 +20,7 @@ describe('access policy', () => {
 
   it('auth: user exactly where the protected middleware runs', () => {
     const mismatched = policyRows(appRouter).filter(
-      (r) => (r.meta?.auth === 'user') !== procedures[r.path]!._def.middlewares.includes(authorizeFn),
+      (r) => (r.meta?.auth === 'user') !== authenticated.get(r.path),
     );
     expect(mismatched.map((r) => r.path)).toEqual([]);
   });

@@ -12,12 +12,13 @@ import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { z } from 'zod';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
+import { procedures } from '../server/trpc/invoke.ts';
 import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
 import { callerFor, createTestDeps, NOTICE, REAL_DATABASE_URL } from './helpers.ts';
+import { scaled } from './support/load.ts';
 
 const RUNS = 15;
 const CALL_TIMEOUT_MS = 5000;
@@ -186,10 +187,7 @@ function arbitraryFor(schema: unknown, key?: string): fc.Arbitrary<unknown> {
 // --- Callers with the grants each procedure needs -------------------------------------------
 
 type Meta = { auth: 'public' | 'user'; permission?: string; feature?: string };
-interface Procedure {
-  _def: { type: string; meta?: Meta; inputs: z.ZodType[] };
-}
-const PROCEDURES = Object.entries(appRouter._def.procedures as unknown as Record<string, Procedure>);
+const PROCEDURES = procedures(appRouter).map((p) => [p.path, p] as const);
 
 type Role = 'patient' | 'therapist' | 'admin';
 const ROLES: Role[] = ['patient', 'therapist', 'admin'];
@@ -240,7 +238,7 @@ describe('no schema-accepted input makes a procedure fail with INTERNAL_SERVER_E
     deps = await createTestDeps(REAL_DATABASE_URL ? 'postgres' : 'pglite', { ...ADMIN_ENV });
     root = await signIn(ADMIN.email, ADMIN.password);
     for (const role of ROLES) sample.set(role, await freshAccount(role));
-  }, 60_000);
+  }, scaled(60_000));
   afterAll(async () => {
     await deps?.dispose();
   });
@@ -294,47 +292,52 @@ describe('no schema-accepted input makes a procedure fail with INTERNAL_SERVER_E
     seen.get(path)!.add(code);
   }
 
-  it(`holds for every procedure (${RUNS} accepted inputs each)`, async () => {
-    const failures: string[] = [];
-    const seen = new Map<string, Set<string>>();
-    let calls = 0;
-    for (const [path, proc] of PROCEDURES) {
-      const meta = proc._def.meta!;
-      const claims = await callerClaims(meta);
-      const schema = proc._def.inputs[0];
-      if (!schema) {
-        calls += 1;
-        const outcome = await call(claims, path, undefined);
-        tally(path, outcome, seen);
-        const err = internal(outcome);
-        if (err) failures.push(`${path}(): ${String(err)}`);
-        continue;
-      }
-      const result = await fc.check(
-        fc.asyncProperty(arbitraryFor(schema), async (input) => {
-          fc.pre((await schema.safeParseAsync(input)).success);
+  it(
+    `holds for every procedure (${RUNS} accepted inputs each)`,
+    async () => {
+      const failures: string[] = [];
+      const seen = new Map<string, Set<string>>();
+      let calls = 0;
+      for (const [path, proc] of PROCEDURES) {
+        const meta = proc.meta as Meta;
+        const claims = await callerClaims(meta);
+        const schema = proc.input;
+        if (!schema) {
           calls += 1;
-          const outcome = await call(claims, path, input);
+          const outcome = await call(claims, path, undefined);
           tally(path, outcome, seen);
           const err = internal(outcome);
-          if (err) throw err;
-        }),
-        { numRuns: RUNS, seed: 360, endOnFailure: true },
-      );
-      if (result.failed && result.counterexample === null)
-        failures.push(`${path}: no accepted input generated (${result.numSkips} rejected by the schema)`);
-      else if (result.failed)
-        failures.push(
-          `${path}(${fc.stringify(result.counterexample?.[0])}): ${String(result.errorInstance)}`,
+          if (err) failures.push(`${path}(): ${String(err)}`);
+          continue;
+        }
+        const result = await fc.check(
+          fc.asyncProperty(arbitraryFor(schema), async (input) => {
+            fc.pre((await schema.safeParseAsync(input)).success);
+            calls += 1;
+            const outcome = await call(claims, path, input);
+            tally(path, outcome, seen);
+            const err = internal(outcome);
+            if (err) throw err;
+          }),
+          { numRuns: RUNS, seed: 360, endOnFailure: true },
         );
-    }
-    for (const [path, codes] of seen)
-      if (codes.size === 1 && (codes.has('FORBIDDEN') || codes.has('UNAUTHORIZED'))) forbiddenOnly.push(path);
-    console.log(`[property-inputs] ${calls} calls over ${PROCEDURES.length} procedures:`, outcomes);
-    console.log(`[property-inputs] refused every call: ${forbiddenOnly.join(', ') || 'none'}`);
-    expect(calls).toBeGreaterThan(PROCEDURES.length * 5);
-    expect(failures).toEqual([]);
-  }, 120_000);
+        if (result.failed && result.counterexample === null)
+          failures.push(`${path}: no accepted input generated (${result.numSkips} rejected by the schema)`);
+        else if (result.failed)
+          failures.push(
+            `${path}(${fc.stringify(result.counterexample?.[0])}): ${String(result.errorInstance)}`,
+          );
+      }
+      for (const [path, codes] of seen)
+        if (codes.size === 1 && (codes.has('FORBIDDEN') || codes.has('UNAUTHORIZED')))
+          forbiddenOnly.push(path);
+      console.log(`[property-inputs] ${calls} calls over ${PROCEDURES.length} procedures:`, outcomes);
+      console.log(`[property-inputs] refused every call: ${forbiddenOnly.join(', ') || 'none'}`);
+      expect(calls).toBeGreaterThan(PROCEDURES.length * 5);
+      expect(failures).toEqual([]);
+    },
+    scaled(120_000),
+  );
 
   // --- The issue's examples --------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import { ADMIN, ADMIN_ENV } from './accounts.ts';
 import { sleep } from './faults/support.ts';
 import { NOTICE, REAL_REDIS_URL } from './helpers.ts';
 import { type Host, startHost } from './support/host.ts';
+import { scaled } from './support/load.ts';
 import { HAVE_PG_BINARIES, type PgPair, startPgPair } from './support/pg-replica.ts';
 
 if (!HAVE_PG_BINARIES)
@@ -51,7 +52,7 @@ describe.skipIf(!HAVE_PG_BINARIES || !REAL_REDIS_URL)('read replicas (a real str
     };
     r = await startHost({ ...env, DATABASE_REPLICA_MAX_LAG_MS: '10000' });
     p = await startHost({ ...env, DATABASE_REPLICA_MAX_LAG_MS: '500' });
-  }, 60_000);
+  }, scaled(60_000));
   afterAll(async () => {
     await r?.close();
     await p?.close();
@@ -63,7 +64,7 @@ describe.skipIf(!HAVE_PG_BINARIES || !REAL_REDIS_URL)('read replicas (a real str
     (await host.client(token).admin.audit.list.query({ limit: 20 })).items.map((e) => e.details?.marker);
 
   it('reads within the lag bound on the replica, beyond it and after the caller’s write on the primary; a stopped replica costs no failed request', {
-    timeout: 60_000,
+    timeout: scaled(60_000),
   }, async () => {
     // The admin's login and consent are writes through P: their window (1.5 s) passes first.
     const login = await p.client().auth.login.mutate(ADMIN);

@@ -18,6 +18,7 @@ import { closeRedis, connectRedis } from '../server/redis.ts';
 import type { AppDeps } from '../server/services.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { callerFor, createTestDeps, DB_KINDS, NOTICE, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
+import { scaled } from './support/load.ts';
 
 const PASSWORD = 'correct horse battery';
 let seq = 0;
@@ -185,7 +186,7 @@ describe.skipIf(!REAL_REDIS_URL)('revocation resync from Postgres', () => {
       await deps.db.execute(
         sql`UPDATE users SET tokens_valid_after = to_timestamp(${claims.iat + 1}) WHERE id = ${claims.sub}`,
       );
-      const deadline = Date.now() + 2000;
+      const deadline = Date.now() + scaled(2000);
       while (!list.isRevoked(claims) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
       expect(list.isRevoked(claims)).toBe(true);
     } finally {

@@ -104,8 +104,13 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
       status: 'created',
     });
     expect(rzp.unauthorized).toBe(0);
-    // Nothing changes before the payment.
-    expect(await p.api.subscriptions.current.query()).toMatchObject({ plan: 'free', status: 'active' });
+    // Nothing changes before the payment: a user who never subscribed has no subscription.
+    expect(await p.api.subscriptions.current.query()).toEqual({
+      plan: 'free',
+      status: 'none',
+      currentPeriodEnd: null,
+      cancelAtPeriodEnd: false,
+    });
 
     const { captured } = rzp.pay(order.orderId);
     const res = await deliver(captured);
@@ -138,11 +143,10 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     const forged = [
       { ...captured, signature: rzp.sign(captured.body, 'not the webhook secret').signature },
       { ...captured, body: captured.body.replace('"captured"', '"captured" ') }, // bytes changed
-      // One hex digit changed (uppercase hex is the same bytes, so only the change counts).
-      {
-        ...captured,
-        signature: captured.signature.toUpperCase().replace(/./, (c) => (c === '0' ? '1' : '0')),
-      },
+      // One hex digit changed.
+      { ...captured, signature: captured.signature.replace(/./, (c) => (c === '0' ? '1' : '0')) },
+      // The right signature in upper case: Razorpay sends lower-case hex, nothing else is its.
+      { ...captured, signature: captured.signature.toUpperCase() },
       { ...captured, signature: '' },
     ];
     for (const d of forged) expect((await deliver(d)).status).toBe(400);
@@ -179,6 +183,18 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
     expect(await auditCount(p.id, 'subscriptions.paymentApplied')).toBe(1);
     // No revocation either: the token issued after the first delivery still works.
     expect(await p.api.auth.me.query()).toMatchObject({ plan: 'basic' });
+  });
+
+  it('a replayed payment.failed is recorded once (one audit row), however often it comes', async () => {
+    const p = await patient();
+    const order = await p.api.subscriptions.checkout.mutate({ planCode: 'basic' });
+    const failed = rzp.fail(order.orderId);
+    expect((await deliver(failed)).status).toBe(200);
+    const replays = await Promise.all([deliver(failed), deliver(failed)]);
+    expect(replays.map((r) => r.status)).toEqual([200, 200]);
+    expect((await deliver(failed)).status).toBe(200);
+    expect(await auditCount(p.id, 'subscriptions.paymentFailed')).toBe(1);
+    expect(await periodEnd(p.id)).toMatchObject({ plan: 'free', end: null });
   });
 
   it('reordered events converge: two renewals in either order, a failure after the capture', async () => {

@@ -1,6 +1,7 @@
 // The clinical domain: therapists, sessions, notes, mood, assessments, crisis alerts.
 import { sql } from 'drizzle-orm';
 import {
+  bigserial,
   boolean,
   check,
   index,
@@ -166,6 +167,11 @@ export const crisisAlerts = pgTable(
     submissions: integer().notNull().default(1),
     lastAssessmentId: uuid().references(() => assessments.id, { onDelete: 'set null' }),
     lastSubmittedAt: tstz().notNull().defaultNow(),
+    // Escalation (server/domain/crisis-escalation.ts): 0 none, 1 the admins were told, 2 told
+    // again; and when the on-call staff were notified of the alert.
+    escalationLevel: smallint().notNull().default(0),
+    escalatedAt: tstz(),
+    notifiedAt: tstz(),
   },
   (t) => [
     index('crisis_alerts_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
@@ -174,5 +180,49 @@ export const crisisAlerts = pgTable(
     uniqueIndex('crisis_alerts_one_open_uq').on(t.userId).where(sql`${t.status} = 'open'`),
     check('crisis_alerts_status_valid', sql`${t.status} IN ('open', 'acknowledged')`),
     check('crisis_alerts_ack_consistent', sql`(${t.status} = 'open') = (${t.acknowledgedAt} IS NULL)`),
+    check('crisis_alerts_escalation_level_range', sql`${t.escalationLevel} BETWEEN 0 AND 2`),
+    // The escalation job's scan: open alerts by age.
+    index('crisis_alerts_open_created_idx').on(t.createdAt).where(sql`${t.status} = 'open'`),
+  ],
+);
+
+/**
+ * The crisis queue's event log (raised, acknowledged, escalated), written by a trigger on
+ * crisis_alerts (migrations/0027_crisis_oncall.sql) with ids in commit order: what
+ * crisis.onChange streams and resumes from (tracked event ids). Bounded: the escalation job
+ * deletes rows older than CRISIS_EVENT_RETENTION_HOURS.
+ */
+export const crisisEvents = pgTable(
+  'crisis_events',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    alertId: uuid()
+      .notNull()
+      .references(() => crisisAlerts.id, { onDelete: 'cascade' }),
+    kind: text({ enum: ['raised', 'acknowledged', 'escalated'] }).notNull(),
+    actorId: uuid(),
+    level: smallint().notNull().default(0),
+    at: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('crisis_events_at_idx').on(t.at),
+    check('crisis_events_kind_valid', sql`${t.kind} IN ('raised', 'acknowledged', 'escalated')`),
+  ],
+);
+
+/** Who is on call for crisis alerts, from when until when (crisis.onCall.set). */
+export const crisisOnCall = pgTable(
+  'crisis_on_call',
+  {
+    userId: uuid()
+      .primaryKey()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    startsAt: tstz().notNull().defaultNow(),
+    endsAt: tstz().notNull(),
+    updatedAt: tstz().notNull().defaultNow(),
+  },
+  (t) => [
+    index('crisis_on_call_ends_idx').on(t.endsAt),
+    check('crisis_on_call_window', sql`${t.endsAt} > ${t.startsAt}`),
   ],
 );

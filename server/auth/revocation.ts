@@ -9,8 +9,9 @@
 // refresh_tokens.revoked_at) and then announces it: applied here at once and published
 // through Redis so every instance learns it within a second. An instance loads the
 // facts of the last access-token lifetime from Postgres at start (and again whenever its
-// subscriber reconnects, so nothing published during an outage is missed, and every
-// 30 s: how revocations made in SQL, such as a deleted user, arrive). Without
+// subscriber reconnects, so nothing published during an outage is missed; every 10 s, how
+// revocations made in SQL, such as a deleted user, arrive; every 2 s while its subscriber is
+// away, the bound on revocations during a Redis outage). Without
 // Redis it works in one process. See docs/decisions/revocation.md.
 import { type SQL, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
@@ -70,8 +71,17 @@ export class RevocationList {
     return this.sessions.has(claims.sid);
   }
 
+  /** Listeners told of every event applied (e.g. to end the subscriptions it revokes). */
+  private readonly listeners = new Set<(event: RevocationEvent) => void>();
+  /** Calls listener with every event applied from now on; returns the unsubscribe. */
+  listen(listener: (event: RevocationEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   apply(event: RevocationEvent): void {
     this.onApply?.(event);
+    for (const l of this.listeners) l(event);
     const map = event.kind === 'user' ? this.users : this.sessions;
     const prev = map.get(event.id);
     if (prev === undefined || event.at > prev) map.set(event.id, event.at);
@@ -207,10 +217,18 @@ export interface RevocationSyncOptions {
   /**
    * How often the state is reloaded from Postgres anyway: how revocations made in SQL
    * (a deleted user) arrive, and with Redis a backstop for a message lost while the
-   * subscriber stayed connected (e.g. a publish that timed out).
+   * subscriber stayed connected (e.g. a publish that timed out, or made by a host cut off
+   * from Redis). Default RESYNC_INTERVAL_MS.
    */
   resyncIntervalMs?: number;
+  /** How often while the subscriber is not connected (Redis away). Default OUTAGE_RESYNC_INTERVAL_MS. */
+  outageResyncIntervalMs?: number;
 }
+
+/** The database resync: two indexed queries (loadRevocations), the bound on a revocation whose publish was lost. */
+export const RESYNC_INTERVAL_MS = 10_000;
+/** While this process's subscriber is away (a Redis outage): the bound on revocations meanwhile. */
+export const OUTAGE_RESYNC_INTERVAL_MS = 2000;
 
 /**
  * Loads the revocation state, subscribes to the channel (a dedicated connection: a
@@ -228,13 +246,11 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
   );
   timer.unref();
   // Also without Redis: revocations made in SQL (a deleted user) reach this process here.
-  const resync = setInterval(
-    () =>
-      void loadRevocations(db, list, accessTtlSeconds).catch((err) =>
-        log.warn({ err }, 'could not reload revocations from Postgres'),
-      ),
-    opts.resyncIntervalMs ?? 30_000,
-  );
+  const reload = () =>
+    void loadRevocations(db, list, accessTtlSeconds).catch((err) =>
+      log.warn({ err }, 'could not reload revocations from Postgres'),
+    );
+  const resync = setInterval(reload, opts.resyncIntervalMs ?? RESYNC_INTERVAL_MS);
   resync.unref();
   if (!redis)
     return async () => {
@@ -278,6 +294,13 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
   await subscriber.connect();
   await subscriber.subscribe(channel);
   subscribedOnce = true;
+  // While the subscriber is away (Redis down, or this host cut off from it) no message
+  // arrives: reload from Postgres more often, so a revocation made meanwhile on another
+  // host (stored in Postgres, its publish failed) is refused here within this interval.
+  const outageResync = setInterval(() => {
+    if (subscriber.status !== 'ready') reload();
+  }, opts.outageResyncIntervalMs ?? OUTAGE_RESYNC_INTERVAL_MS);
+  outageResync.unref();
 
   list.setPublisher(async (events) => {
     try {
@@ -289,6 +312,7 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
   return async () => {
     clearInterval(timer);
     clearInterval(resync);
+    clearInterval(outageResync);
     list.setPublisher(undefined);
     await closeRedis(subscriber);
   };

@@ -40,6 +40,11 @@ interface UserChange {
   /** Audit action (shared/audit.ts), e.g. admin.users.setRole. */
   action: AuditAction;
   details?: Record<string, unknown>;
+  /**
+   * What the change replaces, added to the audit details: the role before a role change
+   * (previousRole), the plan in effect before a plan change (previousPlan).
+   */
+  previous?: 'role' | 'plan';
   /** Assignments for UPDATE users SET ... (besides tokens_valid_after and updated_at). */
   set?: SQL;
   /** Extra condition of the UPDATE (e.g. the granted role is below the actor). */
@@ -56,6 +61,18 @@ interface UserChange {
   /** End the user's sessions: revoke every refresh token and bump the session generation. */
   revokeRefreshTokens: boolean;
 }
+
+/** The target's value a change replaces (UserChange.previous), read in the same statement. */
+const previousValue = {
+  none: sql`NULL::text`,
+  role: sql`r.name`,
+  // The plan in effect, as subscriptions.current names it: the subscribed plan while it is
+  // active and its period runs, else free.
+  plan: sql`coalesce((SELECT p.code FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+    WHERE s.user_id = u.id AND s.status = 'active'
+      AND (s.current_period_end IS NULL OR s.current_period_end > now())), 'free')`,
+} as const;
+const previousKey = { role: 'previousRole', plan: 'previousPlan' } as const;
 
 /** `required`: whatever change.requires selects (null: it does not exist). */
 const changeRow = z.object({ required: z.unknown(), changed: z.boolean(), tva: z.number().nullable() });
@@ -79,7 +96,8 @@ async function changeUser(
     deps.db,
     changeRow,
     sql`WITH target AS (
-          SELECT u.id, r.name AS role FROM users u JOIN roles r ON r.id = u.role_id
+          SELECT u.id, ${previousValue[change.previous ?? 'none']} AS previous
+          FROM users u JOIN roles r ON r.id = u.role_id
           WHERE u.id = ${userId} AND u.deleted_at IS NULL
         ), changed AS (
           UPDATE users u SET ${sql.join(assignments, sql`, `)}
@@ -97,7 +115,9 @@ async function changeUser(
               action: change.action,
               targetId: sql`c.id`,
               ip: actor.ip,
-              details: sql`${details}::jsonb || jsonb_build_object('previousRole', t.role)`,
+              details: change.previous
+                ? sql`${details}::jsonb || jsonb_build_object(${previousKey[change.previous]}::text, t.previous)`
+                : sql`${details}::jsonb`,
             },
             sql`changed c JOIN target t ON t.id = c.id`,
           )}
@@ -131,6 +151,7 @@ export function setRole(
   return changeUser(deps, actor, userId, {
     action: 'admin.users.setRole',
     details: { role },
+    previous: 'role',
     set: sql`role_id = (SELECT id FROM roles WHERE name = ${role})`,
     guard: sql`${newPrivilege} < ${actor.privilegeLevel}`,
     requires: { value: newPrivilege, missing: 'Role' },
@@ -158,6 +179,7 @@ export function setPlan(
   return changeUser(deps, actor, userId, {
     action: 'admin.users.setPlan',
     details: { plan: planCode },
+    previous: 'plan',
     guard: sql`${planId} IS NOT NULL`,
     requires: { value: planId, missing: 'Plan' },
     alsoCtes: sql`sub AS (

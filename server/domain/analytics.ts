@@ -21,6 +21,8 @@ const overviewRow = z.object({
   assessments_30d: z.number(),
   crisis_alerts_30d: z.number(),
   open_crisis_alerts: z.number(),
+  ack_p50: z.number().nullable(),
+  ack_p95: z.number().nullable(),
   sessions_booked: z.number(),
   upcoming_sessions: z.number(),
   views_refreshed_at: date.nullable(),
@@ -44,11 +46,16 @@ export async function analyticsOverview(db: Db) {
       (SELECT count(*)::int FROM assessments WHERE created_at > now() - interval '30 days') AS assessments_30d,
       (SELECT count(*)::int FROM crisis_alerts WHERE created_at > now() - interval '30 days') AS crisis_alerts_30d,
       (SELECT count(*)::int FROM crisis_alerts WHERE status = 'open') AS open_crisis_alerts,
+      ack.p50 AS ack_p50, ack.p95 AS ack_p95,
       (SELECT count(*)::int FROM therapy_sessions WHERE status = 'booked') AS sessions_booked,
       (SELECT count(*)::int FROM therapy_sessions WHERE status = 'booked' AND starts_at > now())
         AS upcoming_sessions,
       (SELECT to_char(min(last_refreshed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-         FROM view_refresh_status) AS views_refreshed_at`,
+         FROM view_refresh_status) AS views_refreshed_at
+    FROM (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::float8 AS p50,
+                 percentile_cont(0.95) WITHIN GROUP (ORDER BY s)::float8 AS p95
+          FROM (SELECT extract(epoch FROM acknowledged_at - created_at) AS s FROM crisis_alerts
+                WHERE acknowledged_at IS NOT NULL AND created_at > now() - interval '30 days') t) ack`,
   );
   const r = row!;
   return {
@@ -59,6 +66,11 @@ export async function analyticsOverview(db: Db) {
     assessmentsLast30Days: r.assessments_30d,
     crisisAlertsLast30Days: r.crisis_alerts_30d,
     openCrisisAlerts: r.open_crisis_alerts,
+    /**
+     * Seconds from raising to acknowledging, over the alerts raised in the last 30 days and
+     * acknowledged (median and 95th percentile); null when none was acknowledged.
+     */
+    crisisTimeToAcknowledgeSeconds: { median: r.ack_p50, p95: r.ack_p95 },
     sessionsBooked: r.sessions_booked,
     upcomingSessions: r.upcoming_sessions,
     /** When the user counts were computed (the oldest view refresh); null: never refreshed. */

@@ -338,7 +338,7 @@ export async function endAllSessions(
 /**
  * Re-checks the password of a signed-in user before a sensitive change. Failures count
  * against the login limiter (a stolen access token must not become a password oracle) and
- * are audited as `failedAction`. 1 statement on success (the claims read), 2 on failure.
+ * are audited as `failure.action`. 1 statement on success (the claims read), 2 on failure.
  */
 export async function reauthenticate(
   deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'hashGate'>,

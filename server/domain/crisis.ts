@@ -107,6 +107,7 @@ export async function acknowledgeCrisisAlert(db: Db, actorId: string, alertId: s
         status: crisisAlerts.status,
         acknowledgedBy: crisisAlerts.acknowledgedBy,
         acknowledgedAt: crisisAlerts.acknowledgedAt,
+        createdAt: crisisAlerts.createdAt,
       });
     if (!alert) {
       const [existing] = await tx

@@ -54,16 +54,19 @@ export function listPlans(db: Db) {
  * The caller's subscription. `plan` is the plan in effect: the subscribed plan while the
  * subscription is active and its period has not ended, else 'free' (as in the token);
  * `status` is 'expired' once the period has ended (also before the expiry job marks it),
- * 'none' for a user who never subscribed. One query.
+ * 'none' for a user who never subscribed (the free plan every account starts on, or was put
+ * back on by an admin). One query.
  */
 export async function currentSubscription(db: Db, userId: string) {
   const ended = sql`${subscriptions.currentPeriodEnd} IS NOT NULL AND ${subscriptions.currentPeriodEnd} <= now()`;
   const [row] = await db
     .select({
       plan: sql<string>`CASE WHEN ${subscriptions.status} = 'active' AND NOT (${ended}) THEN ${plans.code} ELSE 'free' END`,
-      status: sql<
-        'active' | 'cancelled' | 'past_due' | 'expired'
-      >`CASE WHEN ${subscriptions.status} = 'active' AND ${ended} THEN 'expired' ELSE ${subscriptions.status} END`,
+      // Every account has a row from registration on, on the free plan: that is no subscription.
+      status: sql<'none' | 'active' | 'cancelled' | 'past_due' | 'expired'>`CASE
+        WHEN ${plans.code} = 'free' THEN 'none'
+        WHEN ${subscriptions.status} = 'active' AND ${ended} THEN 'expired'
+        ELSE ${subscriptions.status} END`,
       currentPeriodEnd: subscriptions.currentPeriodEnd,
       cancelAtPeriodEnd: subscriptions.cancelAtPeriodEnd,
     })

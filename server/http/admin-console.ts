@@ -36,9 +36,11 @@ export async function registerAdminConsole(app: FastifyInstance, dir = CONSOLE_D
         done();
       });
       if (!existsSync(`${dir}/index.html`)) {
-        scope.get('/*', async (_req, reply) =>
-          reply.code(503).type('text/plain').send('The admin console is not built: run npm run build'),
-        );
+        const notBuilt = async (_req: FastifyRequest, reply: FastifyReply) =>
+          reply.code(503).type('text/plain').send('The admin console is not built: run npm run build');
+        // /admin itself too (the link at / and in the start-up message), not only /admin/*.
+        scope.get('/', notBuilt);
+        scope.get('/*', notBuilt);
         return;
       }
       const assets = join(dir, 'assets');

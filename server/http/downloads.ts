@@ -1,24 +1,28 @@
 // Downloads of the streamed procedures as plain HTTP files, for browsers and curl:
 //   GET /export                                   → export.mine (application/json)
 //   GET /reports/{mood|assessments|sessions}?from=&to=&format=json|csv[&instrument=]
-// The route calls the tRPC procedure itself (createCaller): the same zero-query auth from
-// the Bearer token, the same .meta policy, input validation, rate limits and audit. It
-// pulls the first chunk before answering, so a refusal (401, 403, 400, 429) is a proper
-// status with tRPC's error body; after that the chunks stream as they are read, page by
-// page. A failure mid-stream aborts the response (no final chunk), so a client never takes
-// a truncated file for a complete one.
+// The route calls the tRPC procedure through the call pipeline (server/trpc/invoke.ts):
+// the same context and zero-query auth from the Bearer token, the same .meta policy, input
+// validation, rate limits, audit and request log record. It pulls the first chunk before
+// answering, so a refusal (401, 403, 400, 429) is a proper status with tRPC's error body;
+// after that the chunks stream as they are read, page by page. A failure mid-stream aborts
+// the response (no final chunk), so a client never takes a truncated file for a complete one.
 import { Readable } from 'node:stream';
-import { getErrorShape, getTRPCErrorFromUnknown } from '@trpc/server';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '../domain/errors.ts';
 import { appRouter } from '../routers/index.ts';
 import type { AppDeps } from '../services.ts';
-import { type Context, createContext } from '../trpc/context.ts';
-import { createCallerFactory } from '../trpc/init.ts';
+import type { Context } from '../trpc/context.ts';
+import {
+  contextFor,
+  errorShapeOf,
+  httpStatusOf,
+  invoke,
+  logCallError,
+  recordStreamError,
+  responseHeaders,
+} from '../trpc/invoke.ts';
 
-const createCaller = createCallerFactory(appRouter);
-type Caller = ReturnType<typeof createCaller>;
 type Query = Record<string, string | undefined>;
 
 const REPORT_KINDS = ['mood', 'assessments', 'sessions'] as const;
@@ -36,18 +40,10 @@ function reportInput(q: Query) {
   };
 }
 
-function callReport(caller: Caller, kind: ReportKind, input: ReturnType<typeof reportInput>) {
-  // Typed as the procedures' inputs; zod checks the values (an Invalid Date, a bad format).
-  const i = input as Parameters<Caller['reports']['mood']>[0];
-  if (kind === 'mood') return caller.reports.mood(i);
-  if (kind === 'sessions') return caller.reports.sessions(i);
-  return caller.reports.assessments(input as Parameters<Caller['reports']['assessments']>[0]);
-}
-
 export function registerDownloads(app: FastifyInstance, deps: AppDeps): void {
   // No HEAD routes: a HEAD would start a download (the hourly export, an audit entry).
   app.get('/export', { exposeHeadRoute: false }, (req, reply) =>
-    serve(deps, req, reply, 'export.mine', undefined, (c) => c.export.mine(), {
+    serve(deps, req, reply, 'export.mine', undefined, {
       type: 'application/json',
       name: `manas360-export-${new Date().toISOString().slice(0, 10)}.json`,
     }),
@@ -60,7 +56,7 @@ export function registerDownloads(app: FastifyInstance, deps: AppDeps): void {
       if (!REPORT_KINDS.includes(kind)) return reply.code(404).send({ error: 'not found' });
       const input = reportInput(req.query);
       const csv = input.format === 'csv';
-      return serve(deps, req, reply, `reports.${kind}`, input, (c) => callReport(c, kind, input), {
+      return serve(deps, req, reply, `reports.${kind}`, input, {
         type: csv ? 'text/csv; charset=utf-8' : 'application/json',
         name: `manas360-${kind}.${csv ? 'csv' : 'json'}`,
       });
@@ -74,22 +70,23 @@ async function serve(
   reply: FastifyReply,
   path: string,
   input: unknown,
-  call: (caller: Caller) => Promise<AsyncIterable<string>>,
   file: { type: string; name: string },
 ): Promise<FastifyReply> {
-  const ctx = await createContext(deps, {
-    ip: req.ip,
-    requestId: req.id,
-    userAgent: req.headers['user-agent'],
-    authorization: req.headers.authorization,
-  });
+  const ctx = await contextFor(deps, req);
+  const result = await invoke(appRouter, ctx, { path, type: 'query', input });
+  if (!result.ok) return refuse(reply, ctx, result.status, result.shape);
   let chunks: AsyncIterator<string>;
   let first: IteratorResult<string>;
   try {
-    chunks = (await call(createCaller(ctx)))[Symbol.asyncIterator]();
+    chunks = (result.data as AsyncIterable<string>)[Symbol.asyncIterator]();
     first = await chunks.next();
   } catch (cause) {
-    return refuse(deps, reply, ctx, path, input, cause);
+    // The procedure answered; reading its first chunk failed (a domain error, the database).
+    const error = getTRPCErrorFromUnknown(cause);
+    recordStreamError(ctx, path, error);
+    logCallError(deps, error, path, ctx);
+    const shape = errorShapeOf(appRouter, { error, ctx, input, path, type: 'query' });
+    return refuse(reply, ctx, httpStatusOf(error), shape);
   }
   async function* rest() {
     if (!first.done) yield first.value;
@@ -104,20 +101,8 @@ async function serve(
     .send(body);
 }
 
-/** tRPC's error body and status, as the /trpc routes answer them. */
-function refuse(
-  deps: AppDeps,
-  reply: FastifyReply,
-  ctx: Context,
-  path: string,
-  input: unknown,
-  cause: unknown,
-) {
-  const error = getTRPCErrorFromUnknown(cause);
-  if (error.code === 'INTERNAL_SERVER_ERROR')
-    deps.log.error({ err: error.cause ?? error, path, reqId: ctx.req.requestId }, 'procedure failed');
-  const retryAfter = error.cause instanceof DomainError ? error.cause.details?.retryAfterSeconds : undefined;
-  if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
-  const shape = getErrorShape({ config: appRouter._def._config, error, type: 'query', path, input, ctx });
-  return reply.code(getHTTPStatusCodeFromError(error)).send({ error: shape });
+/** tRPC's error body and status (and Retry-After), as the /trpc routes answer them. */
+function refuse(reply: FastifyReply, ctx: Context, status: number, shape: unknown) {
+  for (const [name, value] of responseHeaders(ctx)) reply.header(name, value);
+  return reply.code(status).send({ error: shape });
 }

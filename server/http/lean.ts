@@ -1,29 +1,33 @@
-// The lean tRPC request path: the same wire protocol as tRPC's fetch-based adapters
-// (what @trpc/client's httpLink and httpBatchLink speak), without building a Fetch API
-// Request/Response, Headers, AbortSignal and web streams for every call — about 300 µs
-// of CPU per request on this machine. (It does parse the URL as tRPC does, a few µs, so
-// the query reads the same: see searchParamsOf.) It calls procedures with tRPC's public
-// tRPC's procedure-call steps (invokeProcedure: callProcedure's checks, then each
-// middleware level as callRecursive makes it), shapes errors with `getErrorShape`, picks the
-// status with `getHTTPStatusCode` and serializes with the router's transformer as
-// `transformTRPCResponse` does, so error formatting, middlewares, superjson and statuses
-// are tRPC's own. What it does not serve
-// (subscriptions, streaming `trpc-accept: application/jsonl`, non-JSON bodies, HEAD and
-// other methods, connectionParams) goes to the official adapter: see canServeLean.
-// docs/decisions/lean-request-path.md explains the choice and what was measured.
+// The lean tRPC request path: the same wire protocol as tRPC's fetch-based adapters (what
+// @trpc/client's httpLink and httpBatchLink speak) without building a Fetch API
+// Request/Response, Headers, AbortSignal and web streams for every call — about 300 µs of
+// CPU per request on this machine. (It does parse the URL as tRPC does, a few µs, so the
+// query reads the same: see searchParamsOf.) This file translates the wire format only:
+// paths, batches, inputs, superjson, the answer's items and headers. The calls themselves —
+// lookup, context, the pipeline's middleware level, error shapes and statuses — are the call
+// pipeline's (server/trpc/invoke.ts), shared with the official adapter, REST and downloads.
+// What it does not serve (subscriptions, streaming `trpc-accept: application/jsonl`,
+// non-JSON bodies, HEAD and other methods, connectionParams) goes to the official adapter:
+// see canServeLean. docs/decisions/lean-request-path.md explains the choice and what was
+// measured.
 import {
   type AnyTRPCProcedure,
   type AnyTRPCRouter,
-  callTRPCProcedure,
-  getErrorShape,
   getTRPCErrorFromUnknown,
   type inferRouterContext,
   TRPCError,
   type TRPCProcedureType,
 } from '@trpc/server';
-import { getHTTPStatusCode } from '@trpc/server/http';
-import { type GetRawInputFn, middlewareMarker } from '@trpc/server/unstable-core-do-not-import';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  callProcedure,
+  errorShapeOf,
+  hasLazyRouters,
+  procedureAt,
+  procedureType,
+  responseStatus,
+  routerConfig,
+} from '../trpc/invoke.ts';
 
 export interface LeanErrorInfo<TContext> {
   error: TRPCError;
@@ -42,7 +46,8 @@ export interface LeanHandlerOptions<TRouter extends AnyTRPCRouter> {
   responseHeaders?: (ctx: inferRouterContext<TRouter>) => Iterable<[string, string]> | undefined;
 }
 
-type Outcome = { error: TRPCError } | { data: unknown };
+/** A call's result; requestLevel: an error tRPC answers without the call's path and input. */
+type Outcome = { error: TRPCError; requestLevel?: boolean } | { data: unknown };
 // tRPC's TYPE_ACCEPTED_METHOD_MAP without method override.
 const ACCEPTED_METHOD: Record<TRPCProcedureType, 'GET' | 'POST'> = {
   query: 'GET',
@@ -87,12 +92,6 @@ export function canServeLean(req: FastifyRequest, query: URLSearchParams): boole
   return !query.has('connectionParams');
 }
 
-/** Looks a procedure up by its dotted path in the router's flat procedure table. */
-function procedureAt(router: AnyTRPCRouter, path: string): AnyTRPCProcedure | null {
-  const table = router._def.procedures as Record<string, AnyTRPCProcedure>;
-  return Object.hasOwn(table, path) ? table[path]! : null;
-}
-
 function decodePath(path: string): string {
   try {
     return decodeURIComponent(path);
@@ -101,83 +100,17 @@ function decodePath(path: string): string {
   }
 }
 
+/** A JSON body without the UTF-8 byte order mark a Fetch Request's text() drops (tRPC reads that). */
+function withoutBom(body: string | undefined): string | undefined {
+  return body?.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+}
+
 function isStreamLike(value: unknown): boolean {
   return (
     typeof value === 'object' &&
     value !== null &&
     (Symbol.asyncIterator in value || typeof (value as { subscribe?: unknown }).subscribe === 'function')
   );
-}
-
-/** A procedure's definition as tRPC's caller runs it (procedure._def is the object its caller closes over). */
-interface ProcedureDef {
-  type: TRPCProcedureType;
-  meta: unknown;
-  middlewares: Array<(opts: MiddlewareOptions) => Promise<MiddlewareResult>>;
-  caller?: unknown;
-}
-interface CallOptions {
-  router: AnyTRPCRouter;
-  path: string;
-  type: TRPCProcedureType;
-  ctx: unknown;
-  getRawInput: GetRawInputFn;
-  input?: unknown;
-  signal: AbortSignal | undefined;
-  batchIndex: number;
-}
-interface MiddlewareOptions extends CallOptions {
-  meta: unknown;
-  next(opts?: { ctx?: object; input?: unknown; getRawInput?: GetRawInputFn }): Promise<MiddlewareResult>;
-}
-type MiddlewareResult =
-  | { ok: true; data: unknown; marker: unknown }
-  | { ok: false; error: TRPCError; marker: unknown };
-
-/**
- * One middleware level, exactly as tRPC's callRecursive builds it (@trpc/server 11.25.2:
- * the options of the call plus meta, input and next; next's options override ctx (merged),
- * input and getRawInput; a throw becomes an error result), but with the language's object
- * spread: tRPC's build copies these objects with a helper that defines each key with
- * Object.defineProperty (_objectSpread2), ~13 % of a 0-query call's CPU on the lean path.
- */
-async function callRecursive(index: number, def: ProcedureDef, opts: CallOptions): Promise<MiddlewareResult> {
-  try {
-    const middleware = def.middlewares[index]!;
-    return await middleware({
-      ...opts,
-      meta: def.meta,
-      input: opts.input,
-      next(nextOpts) {
-        return callRecursive(index + 1, def, {
-          ...opts,
-          ctx: nextOpts?.ctx ? { ...(opts.ctx as object), ...nextOpts.ctx } : opts.ctx,
-          input: nextOpts && 'input' in nextOpts ? nextOpts.input : opts.input,
-          getRawInput: nextOpts?.getRawInput ?? opts.getRawInput,
-        });
-      },
-    });
-  } catch (cause) {
-    return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker };
-  }
-}
-
-/**
- * What callTRPCProcedure does once the procedure is found and its type checked: tRPC's
- * procedure caller (createProcedureCaller) with the level above. A procedure with an
- * experimental caller goes to tRPC itself.
- */
-async function invokeProcedure(proc: AnyTRPCProcedure, opts: CallOptions): Promise<unknown> {
-  const def = proc._def as unknown as ProcedureDef;
-  if (def.caller !== undefined || !Array.isArray(def.middlewares)) return callTRPCProcedure(opts);
-  const result = await callRecursive(0, def, opts);
-  if (!result)
-    throw new TRPCError({
-      code: 'INTERNAL_SERVER_ERROR',
-      message: 'No result from middlewares - did you forget to `return next()`?',
-    });
-  if (!result.ok) throw result.error;
-  return result.data;
 }
 
 /** transformTRPCResponse for one item of the lean path's answers ({ result: { data } } or { error }). */
@@ -201,7 +134,7 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
 ): Promise<boolean> {
   type Ctx = inferRouterContext<TRouter>;
   const { router } = opts;
-  const config = router._def._config;
+  const config = routerConfig(router);
   const headers: Record<string, string> = { vary: 'trpc-accept, accept', 'content-type': 'application/json' };
   const method = req.method;
   const isBatch = query.get('batch') === '1';
@@ -216,9 +149,9 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
       throw new TRPCError({ code: 'BAD_REQUEST', message: 'Batch call exceeds maximum size' });
     const procs = paths.map((p) => procedureAt(router, p));
     const types = new Set<TRPCProcedureType>();
-    for (const p of procs) if (p) types.add(p._def.type);
+    for (const p of procs) if (p) types.add(procedureType(p));
     if (types.has('subscription')) return false;
-    if (procs.includes(null) && Object.keys(router._def.lazy).length > 0) return false;
+    if (procs.includes(null) && hasLazyRouters(router)) return false;
     if (types.size > 1)
       throw new TRPCError({
         code: 'BAD_REQUEST',
@@ -232,7 +165,7 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
       if (inputs) return inputs;
       if (inputError) throw inputError;
       try {
-        const raw = method === 'GET' ? query.get('input') : (req.body as string | undefined);
+        const raw = method === 'GET' ? query.get('input') : withoutBom(req.body as string | undefined);
         const parsed: unknown = raw ? JSON.parse(raw) : undefined;
         const acc: Record<number, unknown> = Object.create(null);
         if (parsed !== undefined) {
@@ -276,7 +209,7 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
       try {
         if (!proc)
           throw new TRPCError({ code: 'NOT_FOUND', message: `No procedure found on path "${path}"` });
-        const type = proc._def.type;
+        const type = procedureType(proc);
         if (ACCEPTED_METHOD[type] !== method) {
           headers.allow = ACCEPTED_METHOD[type];
           throw new TRPCError({
@@ -285,24 +218,29 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
           });
         }
         if (ctxError) throw ctxError;
-        const data = await invokeProcedure(proc, {
-          router,
+        const data = await callProcedure(router, proc, {
           path,
-          type,
           ctx,
           getRawInput: async () => readInputs()[index],
-          signal: undefined,
           batchIndex: index,
         });
-        if (isStreamLike(data))
-          throw new TRPCError({
+        if (isStreamLike(data)) {
+          const error = new TRPCError({
             code: 'UNSUPPORTED_MEDIA_TYPE',
             message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink',
           });
+          // tRPC answers a single call's refusal as a request-level error (no path, no input).
+          if (!isBatch) {
+            opts.onError?.({ error, path: undefined, input: undefined, ctx, type });
+            return { error, requestLevel: true };
+          }
+          throw error;
+        }
         return { data };
       } catch (cause) {
         const error = getTRPCErrorFromUnknown(cause);
-        opts.onError?.({ error, path, input: inputs?.[index], ctx, type: proc?._def.type ?? 'unknown' });
+        const type = proc ? procedureType(proc) : 'unknown';
+        opts.onError?.({ error, path, input: inputs?.[index], ctx, type });
         return { error };
       }
     };
@@ -315,27 +253,26 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
     const items = outcomes.map((o, i): Item => {
       if ('data' in o) return { result: { data: o.data } };
       errors[i] = o.error;
+      const proc = procs[i];
       return {
-        error: getErrorShape({
-          config,
+        error: errorShapeOf(router, {
           ctx,
           error: o.error,
-          input: inputs?.[i],
-          path: paths[i],
-          type: procs[i]?._def.type ?? 'unknown',
+          input: o.requestLevel ? undefined : inputs?.[i],
+          path: o.requestLevel ? undefined : paths[i],
+          type: proc ? procedureType(proc) : 'unknown',
         }),
       };
     });
     body = isBatch ? items : items[0];
-    status = getHTTPStatusCode(body as Parameters<typeof getHTTPStatusCode>[0], errors);
+    status = responseStatus(body, errors);
   } catch (cause) {
     // A request-level failure (bad path encoding, batch too large, mixed types): one
     // error object, no context, as tRPC answers it.
     const error = getTRPCErrorFromUnknown(cause);
     opts.onError?.({ error, path: undefined, input: undefined, ctx: undefined, type: 'unknown' });
     body = {
-      error: getErrorShape({
-        config,
+      error: errorShapeOf(router, {
         ctx: undefined,
         error,
         input: undefined,
@@ -343,7 +280,7 @@ export async function handleLean<TRouter extends AnyTRPCRouter>(
         type: 'unknown',
       }),
     };
-    status = getHTTPStatusCode(body as Parameters<typeof getHTTPStatusCode>[0], [error]);
+    status = responseStatus(body, [error]);
   }
   if (ctx !== undefined && opts.responseHeaders) {
     const extra = opts.responseHeaders(ctx);

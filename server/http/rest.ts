@@ -5,29 +5,37 @@
 // The OpenAPI 3.1 document is generated from the router by trpc-to-openapi
 // (GET /openapi.json) and rendered by Swagger UI from node_modules at GET /docs.
 //
-// A REST call IS the tRPC procedure, called through createCaller with the same context:
-// the same .meta policy (authorize), rate limits (limit), query counting and audit
-// (observe), input and output schemas, and error formatter. Only the wire format differs:
-// strings from a query string become the numbers, booleans and dates the schema wants,
-// ISO strings in a body become dates; nothing else is coerced. trpc-to-openapi's own
+// A REST call IS the tRPC procedure, called through the call pipeline
+// (server/trpc/invoke.ts) with the same context: the same .meta policy, rate limits, query
+// counting, audit, input and output schemas, and error formatter. This file translates the
+// wire format only: strings from a query string become the numbers (JSON's number grammar,
+// as /trpc reads `?input=`), booleans and dates the schema wants, ISO strings in a body
+// become dates; nothing else is coerced. A body is JSON (a BOM is dropped, an empty body is
+// no input, as on /trpc); a method the route does not take answers 405 with Allow. trpc-to-openapi's own
 // request handler is not used: it turns on zod coercion inside the shared schemas
 // themselves (so /trpc would start accepting `true` as the number 1 once a REST call had
 // run) and replaces the readable BAD_REQUEST message with "Input validation failed".
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import fastifyStatic from '@fastify/static';
-import { getErrorShape, getTRPCErrorFromUnknown, TRPCError } from '@trpc/server';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TRPCError } from '@trpc/server';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { generateOpenApiDocument, type OpenApiRouter } from 'trpc-to-openapi';
 import { z } from 'zod';
 import { appRouter } from '../routers/index.ts';
 import type { AppDeps } from '../services.ts';
 import type { Context } from '../trpc/context.ts';
-import { createCallerFactory } from '../trpc/init.ts';
+import {
+  contextFor,
+  errorShapeOf,
+  httpStatusOf,
+  invoke,
+  logCallError,
+  procedures,
+  responseHeaders,
+} from '../trpc/invoke.ts';
 import type { Meta } from '../trpc/meta.ts';
 import { CONSOLE_CSP } from './admin-console.ts';
-import { contextFor, logError } from './trpc.ts';
 
 export const REST_PREFIX = '/api';
 export const DOCS_PATH = '/docs';
@@ -40,17 +48,12 @@ interface RestProcedure {
   /** The JSON type each top-level input field needs converting to: number, boolean, date, array. */
   fields: Map<string, string>;
 }
-interface ProcedureDef {
-  _def: { type: ProcedureType | 'subscription'; meta?: Meta; inputs: z.ZodType[] };
-}
-
 /** The procedures served over REST, from the router's .meta(). */
 export function restProcedures(): RestProcedure[] {
-  const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureDef>;
-  return Object.entries(procedures).flatMap(([path, p]) => {
-    const openapi = p._def.meta?.openapi;
-    if (!openapi || p._def.type === 'subscription') return [];
-    return [{ path, type: p._def.type, openapi, fields: fieldKinds(p._def.inputs[0]) }];
+  return procedures(appRouter).flatMap(({ path, type, meta, input }) => {
+    const openapi = meta?.openapi;
+    if (!openapi || type === 'subscription') return [];
+    return [{ path, type, openapi, fields: fieldKinds(input) }];
   });
 }
 
@@ -71,7 +74,8 @@ function fieldKinds(input: z.ZodType | undefined): Map<string, string> {
 }
 
 const isoDateTime = z.iso.datetime({ offset: true });
-const NUMBER = /^-?\d+(\.\d+)?$/;
+/** A number as JSON writes one (what `?input=` on /trpc takes): `10`, `-2.5`, `1e1`; not `+5`, `05`, ` 5`. */
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
  * The procedure input from a query string (every value a string) or a JSON body: numbers,
@@ -93,14 +97,6 @@ export function restInput(procedure: RestProcedure, raw: unknown, fromQuery: boo
     else input[key] = value;
   }
   return input;
-}
-
-const createCaller = createCallerFactory(appRouter);
-type Call = (input?: unknown) => Promise<unknown>;
-
-function procedureOf(ctx: Context, path: string): Call {
-  // biome-ignore lint/suspicious/noExplicitAny: walks the caller by a path only known at run time
-  return path.split('.').reduce((node: any, key) => node[key], createCaller(ctx)) as Call;
 }
 
 let document: ReturnType<typeof generateOpenApiDocument> | undefined;
@@ -148,40 +144,113 @@ function describeErrors<T extends { components?: { schemas?: Record<string, unkn
   return doc;
 }
 
+/** A request's media type (`application/json` of `Application/JSON; charset=utf-8`). */
+function mediaType(req: FastifyRequest): string | undefined {
+  return req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+}
+
+/** A POST's input: its JSON body (no body: no input), as /trpc reads one. */
+function bodyInput(req: FastifyRequest): unknown {
+  const body = req.body as string | undefined;
+  // (tRPC's httpLink sends no body for an undefined input; an empty body is none.)
+  if (body === undefined || body === '') return undefined;
+  if (mediaType(req) !== 'application/json')
+    throw new TRPCError({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'Send a JSON body (content-type: application/json)',
+    });
+  try {
+    const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new TRPCError({
+      code: 'BAD_REQUEST',
+      message: cause instanceof Error ? cause.message : 'Invalid JSON body',
+      cause,
+    });
+  }
+}
+
+/** The contract's REST error body: {message, code, data} with data as /trpc sends it. */
+function sendError(
+  reply: FastifyReply,
+  ctx: Context | undefined,
+  error: TRPCError,
+  shape: { message: string; data: unknown },
+) {
+  for (const [name, value] of responseHeaders(ctx)) reply.header(name, value);
+  return reply.code(httpStatusOf(error)).send({ message: shape.message, code: error.code, data: shape.data });
+}
+
 async function answer(deps: AppDeps, procedure: RestProcedure, req: FastifyRequest, reply: FastifyReply) {
   const ctx = await contextFor(deps, req);
   // The answer REST documents: the result checked against the procedure's .output() schema.
   if (ctx.outputCheck === 'off') ctx.outputCheck = 'parse';
   const fromQuery = procedure.openapi.method === 'GET';
-  const raw = fromQuery ? req.query : req.body;
   let input: unknown;
   try {
-    if (!fromQuery && typeof raw === 'string')
-      throw new TRPCError({
-        code: 'UNSUPPORTED_MEDIA_TYPE',
-        message: 'Send a JSON body (content-type: application/json)',
-      });
-    input = restInput(procedure, raw, fromQuery);
-    const data = await procedureOf(ctx, procedure.path)(input);
-    for (const [name, value] of ctx.resHeaders) reply.header(name, value);
-    return reply.send(data);
+    input = restInput(procedure, fromQuery ? req.query : bodyInput(req), fromQuery);
   } catch (cause) {
-    const error = getTRPCErrorFromUnknown(cause);
-    logError(deps, error, procedure.path, ctx);
-    for (const [name, value] of ctx.resHeaders) reply.header(name, value);
-    const shape = getErrorShape({
-      config: appRouter._def._config,
+    const error = cause as TRPCError;
+    logCallError(deps, error, procedure.path, ctx);
+    const shape = errorShapeOf(appRouter, {
       error,
-      type: procedure.type,
-      path: procedure.path,
-      input,
       ctx,
+      input: undefined,
+      path: procedure.path,
+      type: procedure.type,
     });
-    return reply
-      .code(getHTTPStatusCodeFromError(error))
-      .send({ message: shape.message, code: error.code, data: shape.data });
+    return sendError(reply, ctx, error, shape);
   }
+  const result = await invoke(appRouter, ctx, { path: procedure.path, type: procedure.type, input });
+  if (!result.ok) return sendError(reply, ctx, result.error, result.shape);
+  for (const [name, value] of responseHeaders(ctx)) reply.header(name, value);
+  return reply.send(result.data);
 }
+
+const CODE_OF_STATUS: Record<number, TRPCError['code']> = {
+  400: 'BAD_REQUEST',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+/** An error Fastify raised before the handler (body too large, media type), as a REST error. */
+function refused(
+  deps: AppDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: { statusCode?: number; message: string },
+) {
+  const code = CODE_OF_STATUS[err.statusCode ?? 500] ?? 'INTERNAL_SERVER_ERROR';
+  const error = new TRPCError({ code, message: err.message, cause: err });
+  logCallError(deps, error, req.url.split('?', 1)[0], undefined);
+  const shape = errorShapeOf(appRouter, {
+    error,
+    ctx: undefined,
+    input: undefined,
+    path: undefined,
+    type: 'unknown',
+  });
+  return sendError(reply, undefined, error, shape);
+}
+
+/** A method the route does not take: 405 with Allow, in the REST error body. */
+function wrongMethod(procedure: RestProcedure, req: FastifyRequest, reply: FastifyReply) {
+  const error = new TRPCError({
+    code: 'METHOD_NOT_SUPPORTED',
+    message: `Unsupported ${req.method}-request to ${procedure.type} procedure at path "${procedure.path}"`,
+  });
+  const shape = errorShapeOf(appRouter, {
+    error,
+    ctx: undefined,
+    input: undefined,
+    path: procedure.path,
+    type: procedure.type,
+  });
+  reply.header('allow', procedure.openapi.method);
+  return sendError(reply, undefined, error, shape);
+}
+/** The methods a REST route may be asked with besides its own (OPTIONS is CORS preflight's). */
+const OTHER_METHODS: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** Swagger UI's page: no inline script or style, so the console's strict CSP holds. */
 const DOCS_PAGE = `<!doctype html>
@@ -202,16 +271,31 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 const SWAGGER_UI_DIR = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 
 export async function registerRest(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  const procedures = restProcedures();
+  const served = restProcedures();
   await app.register(
     async (scope) => {
-      for (const procedure of procedures)
+      // Bodies reach answer() as text (bodyInput parses them as /trpc does); what Fastify
+      // refuses before a handler runs (bodyGuard's 413 and 415) gets the REST error body.
+      scope.removeContentTypeParser('application/json');
+      scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) =>
+        done(null, body),
+      );
+      scope.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) =>
+        refused(deps, req, reply, err),
+      );
+      for (const procedure of served) {
         scope.route({
           method: procedure.openapi.method,
           url: procedure.openapi.path,
           exposeHeadRoute: false,
           handler: (req, reply) => answer(deps, procedure, req, reply),
         });
+        scope.route({
+          method: OTHER_METHODS.filter((m) => m !== procedure.openapi.method),
+          url: procedure.openapi.path,
+          handler: (req, reply) => wrongMethod(procedure, req, reply),
+        });
+      }
     },
     { prefix: REST_PREFIX },
   );

@@ -5,7 +5,8 @@
 //   3. at the deadline, connections still open are closed;
 //   4. closeDeps: jobs stop (a running refresh finishes), then revocation sync, Redis and
 //      the pool close;
-//   5. exit 0. A hard timer exits 1 if all this overruns SHUTDOWN_TIMEOUT_MS.
+//   5. exit 0 (or the code given: 1 after an uncaught exception, server/process-faults.ts).
+//      A hard timer exits 1 if all this overruns SHUTDOWN_TIMEOUT_MS.
 import type { FastifyInstance } from 'fastify';
 import { closeDeps } from '../create-services.ts';
 import type { AppDeps } from '../services.ts';
@@ -17,9 +18,9 @@ export function gracefulShutdown(
   app: FastifyInstance,
   deps: AppDeps,
   exit: (code: number) => void = (code) => process.exit(code),
-): (signal: string) => Promise<void> {
+): (signal: string, code?: number) => Promise<void> {
   let started = false;
-  return async (signal) => {
+  return async (signal, code = 0) => {
     if (started) return;
     started = true;
     const { SHUTDOWN_TIMEOUT_MS, SHUTDOWN_DELAY_MS } = deps.config;
@@ -49,7 +50,7 @@ export function gracefulShutdown(
     await closeDeps(deps);
     clearTimeout(hardStop);
     log.info({ ms: Date.now() - begun }, 'shutdown complete');
-    exit(0);
+    exit(code);
   };
 }
 

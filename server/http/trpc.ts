@@ -3,45 +3,23 @@
 //   faster; anything it does not serve goes to the official handler below;
 // - official: tRPC's Fastify adapter as is.
 // Both are Fastify routes, so the server's hooks (body limit, compression, request id,
-// CORS) apply to both, and both share context creation, error logging and the response
-// headers a procedure sets through ctx.resHeaders.
-import type { AnyTRPCRouter, TRPCError } from '@trpc/server';
+// CORS) apply to both, and both take the context, the error log and the response headers
+// (Retry-After) from the call pipeline (server/trpc/invoke.ts), whose middleware level
+// every procedure runs.
+import type { AnyTRPCRouter } from '@trpc/server';
 import {
   type FastifyTRPCPluginOptions,
   fastifyRequestHandler,
   fastifyTRPCPlugin,
 } from '@trpc/server/adapters/fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { type AppRouter, appRouter } from '../routers/index.ts';
 import { sessionRouter } from '../routers/session.ts';
 import type { AppDeps } from '../services.ts';
-import { type Context, createContext } from '../trpc/context.ts';
+import { contextFor, logCallError, responseHeaders } from '../trpc/invoke.ts';
 import { BODY_LIMIT_BYTES } from './body-guard.ts';
 import { canServeLean, handleLean, type LeanHandlerOptions, searchParamsOf } from './lean.ts';
 import { SESSION_PATH, sameOriginCheck } from './session-cookie.ts';
-
-export async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Context> {
-  const ctx = await createContext(deps, {
-    ip: req.ip,
-    requestId: req.id,
-    userAgent: req.headers['user-agent'],
-    cookie: req.headers.cookie,
-    authorization: req.headers.authorization,
-  });
-  // The request's log line reads the calls the procedures leave here.
-  req.calls = ctx.calls;
-  return ctx;
-}
-
-export function logError(
-  deps: AppDeps,
-  error: TRPCError,
-  path: string | undefined,
-  ctx: Context | undefined,
-) {
-  if (error.code === 'INTERNAL_SERVER_ERROR')
-    deps.log.error({ err: error.cause ?? error, path, reqId: ctx?.req.requestId }, 'procedure failed');
-}
 
 /** tRPC's own adapter options: the official path, and the lean path's fallback. */
 export function officialOptions<TRouter extends AnyTRPCRouter = AppRouter>(
@@ -54,9 +32,11 @@ export function officialOptions<TRouter extends AnyTRPCRouter = AppRouter>(
     // bodyGuard already refuses what this would (a second line if a route ever skips it).
     maxBodySize: BODY_LIMIT_BYTES,
     createContext: ({ req }) => contextFor(deps, req),
-    onError: ({ error, path, ctx }) => logError(deps, error, path, ctx),
-    responseMeta: ({ ctx }) =>
-      ctx && ctx.resHeaders.size > 0 ? { headers: new Headers([...ctx.resHeaders]) } : {},
+    onError: ({ error, path, ctx }) => logCallError(deps, error, path, ctx),
+    responseMeta: ({ ctx }) => {
+      const headers = [...responseHeaders(ctx)];
+      return headers.length > 0 ? { headers: new Headers(headers) } : {};
+    },
   };
 }
 
@@ -68,8 +48,8 @@ export function leanOptions<TRouter extends AnyTRPCRouter = AppRouter>(
     router,
     maxBatchSize: deps.config.MAX_BATCH_SIZE,
     createContext: (req) => contextFor(deps, req),
-    onError: ({ error, path, ctx }) => logError(deps, error, path, ctx),
-    responseHeaders: (ctx) => ctx.resHeaders,
+    onError: ({ error, path, ctx }) => logCallError(deps, error, path, ctx),
+    responseHeaders,
   };
 }
 

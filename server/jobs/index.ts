@@ -10,7 +10,7 @@
 import { sql } from 'drizzle-orm';
 import cron, { type ScheduledTask } from 'node-cron';
 import { z } from 'zod';
-import { type Database, type Executor, queryRows } from '../../db/client.ts';
+import { type Database, type Executor, queryRows, withoutDeadline } from '../../db/client.ts';
 import { countRow } from '../../db/row.ts';
 import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/views.ts';
 
@@ -162,11 +162,14 @@ export class JobRunner {
       return Promise.resolve({ outcome: 'skipped_running' });
     }
     const started = performance.now();
-    const done = withJobLock(
-      this.deps.database,
-      job.lockId,
-      (tx) => job.work(tx, this.deps),
-      tick && { job: job.name, at: tick },
+    // Without the requests' call deadline: a refresh may take minutes (statement_timeout bounds it).
+    const done = withoutDeadline(() =>
+      withJobLock(
+        this.deps.database,
+        job.lockId,
+        (tx) => job.work(tx, this.deps),
+        tick && { job: job.name, at: tick },
+      ),
     )
       .then((res): JobResult => {
         const durationMs = Math.round(performance.now() - started);

@@ -1,5 +1,6 @@
-// Rate limits per procedure call (the `limit` middleware calls beforeProcedure for every
-// call of a batch, so a batch cannot bypass them). Policies come from .meta({ rateLimit }):
+// Rate limits per procedure call (the call pipeline, server/trpc/invoke.ts, calls
+// beforeProcedure for every call of a batch, so a batch cannot bypass them). Policies come
+// from .meta({ rateLimit }):
 //   general  (default) per user when authenticated, else per IP: RATE_LIMIT_GENERAL_PER_MINUTE;
 //            Redis down → an in-memory limiter per process takes over at once (no stall);
 //   login    general, plus the brute-force limiter the login procedure drives

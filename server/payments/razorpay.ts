@@ -90,7 +90,8 @@ export function webhookSignature(rawBody: Buffer | string, secret: string): stri
 
 /** Constant-time check of X-Razorpay-Signature against the raw body. */
 export function verifyWebhookSignature(rawBody: Buffer, signature: unknown, secret: string): boolean {
-  if (typeof signature !== 'string' || !/^[0-9a-f]{64}$/i.test(signature)) return false;
+  // Lower-case hex, as Razorpay sends it: another spelling of the same bytes is not its.
+  if (typeof signature !== 'string' || !/^[0-9a-f]{64}$/.test(signature)) return false;
   const expected = Buffer.from(webhookSignature(rawBody, secret), 'hex');
   return timingSafeEqual(expected, Buffer.from(signature, 'hex'));
 }

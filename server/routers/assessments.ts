@@ -2,6 +2,7 @@
 import { assessmentHistoryInput, submitAssessmentInput } from '../../shared/inputs/assessments.ts';
 import { assessmentPageOutput, assessmentResultOutput } from '../../shared/outputs.ts';
 import { assessmentHistory, submitAssessment } from '../domain/assessments.ts';
+import { crisisChanged } from '../live/crisis-feed.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const assessmentsRouter = router({
@@ -19,7 +20,13 @@ export const assessmentsRouter = router({
     })
     .input(submitAssessmentInput)
     .output(assessmentResultOutput)
-    .mutation(({ ctx, input }) => submitAssessment(ctx.deps.db, ctx.auth.sub, input)),
+    .mutation(async ({ ctx, input }) => {
+      const result = await submitAssessment(ctx.deps.db, ctx.auth.sub, input);
+      // A crisis-level screening raised (or attached to) an alert: the live queue and the
+      // on-call notification learn it now, not at their next poll.
+      if (result.crisis) crisisChanged(ctx.deps);
+      return result;
+    }),
 
   history: protectedProcedure
     .meta({

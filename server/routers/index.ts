@@ -8,7 +8,7 @@ import { assessmentsRouter } from './assessments.ts';
 import { mfaRouter } from './auth/mfa.ts';
 import { sessionProcedures } from './auth/sessions.ts';
 import { authRouter } from './auth.ts';
-import { crisisRouter } from './crisis.ts';
+import { crisisRouter } from './crisis/index.ts';
 import { exportRouter } from './export.ts';
 import { insightsRouter } from './insights.ts';
 import { moodRouter } from './mood.ts';

@@ -25,11 +25,11 @@ export interface Context {
   req: RequestInfo;
   /** Response headers a procedure may set (e.g. Retry-After). */
   resHeaders: Map<string, string>;
-  /** The procedure calls of this request (deps.hooks.onProcedure adds each; its log line reads them). */
+  /** The procedure calls of this request (the call pipeline adds each; its log line reads them). */
   calls: CallRecord[];
   /**
    * Whether results are checked against their procedure's .output() schema
-   * (server/trpc/init.ts deferOutputChecks): 'off' on /trpc by default, 'parse' for REST
+   * (server/trpc/invoke.ts deferOutputChecks): 'off' on /trpc by default, 'parse' for REST
    * (tRPC's own check), 'strict' everywhere with OUTPUT_VALIDATION=all (the check, and no
    * field the schema does not declare).
    */

@@ -1,12 +1,15 @@
 // The edge between use cases and tRPC: domain errors (server/domain/errors.ts) and
-// database failures become TRPCErrors here, once, in the observe middleware. The extra
-// fields (docs/api.md, "Errors clients act on") stay on the cause (the DomainError) and
-// the error formatter copies them into error.data.
+// database failures become TRPCErrors here, once, in the call pipeline's middleware level
+// (observed, server/trpc/invoke.ts). The extra fields (docs/api.md, "Errors clients act on")
+// stay on the cause (the DomainError) and the error formatter copies them into error.data.
 import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import type { ZodError, z } from 'zod';
 import { classifyDbError, findPgError } from '../../db/client.ts';
 import { DomainError, type DomainErrorKind, EXPIRED_TOKEN_MESSAGE, unauthorized } from '../domain/errors.ts';
+
+/** Retry-After of a 503 for want of the database (down, restarting, or every connection busy). */
+export const DATABASE_RETRY_AFTER_S = 1;
 
 const CODES: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   bad_request: 'BAD_REQUEST',
@@ -37,7 +40,7 @@ export function toTRPCError(error: DomainError): TRPCError {
 }
 
 /**
- * A streamed result (export.mine, reports.*): its chunks are produced after the observe
+ * A streamed result (export.mine, reports.*): its chunks are produced after the pipeline's
  * middleware returned, so a domain error thrown while it is read is mapped here instead.
  */
 export async function* edgeStream<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {
@@ -70,13 +73,39 @@ function databaseFailure(error: TRPCError): TRPCError | undefined {
     });
   const message =
     kind === 'pool_busy' ? 'The server is busy; retry shortly' : 'The database is unavailable; retry shortly';
-  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause: error.cause });
+  // With Retry-After (server/http/calls.ts) and error.data.retryAfterSeconds: a client (and a
+  // balancer) knows to try again, and when. The driver's error stays the cause, for the log.
+  const unavailable = new DomainError(
+    'unavailable',
+    message,
+    { retryAfterSeconds: DATABASE_RETRY_AFTER_S },
+    {
+      cause: error.cause,
+    },
+  );
+  return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message, cause: unavailable });
 }
 
 type Issue = z.core.$ZodIssue;
 
-/** One issue as a short phrase: "must be at most 10", "is required", "unknown field x". */
-function describeIssue(issue: Issue): string {
+/** The value at an issue's path in the input (undefined where the input has nothing). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+const article = (word: string) => (/^[aeiou]/i.test(word) ? 'an' : 'a');
+
+/**
+ * One issue as a short phrase: "must be at most 10", "is required", "expected a number",
+ * "unknown field x". Whether a value was given is read from the input itself: zod 4 leaves
+ * `issue.input` out unless asked to report it, so its absence says nothing.
+ */
+function describeIssue(issue: Issue, input: unknown): string {
   const unit = (origin: string) =>
     origin === 'string' ? ' characters' : origin === 'array' || origin === 'set' ? ' items' : '';
   switch (issue.code) {
@@ -85,9 +114,9 @@ function describeIssue(issue: Issue): string {
     case 'too_small':
       return `must be at least ${String(issue.minimum)}${unit(issue.origin)}`;
     case 'invalid_type':
-      return issue.input === undefined
+      return valueAt(input, issue.path) === undefined
         ? 'is required'
-        : `must be ${issue.expected === 'array' ? 'an' : 'a'} ${issue.expected}`;
+        : `expected ${article(issue.expected)} ${issue.expected}`;
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
     case 'invalid_value':
@@ -104,13 +133,15 @@ function describeIssue(issue: Issue): string {
 
 /**
  * A BAD_REQUEST's message: a short sentence naming the field, e.g. `score: must be at most 10`
- * (and how many other problems there are); the structured details stay in data.zodError.
+ * or `score: expected a number` (and how many other problems there are); the structured
+ * details stay in data.zodError. `input` is the input the schema refused.
  */
-export function inputErrorMessage(error: ZodError): string {
+export function inputErrorMessage(error: ZodError, input: unknown): string {
   const [first, ...rest] = error.issues;
   if (!first) return 'Invalid input';
   const field = first.path.map(String).join('.');
-  const sentence = field ? `${field}: ${describeIssue(first)}` : `input: ${describeIssue(first)}`;
+  const phrase = describeIssue(first, input);
+  const sentence = field ? `${field}: ${phrase}` : `input: ${phrase}`;
   return rest.length ? `${sentence} (and ${rest.length} more)` : sentence;
 }
 

@@ -1,5 +1,5 @@
-// Extension points around every procedure call (rate limits before, metrics and the
-// request's call list after), wired by server/create-services.ts. Types only; they see
+// Extension points around every procedure call (rate limits before, metrics after), wired
+// by server/create-services.ts and run by the call pipeline (server/trpc/invoke.ts). Types only; they see
 // the part of the context they need, so this module imports neither the context nor
 // the services.
 import type { TRPCError } from '@trpc/server';

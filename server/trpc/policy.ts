@@ -1,6 +1,7 @@
 // The access policy of a router as data: one row per procedure, read from its .meta().
 // scripts/policy-table.ts writes it to docs/policy.md; a test keeps that file current.
 import type { AnyTRPCRouter } from '@trpc/server';
+import { procedures } from './invoke.ts';
 import type { Meta } from './meta.ts';
 
 export interface PolicyRow {
@@ -11,9 +12,8 @@ export interface PolicyRow {
 
 /** Every procedure of the router, flattened by path, in path order. */
 export function policyRows(router: AnyTRPCRouter): PolicyRow[] {
-  const procedures = router._def.procedures as Record<string, { _def: { type: string; meta?: Meta } }>;
-  return Object.entries(procedures)
-    .map(([path, p]) => ({ path, type: p._def.type, meta: p._def.meta }))
+  return procedures(router)
+    .map(({ path, type, meta }) => ({ path, type, meta }))
     .sort((a, b) => a.path.localeCompare(b.path));
 }
 

@@ -115,6 +115,14 @@ describe.skipIf(!REAL_REDIS_URL || !HAVE_REDIS_SERVER)('fault: Redis stops while
       ((await login.json()) as { error: { json: { data: { code: string } } } }).error.json.data.code,
     ).toBe('SERVICE_UNAVAILABLE');
     console.log(`[fault redis] login and register answered 503 in ${failClosedMs.toFixed(1)} ms together`);
+    // Readiness: the host can serve its users (degraded), so it stays in the balancer; a
+    // Redis outage reaches every host at once, and 503 here would empty the balancer.
+    await sleep(1100); // past the readiness cache
+    const ready = await fetch(`${server.url}/readyz`);
+    expect({ status: ready.status, body: await ready.json() }).toEqual({
+      status: 200,
+      body: { status: 'degraded', checks: { database: 'ok', redis: 'failed' } },
+    });
 
     redis = await startRedis(port); // empty: --save '' keeps nothing
     console.log(

@@ -55,6 +55,10 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer>
       'pool_mode = transaction',
       `default_pool_size = ${opts.poolSize ?? 4}`,
       'max_client_conn = 500',
+      // As deploy/pgbouncer/pgbouncer.ini: after a failed server login (PostgreSQL restarting)
+      // try again within 1 s, not the default 15 s; a client waits at most 10 s for a server.
+      'server_login_retry = 1',
+      'query_wait_timeout = 10',
       ...(opts.ignoreStartupParameters?.length
         ? [`ignore_startup_parameters = ${opts.ignoreStartupParameters.join(',')}`]
         : []),

@@ -1,0 +1,60 @@
+// crisis.* wired to their use cases (server/domain/crisis.ts) and the live queue
+// (server/live/crisis-feed.ts); crisis.onCall.* in ./on-call.ts.
+import { tracked } from '@trpc/server';
+import {
+  acknowledgeCrisisInput,
+  crisisListInput,
+  crisisOnChangeInput,
+} from '../../../shared/inputs/crisis.ts';
+import type { AccessClaims } from '../../auth/tokens.ts';
+import { acknowledgeCrisisAlert, listCrisisAlerts } from '../../domain/crisis.ts';
+import { type CrisisFeed, crisisChanged } from '../../live/crisis-feed.ts';
+import { readerOf } from '../../trpc/context.ts';
+import { edgeStream } from '../../trpc/errors.ts';
+import { protectedProcedure, router } from '../../trpc/init.ts';
+import { onCallRouter } from './on-call.ts';
+
+/** The feed's events as tracked SSE events: the event id is what a reconnecting client sends back. */
+async function* trackedEvents(
+  feed: CrisisFeed,
+  claims: AccessClaims,
+  lastEventId: string | null | undefined,
+  signal: AbortSignal | undefined,
+) {
+  for await (const event of feed.events(claims, lastEventId ? Number(lastEventId) : undefined, signal))
+    yield tracked(event.id, event);
+}
+
+export const crisisRouter = router({
+  onCall: onCallRouter,
+
+  list: protectedProcedure
+    .meta({ auth: 'user', permission: 'crisis.manage' })
+    .input(crisisListInput)
+    .query(({ ctx, input }) => listCrisisAlerts(ctx.deps.db, readerOf(ctx), input)),
+
+  acknowledge: protectedProcedure
+    .meta({ auth: 'user', permission: 'crisis.manage' })
+    .input(acknowledgeCrisisInput)
+    .mutation(async ({ ctx, input }) => {
+      const alert = await acknowledgeCrisisAlert(ctx.deps.db, ctx.auth.sub, input.alertId, ctx.req.ip);
+      crisisChanged(ctx.deps);
+      if (alert.acknowledgedAt)
+        ctx.deps.metrics.crisisAcknowledged(
+          (alert.acknowledgedAt.getTime() - alert.createdAt.getTime()) / 1000,
+        );
+      return alert;
+    }),
+
+  /**
+   * The live queue over server-sent events (httpSubscriptionLink): raised, acknowledged (by
+   * whom), escalated. Served by tRPC's official adapter on either TRPC_PATH (the lean path
+   * hands subscriptions to it: server/http/lean.ts).
+   */
+  onChange: protectedProcedure
+    .meta({ auth: 'user', permission: 'crisis.manage' })
+    .input(crisisOnChangeInput)
+    .subscription(({ ctx, input, signal }) =>
+      edgeStream(trackedEvents(ctx.deps.crisisFeed, ctx.auth, input.lastEventId, signal)),
+    ),
+});

@@ -395,6 +395,7 @@ describe.each(DB_KINDS)('second factors on %s', (kind) => {
     ]);
     const removed = await countQueries(() => now.auth.mfa.remove({ factorId: totp!.id }));
     expect(removed.result).toEqual({ ok: true });
+    expect(removed.queries).toBe(2); // in one transaction: the caller's row locked, the delete
     expect((await now.auth.mfa.factors()).factors).toHaveLength(1);
     // Without a recent factor: refused before anything is read.
     const fresh = (await claimsOf(added.accessToken))!;
@@ -479,6 +480,7 @@ describe.each(DB_KINDS)('second factors on %s', (kind) => {
     expect(notices.slice(before)).toHaveLength(1); // the laptop was known
 
     const api = await as(onLaptop.accessToken, laptop);
+    expect((await countQueries(() => api.auth.mfa.factors())).queries).toBe(1);
     const listed = await countQueries(() => api.auth.sessions());
     expect(listed.queries).toBe(1);
     const sessions = listed.result;

@@ -4,7 +4,7 @@
 // from the token's auth_time; removing the last factor refused; the login limiter counting
 // factor attempts exactly under concurrency; sessions listed and revoked. TOTP codes are
 // computed here from the enrolled secret by a separate RFC 6238 implementation.
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -16,6 +16,7 @@ import { authenticate } from '../server/trpc/context.ts';
 import { errorOf } from './fixtures/domain.ts';
 import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 import { SoftPasskey } from './support/passkey.ts';
+import { rfc6238 } from './support/totp.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 
@@ -23,20 +24,6 @@ let seq = 0;
 const uniqueEmail = (tag: string) => `${tag}.${Date.now().toString(36)}.${seq++}@example.com`;
 const PASSWORD = 'correct horse battery';
 const LIMIT = 6;
-
-/** RFC 6238 (SHA-1, 6 digits, 30 s), written here independently of the server's library. */
-function rfc6238(base32: string, atMs: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const ch of base32.replace(/=+$/, '')) bits += alphabet.indexOf(ch).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g)!.map((b) => Number.parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 30_000)));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const offset = mac[19]! & 0xf;
-  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
-  return n.toString().padStart(6, '0');
-}
 
 /** A 6-digit code no step of the ±1 window around now accepts. */
 function wrongCode(secret: string): string {

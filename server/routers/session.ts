@@ -5,8 +5,8 @@
 import { loginInput } from '../../shared/inputs/auth.ts';
 import { completeLoginInput, loginOptionsInput } from '../../shared/inputs/mfa.ts';
 import * as auth from '../domain/auth.ts';
-import * as mfa from '../domain/mfa.ts';
 import { unauthorized } from '../domain/errors.ts';
+import * as mfa from '../domain/mfa.ts';
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from '../http/session-cookie.ts';
 import type { Context } from '../trpc/context.ts';
 import { publicProcedure, router } from '../trpc/init.ts';
@@ -30,7 +30,9 @@ export const sessionRouter = router({
   completeLogin: publicProcedure
     .meta({ auth: 'public', rateLimit: 'login' })
     .input(completeLoginInput)
-    .mutation(async ({ ctx, input }) => withCookie(ctx, await mfa.completeLogin(ctx.deps, input, client(ctx)))),
+    .mutation(async ({ ctx, input }) =>
+      withCookie(ctx, await mfa.completeLogin(ctx.deps, input, client(ctx))),
+    ),
 
   /** auth.mfa.loginOptions: the passkey request options of the sign-in challenge. */
   loginOptions: publicProcedure

@@ -52,8 +52,18 @@ export const SESSION_SETTINGS = {
 /** Counts SQL statements for whatever async scope (a procedure call) is running them. */
 export interface QueryScope {
   queries: number;
+  /** Work no caller asked for (a timer's resync or poll: inBackground), not a request's statements. */
+  background?: boolean;
 }
 export const queryScope = new AsyncLocalStorage<QueryScope>();
+/**
+ * Runs fn as background work (a resync or poll on a timer): its statements are counted in a
+ * scope of their own, marked `background`, so listeners that count a request's statements
+ * (tests, benchmarks) can tell them from the request's.
+ */
+export function inBackground<T>(fn: () => Promise<T>): Promise<T> {
+  return queryScope.run({ queries: 0, background: true }, fn);
+}
 /** A statement as Drizzle sends it (its text and parameters), for tools such as bench:explain. */
 export interface Statement {
   sql: string;
@@ -338,6 +348,10 @@ export function postgresOptions(
     max: poolMax,
     idle_timeout: 30,
     connect_timeout: 10,
+    // Seconds before connecting again after failures. postgres.js's default grows 3^n (up to
+    // 20 s), so after a restart of a few seconds a host could wait 5-7 s more before its next
+    // try; at most 0.5 s apart, a host writes again within a second of the database (issue 24).
+    backoff: (retries: number) => Math.min(0.1 * retries, 0.5),
     onnotice: () => {},
     // Behind a transaction pooler: unnamed statements only (a named one lives on one server
     // connection), and no session settings at connect (PgBouncer refuses them as
@@ -424,7 +438,7 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
       ),
     );
     return {
-      db,
+      db: ambientAware(db),
       replicas: replicas.map((r) => ({ name: r.gate.name, db: r.db, pg: r.pg })),
       kind: 'postgres',
       pg,
@@ -514,7 +528,7 @@ async function openPglite(
   const client = new PGlite({ dataDir, extensions: { pg_trgm }, ...(loadDataDir ? { loadDataDir } : {}) });
   const db = drizzlePglite({ client, schema, casing: 'snake_case', logger: countingLogger });
   return {
-    db,
+    db: ambientAware(db),
     kind: 'pglite',
     pglite: client,
     async migrate() {
@@ -531,6 +545,44 @@ async function openPglite(
       releaseLock();
     },
   };
+}
+
+/**
+ * The symbol a routing Db (the replica router, the ambient transaction) answers with the
+ * database it currently stands for: prepared statements (db/prepared.ts) belong to that one.
+ */
+export const CURRENT_DB = Symbol('currentDb');
+
+const ambient = new AsyncLocalStorage<{ tx: Executor; open: boolean }>();
+/**
+ * Runs fn with `tx` as the ambient transaction: every statement made through a Database's
+ * `db` in fn's async scope (deps.db, whatever code holds it) runs in tx instead, and a
+ * `db.transaction()` there becomes a savepoint of it. server/idempotency.ts wraps a
+ * mutation this way, so its writes and its stored result commit together.
+ */
+export async function withAmbientTransaction<T>(tx: Executor, fn: () => Promise<T>): Promise<T> {
+  // Closed when fn ends: work that outlives it in the same async context (a promise a
+  // driver's queue created meanwhile) goes to the database again, not to a closed transaction.
+  const store = { tx, open: true };
+  try {
+    return await ambient.run(store, fn);
+  } finally {
+    store.open = false;
+  }
+}
+
+/** `db`, but the ambient transaction (withAmbientTransaction) where there is one. */
+function ambientAware(db: Db): Db {
+  return new Proxy(db, {
+    get(target, prop, receiver) {
+      const store = ambient.getStore();
+      if (!store?.open) return Reflect.get(target, prop, receiver);
+      const tx = store.tx;
+      if (prop === CURRENT_DB) return tx;
+      const value = Reflect.get(tx, prop, tx);
+      return typeof value === 'function' ? value.bind(tx) : value;
+    },
+  });
 }
 
 /** A raw statement returned a row its schema does not describe: a bug, answered as a 500. */

@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Redis } from 'ioredis';
 import type postgres from 'postgres';
-import type { Db, Replica } from './client.ts';
+import { CURRENT_DB, type Db, type Replica } from './client.ts';
 
 export interface ReplicaState {
   name: string;
@@ -29,8 +29,7 @@ export interface ReadRouterOptions {
   onCheckFailed?: (replica: string, err: unknown) => void;
 }
 
-/** The symbol a routing Db answers with the database it currently stands for. */
-export const CURRENT_DB = Symbol('currentDb');
+export { CURRENT_DB };
 
 export class ReadRouter {
   readonly states: ReplicaState[];

@@ -2,16 +2,28 @@
 // imports TYPES only (`import type` from shared/index.ts), so a client bundle holds no
 // server code; at run time it needs just @trpc/client and superjson.
 //
-// It shows three habits:
+// It shows four habits:
 // - log in and send the access token as `Authorization: Bearer …`;
 // - on UNAUTHORIZED (expired or revoked access token, e.g. after an admin changed your
 //   plan) call auth.refresh once and retry the call with the new token;
+// - send every mutation with an `Idempotency-Key` (a UUID made once per call) and retry it
+//   with the same key when no answer came (a connection cut, a timeout) or the answer was
+//   503: the server returns the first result instead of writing twice (docs/api.md);
+//   queries are retried likewise;
 // - on FORBIDDEN with `data.reason === 'missing_feature'`, show an upgrade hint naming the
 //   cheapest plan that has the feature, instead of a bare 403.
 //
 // Run against a server: `npx tsx examples/run.ts http://127.0.0.1:3000` (the Node runner;
 // this file itself uses no Node API, so a browser app compiles it as it is).
-import { createTRPCClient, httpBatchLink, retryLink, TRPCClientError } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  retryLink,
+  splitLink,
+  TRPCClientError,
+  type TRPCLink,
+} from '@trpc/client';
 import superjson from 'superjson';
 import type { AppRouter, RouterOutputs } from '../shared/index.ts';
 
@@ -40,7 +52,21 @@ export function upgradeHint(plans: Plan[], feature: string): string {
     : `no plan offers ${feature}`;
 }
 
-/** A client whose calls carry the session's access token and refresh it once on UNAUTHORIZED. */
+/** Retries of a call that got no answer or a 503 (each after the server's Retry-After, or 0.5 s × attempt). */
+export const MAX_RETRIES = 3;
+
+/** Gives each mutation its Idempotency-Key once, before any retry: every attempt sends the same. */
+const idempotencyKeys: TRPCLink<AppRouter> =
+  () =>
+  ({ op, next }) => {
+    if (op.type === 'mutation') op.context.idempotencyKey ??= crypto.randomUUID();
+    return next(op);
+  };
+
+/**
+ * A client whose calls carry the session's access token, refresh it once on UNAUTHORIZED,
+ * and retry safely when the answer was lost or the server was unavailable.
+ */
 export function createApiClient(url: string, session: Session = { accessToken: null, refreshToken: null }) {
   const trpcUrl = `${url.replace(/\/$/, '')}/trpc`;
   // auth.* calls go through a plain client: they carry no access token and never retry,
@@ -73,22 +99,42 @@ export function createApiClient(url: string, session: Session = { accessToken: n
     return refreshing;
   }
 
+  const authorization = async () => {
+    if (refreshing) await refreshing.catch(() => {});
+    return session.accessToken ? { authorization: `Bearer ${session.accessToken}` } : {};
+  };
   const api = createTRPCClient<AppRouter>({
     links: [
+      idempotencyKeys,
       retryLink({
-        retry({ error, attempts }) {
+        retry({ op, error, attempts }) {
           const expired = error.data?.code === 'UNAUTHORIZED' && attempts === 1 && !!session.refreshToken;
-          if (expired) refresh().catch(() => {}); // the retry waits for it in headers()
-          return expired;
+          if (expired) {
+            refresh().catch(() => {}); // the retry waits for it in headers()
+            return true;
+          }
+          // No tRPC answer at all (the connection failed or was cut), or 503: safe to send
+          // again — a query reads, a mutation carries its Idempotency-Key.
+          const unanswered = error.data === undefined || error.data?.code === 'SERVICE_UNAVAILABLE';
+          return unanswered && attempts <= MAX_RETRIES;
         },
+        retryDelayMs: (attempt) => 500 * attempt,
       }),
-      httpBatchLink({
-        url: trpcUrl,
-        transformer: superjson,
-        async headers() {
-          if (refreshing) await refreshing.catch(() => {});
-          return session.accessToken ? { authorization: `Bearer ${session.accessToken}` } : {};
-        },
+      // A mutation goes alone (its own Idempotency-Key header); queries are batched.
+      splitLink({
+        condition: (op) => op.type === 'mutation',
+        true: httpLink({
+          url: trpcUrl,
+          transformer: superjson,
+          async headers({ op }) {
+            const key = op.context.idempotencyKey;
+            return {
+              ...(await authorization()),
+              ...(typeof key === 'string' ? { 'idempotency-key': key } : {}),
+            };
+          },
+        }),
+        false: httpBatchLink({ url: trpcUrl, transformer: superjson, headers: authorization }),
       }),
     ],
   });

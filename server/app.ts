@@ -137,8 +137,8 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
     // An empty CORS_ORIGINS allows no browser origin (server-to-server and mobile still work).
     origin: deps.config.CORS_ORIGINS.length > 0 ? deps.config.CORS_ORIGINS : false,
     methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'trpc-accept'],
-    exposedHeaders: ['x-request-id', 'retry-after'],
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'trpc-accept', 'idempotency-key'],
+    exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],
     maxAge: 600,
   });
   // tRPC's official adapter answers with a Fetch Response, whose body @fastify/compress

@@ -1,9 +1,13 @@
 // The typed client example (examples/client.ts) against the real server: it must carry no
-// server code, log in, refresh once on UNAUTHORIZED and turn missing_feature into an
-// upgrade hint.
+// server code, log in, refresh once on UNAUTHORIZED, retry a mutation whose answer was lost
+// with its Idempotency-Key (one row), and turn missing_feature into an upgrade hint.
 import { readFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { sql } from 'drizzle-orm';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { queryRows } from '../db/client.ts';
 import { createApiClient, main } from '../examples/client.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
@@ -61,6 +65,52 @@ describe('examples/client.ts', () => {
       });
       expect(again.me.id).toBe(result.me.id);
       expect(lines).toContain('logged in as walkthrough@example.com');
+    });
+
+    it('retries a mutation whose answer was lost (connection cut after the COMMIT) with its Idempotency-Key: one row', async () => {
+      // A proxy that cuts the first answer to a mutation at its first byte (the server has
+      // committed), and passes everything else.
+      const target = new URL(server.url);
+      let cut = 0;
+      const sockets = new Set<Socket>();
+      const proxy: Server = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        sockets.add(client).add(upstream);
+        let mutation = false;
+        client.on('data', (chunk: Buffer) => {
+          if (chunk.toString('latin1').startsWith('POST /trpc/mood.log')) mutation = true;
+          upstream.write(chunk);
+        });
+        upstream.on('data', (chunk: Buffer) => {
+          if (mutation && cut === 0) {
+            cut += 1;
+            client.destroy();
+            upstream.destroy();
+            return;
+          }
+          client.write(chunk);
+        });
+        client.on('end', () => upstream.end());
+        upstream.on('end', () => client.end());
+        client.on('error', () => {});
+        upstream.on('error', () => {});
+      });
+      await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+      try {
+        const client = createApiClient(`http://127.0.0.1:${(proxy.address() as { port: number }).port}`);
+        const user = await client.register('retrier@example.com', 'a long enough password', 'R');
+        const entry = await client.api.mood.log.mutate({ score: 7 });
+        expect(cut).toBe(1); // the first answer was lost; the retry got the stored one
+        const rows = await queryRows(
+          server.deps.db,
+          z.object({ id: z.string() }),
+          sql`SELECT id FROM mood_entries WHERE user_id = ${user.id}`,
+        );
+        expect(rows.map((r) => r.id)).toEqual([entry.id]);
+      } finally {
+        for (const s of sockets) s.destroy(); // keep-alive connections would hold close() open
+        await new Promise((r) => proxy.close(r));
+      }
     });
 
     it('refreshes once on UNAUTHORIZED and retries the call', async () => {

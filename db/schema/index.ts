@@ -1,6 +1,7 @@
 export * from './api-keys.ts';
 export * from './billing.ts';
 export * from './domain.ts';
+export * from './idempotency.ts';
 export * from './privacy.ts';
 export * from './rbac.ts';
 export * from './support.ts';

@@ -15,7 +15,7 @@ import { auditInsert } from '../audit.ts';
 import { type NotesCipher, openWithDataKey } from '../crypto/notes.ts';
 import { exactTimestamp } from '../keyset.ts';
 import type { Quota } from '../limits/index.ts';
-import { jsonArray, type PagedQuery, pagedRows } from './documents.ts';
+import { jsonArray, type PagedQuery } from './documents.ts';
 import { notFound } from './errors.ts';
 
 export const EXPORT_FORMAT = 'manas360.export';
@@ -42,7 +42,7 @@ const byTime = (at: string, id: string) => ({
 /** A section of the document: `"name":[…]`, page by page. */
 type Section = (db: Executor) => AsyncGenerator<string>;
 function section<Row>(name: string, query: PagedQuery<Row>, toJson: (row: Row) => unknown): Section {
-  return (db) => jsonArray(name, pagedRows(db, query), toJson);
+  return (db) => jsonArray(db, name, query, toJson);
 }
 
 const moodRow = keyed.extend({ score: z.number(), note: text, tags: z.array(z.string()) });

@@ -85,7 +85,17 @@ function postgresJsDatabase(pg: postgres.Sql): IDatabase {
   return {
     async executeSql(text, values) {
       if (values && values.length > 0) {
-        const rows = await pg.unsafe(text, values as postgres.ParameterOrJSON<never>[]);
+        // As node-postgres (pg-boss's own driver) sends them: a Date as its ISO text, an object
+        // as JSON text. postgres.js refuses both as the parameter of an untyped statement
+        // (e.g. updateQueue's options: a second instance starting on the same database failed).
+        const params = values.map((v) =>
+          v instanceof Date
+            ? v.toISOString()
+            : v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v)
+              ? JSON.stringify(v)
+              : v,
+        );
+        const rows = await pg.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
         return { rows: [...rows] };
       }
       // A block of several statements (pg-boss's locked BEGIN … COMMIT): one simple query, on

@@ -14,6 +14,8 @@ export interface RequestInfo {
   userAgent?: string | undefined;
   /** The Cookie header: only the admin console's session procedures read it (server/http/session-cookie.ts). */
   cookie?: string | undefined;
+  /** The Idempotency-Key header: a mutation's retry returns its first result (server/idempotency.ts). */
+  idempotencyKey?: string | undefined;
 }
 
 export interface Context {
@@ -56,6 +58,7 @@ export function createContextInner(opts: {
       requestId: opts.req?.requestId ?? 'internal',
       userAgent: opts.req?.userAgent,
       cookie: opts.req?.cookie,
+      idempotencyKey: opts.req?.idempotencyKey,
     },
     resHeaders: new Map(),
     calls: [],

@@ -41,13 +41,15 @@ export function toTRPCError(error: DomainError): TRPCError {
 
 /**
  * A streamed result (export.mine, reports.*): its chunks are produced after the pipeline's
- * middleware returned, so a domain error thrown while it is read is mapped here instead.
+ * middleware returned, so a domain error or a database failure (a busy pool: 503) thrown
+ * while it is read is mapped here instead.
  */
 export async function* edgeStream<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {
   try {
     yield* chunks;
   } catch (err) {
-    throw err instanceof DomainError ? toTRPCError(err) : err;
+    if (err instanceof DomainError) throw toTRPCError(err);
+    throw databaseFailure(new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: err })) ?? err;
   }
 }
 

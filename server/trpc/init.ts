@@ -59,7 +59,7 @@ export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 
 /** Anyone; rate limited per call (a batch cannot bypass it; see server/limits). */
-export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next }) =>
+export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next, getRawInput }) =>
   observed(
     ctx,
     path,
@@ -67,6 +67,7 @@ export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next })
     meta,
     async () => ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta }),
     () => next(),
+    getRawInput,
   ),
 );
 
@@ -91,6 +92,7 @@ export const protectedProcedure = t.procedure.use(({ ctx, path, type, meta, next
       return authorized(ctx, meta, getRawInput);
     },
     () => (next as unknown as NextAuthorized)(),
+    getRawInput,
   ),
 );
 markPipelineBuilders({ public: publicProcedure, protected: protectedProcedure });

@@ -6,16 +6,17 @@
 // - the lookup of a procedure by path (procedureAt, procedures);
 // - the call itself (callProcedure: tRPC's procedure caller, one middleware level at a time);
 // - the one middleware level every procedure runs (observed, built into publicProcedure and
-//   protectedProcedure in init.ts): idempotency hook, rate limits and policy (prepare),
-//   replica routing, the .output() check where the context asks for it, domain and database
-//   errors mapped to their tRPC code, the call's log record and Retry-After (recordCall), metrics;
+//   protectedProcedure in init.ts): rate limits and policy (prepare), replica routing, the
+//   .output() check where the context asks for it, domain and database errors mapped to
+//   their tRPC code, the call's log record and Retry-After (recordCall), metrics;
 // - the error's shape and HTTP status (errorShapeOf, httpStatusOf) and the log of a failure
 //   (logCallError).
 //
 // It is also the only module that reads tRPC's internals — `_def` of routers and procedures
 // and `@trpc/server/unstable-core-do-not-import` — so an upgrade of tRPC has one place to
-// check: test/trpc-internals.test.ts names the versions this was checked against and fails
-// on any other; test/trpc-internals.test.ts also keeps `_def` out of every other file.
+// check: test/trpc-internals.test.ts names the versions this was checked against (failing on
+// any other), compares callProcedure with tRPC's own caller, and keeps `_def` out of every
+// other file.
 import { isDeepStrictEqual } from 'node:util';
 import {
   type AnyTRPCProcedure,
@@ -35,6 +36,7 @@ import type { Permission } from '../../shared/catalog.ts';
 import { needsSecondFactor, steppedUp, withSecondFactor } from '../auth/factor-policy.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
+import { idempotent } from '../idempotency.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from './context.ts';
 import { edgeError } from './errors.ts';
@@ -301,6 +303,7 @@ export async function contextFor(deps: AppDeps, req: FastifyRequest): Promise<Co
     requestId: req.id,
     userAgent: req.headers['user-agent'],
     cookie: req.headers.cookie,
+    idempotencyKey: req.headers['idempotency-key'] as string | undefined,
     authorization: req.headers.authorization,
   });
   req.calls = ctx.calls;
@@ -430,6 +433,7 @@ export async function observed<P, R extends CallResult>(
   meta: Meta | undefined,
   prepare: () => Promise<P>,
   call: (prepared: P) => Promise<R>,
+  getRawInput: () => Promise<unknown>,
 ): Promise<R> {
   const scope = { queries: 0 };
   const started = performance.now();
@@ -438,7 +442,11 @@ export async function observed<P, R extends CallResult>(
     // One async scope for the whole call: the statements of prepare and of the resolver.
     result = await queryScope.run(scope, async () => {
       const prepared = await prepare();
-      const attempt = () => call(prepared);
+      // A mutation runs under its Idempotency-Key, if it has one (server/idempotency.ts).
+      const attempt =
+        type === 'mutation'
+          ? () => idempotent(ctx, path, getRawInput, () => call(prepared))
+          : () => call(prepared);
       const reads = ctx.deps.reads;
       const r =
         reads && type === 'query' ? await reads.run(ctx.auth?.sub, attempt, lostConnection) : await attempt();

@@ -5,7 +5,8 @@
 // server, PgBouncer and Redis are the test's own (free ports, temporary directories):
 // nothing touches the shared servers. Expected (issue 24): both processes stay up; while the
 // database is away every request is answered, 503 with Retry-After; within 5 s of the
-// database being back each host writes again; every acknowledged write is a row.
+// database being back each host writes again; every acknowledged write is a row. And with
+// PgBouncer PAUSEd for 15 s: every request answered within the call deadline (no hang).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
@@ -20,6 +21,8 @@ import { freePort, HAVE_REDIS_SERVER, sleep, startRedis } from './support.ts';
 
 /** How soon after the database is back each host must write again (issue 24). */
 const RECOVERY_BOUND_S = 5;
+/** Longer than the call deadline (DATABASE_CALL_TIMEOUT_MS, 10 s). */
+const PAUSE_S = 15;
 
 interface Host {
   name: string;
@@ -91,7 +94,14 @@ describe.skipIf(!HAVE_PG_SERVER || !PGBOUNCER || !HAVE_REDIS_SERVER)(
       const database = await createDatabase({ url: pg.url('manas360'), poolMax: 1 });
       await database.migrate();
       await database.close();
-      bouncer = await startPgBouncer({ target: pg.url('manas360'), port: await freePort(), poolSize: 6 });
+      // PgBouncer's default query_wait_timeout (120 s): during PAUSE the API's own call
+      // deadline must answer, whatever the pooler's configuration.
+      bouncer = await startPgBouncer({
+        target: pg.url('manas360'),
+        port: await freePort(),
+        poolSize: 6,
+        queryWaitTimeout: 120,
+      });
       const redisPort = await freePort();
       redis = await startRedis(redisPort);
       const redisUrl = `redis://127.0.0.1:${redisPort}`;
@@ -235,5 +245,50 @@ describe.skipIf(!HAVE_PG_SERVER || !PGBOUNCER || !HAVE_REDIS_SERVER)(
         expect(without503RetryAfter.length).toBe(0);
         expect(lost).toEqual(run.patients.map(() => 0));
       }, 180_000);
+
+    it(`PgBouncer PAUSE ${PAUSE_S} s: no request goes unanswered (503 with Retry-After within the call deadline), writes resume at RESUME`, async () => {
+      const run = await load();
+      while (hosts.some((h) => !run.samples.some((s) => s.host === h.name && s.status === 200)))
+        await sleep(100);
+      const pausedAt = performance.now();
+      await bouncer.admin('PAUSE'); // returns once the transactions in flight have ended
+      await sleep(PAUSE_S * 1000);
+      await bouncer.admin('RESUME');
+      const resumedAt = performance.now();
+      while (
+        performance.now() - resumedAt < 30_000 &&
+        hosts.some((h) => recoveredAfter(run.samples, h.name, resumedAt) === Number.POSITIVE_INFINITY)
+      )
+        await sleep(100);
+      await sleep(500);
+      const acks = await run.stop();
+      const during = run.samples.filter(
+        (s) => s.host === 'pgbouncer' && s.at >= pausedAt && s.at < resumedAt,
+      );
+      const unanswered = run.samples.filter((s) => s.status === 0);
+      const slowest = Math.max(...during.map((s) => s.ms));
+      const rows = await check<{ user_id: string; n: number }[]>`
+          SELECT user_id, count(*)::int AS n FROM mood_entries GROUP BY user_id`;
+      const stored = new Map(rows.map((r) => [r.user_id, r.n]));
+      console.log(
+        `[db-restart] PAUSE ${PAUSE_S} s: ${during.length} requests to the PgBouncer host while paused ` +
+          `(${during.filter((s) => s.status === 503).length} × 503, slowest answer ${(slowest / 1000).toFixed(1)} s), ${unanswered.length} unanswered; ` +
+          `writes again ${hosts.map((h) => `${recoveredAfter(run.samples, h.name, resumedAt).toFixed(1)} s`).join(' / ')} after RESUME; ` +
+          `acks ${run.patients.map((p) => acks.get(p.user.id) ?? 0).join('/')} vs rows ${run.patients.map((p) => stored.get(p.user.id) ?? 0).join('/')}`,
+      );
+      expect(hosts.map((h) => h.proc.exitCode)).toEqual([null, null]);
+      expect(unanswered.map((s) => `${s.host} after ${s.ms.toFixed(0)} ms: ${s.error}`)).toEqual([]);
+      expect(during.filter((s) => s.status !== 200 && s.status !== 503).map((s) => s.status)).toEqual([]);
+      expect(during.filter((s) => s.status === 503 && !s.retryAfter)).toEqual([]);
+      // Answered within the call deadline (10 s) plus the pool wait and a loaded machine's slack.
+      expect(slowest).toBeLessThan(14_000);
+      expect(
+        Math.max(...hosts.map((h) => recoveredAfter(run.samples, h.name, resumedAt))),
+      ).toBeLessThanOrEqual(RECOVERY_BOUND_S);
+      // Every acknowledged write is a row (a write answered 503 at the deadline may have
+      // committed later: rows ≥ acks; Idempotency-Key makes its retry safe).
+      for (const p of run.patients)
+        expect(stored.get(p.user.id) ?? 0).toBeGreaterThanOrEqual(acks.get(p.user.id) ?? 0);
+    }, 180_000);
   },
 );

@@ -1,10 +1,11 @@
 // PgBouncer (Debian's package) as a child process of the test, in front of the test
 // server's PostgreSQL: an ini of its own in a temporary directory, a free port, stopped by
 // its PID. Used by test/pgbouncer.test.ts (and the topology run's examples in deploy/).
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { canConnect } from './net.ts';
 
 const BINARY = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find(
@@ -23,11 +24,18 @@ export interface PgBouncerOptions {
   ignoreStartupParameters?: string[];
   /** The address it listens on (default 127.0.0.1). */
   address?: string;
+  /** query_wait_timeout in seconds (default 10, as deploy/pgbouncer/pgbouncer.ini; PgBouncer's own default is 120). */
+  queryWaitTimeout?: number;
 }
 
 export interface PgBouncer {
   /** The same database, through PgBouncer. */
   url: string;
+  /**
+   * A command on PgBouncer's admin console (PAUSE, RESUME, RECONNECT, SHOW …), through psql
+   * (the console speaks the simple query protocol only); resolves with psql's output.
+   */
+  admin(command: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -52,13 +60,14 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer>
       'unix_socket_dir =',
       'auth_type = trust',
       `auth_file = ${join(dir, 'users.txt')}`,
+      `admin_users = ${user}`,
       'pool_mode = transaction',
       `default_pool_size = ${opts.poolSize ?? 4}`,
       'max_client_conn = 500',
       // As deploy/pgbouncer/pgbouncer.ini: after a failed server login (PostgreSQL restarting)
       // try again within 1 s, not the default 15 s; a client waits at most 10 s for a server.
       'server_login_retry = 1',
-      'query_wait_timeout = 10',
+      `query_wait_timeout = ${opts.queryWaitTimeout ?? 10}`,
       ...(opts.ignoreStartupParameters?.length
         ? [`ignore_startup_parameters = ${opts.ignoreStartupParameters.join(',')}`]
         : []),
@@ -86,7 +95,11 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer>
     if (await canConnect(opts.port, address)) {
       const url = new URL(opts.target);
       url.host = `${address}:${opts.port}`;
-      return { url: url.toString(), stop };
+      const adminUrl = new URL(url);
+      adminUrl.pathname = '/pgbouncer';
+      const admin = async (command: string) =>
+        (await promisify(execFile)('psql', [adminUrl.toString(), '-Atqc', command])).stdout;
+      return { url: url.toString(), admin, stop };
     }
     await new Promise((r) => setTimeout(r, 50));
   }

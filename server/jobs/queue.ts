@@ -85,7 +85,18 @@ function postgresJsDatabase(pg: postgres.Sql): IDatabase {
   return {
     async executeSql(text, values) {
       if (values && values.length > 0) {
-        const rows = await pg.unsafe(text, values as postgres.ParameterOrJSON<never>[]);
+        // Objects as JSON text: behind a transaction pooler (prepare: false) postgres.js does
+        // not ask the server for the parameter types, and cannot send an object untyped.
+        const params = values.map((v) =>
+          v !== null &&
+          typeof v === 'object' &&
+          !Array.isArray(v) &&
+          !(v instanceof Date) &&
+          !Buffer.isBuffer(v)
+            ? JSON.stringify(v)
+            : v,
+        );
+        const rows = await pg.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
         return { rows: [...rows] };
       }
       // A block of several statements (pg-boss's locked BEGIN … COMMIT): one simple query, on

@@ -160,8 +160,9 @@ if (mode === 'raw') {
   });
 
   let queries = 0;
-  onQuery(() => {
-    queries += 1;
+  onQuery((scope) => {
+    // Not a timer's resync or poll (inBackground): the statements requests make.
+    if (!scope?.background) queries += 1;
   });
   const app = await buildServer(deps);
   await mountTrpc(
@@ -182,7 +183,8 @@ if (mode === 'raw') {
   // For the idle-connection measurement: RSS after a full collection (node --expose-gc).
   app.get('/bench/gc', async () => {
     (globalThis as { gc?: () => void }).gc?.();
-    return { rss: process.memoryUsage().rss };
+    const m = process.memoryUsage();
+    return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external };
   });
   await app.listen({ port, host: '127.0.0.1' });
   console.log(`ready ${port}`);

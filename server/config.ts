@@ -91,13 +91,20 @@ const variables = z.object({
   RATE_LIMIT_CHECKOUT_PER_HOUR: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES: positiveInt.default(10),
   RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY: positiveInt.default(100),
+  // Streamed downloads (server/limits/downloads.ts): open at once per user and per process
+  // (429 beyond), and how long a reader may take nothing before the download is dropped.
+  DOWNLOADS_PER_USER: positiveInt.max(100_000).default(2),
+  DOWNLOADS_PER_PROCESS: positiveInt.max(100_000).default(100),
+  DOWNLOAD_IDLE_SECONDS: positiveInt.max(3600).default(30),
+  // reports.*: reports one user may start per report kind per hour (export.mine: one an hour).
+  REPORTS_PER_HOUR: positiveInt.max(10_000).default(1),
   // therapy.book: booked sessions one patient may have ahead at once (docs/api.md).
   MAX_UPCOMING_BOOKINGS: positiveInt.max(1000).default(5),
   VIEW_REFRESH_CRON: z
     .string()
     .min(1)
     .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
-    .default('*/5 * * * *'),
+    .default('23 * * * *'),
   AUDIT_RETENTION_DAYS: positiveInt.default(365),
   JOBS_ENABLED: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

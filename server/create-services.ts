@@ -20,13 +20,15 @@ import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
 import { JobQueue } from './jobs/queue.ts';
+import { DownloadBudget } from './limits/downloads.ts';
 import { createHashGate } from './limits/hashing.ts';
 import { createRateLimits } from './limits/index.ts';
 import { CrisisFeed, crisisQueueFigures } from './live/crisis-feed.ts';
 import { CrisisWatch } from './live/crisis-watch.ts';
 import { requestIdMixin, serializeError, writesRequestId } from './logging.ts';
 import { createMetrics } from './metrics.ts';
-import { logChannel, type NotificationChannel } from './notify/index.ts';
+import { emailChannel } from './notify/email.ts';
+import type { NotificationChannel } from './notify/index.ts';
 import { createPaymentProvider } from './payments/razorpay.ts';
 import { closeRedis, connectRedis, hasRedis } from './redis.ts';
 import type { AppDeps } from './services.ts';
@@ -170,6 +172,16 @@ export async function createDeps(
       channel: `${config.JWT_ISSUER}:revocations`,
     }),
   );
+  const passwords = createPasswordHasher(config.PASSWORD_HASH_COST);
+  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+    const outcome = await ensureSuperadmin(database.db, passwords, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
+    if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
+  } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
+  const limits = createRateLimits(config, redis);
+  // The queue (producer and maintenance) in every process; its workers start apart
+  // (server/jobs/workers.ts). It stops before the database closes.
+  const queue = await JobQueue.start(config, database, log);
+  closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
   // The live crisis queue: reads the event log, and with Redis hears the other instances.
   const crisisFeed = new CrisisFeed({
     db: database.db,
@@ -182,7 +194,8 @@ export async function createDeps(
   });
   await crisisFeed.start();
   closers.push(() => crisisFeed.stop());
-  const notificationChannels: NotificationChannel[] = [logChannel(log)];
+  // Crisis notices by email, through the job queue (SMS or push: further channels here).
+  const notificationChannels: NotificationChannel[] = [emailChannel({ queue, notes })];
   const crisisWatch = new CrisisWatch({
     db: database.db,
     log,
@@ -197,16 +210,6 @@ export async function createDeps(
     // Before the feed and the pool close: a check in progress finishes.
     closers.unshift(() => crisisWatch.stop());
   }
-  const passwords = createPasswordHasher(config.PASSWORD_HASH_COST);
-  if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-    const outcome = await ensureSuperadmin(database.db, passwords, config.ADMIN_EMAIL, config.ADMIN_PASSWORD);
-    if (outcome === 'created') log.info('created the ADMIN_EMAIL superadmin');
-  } else if (config.ADMIN_EMAIL) log.warn('ADMIN_EMAIL is set without ADMIN_PASSWORD: no superadmin created');
-  const limits = createRateLimits(config, redis);
-  // The queue (producer and maintenance) in every process; its workers start apart
-  // (server/jobs/workers.ts). It stops before the database closes.
-  const queue = await JobQueue.start(config, database, log);
-  closers.push(() => queue.stop(config.SHUTDOWN_TIMEOUT_MS));
   if (redis) closers.push(() => closeRedis(redis));
   closers.push(() => database.close());
   return {
@@ -227,6 +230,11 @@ export async function createDeps(
       queue: config.PASSWORD_HASH_QUEUE,
     }),
     quotas: limits.quotas,
+    downloads: new DownloadBudget({
+      perUser: config.DOWNLOADS_PER_USER,
+      perProcess: config.DOWNLOADS_PER_PROCESS,
+      idleSeconds: config.DOWNLOAD_IDLE_SECONDS,
+    }),
     payments: createPaymentProvider(config),
     crisisFeed,
     crisisWatch,

@@ -11,6 +11,7 @@ import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
 import type { JobQueue } from './jobs/queue.ts';
+import type { DownloadBudget } from './limits/downloads.ts';
 import type { HashGate } from './limits/hashing.ts';
 import type { Quotas } from './limits/index.ts';
 import type { LoginLimiter } from './limits/login.ts';
@@ -44,8 +45,10 @@ export interface AppDeps {
   loginLimiter: LoginLimiter;
   /** Bounds concurrent password hashing per IP and per process (server/limits/hashing.ts). */
   hashGate: HashGate;
-  /** Product limits (one export an hour, API-key exchanges): server/limits. */
+  /** Product limits (one export an hour, reports, API-key exchanges): server/limits. */
   quotas: Quotas;
+  /** Open downloads per user and process, their backpressure and idle timeout (server/limits/downloads.ts). */
+  downloads: DownloadBudget;
   /** The payment provider (Razorpay); undefined when PAYMENTS_ENABLED=false. */
   payments: PaymentProvider | undefined;
   /** The live crisis queue behind crisis.onChange (server/live/crisis-feed.ts). */

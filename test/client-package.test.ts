@@ -3,10 +3,16 @@
 // project that has nothing of the server, and compiled under two stock configurations: the
 // one `tsc --init` writes, and Vite's React + TypeScript app configuration. The client is
 // examples/client.ts, importing the package instead of ../shared; a wrong input must fail.
+// Then a fresh Vite React + TypeScript app (create-vite's react-ts template: its tsconfig,
+// index.html, vite.config) installs the tarball beside @trpc/tanstack-react-query and
+// @tanstack/react-query with no override or --legacy-peer-deps (npm resolves the tRPC peers
+// itself), type-checks examples/react-app.tsx and builds it with Vite. Packages come from the
+// npm cache first (--prefer-offline): the exact versions this repository locks, so a machine
+// that installed this repository needs the registry only for what the lock does not hold.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaled } from './support/load.ts';
@@ -65,20 +71,34 @@ async function typecheck(project: string, config: string): Promise<string[]> {
   return out.split('\n').filter((line) => /error TS\d+/.test(line));
 }
 
-describe(`the ${PACKAGE} package, packed and installed into a fresh project`, () => {
-  let project: string;
-
-  beforeAll(async () => {
+/** The client package, built and packed once for the projects below. */
+let packing: Promise<string> | undefined;
+function packedTarball(into: string): Promise<string> {
+  packing ??= (async () => {
     await run('npm', ['run', 'build:client'], { cwd: ROOT });
-    project = mkdtempSync(join(tmpdir(), 'manas360-client-'));
+    const dir = mkdtempSync(join(tmpdir(), 'manas360-client-pack-'));
     const { stdout } = await run(
       'npm',
-      ['pack', '--silent', '--pack-destination', project, './packages/client'],
+      ['pack', '--silent', '--pack-destination', dir, './packages/client'],
       {
         cwd: ROOT,
       },
     );
-    const tarball = join(project, stdout.trim().split('\n').at(-1) ?? '');
+    return join(dir, stdout.trim().split('\n').at(-1) ?? '');
+  })();
+  return packing.then((tarball) => {
+    const copy = join(into, basename(tarball));
+    copyFileSync(tarball, copy);
+    return copy;
+  });
+}
+
+describe(`the ${PACKAGE} package, packed and installed into a fresh project`, () => {
+  let project: string;
+
+  beforeAll(async () => {
+    project = mkdtempSync(join(tmpdir(), 'manas360-client-'));
+    const tarball = await packedTarball(project);
     writeFileSync(
       join(project, 'package.json'),
       JSON.stringify({ name: 'outside-app', private: true, type: 'module' }),
@@ -187,4 +207,125 @@ console.log(JSON.stringify({
       refused: ['score'],
     });
   });
+});
+
+describe('a fresh Vite React + TypeScript app with @trpc/tanstack-react-query and the packed client', () => {
+  let app: string;
+  let install: { stdout: string; stderr: string };
+
+  beforeAll(async () => {
+    app = mkdtempSync(join(tmpdir(), 'manas360-react-'));
+    const tarball = await packedTarball(app);
+    // create-vite's react-ts template, less its lint setup.
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({
+        name: 'react-app',
+        private: true,
+        version: '0.0.0',
+        type: 'module',
+        scripts: { build: 'tsc -b && vite build' },
+      }),
+    );
+    writeFileSync(
+      join(app, 'index.html'),
+      '<!doctype html>\n<html lang="en">\n<head><meta charset="UTF-8" /><title>app</title></head>\n' +
+        '<body><div id="root"></div><script type="module" src="/src/main.tsx"></script></body>\n</html>\n',
+    );
+    writeFileSync(
+      join(app, 'vite.config.ts'),
+      "import react from '@vitejs/plugin-react';\nimport { defineConfig } from 'vite';\n\nexport default defineConfig({ plugins: [react()] });\n",
+    );
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({ files: [], references: [{ path: './tsconfig.app.json' }] }),
+    );
+    writeFileSync(
+      join(app, 'tsconfig.app.json'),
+      JSON.stringify({
+        ...VITE_APP_TSCONFIG,
+        compilerOptions: {
+          ...VITE_APP_TSCONFIG.compilerOptions,
+          types: ['vite/client'],
+          tsBuildInfoFile: './node_modules/.tmp/tsconfig.app.tsbuildinfo',
+        },
+      }),
+    );
+    mkdirSync(join(app, 'src'));
+    const source = readFileSync(join(ROOT, 'examples/react-app.tsx'), 'utf8');
+    expect(source).toContain("from '../shared/index.ts'");
+    writeFileSync(
+      join(app, 'src/main.tsx'),
+      source.replace("from '../shared/index.ts'", `from '${PACKAGE}'`),
+    );
+    // No @trpc/client or @trpc/server named: npm picks the versions every peer range allows.
+    install = await run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        tarball,
+        locked('@trpc/tanstack-react-query'),
+        locked('@tanstack/react-query'),
+        locked('react'),
+        locked('react-dom'),
+        locked('superjson'),
+        locked('zod'),
+      ],
+      { cwd: app },
+    );
+    await run(
+      'npm',
+      [
+        'install',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        '--save-dev',
+        locked('vite'),
+        locked('@vitejs/plugin-react'),
+        locked('typescript'),
+        locked('@types/react'),
+        locked('@types/react-dom'),
+      ],
+      { cwd: app },
+    );
+  }, 600_000);
+
+  afterAll(() => {
+    if (app) rmSync(app, { recursive: true, force: true });
+  });
+
+  it('installs without a peer conflict, one version of each tRPC package', async () => {
+    expect(install.stderr).not.toMatch(/ERESOLVE|peer dep|legacy-peer-deps/i);
+    const { stdout } = await run('npm', ['ls', '--all', '--json', '@trpc/client', '@trpc/server'], {
+      cwd: app,
+    });
+    const versions = new Set([...stdout.matchAll(/"version": "(11\.[^"]+)"/g)].map((m) => m[1]));
+    expect(versions.size).toBe(1);
+  }, 120_000);
+
+  it('type-checks (tsc -b) and builds (vite build) the React app', async () => {
+    const tsc = await run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-b'], {
+      cwd: app,
+    }).then(
+      () => '',
+      (err: { stdout?: string }) => err.stdout ?? String(err),
+    );
+    expect(tsc).toBe('');
+    await run(process.execPath, [join(app, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+      cwd: app,
+    });
+    const html = readFileSync(join(app, 'dist/index.html'), 'utf8');
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const bundle = readFileSync(join(app, 'dist', script!), 'utf8');
+    // The app's own code and tRPC's React client are in the bundle; no server code is.
+    expect(bundle).toContain('https://api.example.com/trpc');
+    expect(bundle).not.toMatch(/drizzle|fastify|ioredis/);
+  }, 300_000);
 });

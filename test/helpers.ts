@@ -103,6 +103,9 @@ export function testConfig(env: Record<string, string> = {}) {
     // Suites make many parallel logins from one address; the hashing bound has tests of its own.
     PASSWORD_HASH_PER_IP: '1000',
     PASSWORD_HASH_QUEUE: '10000',
+    // Suites download many reports and files per user; the limits have tests of their own.
+    REPORTS_PER_HOUR: '1000',
+    DOWNLOADS_PER_USER: '100',
     // Suites book many sessions for one patient; the cap has tests of its own.
     MAX_UPCOMING_BOOKINGS: '1000',
     // Every call's result checked against its .output() schema, strictly: a field the schema

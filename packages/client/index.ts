@@ -5,7 +5,17 @@
 export * from '../../shared/audit.ts';
 export * from '../../shared/catalog.ts';
 export * from '../../shared/errors.ts';
-export type { AppRouter, RouterInputs, RouterOutputs, SessionRouter } from '../../shared/index.ts';
+export type {
+  AppRouter,
+  AuthResult,
+  Checkout,
+  Meta,
+  RouterInputs,
+  RouterOutputs,
+  SessionRouter,
+  SessionUser,
+  TokenPair,
+} from '../../shared/index.ts';
 export * from '../../shared/inputs/admin.ts';
 export * from '../../shared/inputs/admin-users.ts';
 export * from '../../shared/inputs/analytics.ts';

@@ -7,7 +7,8 @@ import type { Executor } from '../../db/client.ts';
 import type { assessmentReportInput, reportInput } from '../../shared/inputs/reports.ts';
 import { recordAudit } from '../audit.ts';
 import { exactTimestamp } from '../keyset.ts';
-import { csvRows, jsonArray, type PagedQuery, pagedRows } from './documents.ts';
+import type { Quotas } from '../limits/index.ts';
+import { csvRows, jsonArray, type PagedQuery } from './documents.ts';
 
 export type ReportKind = 'mood' | 'assessments' | 'sessions';
 /** Rows carry their key (k_id, k_at: an exact timestamp) and are ordered by it. */
@@ -16,8 +17,9 @@ const keyOf = (r: z.output<typeof keyed>) => sql`(${r.k_at}::timestamptz, ${r.k_
 
 interface Report {
   columns: string[];
-  /** Each page's rows as the columns' fields. */
-  pages: (db: Executor) => AsyncGenerator<unknown[][]>;
+  csv: (db: Executor) => AsyncGenerator<string>;
+  /** `"rows":[…]`, each row an array of the columns' fields. */
+  json: (db: Executor) => AsyncGenerator<string>;
 }
 function pagedReport<Row>(
   columns: string[],
@@ -26,9 +28,8 @@ function pagedReport<Row>(
 ): Report {
   return {
     columns,
-    async *pages(db) {
-      for await (const rows of pagedRows(db, query)) yield rows.map(fields);
-    },
+    csv: (db) => csvRows(db, columns, query, fields),
+    json: (db) => jsonArray(db, 'rows', query, fields),
   };
 }
 
@@ -92,7 +93,7 @@ type Input = z.infer<typeof reportInput> & {
 
 /** The report as text chunks; nothing runs until the first chunk is asked for. */
 export async function* streamReport(
-  deps: { db: Executor },
+  deps: { db: Executor; quotas: Pick<Quotas, 'reports'> },
   userId: string,
   ip: string,
   kind: ReportKind,
@@ -104,6 +105,8 @@ export async function* streamReport(
       : kind === 'assessments'
         ? assessmentReport(userId, input.from, input.to, input.instrument)
         : sessionReport(userId, input.from, input.to);
+  // REPORTS_PER_HOUR per user and kind, taken before anything is read (as export.mine's).
+  await deps.quotas.reports.consume(`${userId}:${kind}`);
   await recordAudit(deps.db, {
     actorId: userId,
     action: `reports.${kind}`,
@@ -114,9 +117,8 @@ export async function* streamReport(
   // Audited and read on the primary: the pages are read while the response streams, after
   // the call's replica choice (db/replicas.ts) has ended, and a report often follows the
   // caller's own writes.
-  const pages = report.pages(deps.db);
   if (input.format === 'csv') {
-    yield* csvRows(report.columns, pages, (fields) => fields);
+    yield* report.csv(deps.db);
     return;
   }
   const head = {
@@ -126,6 +128,6 @@ export async function* streamReport(
     columns: report.columns,
   };
   yield `${JSON.stringify(head).slice(0, -1)},`;
-  yield* jsonArray('rows', pages, (fields) => fields);
+  yield* report.json(deps.db);
   yield '}';
 }

@@ -228,6 +228,44 @@ export const TEMPLATES = {
       ],
     }),
   },
+  // Crisis alerts (server/notify/email.ts), to staff only: which alert and how long it has
+  // waited, never the patient's name, contact details or answers.
+  crisisAlertRaised: {
+    en: (v) => ({
+      subject: `MANAS360 crisis alert: a patient needs contact (alert ${v.alertRef})`,
+      paragraphs: [
+        greeting.en(v),
+        `You are on call: a patient has just reported thoughts of self-harm (crisis alert ${v.alertRef}, raised ${v.waited} min ago).`,
+        'Open the crisis queue in the MANAS360 admin console now, acknowledge the alert and contact the patient.',
+      ],
+    }),
+    hi: (v) => ({
+      subject: `MANAS360 संकट अलर्ट: एक मरीज़ से संपर्क ज़रूरी है (अलर्ट ${v.alertRef})`,
+      paragraphs: [
+        greeting.hi(v),
+        `आप ऑन-कॉल हैं: एक मरीज़ ने अभी-अभी ख़ुद को नुकसान पहुँचाने के विचार बताए हैं (संकट अलर्ट ${v.alertRef}, ${v.waited} मिनट पहले)।`,
+        'अभी MANAS360 एडमिन कंसोल में संकट कतार खोलें, अलर्ट स्वीकार करें और मरीज़ से संपर्क करें।',
+      ],
+    }),
+  },
+  crisisAlertEscalated: {
+    en: (v) => ({
+      subject: `Escalated: MANAS360 crisis alert ${v.alertRef} unacknowledged for ${v.waited} min`,
+      paragraphs: [
+        greeting.en(v),
+        `Crisis alert ${v.alertRef} has waited ${v.waited} minutes and nobody has acknowledged it (escalation ${v.level} of 2).`,
+        'Open the crisis queue in the MANAS360 admin console and make sure a clinician contacts the patient now.',
+      ],
+    }),
+    hi: (v) => ({
+      subject: `एस्केलेशन: MANAS360 संकट अलर्ट ${v.alertRef} ${v.waited} मिनट से अनुत्तरित`,
+      paragraphs: [
+        greeting.hi(v),
+        `संकट अलर्ट ${v.alertRef} ${v.waited} मिनट से प्रतीक्षा में है और किसी ने उसे स्वीकार नहीं किया है (एस्केलेशन ${v.level} / 2)।`,
+        'MANAS360 एडमिन कंसोल में संकट कतार खोलें और सुनिश्चित करें कि कोई चिकित्सक अभी मरीज़ से संपर्क करे।',
+      ],
+    }),
+  },
 } satisfies Record<string, Template>;
 
 export type TemplateName = keyof typeof TEMPLATES;

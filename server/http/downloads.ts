@@ -5,11 +5,13 @@
 // the same context and zero-query auth from the Bearer token, the same .meta policy, input
 // validation, rate limits, audit and request log record. It pulls the first chunk before
 // answering, so a refusal (401, 403, 400, 429) is a proper status with tRPC's error body;
-// after that the chunks stream as they are read, page by page. A failure mid-stream aborts
-// the response (no final chunk), so a client never takes a truncated file for a complete one.
-import { Readable } from 'node:stream';
+// after that the chunks stream as they are read, page by page, within the download budget
+// (server/limits/downloads.ts: open downloads per user and process, backpressure down to the
+// keyset cursor, an idle timeout). A failure mid-stream aborts the response (no final chunk),
+// so a client never takes a truncated file for a complete one.
 import { getTRPCErrorFromUnknown } from '@trpc/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DownloadIdleError, type DownloadSlot } from '../limits/downloads.ts';
 import { appRouter } from '../routers/index.ts';
 import type { AppDeps } from '../services.ts';
 import type { Context } from '../trpc/context.ts';
@@ -77,10 +79,15 @@ async function serve(
   if (!result.ok) return refuse(reply, ctx, result.status, result.shape);
   let chunks: AsyncIterator<string>;
   let first: IteratorResult<string>;
+  // The download budget (server/limits/downloads.ts): a slot per user and process, released
+  // when the body ends in any way. An anonymous call takes none: the procedure refuses it.
+  let slot: DownloadSlot | undefined;
   try {
+    if (ctx.auth) slot = deps.downloads.acquire(ctx.auth.sub);
     chunks = (result.data as AsyncIterable<string>)[Symbol.asyncIterator]();
     first = await chunks.next();
   } catch (cause) {
+    slot?.release();
     // The procedure answered; reading its first chunk failed (a domain error, the database).
     const error = getTRPCErrorFromUnknown(cause);
     recordStreamError(ctx, path, error);
@@ -88,12 +95,12 @@ async function serve(
     const shape = errorShapeOf(appRouter, { error, ctx, input, path, type: 'query' });
     return refuse(reply, ctx, httpStatusOf(error), shape);
   }
-  async function* rest() {
-    if (!first.done) yield first.value;
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
-  }
-  const body = Readable.from(rest());
-  body.on('error', (err) => deps.log.error({ err, path, reqId: req.id }, 'download failed mid-stream'));
+  const body = deps.downloads.body(first.done ? undefined : first.value, chunks, slot ?? { release() {} });
+  body.on('error', (err) =>
+    err instanceof DownloadIdleError
+      ? deps.log.info({ path, reqId: req.id }, 'download dropped: the reader was idle')
+      : deps.log.error({ err, path, reqId: req.id }, 'download failed mid-stream'),
+  );
   return reply
     .type(file.type)
     .header('content-disposition', `attachment; filename="${file.name}"`)

@@ -1,7 +1,8 @@
 // Graceful shutdown on SIGTERM/SIGINT, in the order a load balancer needs:
 //   1. readiness turns 503 at once (app.draining), the server still serves;
-//   2. after SHUTDOWN_DELAY_MS (the time the balancer takes to notice), stop accepting
-//      connections and let in-flight requests finish;
+//   2. after SHUTDOWN_DELAY_MS (the time the balancer takes to notice), end the live
+//      subscriptions (their clients reconnect elsewhere), stop accepting connections and let
+//      in-flight requests finish;
 //   3. at the deadline, connections still open are closed;
 //   4. closeDeps: jobs stop (a running refresh finishes), then revocation sync, Redis and
 //      the pool close;
@@ -36,6 +37,10 @@ export function gracefulShutdown(
     log.info({ signal, delayMs: SHUTDOWN_DELAY_MS }, 'shutting down: readiness is 503');
     if (SHUTDOWN_DELAY_MS > 0) await sleep(SHUTDOWN_DELAY_MS);
 
+    // Live subscriptions never finish by themselves: end them now, so their clients
+    // reconnect (to an instance still serving, resuming from their last event id) and the
+    // drain does not wait for them.
+    deps.crisisFeed.endSubscriptions();
     const closing = app.close();
     // close() ends the connections idle at that moment; end the others as they go idle.
     const sweep = setInterval(() => app.server.closeIdleConnections(), 100);

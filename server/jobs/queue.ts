@@ -31,6 +31,8 @@ export const QUEUE_SCHEMA = 'pgboss';
 export const QUEUES = {
   /** One email per job (server/email): to, template, locale, variables. */
   email: 'email',
+  /** Account work whose outcome a request must not reveal (server/domain/account-email.ts). */
+  account: 'account',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const deadLetterOf = (name: QueueName) => `${name}-dead`;
@@ -85,16 +87,15 @@ function postgresJsDatabase(pg: postgres.Sql): IDatabase {
   return {
     async executeSql(text, values) {
       if (values && values.length > 0) {
-        // Objects as JSON text: behind a transaction pooler (prepare: false) postgres.js does
-        // not ask the server for the parameter types, and cannot send an object untyped.
+        // As node-postgres (pg-boss's own driver) sends them: a Date as its ISO text, an object
+        // as JSON text. postgres.js refuses both as the parameter of an untyped statement
+        // (e.g. updateQueue's options: a second instance starting on the same database failed).
         const params = values.map((v) =>
-          v !== null &&
-          typeof v === 'object' &&
-          !Array.isArray(v) &&
-          !(v instanceof Date) &&
-          !Buffer.isBuffer(v)
-            ? JSON.stringify(v)
-            : v,
+          v instanceof Date
+            ? v.toISOString()
+            : v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v)
+              ? JSON.stringify(v)
+              : v,
         );
         const rows = await pg.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
         return { rows: [...rows] };

@@ -32,11 +32,20 @@ export interface Quota {
  * Product limits that hold even with RATE_LIMIT_ENABLED=false, and fail closed when Redis
  * is down (a second process could not see the count):
  *   export          one data export per user per hour;
- *   apiKeyExchange  API-key exchanges per IP per minute.
+ *   reports         REPORTS_PER_HOUR (1) reports per user and report kind per hour;
+ *   apiKeyExchange  API-key exchanges per IP per minute;
+ *   resetPerEmail   password-reset requests per address per hour (3), whether or not it
+ *                   has an account (the answer must not tell);
+ *   resetPerIp      password-reset requests per IP per hour (20);
+ *   verifyEmail     confirmation emails a user may ask for per hour (3).
  */
 export interface Quotas {
   export: Quota;
+  reports: Quota;
   apiKeyExchange: Quota;
+  resetPerEmail: Quota;
+  resetPerIp: Quota;
+  verifyEmail: Quota;
 }
 
 export interface RateLimits {
@@ -54,6 +63,7 @@ type LimitConfig = Pick<
   | 'RATE_LIMIT_CHECKOUT_PER_HOUR'
   | 'RATE_LIMIT_LOGIN_FAILURES'
   | 'RATE_LIMIT_LOGIN_FAILURES_PER_IP_PER_DAY'
+  | 'REPORTS_PER_HOUR'
 >;
 
 export function createRateLimits(config: LimitConfig, redis: Redis | undefined, prefix = 'rl'): RateLimits {
@@ -68,7 +78,15 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
     : memoryLoginLimiter(loginLimits);
   const quotas: Quotas = {
     export: quota(redis, { keyPrefix: `${prefix}:export`, points: 1, duration: 3600 }),
+    reports: quota(redis, {
+      keyPrefix: `${prefix}:reports`,
+      points: config.REPORTS_PER_HOUR,
+      duration: 3600,
+    }),
     apiKeyExchange: quota(redis, { keyPrefix: `${prefix}:apikey`, points: 30, duration: 60 }),
+    resetPerEmail: quota(redis, { keyPrefix: `${prefix}:reset-email`, points: 3, duration: 3600 }),
+    resetPerIp: quota(redis, { keyPrefix: `${prefix}:reset-ip`, points: 20, duration: 3600 }),
+    verifyEmail: quota(redis, { keyPrefix: `${prefix}:verify-email`, points: 3, duration: 3600 }),
   };
   if (!config.RATE_LIMIT_ENABLED) return { loginLimiter, quotas, beforeProcedure: undefined };
 

@@ -7,7 +7,6 @@
 // escalated and to which level) and where to act (the console). Never the patient's name,
 // contact details or answers (email and SMS are not a place for health data), and a notice
 // never goes to the patient: recipients are staff, chosen by server/domain/crisis-duty.ts.
-import type { Logger } from 'pino';
 import type { Executor } from '../../db/client.ts';
 
 export interface StaffRecipient {
@@ -32,20 +31,4 @@ export interface NotificationChannel {
   readonly name: string;
   /** Sends (or enqueues in tx, to go once it commits) one notice to one staff member. */
   notify(tx: Executor, to: StaffRecipient, notice: CrisisNotice): Promise<void>;
-}
-
-/**
- * The channel used until an outbound one is configured: a log line per notice with ids only,
- * so operators see that someone would have been told. Not a delivery.
- */
-export function logChannel(log: Logger): NotificationChannel {
-  return {
-    name: 'log',
-    async notify(_tx, to, notice) {
-      log.warn(
-        { recipientId: to.id, alertId: notice.alertId, kind: notice.kind, level: notice.level },
-        'crisis notice not delivered: no notification channel is configured',
-      );
-    },
-  };
 }

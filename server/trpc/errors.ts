@@ -41,13 +41,15 @@ export function toTRPCError(error: DomainError): TRPCError {
 
 /**
  * A streamed result (export.mine, reports.*): its chunks are produced after the pipeline's
- * middleware returned, so a domain error thrown while it is read is mapped here instead.
+ * middleware returned, so a domain error or a database failure (a busy pool: 503) thrown
+ * while it is read is mapped here instead.
  */
 export async function* edgeStream<T>(chunks: AsyncIterable<T>): AsyncGenerator<T> {
   try {
     yield* chunks;
   } catch (err) {
-    throw err instanceof DomainError ? toTRPCError(err) : err;
+    if (err instanceof DomainError) throw toTRPCError(err);
+    throw databaseFailure(new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: err })) ?? err;
   }
 }
 
@@ -73,7 +75,7 @@ function databaseFailure(error: TRPCError): TRPCError | undefined {
     });
   const message =
     kind === 'pool_busy' ? 'The server is busy; retry shortly' : 'The database is unavailable; retry shortly';
-  // With Retry-After (server/http/calls.ts) and error.data.retryAfterSeconds: a client (and a
+  // With Retry-After (server/trpc/invoke.ts) and error.data.retryAfterSeconds: a client (and a
   // balancer) knows to try again, and when. The driver's error stays the cause, for the log.
   const unavailable = new DomainError(
     'unavailable',

@@ -6,16 +6,17 @@
 // - the lookup of a procedure by path (procedureAt, procedures);
 // - the call itself (callProcedure: tRPC's procedure caller, one middleware level at a time);
 // - the one middleware level every procedure runs (observed, built into publicProcedure and
-//   protectedProcedure in init.ts): idempotency hook, rate limits and policy (prepare),
-//   replica routing, the .output() check where the context asks for it, domain and database
-//   errors mapped to their tRPC code, the call's log record and Retry-After (recordCall), metrics;
+//   protectedProcedure in init.ts): rate limits and policy (prepare), replica routing, the
+//   .output() check where the context asks for it, domain and database errors mapped to
+//   their tRPC code, the call's log record and Retry-After (recordCall), metrics;
 // - the error's shape and HTTP status (errorShapeOf, httpStatusOf) and the log of a failure
 //   (logCallError).
 //
 // It is also the only module that reads tRPC's internals — `_def` of routers and procedures
 // and `@trpc/server/unstable-core-do-not-import` — so an upgrade of tRPC has one place to
-// check: test/trpc-internals.test.ts names the versions this was checked against and fails
-// on any other; test/trpc-internals.test.ts also keeps `_def` out of every other file.
+// check: test/trpc-internals.test.ts names the versions this was checked against (failing on
+// any other), compares callProcedure with tRPC's own caller, and keeps `_def` out of every
+// other file.
 import { isDeepStrictEqual } from 'node:util';
 import {
   type AnyTRPCProcedure,
@@ -496,6 +497,7 @@ export async function authorized(
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))
     throw forbidden('missing_feature', meta.feature);
+  if (meta?.verifiedEmail && !auth.emailVerified) throw forbidden('email_unverified');
   if (meta?.fieldPermissions) {
     const input = await getRawInput();
     for (const [permission, fields] of Object.entries(meta.fieldPermissions) as [

@@ -59,8 +59,9 @@ export async function account(
 /** The SQL statements the server ran while `fn` did its requests. */
 export async function serverQueries<T>(fn: () => Promise<T>): Promise<{ result: T; queries: number }> {
   let queries = 0;
-  const stop = onQuery(() => {
-    queries += 1;
+  const stop = onQuery((scope) => {
+    // Not a timer's resync or poll (inBackground): the statements requests make.
+    if (!scope?.background) queries += 1;
   });
   try {
     return { result: await fn(), queries };

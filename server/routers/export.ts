@@ -14,8 +14,7 @@ export const exportRouter = router({
       edgeStream(
         exportMine(
           { db: ctx.deps.db, notes: ctx.deps.notes, quota: ctx.deps.quotas.export },
-          ctx.auth.sub,
-          ctx.req.ip,
+          { id: ctx.auth.sub, ip: ctx.req.ip, requestId: ctx.req.requestId },
         ),
       ),
     ),

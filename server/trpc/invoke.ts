@@ -430,9 +430,9 @@ export async function observed<P, R extends CallResult>(
   path: string,
   type: TRPCProcedureType,
   meta: Meta | undefined,
+  getRawInput: () => Promise<unknown>,
   prepare: () => Promise<P>,
   call: (prepared: P) => Promise<R>,
-  getRawInput: () => Promise<unknown>,
 ): Promise<R> {
   const scope = { queries: 0 };
   const started = performance.now();

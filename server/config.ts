@@ -104,7 +104,7 @@ const variables = z.object({
     .string()
     .min(1)
     .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
-    .default('*/5 * * * *'),
+    .default('23 * * * *'),
   AUDIT_RETENTION_DAYS: positiveInt.default(365),
   JOBS_ENABLED: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

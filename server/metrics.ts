@@ -155,14 +155,21 @@ export function createMetrics(sources: MetricSources): Metrics {
   });
   const viewSeconds = new Gauge({
     name: 'view_refresh_duration_seconds',
-    help: 'Duration of the last refresh of each materialized view',
+    help: 'Duration of the last repair (full comparison with its definition) of each view',
     labelNames: ['view'],
     aggregator: 'max',
     registers,
   });
   const viewRows = new Gauge({
     name: 'view_refresh_rows',
-    help: 'Rows in each materialized view after its last refresh',
+    help: 'Rows in each view after its last repair',
+    labelNames: ['view'],
+    aggregator: 'max',
+    registers,
+  });
+  const viewRepaired = new Gauge({
+    name: 'view_repaired_rows',
+    help: 'Rows the last repair of each view found different from its definition (0: the triggers kept it current)',
     labelNames: ['view'],
     aggregator: 'max',
     registers,
@@ -320,6 +327,7 @@ export function createMetrics(sources: MetricSources): Metrics {
       for (const v of views) {
         viewSeconds.set({ view: v.name }, v.ms / 1000);
         viewRows.set({ view: v.name }, v.rows);
+        viewRepaired.set({ view: v.name }, v.repaired);
       }
     },
     revocation(event) {

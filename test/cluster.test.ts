@@ -20,7 +20,7 @@ describe('the host metrics of several workers', () => {
         revocationEntries: () => entries,
       });
       metrics.procedure({ path: 'auth.me', code: 'OK', durationMs: 1, queries: i } as ProcedureReport);
-      if (i === 0) metrics.viewRefresh([{ name: 'mv_daily_mood', ms: 120, rows: 42 }]);
+      if (i === 0) metrics.viewRefresh([{ name: 'mv_daily_mood', ms: 120, rows: 42, repaired: 0 }]);
       return metrics.registry;
     });
     const host = AggregatorRegistry.aggregate(await Promise.all(workers.map((r) => r.getMetricsAsJSON())));

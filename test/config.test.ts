@@ -46,7 +46,7 @@ describe('configuration', () => {
       RATE_LIMIT_GENERAL_PER_MINUTE: 600,
       RATE_LIMIT_REGISTER_PER_HOUR: 20,
       RATE_LIMIT_LOGIN_FAILURES: 10,
-      VIEW_REFRESH_CRON: '*/5 * * * *',
+      VIEW_REFRESH_CRON: '23 * * * *',
       LOG_LEVEL: 'info',
       DATABASE_REPLICA_URLS: [],
       CORS_ORIGINS: [],

@@ -47,7 +47,7 @@ function expectSameEverywhere(file: string): Record<string, string> {
 describe('.env files', () => {
   it('.env.example reads the same in a shell, in Node and in docker --env-file, and is a valid configuration', () => {
     const env = expectSameEverywhere('.env.example');
-    expect(loadConfig(env).VIEW_REFRESH_CRON).toBe('*/5 * * * *');
+    expect(loadConfig(env).VIEW_REFRESH_CRON).toBe('23 * * * *');
   });
 
   it('keys:generate prints lines that read the same everywhere and configure production', () => {

@@ -21,7 +21,7 @@ async function exposition(): Promise<string> {
   });
   metrics.procedure({ path: 'auth.me', code: 'OK', durationMs: 2, queries: 0 } as ProcedureReport);
   metrics.job('refresh_views', 'ran', 0.5);
-  metrics.viewRefresh([{ name: 'mv_daily_mood', ms: 120, rows: 42 }]);
+  metrics.viewRefresh([{ name: 'mv_daily_mood', ms: 120, rows: 42, repaired: 0 }]);
   metrics.replicaFallback('unhealthy');
   return metrics.registry.metrics();
 }

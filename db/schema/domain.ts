@@ -4,9 +4,11 @@ import {
   bigserial,
   boolean,
   check,
+  foreignKey,
   index,
   integer,
   pgTable,
+  primaryKey,
   smallint,
   text,
   uniqueIndex,
@@ -98,10 +100,14 @@ export const sessionNotes = pgTable(
   (t) => [index('session_notes_session_idx').on(t.sessionId, t.createdAt)],
 );
 
+/**
+ * Partitioned by month of created_at (migration 0031, docs/decisions/partitioning.md): the
+ * primary key includes it.
+ */
 export const moodEntries = pgTable(
   'mood_entries',
   {
-    id: uuid().primaryKey().defaultRandom(),
+    id: uuid().notNull().defaultRandom(),
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -111,6 +117,7 @@ export const moodEntries = pgTable(
     createdAt: tstz().notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ name: 'mood_entries_pkey', columns: [t.id, t.createdAt] }),
     index('mood_entries_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     check('mood_entries_score_range', sql`${t.score} BETWEEN 1 AND 10`),
     check('mood_entries_note_length', sql`length(${t.note}) <= 5000`),
@@ -118,10 +125,11 @@ export const moodEntries = pgTable(
   ],
 );
 
+/** Partitioned by month of created_at, like mood_entries: the primary key includes it. */
 export const assessments = pgTable(
   'assessments',
   {
-    id: uuid().primaryKey().defaultRandom(),
+    id: uuid().notNull().defaultRandom(),
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
@@ -133,6 +141,7 @@ export const assessments = pgTable(
     createdAt: tstz().notNull().defaultNow(),
   },
   (t) => [
+    primaryKey({ name: 'assessments_pkey', columns: [t.id, t.createdAt] }),
     index('assessments_user_created_idx').on(t.userId, t.createdAt.desc(), t.id.desc()),
     index('assessments_created_idx').on(t.createdAt),
     check(
@@ -152,10 +161,9 @@ export const crisisAlerts = pgTable(
     userId: uuid()
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    assessmentId: uuid()
-      .notNull()
-      .unique()
-      .references(() => assessments.id, { onDelete: 'cascade' }),
+    // The assessment that raised the alert, by its whole key (assessments is partitioned).
+    assessmentId: uuid().notNull().unique(),
+    assessmentCreatedAt: tstz().notNull(),
     status: text({ enum: ['open', 'acknowledged'] })
       .notNull()
       .default('open'),
@@ -165,7 +173,8 @@ export const crisisAlerts = pgTable(
     // One open alert per patient: crisis-level screenings submitted while it is open attach
     // here (how many, the latest and when) instead of raising alerts of their own.
     submissions: integer().notNull().default(1),
-    lastAssessmentId: uuid().references(() => assessments.id, { onDelete: 'set null' }),
+    lastAssessmentId: uuid(),
+    lastAssessmentCreatedAt: tstz(),
     lastSubmittedAt: tstz().notNull().defaultNow(),
     // Escalation (server/domain/crisis-escalation.ts): 0 none, 1 the admins were told, 2 told
     // again; and when the on-call staff were notified of the alert.
@@ -174,6 +183,16 @@ export const crisisAlerts = pgTable(
     notifiedAt: tstz(),
   },
   (t) => [
+    foreignKey({
+      name: 'crisis_alerts_assessment_fk',
+      columns: [t.assessmentId, t.assessmentCreatedAt],
+      foreignColumns: [assessments.id, assessments.createdAt],
+    }).onDelete('cascade'),
+    foreignKey({
+      name: 'crisis_alerts_last_assessment_fk',
+      columns: [t.lastAssessmentId, t.lastAssessmentCreatedAt],
+      foreignColumns: [assessments.id, assessments.createdAt],
+    }).onDelete('set null'),
     index('crisis_alerts_status_created_idx').on(t.status, t.createdAt.desc(), t.id.desc()),
     index('crisis_alerts_created_idx').on(t.createdAt),
     // One open alert per patient (later crisis screenings attach to it: assessments.ts).

@@ -8,6 +8,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   smallint,
   text,
   uniqueIndex,
@@ -154,10 +155,11 @@ export const refreshTokens = pgTable(
   ],
 );
 
+/** Partitioned by month of `at` (migration 0031): the primary key includes it. */
 export const auditLog = pgTable(
   'audit_log',
   {
-    id: bigint({ mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: bigint({ mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     at: tstz().notNull().defaultNow(),
     actorId: uuid(),
     action: text().notNull(),
@@ -168,6 +170,7 @@ export const auditLog = pgTable(
     requestId: text(),
   },
   (t) => [
+    primaryKey({ name: 'audit_log_pkey', columns: [t.id, t.at] }),
     index('audit_log_at_idx').on(t.at),
     index('audit_log_actor_idx').on(t.actorId, t.id),
     // The admin console's target filter, data export and the erasure job: the entries about a user.

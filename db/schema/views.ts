@@ -1,55 +1,82 @@
-// Materialized views (created by the custom migration migrations/0002_*.sql), the table
-// listing the views that refresh_materialized_views() refreshes, and the table in which it
-// records each refresh.
+// The claims and admin views (migrations 0002, 0010, 0029), the table listing the views that
+// refresh_materialized_views() repairs, and the table in which it records each repair.
+import { sql } from 'drizzle-orm';
 import {
   bigint,
   doublePrecision,
+  index,
   integer,
-  pgMaterializedView,
   pgSequence,
   pgTable,
+  primaryKey,
+  smallint,
   text,
+  unique,
   uuid,
 } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
 
-export const mvUserPermissions = pgMaterializedView('mv_user_permissions', {
-  userId: uuid().notNull(),
+// The claims and admin views: tables kept current by triggers (migration 0029), each equal to
+// its definition, the plain view `<name>_source`, whenever a transaction commits.
+export const mvUserPermissions = pgTable('mv_user_permissions', {
+  userId: uuid().primaryKey(),
   role: text().notNull(),
   privilegeLevel: integer().notNull(),
   permissions: text().array().notNull(),
-}).existing();
+});
 
-export const mvUserFeatures = pgMaterializedView('mv_user_features', {
-  userId: uuid().notNull(),
+export const mvUserFeatures = pgTable('mv_user_features', {
+  userId: uuid().primaryKey(),
   plan: text().notNull(),
   features: text().array().notNull(),
-}).existing();
+});
 
-export const mvUsersWithSubscription = pgMaterializedView('mv_users_with_subscription', {
-  userId: uuid().notNull(),
-  email: text().notNull(),
-  name: text().notNull(),
-  role: text().notNull(),
-  privilegeLevel: integer().notNull(),
-  status: text().notNull(),
-  plan: text().notNull(),
-  subscriptionStatus: text().notNull(),
-  currentPeriodEnd: tstz(),
-  createdAt: tstz().notNull(),
-}).existing();
-
-/** Users per role × status × plan × subscription status: analytics.overview's counts. */
-export const mvUserCounts = pgMaterializedView('mv_user_counts', {
-  role: text().notNull(),
-  status: text().notNull(),
-  plan: text().notNull(),
-  subscriptionStatus: text().notNull(),
-  users: integer().notNull(),
-}).existing();
+export const mvUsersWithSubscription = pgTable(
+  'mv_users_with_subscription',
+  {
+    userId: uuid().primaryKey(),
+    email: text().notNull(),
+    name: text().notNull(),
+    role: text().notNull(),
+    privilegeLevel: integer().notNull(),
+    status: text().notNull(),
+    plan: text().notNull(),
+    subscriptionStatus: text().notNull(),
+    currentPeriodEnd: tstz(),
+    createdAt: tstz().notNull(),
+  },
+  (t) => [
+    index('mv_users_with_subscription_email_idx').using('btree', sql`lower(${t.email}) text_pattern_ops`),
+    index('mv_users_with_subscription_name_idx').using('btree', sql`lower(${t.name}) text_pattern_ops`),
+    index('mv_users_with_subscription_role_idx').on(t.role, t.userId),
+    index('mv_users_with_subscription_plan_idx').on(t.plan, t.userId),
+  ],
+);
 
 /**
- * Moves on every change to a base table of the views (triggers in 0002_views.sql); a refresh
+ * Users per role × status × plan × subscription status: analytics.overview's counts, in 16
+ * stripes (by user id) so that concurrent registrations rarely wait on one row; readers sum.
+ */
+export const mvUserCounts = pgTable(
+  'mv_user_counts',
+  {
+    role: text().notNull(),
+    status: text().notNull(),
+    plan: text().notNull(),
+    subscriptionStatus: text().notNull(),
+    stripe: smallint().notNull(),
+    users: integer().notNull(),
+  },
+  (t) => [
+    primaryKey({
+      name: 'mv_user_counts_pkey',
+      columns: [t.role, t.status, t.plan, t.subscriptionStatus, t.stripe],
+    }),
+  ],
+);
+
+/**
+ * Moves on every change to a base table of the views (triggers in 0002_views.sql); a repair
  * is skipped when it has not moved. Declared here, as created there, so that drizzle-kit
  * knows it: `drizzle-kit push` would otherwise propose to drop it.
  */
@@ -60,9 +87,11 @@ export const viewRefreshStatus = pgTable('view_refresh_status', {
   lastRefreshedAt: tstz().notNull(),
   durationMs: doublePrecision().notNull(),
   rowCount: bigint({ mode: 'number' }).notNull(),
-  // The value of view_change_seq seen when the refresh started; a refresh is skipped
+  // The value of view_change_seq seen when the repair started; a repair is skipped
   // when the sequence has not moved since (no base table changed).
   changeSeq: bigint({ mode: 'number' }).notNull(),
+  /** Rows the last repair found different from the definition and put right (0: the triggers kept up). */
+  repairedRows: bigint({ mode: 'number' }).notNull().default(0),
 });
 
 /**
@@ -90,3 +119,19 @@ export const jobTicks = pgTable('job_ticks', {
   job: text().primaryKey(),
   tick: tstz().notNull(),
 });
+
+/**
+ * The monthly partitions of the history tables (mood_entries, assessments, audit_log) and their
+ * bounds, written by create_history_partition (migration 0031); the audit retention drops those
+ * wholly past it.
+ */
+export const historyPartitions = pgTable(
+  'history_partitions',
+  {
+    tableName: text().notNull(),
+    partitionName: text().primaryKey(),
+    fromAt: tstz().notNull(),
+    toAt: tstz().notNull(),
+  },
+  (t) => [unique('history_partitions_month_uq').on(t.tableName, t.fromAt)],
+);

@@ -1,4 +1,5 @@
-// admin.views.*: refresh the materialized views now, and when each was last refreshed.
+// admin.views.*: repair the views now (they are kept current by triggers; the repair compares
+// each with its definition and puts right what differs), and when each was last repaired.
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Database, type Db, type Executor, queryRows } from '../../db/client.ts';
@@ -18,8 +19,9 @@ const statusRow = z.object({
 });
 
 /**
- * Per view: last refresh time, its duration and row count (null when never refreshed), and
- * whether a base table changed since (the change marker of migrations/0002). One SELECT.
+ * Per view: last repair time, its duration and row count (null when never repaired), and
+ * whether a base table changed since (the change marker of migrations/0002: the rows are
+ * current either way, `stale` says a repair has not compared them since). One SELECT.
  */
 export async function viewStatus(db: Db) {
   const rows = await queryRows(
@@ -44,25 +46,26 @@ export async function viewStatus(db: Db) {
 }
 
 /**
- * Refreshes the materialized views now and records who asked, in one statement (the audit entry
- * is a data-modifying CTE over the refresh's result).
+ * Repairs the views now and records who asked, in one statement (the audit entry is a
+ * data-modifying CTE over the repair's result).
  */
 async function refreshAudited(tx: Executor, actorId: string, ip: string): Promise<ViewRefresh[]> {
   return queryRows(
     tx,
     viewRefreshRow,
-    sql`WITH r AS (SELECT view_name, duration_ms, row_count FROM refresh_materialized_views()),
+    sql`WITH r AS (SELECT view_name, duration_ms, row_count, repaired FROM refresh_materialized_views()),
              a AS (${auditInsert(
                {
                  actorId,
                  action: 'admin.views.refresh',
                  ip,
                  details: sql`jsonb_build_object('views', jsonb_agg(jsonb_build_object(
-                            'name', view_name, 'ms', round(duration_ms::numeric), 'rows', row_count)))`,
+                            'name', view_name, 'ms', round(duration_ms::numeric), 'rows', row_count,
+                            'repaired', repaired)))`,
                },
                sql`r`,
              )})
-        SELECT view_name, duration_ms, row_count FROM r`,
+        SELECT view_name, duration_ms, row_count, repaired FROM r`,
   );
 }
 

@@ -61,13 +61,15 @@ export async function submitAssessment(db: Db, userId: string, input: SubmitAsse
     sql`WITH saved AS (
           INSERT INTO assessments (user_id, instrument, answers, score, severity, crisis)
           VALUES (${userId}, ${input.instrument}, ${answers}, ${score}, ${severity}, ${crisis})
-          RETURNING id, user_id, crisis
+          RETURNING id, user_id, crisis, created_at
         ), alert AS (
-          INSERT INTO crisis_alerts (user_id, assessment_id, last_assessment_id)
-          SELECT user_id, id, id FROM saved WHERE crisis
+          INSERT INTO crisis_alerts (user_id, assessment_id, assessment_created_at, last_assessment_id,
+                                     last_assessment_created_at)
+          SELECT user_id, id, created_at, id, created_at FROM saved WHERE crisis
           ON CONFLICT (user_id) WHERE status = 'open' DO UPDATE
             SET submissions = crisis_alerts.submissions + 1,
-                last_assessment_id = excluded.assessment_id, last_submitted_at = now()
+                last_assessment_id = excluded.assessment_id,
+                last_assessment_created_at = excluded.assessment_created_at, last_submitted_at = now()
         )
         SELECT id FROM saved`,
   );

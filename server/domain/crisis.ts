@@ -58,7 +58,7 @@ export async function listCrisisAlerts(db: Db, reader: Reader, input: CrisisList
                  ${exactTimestamp(sql`ca.created_at`)} AS key
           FROM crisis_alerts ca
           JOIN users u ON u.id = ca.user_id
-          JOIN assessments a ON a.id = ca.assessment_id
+          JOIN assessments a ON a.id = ca.assessment_id AND a.created_at = ca.assessment_created_at
           LEFT JOIN users ack ON ack.id = ca.acknowledged_by
           WHERE ${sql.join(where, sql` AND `)}
           ORDER BY ca.created_at ${dir}, ca.id ${dir}

@@ -160,8 +160,9 @@ if (mode === 'raw') {
   });
 
   let queries = 0;
-  onQuery(() => {
-    queries += 1;
+  onQuery((scope) => {
+    // Not a timer's resync or poll (inBackground): the statements requests make.
+    if (!scope?.background) queries += 1;
   });
   const app = await buildServer(deps);
   await mountTrpc(

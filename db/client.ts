@@ -52,8 +52,18 @@ export const SESSION_SETTINGS = {
 /** Counts SQL statements for whatever async scope (a procedure call) is running them. */
 export interface QueryScope {
   queries: number;
+  /** Work no caller asked for (a timer's resync or poll: inBackground), not a request's statements. */
+  background?: boolean;
 }
 export const queryScope = new AsyncLocalStorage<QueryScope>();
+/**
+ * Runs fn as background work (a resync or poll on a timer): its statements are counted in a
+ * scope of their own, marked `background`, so listeners that count a request's statements
+ * (tests, benchmarks) can tell them from the request's.
+ */
+export function inBackground<T>(fn: () => Promise<T>): Promise<T> {
+  return queryScope.run({ queries: 0, background: true }, fn);
+}
 /** A statement as Drizzle sends it (its text and parameters), for tools such as bench:explain. */
 export interface Statement {
   sql: string;

@@ -42,6 +42,8 @@ export const claimsRow = z.object({
   features: z.array(z.string()),
   /** The privacy notice version the user last accepted (null: none yet). */
   privacy_notice: z.string().nullable(),
+  /** users.email_verified_at IS NOT NULL. */
+  email_verified: z.boolean(),
 });
 export type ClaimsRow = z.output<typeof claimsRow>;
 
@@ -69,7 +71,8 @@ export function claimsSelect(from: SQL, extraColumns: SQL = sql``): SQL {
            ARRAY(SELECT f.code FROM plan_features pf JOIN features f ON f.id = pf.feature_id
                  WHERE pf.plan_id = pl.id ORDER BY f.code) AS features,
            (SELECT c.notice_version FROM privacy_consents c WHERE c.user_id = u.id
-            ORDER BY c.accepted_at DESC, c.id DESC LIMIT 1) AS privacy_notice
+            ORDER BY c.accepted_at DESC, c.id DESC LIMIT 1) AS privacy_notice,
+           (u.email_verified_at IS NOT NULL) AS email_verified
            ${extraColumns}
     FROM ${from}
     JOIN roles r ON r.id = u.role_id
@@ -118,5 +121,6 @@ export function tokenSubject(row: ClaimsRow): TokenSubject {
     features: row.features,
     plan: row.plan,
     privacyNotice: row.privacy_notice,
+    emailVerified: row.email_verified,
   };
 }

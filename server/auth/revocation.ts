@@ -17,7 +17,7 @@ import { type SQL, sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { type Executor, queryRows } from '../../db/client.ts';
+import { type Executor, inBackground, queryRows } from '../../db/client.ts';
 import { closeRedis, duplicateRedis } from '../redis.ts';
 import { type AccessClaims, CLOCK_TOLERANCE_SECONDS } from './tokens.ts';
 
@@ -247,7 +247,7 @@ export async function startRevocationSync(opts: RevocationSyncOptions): Promise<
   timer.unref();
   // Also without Redis: revocations made in SQL (a deleted user) reach this process here.
   const reload = () =>
-    void loadRevocations(db, list, accessTtlSeconds).catch((err) =>
+    void inBackground(() => loadRevocations(db, list, accessTtlSeconds)).catch((err) =>
       log.warn({ err }, 'could not reload revocations from Postgres'),
     );
   const resync = setInterval(reload, opts.resyncIntervalMs ?? RESYNC_INTERVAL_MS);

@@ -21,6 +21,8 @@ const claimsSchema = z.object({
   plan: z.string().max(40),
   /** The privacy notice version the user had accepted when the token was issued. */
   privacyNotice: z.string().max(40).optional(),
+  /** Present (true) once the account's address was confirmed through a link sent to it. */
+  emailVerified: z.literal(true).optional(),
   sid: z.uuid(),
   /**
    * Present on a token that descends from an API key (sid = the key's id): the key's scopes
@@ -49,6 +51,8 @@ export interface TokenSubject {
   plan: string;
   /** The privacy notice version accepted; null or absent: none. */
   privacyNotice?: string | null | undefined;
+  /** The address was confirmed (users.email_verified_at); absent: not. */
+  emailVerified?: boolean | undefined;
 }
 
 /** The API key a token descends from: its scopes and expiry (epoch seconds). */
@@ -129,6 +133,7 @@ export class TokenService {
       features: subject.features,
       plan: subject.plan,
       ...(subject.privacyNotice ? { privacyNotice: subject.privacyNotice } : {}),
+      ...(subject.emailVerified ? { emailVerified: true as const } : {}),
       sid,
       ...(apiKey ? { apiKey: { scopes: apiKey.scopes, expiresAt: apiKey.expiresAt } } : {}),
     };

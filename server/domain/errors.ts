@@ -33,6 +33,7 @@ const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
   insufficient_privilege: 'Your role is not allowed to do this',
   account_suspended: 'This account is suspended',
   privacy_notice_required: 'Accept the current privacy notice first (privacy.acceptNotice)',
+  email_unverified: 'Confirm your email address first (the link we sent; auth.requestEmailVerification)',
   api_key_not_allowed: "An API key's token cannot call this: sign in, or use a key scoped for it",
 };
 

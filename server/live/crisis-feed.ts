@@ -20,7 +20,7 @@ import { sql } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { type Executor, queryRows, queryScope } from '../../db/client.ts';
+import { type Executor, inBackground, queryRows } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
 import type { CrisisEvent } from '../../shared/outputs.ts';
 import type { RevocationEvent, RevocationList } from '../auth/revocation.ts';
@@ -158,7 +158,10 @@ export class CrisisFeed {
       sql`SELECT coalesce(max(id), 0) AS id FROM crisis_events`,
     );
     this.head = row?.id ?? 0;
-    const poll = setInterval(() => this.pull(), this.opts.pollIntervalMs ?? CRISIS_FEED_POLL_MS);
+    const poll = setInterval(
+      () => inBackground(() => this.pull()),
+      this.opts.pollIntervalMs ?? CRISIS_FEED_POLL_MS,
+    );
     poll.unref();
     this.stopFns.push(() => clearInterval(poll));
     this.stopFns.push(this.opts.revocations.listen((e) => this.revoked(e)));
@@ -167,7 +170,7 @@ export class CrisisFeed {
     // every reconnect and then reading what was missed, as the revocation sync does.
     const subscriber = duplicateRedis(redis, log, { autoResubscribe: false });
     subscriber.on('message', (ch: string) => {
-      if (ch === channel) this.pull();
+      if (ch === channel) void inBackground(() => this.pull());
     });
     let subscribedOnce = false;
     subscriber.on('ready', () => {
@@ -350,7 +353,7 @@ export class CrisisFeed {
  */
 export function crisisChanged(deps: { crisisFeed: CrisisFeed; crisisWatch: { kick(): void } }): void {
   // Background work of this instance, not statements of the calling procedure (its pinned count).
-  queryScope.exit(() => {
+  void inBackground(async () => {
     deps.crisisFeed.nudge();
     deps.crisisWatch.kick();
   });

@@ -5,7 +5,7 @@
 // alert once; an instance that dies between checks loses nothing (the next check, here or
 // elsewhere, finds the alert still due). Escalations are pushed to the live queue.
 import type { Logger } from 'pino';
-import type { Db } from '../../db/client.ts';
+import { type Db, inBackground } from '../../db/client.ts';
 import { escalateDueAlerts, notifyNewAlerts } from '../domain/crisis-duty.ts';
 import type { NotificationChannel } from '../notify/index.ts';
 import type { CrisisFeed } from './crisis-feed.ts';
@@ -36,7 +36,7 @@ export class CrisisWatch {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.check(), this.opts.checkIntervalMs);
+    this.timer ??= setInterval(() => void inBackground(() => this.check()), this.opts.checkIntervalMs);
     this.timer.unref();
     void this.check();
   }

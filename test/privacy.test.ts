@@ -44,10 +44,13 @@ function nextWholeHour(hoursAhead: number): Date {
  * anonymised account (the documented retention rule).
  */
 const ERASURE_RULES: Record<string, 'deleted' | 'kept'> = {
+  'account_tokens.user_id': 'deleted', // reset and confirmation links
   'api_keys.user_id': 'deleted',
   'assessments.user_id': 'deleted',
   'crisis_alerts.user_id': 'deleted',
   'crisis_alerts.acknowledged_by': 'kept', // a staff member's act on someone else's alert
+  'crisis_on_call.user_id': 'deleted',
+  'idempotency_keys.user_id': 'deleted', // stored answers of their mutations
   'mfa_factors.user_id': 'deleted',
   'mfa_recovery_codes.user_id': 'deleted',
   'mood_entries.user_id': 'deleted',

@@ -203,6 +203,11 @@ export async function eraseDueAccounts(
           -- Their second factors (TOTP secrets, passkeys) and recovery codes.
           factors AS (DELETE FROM mfa_factors WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           recovery AS (DELETE FROM mfa_recovery_codes WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          -- Their pending reset and confirmation links, the results their Idempotency-Keys kept
+          -- (a mutation's answer: health data), and their on-call entries.
+          links AS (DELETE FROM account_tokens WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          replays AS (DELETE FROM idempotency_keys WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          on_call AS (DELETE FROM crisis_on_call WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           erased AS (
             UPDATE users u SET email = 'erased-' || u.id || ${`@${ERASED_EMAIL_DOMAIN}`}, name = 'Deleted user',
                    phone = NULL, language = NULL, password_hash = '!erased', suspended_reason = NULL,

@@ -40,8 +40,19 @@ export async function ensureDatabase(baseUrl: string, name: string): Promise<str
 const benchId = (i: string) =>
   `overlay(overlay(md5('bench-user-' || ${i}) placing '4' from 13) placing '8' from 17)::uuid`;
 
+/**
+ * One connection without a statement timeout: the seed's 100,000-row statements (and
+ * VACUUM, the view refresh) take longer than the database's 30 s default on a small machine
+ * (issue 24: `npm run bench` on a fresh machine died with "canceling statement due to
+ * statement timeout"). A session setting, so the database default still holds for the server.
+ */
+function seedConnection(url: string) {
+  // The largest value PostgreSQL takes (about 24 days): postgres.js leaves out a setting of 0.
+  return postgres(url, { max: 1, onnotice: () => {}, connection: { statement_timeout: 2_147_483_647 } });
+}
+
 export async function userCount(url: string): Promise<number> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const sql = seedConnection(url);
   try {
     const [row] = await sql`SELECT count(*)::int AS n FROM users WHERE email LIKE 'bench%@bench.example'`;
     return row!.n as number;
@@ -56,7 +67,7 @@ export async function userCount(url: string): Promise<number> {
  * ones; `moodPerUser` mood entries per patient. Then refreshes the views.
  */
 export async function seedUsers(url: string, n: number, moodPerUser = 5): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const sql = seedConnection(url);
   try {
     const [row] = await sql`SELECT count(*)::int AS n FROM users WHERE email LIKE 'bench%@bench.example'`;
     const from = (row!.n as number) + 1;
@@ -105,7 +116,7 @@ export async function seedUsers(url: string, n: number, moodPerUser = 5): Promis
  * before it. Returns whether autovacuum is on.
  */
 export async function vacuum(url: string): Promise<boolean> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const sql = seedConnection(url);
   try {
     await sql`VACUUM (ANALYZE)`;
     const [row] = await sql`SELECT current_setting('autovacuum') = 'on' AS on`;
@@ -133,7 +144,7 @@ export type BenchUser = TokenSubject;
  * had accepted the current privacy notice (bulk-seeded users record no consent).
  */
 export async function sampleUsers(url: string, limit: number, role = 'patient'): Promise<BenchUser[]> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const sql = seedConnection(url);
   try {
     const rows = await sql<BenchUser[]>`
       SELECT u.id, u.email, r.name AS role, r.privilege_level::int AS "privilegeLevel",

@@ -107,7 +107,7 @@ export function createApiClient(url: string, session: Session = { accessToken: n
     links: [
       idempotencyKeys,
       retryLink({
-        retry({ op, error, attempts }) {
+        retry({ error, attempts }) {
           const expired = error.data?.code === 'UNAUTHORIZED' && attempts === 1 && !!session.refreshToken;
           if (expired) {
             refresh().catch(() => {}); // the retry waits for it in headers()

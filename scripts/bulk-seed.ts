@@ -51,6 +51,9 @@ for (let from = start; from < start + total; from += batch) {
   const to = Math.min(start + total - 1, from + batch - 1);
   const t0 = performance.now();
   await db.transaction(async (tx) => {
+    // Slices of up to 100,000 rows take longer than the database's 30 s statement timeout
+    // on a small machine (issue 24: a fresh `npm run bench` died here): none for the seed.
+    await tx.execute(sql`SET LOCAL statement_timeout = 0`);
     // The views' per-row triggers off for this transaction; the batch's rows are synced in one
     // set-based call at its end instead (migration 0029).
     await tx.execute(sql`SELECT set_config('manas360.view_sync', 'off', true)`);

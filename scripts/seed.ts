@@ -36,8 +36,8 @@ const hash = await createPasswordHasher().hash(DEMO_PASSWORD);
 for (const u of DEMO_USERS) {
   await database.db.execute(
     sql`WITH new_user AS (
-          INSERT INTO users (email, name, password_hash, role_id)
-          VALUES (${u.email}, ${u.name}, ${hash}, (SELECT id FROM roles WHERE name = ${u.role}))
+          INSERT INTO users (email, name, password_hash, role_id, email_verified_at)
+          VALUES (${u.email}, ${u.name}, ${hash}, (SELECT id FROM roles WHERE name = ${u.role}), now())
           ON CONFLICT DO NOTHING RETURNING id),
         new_sub AS (
           INSERT INTO subscriptions (user_id, plan_id, current_period_end)

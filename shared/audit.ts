@@ -23,6 +23,7 @@ export const AUDIT_ACTIONS = [
   'auth.resetPassword',
   'auth.verifyEmail',
   'users.changeEmail',
+  'users.changeEmailFailed',
   'users.emailChanged',
   'admin.bootstrapSuperadmin',
   'admin.users.setRole',
@@ -84,6 +85,11 @@ export const ACCESS_ACTIONS = {
   'crisis.list': 'crisis_alert',
   /** Staff opened the patient's account (profile, role, plan, status, last sign-in). */
   'admin.users.get': 'account',
+  /**
+   * The therapist downloaded their own export, which holds their sessions with the patient
+   * and the text of the notes they wrote about them (their clinical record).
+   */
+  'export.mine': 'therapy_record',
 } as const satisfies Partial<Record<AuditAction, string>>;
 export type AccessAction = keyof typeof ACCESS_ACTIONS;
 export type AccessKind = (typeof ACCESS_ACTIONS)[AccessAction];

@@ -18,6 +18,7 @@ export const FORBIDDEN_REASONS = [
   // The procedure needs a second factor verified in the last 15 minutes: auth.mfa.verify,
   // then retry with the access token it returns.
   'step_up_required',
+  'email_unverified',
   // A token exchanged from an API key called a procedure its key may not call (the key's
   // scopes do not name it, or it needs the person signed in: docs/policy.md, "API key").
   'api_key_not_allowed',

@@ -45,6 +45,8 @@ export const meOutput = z.object({
   features: z.array(z.string()),
   plan: z.string(),
   privacyNotice: z.string().nullable(),
+  /** The address is confirmed (a link sent to it was followed). */
+  emailVerified: z.boolean(),
   sessionId: z.string(),
   expiresAt: date,
   /** How the session was authenticated (RFC 8176 amr): ['pwd'], or with a factor ['pwd', 'otp', 'mfa']... */

@@ -2,6 +2,7 @@
 // the API, re-planned by the superadmin (admin.users.setPlan/setRole), then logged in
 // again so the token carries the new claims.
 import { TRPCClientError } from '@trpc/client';
+import { sql } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { onQuery } from '../db/client.ts';
 import type { PlanCode } from '../shared/catalog.ts';
@@ -48,6 +49,9 @@ export async function account(
     name: `User ${n}`,
     acceptPrivacyNotice: NOTICE,
   });
+  // The address counts as confirmed (payments, export and API keys need it); the link
+  // itself is tested in test/account-email.test.ts.
+  await server.deps.db.execute(sql`UPDATE users SET email_verified_at = now() WHERE id = ${reg.user.id}`);
   if (plan !== 'free' || role !== 'patient') {
     const root = (await adminAccount(server)).api;
     if (plan !== 'free') await root.admin.users.setPlan.mutate({ userId: reg.user.id, planCode: plan });

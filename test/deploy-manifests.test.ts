@@ -2,7 +2,9 @@
 // (kubernetes-models, from the npm registry), and the manifests agree with the server:
 // probes on /healthz and /readyz, preStop equal to SHUTDOWN_DELAY_MS, a grace period longer
 // than preStop + SHUTDOWN_TIMEOUT_MS, only known variables, and a configuration that
-// loadConfig accepts in production once the Secret's placeholders are real values.
+// loadConfig accepts in production once the Secret's placeholders are real values; every pod
+// passes the Pod Security "restricted" profile, no image is :latest, the HPA alone sets the
+// API's replica count and the API pods spread over nodes.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,7 +41,110 @@ function validate(doc: Manifest): void {
   new Model(doc as never).validate();
 }
 
+/** The pod templates of the workload manifests (Deployment, Job). */
+const podSpecs = () =>
+  manifests
+    .filter((m) => m.spec?.template?.spec)
+    .map((m) => ({ name: `${m.kind} ${m.metadata.name}`, pod: m.spec.template.spec }));
+
+const RESTRICTED_VOLUMES = [
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+];
+/**
+ * What the Pod Security Standards' "restricted" profile (with the baseline it includes)
+ * refuses in a pod spec, as the admission controller words its checks
+ * (kubernetes.io/docs/concepts/security/pod-security-standards).
+ */
+function podSecurityViolations(pod: Manifest): string[] {
+  const out: string[] = [];
+  const containers: Manifest[] = [
+    ...(pod.initContainers ?? []),
+    ...pod.containers,
+    ...(pod.ephemeralContainers ?? []),
+  ];
+  const psc = pod.securityContext ?? {};
+  if (pod.hostNetwork || pod.hostPID || pod.hostIPC) out.push('host namespaces');
+  for (const v of pod.volumes ?? []) {
+    const type = Object.keys(v).find((k) => k !== 'name');
+    if (!type || !RESTRICTED_VOLUMES.includes(type)) out.push(`volume type ${type}`);
+  }
+  for (const c of containers) {
+    const sc = c.securityContext ?? {};
+    const at = `container ${c.name}`;
+    if (sc.privileged) out.push(`${at}: privileged`);
+    if (sc.allowPrivilegeEscalation !== false) out.push(`${at}: allowPrivilegeEscalation != false`);
+    if ((sc.runAsNonRoot ?? psc.runAsNonRoot) !== true) out.push(`${at}: runAsNonRoot != true`);
+    if ((sc.runAsUser ?? psc.runAsUser) === 0) out.push(`${at}: runAsUser=0`);
+    const seccomp = (sc.seccompProfile ?? psc.seccompProfile)?.type;
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') out.push(`${at}: seccompProfile`);
+    const caps = sc.capabilities ?? {};
+    if (!(caps.drop ?? []).includes('ALL')) out.push(`${at}: capabilities.drop does not include ALL`);
+    for (const add of caps.add ?? [])
+      if (add !== 'NET_BIND_SERVICE') out.push(`${at}: capability ${add} added`);
+    for (const p of c.ports ?? []) if (p.hostPort) out.push(`${at}: hostPort`);
+  }
+  return out;
+}
+
 describe('Kubernetes manifests (deploy/kubernetes)', () => {
+  it('every pod meets the Pod Security "restricted" profile', () => {
+    const pods = podSpecs();
+    expect(pods.map((p) => p.name).sort()).toEqual([
+      'Deployment manas360-api',
+      'Deployment manas360-worker',
+      'Job manas360-migrate',
+    ]);
+    for (const { name, pod } of pods) expect([name, podSecurityViolations(pod)]).toEqual([name, []]);
+  });
+
+  it('the restricted check is real: each weakening is named', () => {
+    const pod = structuredClone(find('Deployment').spec.template.spec);
+    delete pod.securityContext.seccompProfile;
+    pod.containers[0].securityContext.capabilities = { drop: ['NET_RAW'], add: ['SYS_ADMIN'] };
+    pod.containers[0].securityContext.allowPrivilegeEscalation = true;
+    pod.volumes = [{ name: 'h', hostPath: { path: '/' } }];
+    expect(podSecurityViolations(pod)).toEqual([
+      'volume type hostPath',
+      'container api: allowPrivilegeEscalation != false',
+      'container api: seccompProfile',
+      'container api: capabilities.drop does not include ALL',
+      'container api: capability SYS_ADMIN added',
+    ]);
+  });
+
+  it('names a release tag for every image, never :latest', () => {
+    for (const { pod } of podSpecs())
+      for (const c of pod.containers)
+        expect(c.image).toMatch(/^[\w./-]+(:(?!latest$)[\w.-]+|@sha256:[0-9a-f]{64})$/);
+  });
+
+  it('leaves the replica count of a Deployment an HPA scales to the HPA', () => {
+    const hpa = find('HorizontalPodAutoscaler');
+    const target = manifests.find(
+      (m) => m.kind === hpa.spec.scaleTargetRef.kind && m.metadata.name === hpa.spec.scaleTargetRef.name,
+    )!;
+    expect(target).toBeDefined();
+    expect(target.spec).not.toHaveProperty('replicas');
+  });
+
+  it('spreads the API pods over nodes (at most one more on any node than on another)', () => {
+    const api = find('Deployment');
+    const spread = api.spec.template.spec.topologySpreadConstraints as Manifest[];
+    expect(spread).toContainEqual({
+      maxSkew: 1,
+      topologyKey: 'kubernetes.io/hostname',
+      whenUnsatisfiable: 'DoNotSchedule',
+      labelSelector: { matchLabels: api.spec.selector.matchLabels },
+    });
+  });
+
   it('has every kind an operator needs, each valid against the Kubernetes schemas', () => {
     expect(manifests.map((m) => m.kind).sort()).toEqual(
       [
@@ -50,6 +155,8 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
         'HorizontalPodAutoscaler',
         'Job',
         'PodDisruptionBudget',
+        'Secret',
+        // The migrator's direct connection (secret.yaml, second document).
         'Secret',
         'Service',
       ].sort(),
@@ -104,5 +211,24 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     expect(config.NODE_ENV).toBe('production');
     expect(config.DATABASE_POOLER).toBe('transaction');
     expect(config.REDIS_SENTINELS).toHaveLength(3);
+  });
+
+  it('migrates directly, not through PgBouncer (the session defaults reach every pooled server connection)', () => {
+    const job = find('Job') as unknown as {
+      spec: {
+        template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom: unknown }> }> } };
+      };
+    };
+    const env = job.spec.template.spec.containers[0]!.env;
+    expect(env.map((e) => e.name)).toEqual(['DATABASE_URL']); // no DATABASE_POOLER: a direct connection
+    expect(env[0]!.valueFrom).toEqual({ secretKeyRef: { name: 'manas360-migrate', key: 'DATABASE_URL' } });
+    const migrate = manifests.find(
+      (m) => m.kind === 'Secret' && m.metadata?.name === 'manas360-migrate',
+    ) as unknown as {
+      stringData: { DATABASE_URL: string };
+    };
+    const api = find('Secret').stringData as Record<string, string>;
+    expect(new URL(migrate.stringData.DATABASE_URL).host).not.toBe(new URL(api.DATABASE_URL!).host);
+    expect(new URL(migrate.stringData.DATABASE_URL).port).toBe('5432');
   });
 });

@@ -5,6 +5,7 @@ import { createTRPCClient, httpBatchStreamLink, TRPCClientError } from '@trpc/cl
 import { sql } from 'drizzle-orm';
 import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { countRow } from '../db/row.ts';
 import type { AppRouter } from '../shared/index.ts';
@@ -151,6 +152,40 @@ describe('export.mine', () => {
     expect(ofTherapist.sessionNotes).toMatchObject([
       { sessionId: session.id, text: 'Discussed sleep hygiene.' },
     ]);
+    // The therapist's export disclosed the patient's therapy record: the patient's access
+    // log says so (one entry per patient, whatever the number of sessions and notes).
+    const log = await patient.api.privacy.accessLog.query({});
+    expect(log.items).toMatchObject([
+      { data: 'therapy_record', via: 'export.mine', by: { role: 'therapist' } },
+    ]);
+    expect(log.items).toHaveLength(1);
+    // The patient's own export is no access by someone else: the therapist's log is empty.
+    expect((await therapist.api.privacy.accessLog.query({})).items).toEqual([]);
+  });
+
+  it("a therapist's export writes one access entry per patient in its records, none for the therapist", async () => {
+    const therapist = await account(server, 'basic', 'therapist');
+    const patients = [await account(server, 'basic'), await account(server, 'basic')];
+    for (const [i, p] of patients.entries())
+      for (const hours of [3, 5]) {
+        const s = await p.api.therapy.book.mutate({
+          therapistId: therapist.id,
+          startsAt: nextWholeHour(hours + i * 10),
+        });
+        await therapist.api.therapy.addNote.mutate({ sessionId: s.id, note: `Note ${i}-${hours}` });
+      }
+    await (await download(server, '/export', therapist.token)).text();
+    const entries = await queryRows(
+      server.deps.db,
+      z.object({ target_id: z.string(), request_id: z.string().nullable(), details: z.unknown() }),
+      sql`SELECT target_id, request_id, details FROM audit_log
+          WHERE actor_id = ${therapist.id} AND action = 'export.mine' AND target_id <> ${therapist.id}`,
+    );
+    expect(entries.map((e) => e.target_id).sort()).toEqual(patients.map((p) => p.id).sort());
+    for (const e of entries) {
+      expect(e.request_id).toBeTruthy();
+      expect(e.details).toMatchObject({ sessions: 2, notes: 2 });
+    }
   });
 
   it('streams the same document to httpBatchStreamLink; a plain httpBatchLink call is refused untouched', async () => {

@@ -135,6 +135,22 @@ describe('REST (/api) and its OpenAPI document', () => {
     });
     expect(exchange.response.status).toBe(401);
 
+    // Account emails (their links are followed in test/account-email.test.ts, with a mail server).
+    const resetAsked = await anon.POST('/auth/requestPasswordReset', { body: { email } });
+    expect(resetAsked.data).toEqual({ ok: true });
+    const badReset = await anon.POST('/auth/resetPassword', {
+      body: { token: 'x'.repeat(43), newPassword: 'a new password here' },
+    });
+    expect(badReset.response.status).toBe(400);
+    expect((await anon.POST('/auth/verifyEmail', { body: { token: 'y'.repeat(43) } })).response.status).toBe(
+      400,
+    );
+    expect((await patient.POST('/auth/requestEmailVerification')).data).toEqual({ ok: true });
+    const moving = await patient.POST('/users/changeEmail', {
+      body: { password: PASSWORD, newEmail: `moved-${email}` },
+    });
+    expect(moving.data).toEqual({ ok: true });
+
     const changed = await patient.POST('/auth/changePassword', {
       body: { currentPassword: PASSWORD, newPassword: `${PASSWORD} 2` },
     });

@@ -54,7 +54,10 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
       name: 'Payer',
       acceptPrivacyNotice: NOTICE,
     });
-    const session = { id: reg.user.id, access: reg.accessToken, refresh: reg.refreshToken };
+    // A confirmed address (checkout needs one: test/account-email.test.ts tests the link).
+    await server.deps.db.execute(sql`UPDATE users SET email_verified_at = now() WHERE id = ${reg.user.id}`);
+    const verified = await server.client().auth.refresh.mutate({ refreshToken: reg.refreshToken });
+    const session = { id: reg.user.id, access: verified.accessToken, refresh: verified.refreshToken };
     const api = server.client(() => session.access);
     return {
       ...session,

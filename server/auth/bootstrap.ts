@@ -23,8 +23,8 @@ export async function ensureSuperadmin(
     db,
     idRow,
     sql`WITH u AS (
-          INSERT INTO users (email, name, password_hash, role_id)
-          SELECT ${normalized}, 'Administrator', ${passwordHash}, id FROM roles WHERE name = 'superadmin'
+          INSERT INTO users (email, name, password_hash, role_id, email_verified_at)
+          SELECT ${normalized}, 'Administrator', ${passwordHash}, id, now() FROM roles WHERE name = 'superadmin'
           ON CONFLICT ((lower(email))) DO NOTHING
           RETURNING id
         ), sub AS (

@@ -45,6 +45,8 @@ export const claimsRow = z.object({
   /** How the session was authenticated and when (a refresh reads them from its session). */
   amr: z.array(z.string()).optional(),
   auth_time: z.number().optional(),
+  /** users.email_verified_at IS NOT NULL. */
+  email_verified: z.boolean(),
 });
 export type ClaimsRow = z.output<typeof claimsRow>;
 
@@ -72,7 +74,8 @@ export function claimsSelect(from: SQL, extraColumns: SQL = sql``): SQL {
            ARRAY(SELECT f.code FROM plan_features pf JOIN features f ON f.id = pf.feature_id
                  WHERE pf.plan_id = pl.id ORDER BY f.code) AS features,
            (SELECT c.notice_version FROM privacy_consents c WHERE c.user_id = u.id
-            ORDER BY c.accepted_at DESC, c.id DESC LIMIT 1) AS privacy_notice
+            ORDER BY c.accepted_at DESC, c.id DESC LIMIT 1) AS privacy_notice,
+           (u.email_verified_at IS NOT NULL) AS email_verified
            ${extraColumns}
     FROM ${from}
     JOIN roles r ON r.id = u.role_id
@@ -123,5 +126,6 @@ export function tokenSubject(row: ClaimsRow): TokenSubject {
     privacyNotice: row.privacy_notice,
     amr: row.amr,
     auth_time: row.auth_time,
+    emailVerified: row.email_verified,
   };
 }

@@ -29,6 +29,8 @@ const claimsSchema = z.object({
   amr: z.array(z.string().max(8)).max(8).optional(),
   /** When the user last authenticated (epoch seconds): the factor's time when amr has one. */
   auth_time: z.number().int().optional(),
+  /** Present (true) once the account's address was confirmed through a link sent to it. */
+  emailVerified: z.literal(true).optional(),
   sid: z.uuid(),
   /**
    * Present on a token that descends from an API key (sid = the key's id): the key's scopes
@@ -61,6 +63,8 @@ export interface TokenSubject {
   amr?: string[] | undefined;
   /** When the user last authenticated, epoch seconds (the auth_time claim). */
   auth_time?: number | undefined;
+  /** The address was confirmed (users.email_verified_at); absent: not. */
+  emailVerified?: boolean | undefined;
 }
 
 /** The token of a second-factor ceremony (sign-in challenge, enrolment, step-up). */
@@ -164,6 +168,7 @@ export class TokenService {
       ...(subject.privacyNotice ? { privacyNotice: subject.privacyNotice } : {}),
       ...(subject.amr ? { amr: subject.amr } : {}),
       ...(subject.auth_time !== undefined ? { auth_time: subject.auth_time } : {}),
+      ...(subject.emailVerified ? { emailVerified: true as const } : {}),
       sid,
       ...(apiKey ? { apiKey: { scopes: apiKey.scopes, expiresAt: apiKey.expiresAt } } : {}),
     };

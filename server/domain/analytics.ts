@@ -41,8 +41,9 @@ export async function analyticsOverview(db: Db) {
       ${countsBy('role')} AS by_role,
       ${countsBy('plan')} AS by_plan,
       ${countsBy('status')} AS by_status,
-      (SELECT coalesce(sum(users), 0)::int FROM mv_user_counts WHERE subscription_status = 'active')
-        AS active_subscriptions,
+      -- Paid plans only: every account has an active row on the free plan from registration.
+      (SELECT coalesce(sum(users), 0)::int FROM mv_user_counts
+        WHERE subscription_status = 'active' AND plan <> 'free') AS active_subscriptions,
       (SELECT count(*)::int FROM assessments WHERE created_at > now() - interval '30 days') AS assessments_30d,
       (SELECT count(*)::int FROM crisis_alerts WHERE created_at > now() - interval '30 days') AS crisis_alerts_30d,
       (SELECT count(*)::int FROM crisis_alerts WHERE status = 'open') AS open_crisis_alerts,

@@ -2,6 +2,7 @@
 // refresh, logout, logoutAll, changePassword. The router in server/routers/auth.ts only
 // wires them to procedures. Each SQL statement here is counted; the numbers are in the
 // report and asserted by test/auth.test.ts.
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { queryRows, uniqueViolation } from '../../db/client.ts';
@@ -28,12 +29,13 @@ import {
 } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, sessionRevocation, userRevocation } from '../auth/revocation.ts';
 import type { AppDeps } from '../services.ts';
+import { type AccountJob, queueEmailVerification } from './email-tokens.ts';
 import { badRequest, conflict, forbidden, unauthorized } from './errors.ts';
 import { factorKindsColumn, type LoginClaimsRow, loginChallenge, loginClaimsRow } from './mfa-challenge.ts';
 
 type AuthDeps = Pick<
   AppDeps,
-  'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'hashGate' | 'config'
+  'db' | 'tokens' | 'passwords' | 'revocations' | 'loginLimiter' | 'hashGate' | 'config' | 'queue' | 'notes'
 >;
 
 /** The answer to a login whose account changed (suspended, password, sessions ended) while it was checked. */
@@ -97,8 +99,10 @@ export function assertCurrentNotice(config: AppDeps['config'], version: string):
 /**
  * auth.register: ONE statement inserts the user (patient), the free subscription, the
  * consent to the privacy notice, the first refresh token and the audit entry, and returns
- * the claims. A notice other than the current one is refused before anything is hashed. A
- * duplicate email in any letter case hits users_email_lower_uq → CONFLICT.
+ * the claims; in the same transaction the confirmation link is issued and its email queued
+ * (2 statements). A notice other than the current one is refused before anything is
+ * hashed. An address that already has an account (users_email_lower_uq, any letter case)
+ * gets the same answer (registeredAlready) and its owner an email instead.
  */
 export async function register(
   deps: AuthDeps,
@@ -111,10 +115,11 @@ export async function register(
   const familyId = newFamilyId();
   let rows: ClaimsRow[];
   try {
-    rows = await queryRows(
-      deps.db,
-      claimsRow,
-      sql`WITH u AS (
+    rows = await deps.db.transaction(async (tx) => {
+      const inserted = await queryRows(
+        tx,
+        claimsRow,
+        sql`WITH u AS (
             INSERT INTO users (email, name, password_hash, role_id)
             SELECT ${input.email}, ${input.name}, ${passwordHash}, id FROM roles WHERE name = 'patient'
             RETURNING *
@@ -132,9 +137,12 @@ export async function register(
             ${auditInsert({ actorId: sql`u.id`, action: 'auth.register', targetId: sql`u.id`, ip: client.ip }, sql`u`)}
           )
           ${claimsSelect(sql`u`)}`,
-    );
+      );
+      await queueEmailVerification(deps, tx, inserted[0]!);
+      return inserted;
+    });
   } catch (err) {
-    if (uniqueViolation(err) === 'users_email_lower_uq') throw conflict('This email is already registered');
+    if (uniqueViolation(err) === 'users_email_lower_uq') return registeredAlready(deps, input);
     throw err;
   }
   // The subscription and consent CTEs' rows are not visible to the SELECT (one snapshot):
@@ -142,6 +150,58 @@ export async function register(
   // the notice accepted is the one just recorded.
   const row = { ...rows[0]!, privacy_notice: input.acceptPrivacyNotice };
   return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
+}
+
+/**
+ * auth.register for an address that already has an account: the answer a new account gets
+ * (a patient on the free plan, the catalog read in one statement as a registration reads
+ * it), for a session that does not exist and is revoked at once — its tokens answer 401 on
+ * first use, as an ended session's do — while the owner gets "you already have an account"
+ * (an `account` job: 1 statement). Membership is not revealed by the answer, its status or
+ * its timing (the password was hashed either way).
+ */
+async function registeredAlready(deps: AuthDeps, input: RegisterInput): Promise<AuthResult> {
+  const job: AccountJob = { kind: 'accountExists', email: input.email };
+  await deps.queue.enqueue(deps.db, 'account', job);
+  const [catalog] = await queryRows(
+    deps.db,
+    z.object({
+      privilege_level: z.number(),
+      permissions: z.array(z.string()),
+      features: z.array(z.string()),
+      issued_at: z.number(),
+    }),
+    sql`SELECT r.privilege_level::int AS privilege_level,
+               ARRAY(SELECT p.name FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+                     WHERE rp.role_id = r.id ORDER BY p.name) AS permissions,
+               ARRAY(SELECT f.code FROM plans pl JOIN plan_features pf ON pf.plan_id = pl.id
+                     JOIN features f ON f.id = pf.feature_id WHERE pl.code = 'free' ORDER BY f.code) AS features,
+               floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at
+        FROM roles r WHERE r.name = 'patient'`,
+  );
+  const user: SessionUser = {
+    id: randomUUID(),
+    email: input.email,
+    name: input.name,
+    role: 'patient',
+    privilegeLevel: catalog!.privilege_level,
+    permissions: catalog!.permissions,
+    plan: 'free',
+    features: catalog!.features,
+  };
+  const sid = newFamilyId();
+  const { token } = await deps.tokens.sign(
+    { ...user, privacyNotice: input.acceptPrivacyNotice },
+    sid,
+    catalog!.issued_at,
+  );
+  await deps.revocations.announce(sessionRevocation(sid, deps.tokens.ttlSeconds));
+  return {
+    user,
+    accessToken: token,
+    refreshToken: newRefreshToken().token,
+    expiresIn: deps.tokens.ttlSeconds,
+  };
 }
 
 /**

@@ -16,6 +16,8 @@ const alertRow = z.object({
   created_at: date,
   acknowledged_by: z.string().nullable(),
   acknowledged_at: date.nullable(),
+  acknowledged_by_name: z.string().nullable(),
+  escalation_level: z.number(),
   submissions: z.number(),
   last_assessment_id: z.string().nullable(),
   last_submitted_at: date,
@@ -49,6 +51,7 @@ export async function listCrisisAlerts(db: Db, reader: Reader, input: CrisisList
     alertRow,
     sql`WITH page AS (
           SELECT ca.id, ca.status, ca.created_at, ca.acknowledged_by, ca.acknowledged_at,
+                 ack.name AS acknowledged_by_name, ca.escalation_level::int AS escalation_level,
                  ca.submissions, ca.last_assessment_id, ca.last_submitted_at,
                  u.id AS patient_id, u.name AS patient_name, u.email AS patient_email, u.phone AS patient_phone,
                  a.id AS assessment_id, a.instrument, a.score, a.severity,
@@ -56,6 +59,7 @@ export async function listCrisisAlerts(db: Db, reader: Reader, input: CrisisList
           FROM crisis_alerts ca
           JOIN users u ON u.id = ca.user_id
           JOIN assessments a ON a.id = ca.assessment_id AND a.created_at = ca.assessment_created_at
+          LEFT JOIN users ack ON ack.id = ca.acknowledged_by
           WHERE ${sql.join(where, sql` AND `)}
           ORDER BY ca.created_at ${dir}, ca.id ${dir}
           LIMIT ${input.limit + 1}
@@ -79,6 +83,10 @@ export async function listCrisisAlerts(db: Db, reader: Reader, input: CrisisList
       createdAt: r.created_at,
       acknowledgedBy: r.acknowledged_by,
       acknowledgedAt: r.acknowledged_at,
+      /** Who acknowledged, by name (the staff member's; null while open). */
+      acknowledgedByName: r.acknowledged_by_name,
+      /** 0 none, 1 the admins were told, 2 told again (docs/api.md, on call and escalation). */
+      escalationLevel: r.escalation_level,
       // Crisis-level screenings this alert stands for, and the latest one's id and time.
       submissions: r.submissions,
       lastAssessmentId: r.last_assessment_id,

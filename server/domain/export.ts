@@ -4,14 +4,16 @@
 // Session notes follow this clinical rule (docs/api.md): a note is the clinical
 // record of the therapist who wrote it. The therapist's export holds the text of the notes
 // they wrote; the patient's export lists the notes kept about their sessions (id, session,
-// date) without the text, which the patient obtains through their therapist.
+// date) without the text, which the patient obtains through their therapist. A therapist's
+// export therefore discloses their patients' health data: it is an audited read, one entry
+// per patient (docs/decisions/privacy-rights.md, "Exports that hold other people's data").
 //
-// Statements: 1 (audit entry + profile + subscription), then per section floor(n / 500) + 1
+// Statements: 1 (audit entries + profile + subscription), then per section floor(n / 500) + 1
 // — 10 for a user with fewer than 500 rows in every section.
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
-import { auditInsert } from '../audit.ts';
+import { accessAudit, auditInsert, type Reader } from '../audit.ts';
 import { type NotesCipher, openWithDataKey } from '../crypto/notes.ts';
 import { exactTimestamp } from '../keyset.ts';
 import type { Quota } from '../limits/index.ts';
@@ -295,13 +297,28 @@ const headRow = z.object({
   subscription_updated_at: text,
 });
 
-/** The audit entry, profile and subscription: one statement. */
-async function exportHead(db: Executor, userId: string, ip: string) {
+/**
+ * The audit entries, profile and subscription: one statement. Besides the export's own entry,
+ * one access entry per patient whose sessions the caller had as therapist (the export lists
+ * them, and holds the text of the caller's notes about them), with how many of each.
+ */
+async function exportHead(db: Executor, reader: Reader) {
+  const userId = reader.id;
   const [row] = await queryRows(
     db,
     headRow,
     sql`WITH audit AS (
-          ${auditInsert({ actorId: userId, action: 'export.mine', targetId: userId, ip })}
+          ${auditInsert({ actorId: userId, action: 'export.mine', targetId: userId, ip: reader.ip, requestId: reader.requestId })}
+        ), patients AS (
+          ${accessAudit(
+            'export.mine',
+            reader,
+            sql`SELECT s.patient_id AS subject,
+                       jsonb_build_object('sessions', count(*), 'notes',
+                         sum((SELECT count(*) FROM session_notes n WHERE n.session_id = s.id AND n.author_id = ${userId}::uuid))) AS details
+                FROM therapy_sessions s WHERE s.therapist_id = ${userId}::uuid GROUP BY s.patient_id`,
+            true,
+          )}
         )
         SELECT u.id, u.email, u.name, u.phone, u.language, u.status, r.name AS role,
                ${t('u.created_at')} AS created_at, ${t('u.updated_at')} AS updated_at,
@@ -320,9 +337,10 @@ async function exportHead(db: Executor, userId: string, ip: string) {
  * The document, in chunks. Nothing happens until the first chunk is asked for; then the
  * hourly quota is taken and the export is audited before any data leaves.
  */
-export async function* exportMine(deps: ExportDeps, userId: string, ip: string): AsyncGenerator<string> {
+export async function* exportMine(deps: ExportDeps, reader: Reader): AsyncGenerator<string> {
+  const userId = reader.id;
   await deps.quota.consume(userId);
-  const head = await exportHead(deps.db, userId, ip);
+  const head = await exportHead(deps.db, reader);
   if (!head) throw notFound('User');
   const intro: Record<string, unknown> = {
     format: EXPORT_FORMAT,

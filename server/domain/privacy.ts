@@ -269,6 +269,7 @@ export async function accessLog(db: Executor, userId: string, input: TAccessLogI
         LEFT JOIN users u ON u.id = a.actor_id
         LEFT JOIN roles r ON r.id = u.role_id
         WHERE a.target_id = ${userId} AND a.action IN (${actions})
+          AND a.actor_id IS DISTINCT FROM a.target_id
           ${after ? sql`AND a.id < ${after[0]}` : sql``}
         ORDER BY a.id DESC
         LIMIT ${input.limit + 1}`,
@@ -280,7 +281,7 @@ export async function accessLog(db: Executor, userId: string, input: TAccessLogI
     (r) => ({
       id: r.id,
       at: r.at,
-      /** What was read: 'session_notes', 'crisis_alert' or 'account'. */
+      /** What was read: 'session_notes', 'crisis_alert', 'account' or 'therapy_record'. */
       data: ACCESS_ACTIONS[r.action],
       /** The procedure that read it. */
       via: r.action,

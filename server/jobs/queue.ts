@@ -31,6 +31,8 @@ export const QUEUE_SCHEMA = 'pgboss';
 export const QUEUES = {
   /** One email per job (server/email): to, template, locale, variables. */
   email: 'email',
+  /** Account work whose outcome a request must not reveal (server/domain/account-email.ts). */
+  account: 'account',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const deadLetterOf = (name: QueueName) => `${name}-dead`;

@@ -33,12 +33,19 @@ export interface Quota {
  * is down (a second process could not see the count):
  *   export          one data export per user per hour;
  *   reports         REPORTS_PER_HOUR (1) reports per user and report kind per hour;
- *   apiKeyExchange  API-key exchanges per IP per minute.
+ *   apiKeyExchange  API-key exchanges per IP per minute;
+ *   resetPerEmail   password-reset requests per address per hour (3), whether or not it
+ *                   has an account (the answer must not tell);
+ *   resetPerIp      password-reset requests per IP per hour (20);
+ *   verifyEmail     confirmation emails a user may ask for per hour (3).
  */
 export interface Quotas {
   export: Quota;
   reports: Quota;
   apiKeyExchange: Quota;
+  resetPerEmail: Quota;
+  resetPerIp: Quota;
+  verifyEmail: Quota;
 }
 
 export interface RateLimits {
@@ -77,6 +84,9 @@ export function createRateLimits(config: LimitConfig, redis: Redis | undefined, 
       duration: 3600,
     }),
     apiKeyExchange: quota(redis, { keyPrefix: `${prefix}:apikey`, points: 30, duration: 60 }),
+    resetPerEmail: quota(redis, { keyPrefix: `${prefix}:reset-email`, points: 3, duration: 3600 }),
+    resetPerIp: quota(redis, { keyPrefix: `${prefix}:reset-ip`, points: 20, duration: 3600 }),
+    verifyEmail: quota(redis, { keyPrefix: `${prefix}:verify-email`, points: 3, duration: 3600 }),
   };
   if (!config.RATE_LIMIT_ENABLED) return { loginLimiter, quotas, beforeProcedure: undefined };
 

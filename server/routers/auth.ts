@@ -7,6 +7,9 @@ import {
   logoutInput,
   refreshInput,
   registerInput,
+  requestPasswordResetInput,
+  resetPasswordInput,
+  verifyEmailInput,
 } from '../../shared/inputs/auth.ts';
 import {
   apiKeyTokenOutput,
@@ -15,6 +18,12 @@ import {
   okOutput,
   tokenPairOutput,
 } from '../../shared/outputs.ts';
+import {
+  requestEmailVerification,
+  requestPasswordReset,
+  resetPassword,
+  verifyEmail,
+} from '../domain/account-email.ts';
 import { exchangeApiKey } from '../domain/api-keys.ts';
 import * as auth from '../domain/auth.ts';
 import type { Context } from '../trpc/context.ts';
@@ -174,10 +183,76 @@ export const authRouter = router({
         features: a.features,
         plan: a.plan,
         privacyNotice: a.privacyNotice ?? null,
+        emailVerified: a.emailVerified === true,
         sessionId: a.sid,
         amr: a.amr ?? ['pwd'],
         authTime: a.auth_time === undefined ? null : new Date(a.auth_time * 1000),
         expiresAt: new Date(a.exp * 1000),
       };
     }),
+  /**
+   * A reset link to the address, if it has an active account: the same answer (and time)
+   * either way. 3 an hour per address, 20 per IP.
+   */
+  requestPasswordReset: publicProcedure
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'POST',
+        path: '/auth/requestPasswordReset',
+        tags: ['auth'],
+        summary: 'Email a password-reset link (the same answer for any address)',
+        protect: false,
+      },
+    })
+    .input(requestPasswordResetInput)
+    .output(okOutput)
+    .mutation(({ ctx, input }) => requestPasswordReset(ctx.deps, input, ctx.req.ip)),
+
+  /** Sets the password from a reset link (single use, 30 minutes); every session ends. */
+  resetPassword: publicProcedure
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'POST',
+        path: '/auth/resetPassword',
+        tags: ['auth'],
+        summary: 'Set a new password with a reset link; every session ends',
+        protect: false,
+      },
+    })
+    .input(resetPasswordInput)
+    .output(okOutput)
+    .mutation(({ ctx, input }) => resetPassword(ctx.deps, input, client(ctx))),
+
+  /** Confirms an address from its link (registration, or users.changeEmail's new address). */
+  verifyEmail: publicProcedure
+    .meta({
+      auth: 'public',
+      openapi: {
+        method: 'POST',
+        path: '/auth/verifyEmail',
+        tags: ['auth'],
+        summary: 'Confirm an email address with its link',
+        protect: false,
+      },
+    })
+    .input(verifyEmailInput)
+    .output(okOutput)
+    .mutation(({ ctx, input }) => verifyEmail(ctx.deps, input.token, ctx.req.ip)),
+
+  /** A new confirmation link for the caller's unconfirmed address (3 an hour). */
+  requestEmailVerification: protectedProcedure
+    .meta({
+      auth: 'user',
+      beforeConsent: true,
+      openapi: {
+        method: 'POST',
+        path: '/auth/requestEmailVerification',
+        tags: ['auth'],
+        summary: "Email a new confirmation link for the caller's address",
+      },
+    })
+    .output(okOutput)
+    .mutation(({ ctx }) => requestEmailVerification(ctx.deps, ctx.auth.sub)),
 });

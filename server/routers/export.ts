@@ -8,14 +8,13 @@ import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const exportRouter = router({
   mine: protectedProcedure
-    .meta({ auth: 'user', permission: 'data.export', feature: 'data_export' })
+    .meta({ auth: 'user', permission: 'data.export', feature: 'data_export', verifiedEmail: true })
     .input(exportInput)
     .query(({ ctx }) =>
       edgeStream(
         exportMine(
           { db: ctx.deps.db, notes: ctx.deps.notes, quota: ctx.deps.quotas.export },
-          ctx.auth.sub,
-          ctx.req.ip,
+          { id: ctx.auth.sub, ip: ctx.req.ip, requestId: ctx.req.requestId },
         ),
       ),
     ),

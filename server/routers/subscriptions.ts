@@ -27,7 +27,7 @@ export const subscriptionsRouter = router({
 
   /** Creates a payment order for a plan; the plan changes when the payment webhook arrives. */
   checkout: protectedProcedure
-    .meta({ auth: 'user', rateLimit: 'checkout' })
+    .meta({ auth: 'user', rateLimit: 'checkout', verifiedEmail: true })
     .input(checkoutInput)
     .mutation(({ ctx, input }) => checkout(ctx.deps, ctx.auth.sub, input.planCode, ctx.req.ip)),
 

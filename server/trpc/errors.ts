@@ -75,7 +75,7 @@ function databaseFailure(error: TRPCError): TRPCError | undefined {
     });
   const message =
     kind === 'pool_busy' ? 'The server is busy; retry shortly' : 'The database is unavailable; retry shortly';
-  // With Retry-After (server/http/calls.ts) and error.data.retryAfterSeconds: a client (and a
+  // With Retry-After (server/trpc/invoke.ts) and error.data.retryAfterSeconds: a client (and a
   // balancer) knows to try again, and when. The driver's error stays the cause, for the log.
   const unavailable = new DomainError(
     'unavailable',

@@ -65,9 +65,9 @@ export const publicProcedure = t.procedure.use(({ ctx, path, type, meta, next, g
     path,
     type,
     meta,
+    getRawInput,
     async () => ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta }),
     () => next(),
-    getRawInput,
   ),
 );
 
@@ -87,12 +87,12 @@ export const protectedProcedure = t.procedure.use(({ ctx, path, type, meta, next
     path,
     type,
     meta,
+    getRawInput,
     async () => {
       await ctx.deps.hooks.beforeProcedure?.({ ctx, path, meta });
       return authorized(ctx, meta, getRawInput);
     },
     () => (next as unknown as NextAuthorized)(),
-    getRawInput,
   ),
 );
 markPipelineBuilders({ public: publicProcedure, protected: protectedProcedure });

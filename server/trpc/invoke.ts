@@ -431,9 +431,9 @@ export async function observed<P, R extends CallResult>(
   path: string,
   type: TRPCProcedureType,
   meta: Meta | undefined,
+  getRawInput: () => Promise<unknown>,
   prepare: () => Promise<P>,
   call: (prepared: P) => Promise<R>,
-  getRawInput: () => Promise<unknown>,
 ): Promise<R> {
   const scope = { queries: 0 };
   const started = performance.now();
@@ -500,6 +500,7 @@ export async function authorized(
     throw forbidden('missing_permission', meta.permission);
   if (meta?.feature && !auth.features.includes(meta.feature))
     throw forbidden('missing_feature', meta.feature);
+  if (meta?.verifiedEmail && !auth.emailVerified) throw forbidden('email_unverified');
   if (meta?.fieldPermissions) {
     const input = await getRawInput();
     for (const [permission, fields] of Object.entries(meta.fieldPermissions) as [

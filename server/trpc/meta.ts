@@ -13,6 +13,11 @@ export interface Meta {
    */
   fieldPermissions?: Partial<Record<Permission, readonly string[]>>;
   /**
+   * Only for a caller whose address is confirmed (the token's emailVerified claim):
+   * payments, data export, API keys (docs/api.md, "Confirmed addresses").
+   */
+  verifiedEmail?: boolean;
+  /**
    * Callable before the user has accepted the current privacy notice (auth.* and privacy.*
    * procedures); every other authenticated procedure refuses with privacy_notice_required.
    */

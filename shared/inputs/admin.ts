@@ -22,7 +22,7 @@ export const auditListInput = z
 export type AuditListInput = z.infer<typeof auditListInput>;
 
 /** The queues the console shows: each product queue and its dead-letter queue. */
-export const JOB_QUEUE_NAMES = ['email', 'email-dead'] as const;
+export const JOB_QUEUE_NAMES = ['email', 'email-dead', 'account', 'account-dead'] as const;
 export const JOB_STATES = ['created', 'retry', 'active', 'completed', 'failed'] as const;
 
 export const jobsListInput = z
@@ -35,7 +35,7 @@ export const jobsListInput = z
 export type JobsListInput = z.infer<typeof jobsListInput>;
 
 export const jobsRedriveInput = z.strictObject({
-  queue: z.enum(['email']),
+  queue: z.enum(['email', 'account']),
   /** Dead-lettered jobs to send again (ids in the dead-letter queue); omitted: all of them (up to 1000). */
   ids: z.array(z.uuid()).min(1).max(100).optional(),
 });

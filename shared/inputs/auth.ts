@@ -44,3 +44,26 @@ export const changePasswordInput = z
     path: ['newPassword'],
   });
 export type ChangePasswordInput = z.infer<typeof changePasswordInput>;
+
+/** A token from an email link (password reset, address confirmation): 32 random bytes, base64url. */
+export const emailTokenInput = z
+  .string()
+  .min(20)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/);
+
+export const requestPasswordResetInput = z.strictObject({ email: emailInput });
+export type RequestPasswordResetInput = z.infer<typeof requestPasswordResetInput>;
+
+export const resetPasswordInput = z.strictObject({ token: emailTokenInput, newPassword: passwordInput });
+export type ResetPasswordInput = z.infer<typeof resetPasswordInput>;
+
+export const verifyEmailInput = z.strictObject({ token: emailTokenInput });
+export type VerifyEmailInput = z.infer<typeof verifyEmailInput>;
+
+/** users.changeEmail: the password again, and the new address (confirmed before it takes effect). */
+export const changeEmailInput = z.strictObject({
+  password: z.string().min(1).max(128),
+  newEmail: emailInput,
+});
+export type ChangeEmailInput = z.infer<typeof changeEmailInput>;

@@ -31,6 +31,8 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
   let context: BrowserContext;
   let page: Page;
   let cspViolations: string[];
+  /** URLs of the server-sent event streams the page opened. */
+  const liveStreams: string[] = [];
   const axeResults: Record<string, Record<string, number>> = {};
 
   beforeAll(async () => {
@@ -41,6 +43,9 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     });
     browser = await launchChromium();
     ({ context, page, cspViolations } = browser);
+    page.on('request', (r) => {
+      if (r.headers().accept?.includes('text/event-stream')) liveStreams.push(r.url());
+    });
     mkdirSync(SCREENSHOTS, { recursive: true });
   }, 120_000);
 
@@ -199,16 +204,33 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     await server
       .client(raiser.accessToken)
       .assessments.submit.mutate({ instrument: 'PHQ9', answers: CRISIS_PHQ9 });
+    // Live (crisis.onChange over server-sent events), not polled: the row appears well
+    // within the old 5 s poll, and the page holds an event stream open.
+    const raisedAt = Date.now();
     await expect.poll(() => open.getByRole('row').count(), { timeout: 15_000 }).toBe(3);
+    console.log(`[console] a new crisis alert appeared ${Date.now() - raisedAt} ms after the screening`);
+    expect(liveStreams.some((u) => u.includes('/trpc/crisis.onChange'))).toBe(true);
+    await page.getByText('Live: new alerts appear here at once.').waitFor();
+    // The patient links to their page (the admin holds users.read).
+    expect(await open.getByRole('link', { name: 'Other Patient' }).count()).toBe(1);
+    expect(
+      await open
+        .getByRole('row', { name: /Other Patient/ })
+        .getByText(/\d+ min/)
+        .count(),
+    ).toBe(1);
     await check('crisis');
-    await open
-      .getByRole('button', { name: /Acknowledge/ })
-      .first()
-      .click();
+    await open.getByRole('button', { name: 'Acknowledge' }).first().click();
+    // It asks first.
+    const confirm = page.getByRole('dialog', { name: 'Acknowledge the alert' });
+    await confirm.waitFor();
+    expect(await open.getByRole('row').count()).toBe(3);
+    await confirm.getByRole('button', { name: 'Confirm' }).click();
     await expect.poll(() => open.getByRole('row').count()).toBe(2);
-    await expect
-      .poll(() => page.getByRole('table', { name: 'Recently acknowledged' }).getByRole('row').count())
-      .toBe(2);
+    const acknowledged = page.getByRole('table', { name: 'Recently acknowledged' });
+    await expect.poll(() => acknowledged.getByRole('row').count()).toBe(2);
+    // Who acknowledged and when.
+    expect(await acknowledged.getByRole('row').nth(1).textContent()).toMatch(/Administrator/);
 
     // Suspend the patient: their access token is refused at once.
     await expect(server.client(patient.token).auth.me.query()).resolves.toMatchObject({ id: patient.id });

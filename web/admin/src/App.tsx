@@ -69,7 +69,7 @@ function Console({ me }: { me: Me }) {
   let page: React.ReactNode;
   if (userMatch && allowed('/users')) page = <UserDetailPage me={me} userId={userMatch[1]!} />;
   else if (path === '/users' && allowed('/users')) page = <UsersPage />;
-  else if (path === '/crisis' && allowed('/crisis')) page = <CrisisPage />;
+  else if (path === '/crisis' && allowed('/crisis')) page = <CrisisPage me={me} />;
   else if (path === '/audit' && allowed('/audit')) page = <AuditPage />;
   else if (path === '/views' && allowed('/views')) page = <ViewsPage />;
   else if (path === '/jobs' && allowed('/jobs')) page = <JobsPage />;

@@ -3,8 +3,16 @@
 // resumes the session without any token in storage a page script could read
 // (docs/decisions/admin-console-session.md).
 import { MutationCache, QueryCache, QueryClient } from '@tanstack/react-query';
-import { createTRPCClient, httpBatchLink, httpLink, TRPCClientError } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  TRPCClientError,
+} from '@trpc/client';
 import { createTRPCContext } from '@trpc/tanstack-react-query';
+import { EventSource } from 'eventsource';
 import superjson from 'superjson';
 import { FACTOR_REQUIRED_PERMISSIONS } from '../../../shared/catalog.ts';
 import type { AppErrorData } from '../../../shared/errors.ts';
@@ -57,15 +65,28 @@ async function currentToken(): Promise<string | null> {
   return accessToken;
 }
 
+const bearerHeaders = async (): Promise<Record<string, string>> => {
+  const token = await currentToken();
+  return token ? { authorization: `Bearer ${token}` } : {};
+};
+
 export const api = createTRPCClient<AppRouter>({
   links: [
-    httpBatchLink({
-      url: '/trpc',
-      transformer: superjson,
-      headers: async (): Promise<Record<string, string>> => {
-        const token = await currentToken();
-        return token ? { authorization: `Bearer ${token}` } : {};
-      },
+    splitLink({
+      condition: (op) => op.type === 'subscription',
+      // Subscriptions (the crisis queue) over server-sent events. The `eventsource` package,
+      // not the browser's EventSource: its fetch sends the bearer token as a header (the
+      // browser's would need the token in the URL), read afresh at every reconnect.
+      true: httpSubscriptionLink({
+        url: '/trpc',
+        transformer: superjson,
+        EventSource,
+        eventSourceOptions: () => ({
+          fetch: async (input, init) =>
+            fetch(input, { ...init, headers: { ...init.headers, ...(await bearerHeaders()) } }),
+        }),
+      }),
+      false: httpBatchLink({ url: '/trpc', transformer: superjson, headers: bearerHeaders }),
     }),
   ],
 });

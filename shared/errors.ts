@@ -8,6 +8,7 @@ export const FORBIDDEN_REASONS = [
   // The caller has not accepted the current privacy notice (`required` names its version):
   // call privacy.acceptNotice, then use the access token it returns.
   'privacy_notice_required',
+  'email_unverified',
   // auth.login for an account with a second factor: the password was right; complete the
   // sign-in with auth.mfa.completeLogin and the `challengeToken` (valid 5 minutes, good for
   // nothing else), using one of `factors`.
@@ -18,7 +19,6 @@ export const FORBIDDEN_REASONS = [
   // The procedure needs a second factor verified in the last 15 minutes: auth.mfa.verify,
   // then retry with the access token it returns.
   'step_up_required',
-  'email_unverified',
   // A token exchanged from an API key called a procedure its key may not call (the key's
   // scopes do not name it, or it needs the person signed in: docs/policy.md, "API key").
   'api_key_not_allowed',

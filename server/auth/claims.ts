@@ -42,11 +42,11 @@ export const claimsRow = z.object({
   features: z.array(z.string()),
   /** The privacy notice version the user last accepted (null: none yet). */
   privacy_notice: z.string().nullable(),
+  /** users.email_verified_at IS NOT NULL. */
+  email_verified: z.boolean(),
   /** How the session was authenticated and when (a refresh reads them from its session). */
   amr: z.array(z.string()).optional(),
   auth_time: z.number().optional(),
-  /** users.email_verified_at IS NOT NULL. */
-  email_verified: z.boolean(),
 });
 export type ClaimsRow = z.output<typeof claimsRow>;
 
@@ -124,8 +124,8 @@ export function tokenSubject(row: ClaimsRow): TokenSubject {
     features: row.features,
     plan: row.plan,
     privacyNotice: row.privacy_notice,
+    emailVerified: row.email_verified,
     amr: row.amr,
     auth_time: row.auth_time,
-    emailVerified: row.email_verified,
   };
 }

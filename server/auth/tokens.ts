@@ -21,6 +21,8 @@ const claimsSchema = z.object({
   plan: z.string().max(40),
   /** The privacy notice version the user had accepted when the token was issued. */
   privacyNotice: z.string().max(40).optional(),
+  /** Present (true) once the account's address was confirmed through a link sent to it. */
+  emailVerified: z.literal(true).optional(),
   /**
    * How the session was authenticated (RFC 8176): 'pwd', plus 'otp' (TOTP or a recovery
    * code), 'hwk'/'swk' (a passkey bound to a device / synced) and 'mfa' with a second
@@ -29,8 +31,6 @@ const claimsSchema = z.object({
   amr: z.array(z.string().max(8)).max(8).optional(),
   /** When the user last authenticated (epoch seconds): the factor's time when amr has one. */
   auth_time: z.number().int().optional(),
-  /** Present (true) once the account's address was confirmed through a link sent to it. */
-  emailVerified: z.literal(true).optional(),
   sid: z.uuid(),
   /**
    * Present on a token that descends from an API key (sid = the key's id): the key's scopes
@@ -59,12 +59,12 @@ export interface TokenSubject {
   plan: string;
   /** The privacy notice version accepted; null or absent: none. */
   privacyNotice?: string | null | undefined;
+  /** The address was confirmed (users.email_verified_at); absent: not. */
+  emailVerified?: boolean | undefined;
   /** How the session was authenticated (the amr claim); absent: not stated (a password). */
   amr?: string[] | undefined;
   /** When the user last authenticated, epoch seconds (the auth_time claim). */
   auth_time?: number | undefined;
-  /** The address was confirmed (users.email_verified_at); absent: not. */
-  emailVerified?: boolean | undefined;
 }
 
 /** The token of a second-factor ceremony (sign-in challenge, enrolment, step-up). */
@@ -166,9 +166,9 @@ export class TokenService {
       features: subject.features,
       plan: subject.plan,
       ...(subject.privacyNotice ? { privacyNotice: subject.privacyNotice } : {}),
+      ...(subject.emailVerified ? { emailVerified: true as const } : {}),
       ...(subject.amr ? { amr: subject.amr } : {}),
       ...(subject.auth_time !== undefined ? { auth_time: subject.auth_time } : {}),
-      ...(subject.emailVerified ? { emailVerified: true as const } : {}),
       sid,
       ...(apiKey ? { apiKey: { scopes: apiKey.scopes, expiresAt: apiKey.expiresAt } } : {}),
     };

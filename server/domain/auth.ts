@@ -30,7 +30,7 @@ import {
 import { bumpTokensValidAfter, sessionRevocation, userRevocation } from '../auth/revocation.ts';
 import type { AppDeps } from '../services.ts';
 import { type AccountJob, queueEmailVerification } from './email-tokens.ts';
-import { badRequest, forbidden, unauthorized } from './errors.ts';
+import { badRequest, conflict, forbidden, unauthorized } from './errors.ts';
 import { factorKindsColumn, type LoginClaimsRow, loginChallenge, loginClaimsRow } from './mfa-challenge.ts';
 
 type AuthDeps = Pick<

@@ -101,12 +101,17 @@ export async function* jsonArray<Row>(
 /**
  * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. Text a
  * person wrote that starts like a spreadsheet formula (= + - @, tab, CR) gets a leading
- * apostrophe, so opening the file cannot run it.
+ * apostrophe, so opening the file cannot run it; in a list (tags joined by `;`) each item
+ * does, since a spreadsheet may split the cell on `;`.
  */
+const formulaSafe = (text: string) => (/^[=+\-@\t\r]/.test(text) ? `'${text}` : text);
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  let text = Array.isArray(value) ? value.join(';') : String(value);
-  if (typeof value !== 'number' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  const text = Array.isArray(value)
+    ? value.map((v) => formulaSafe(String(v))).join(';')
+    : typeof value === 'number'
+      ? String(value)
+      : formulaSafe(String(value));
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

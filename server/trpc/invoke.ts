@@ -40,7 +40,15 @@ import { idempotent } from '../idempotency.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from './context.ts';
 import { edgeError } from './errors.ts';
+import type { CallRecord } from './hooks.ts';
 import type { Meta } from './meta.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The procedure calls this request made (set by contextFor; read by the request log). */
+    calls?: CallRecord[];
+  }
+}
 
 /**
  * The @trpc/server versions whose internals this module was read against (callRecursive and

@@ -4,7 +4,7 @@
 // another IP's login still gets a slot. Through the real HTTP server with TRUST_PROXY.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasswordHasher } from '../../server/auth/passwords.ts';
-import { createHashGate } from '../../server/limits/hashing.ts';
+import { createHashGate, USAGE_HALF_LIFE_MS } from '../../server/limits/hashing.ts';
 import { NOTICE } from '../helpers.ts';
 import { startTestServer, type TestServer, trpcInput } from '../server.ts';
 
@@ -101,16 +101,68 @@ describe('password hashing bound', () => {
     const a2 = gate.run('a', work); // waits (a's one waiting place; the queue's one place)
     await Promise.resolve();
     expect(gate.load).toEqual({ running: 2, waiting: 1 });
-    // The queue is full: c is refused though it has nothing running.
-    await expect(gate.run('c', work)).rejects.toMatchObject({ kind: 'too_many_requests' });
     // a has one running and one waiting: refused.
     await expect(gate.run('a', work)).rejects.toMatchObject({ kind: 'too_many_requests' });
-    release.shift()!(); // a1 ends → a2 starts
+    // The queue is full, but c has used no hash lately and a has: c takes a2's place.
+    const c1 = gate.run('c', work);
+    await expect(a2).rejects.toMatchObject({ kind: 'too_many_requests' });
+    expect(gate.load).toEqual({ running: 2, waiting: 1 });
+    // ... and a newcomer that used as much as the waiters is refused.
+    await expect(gate.run('c', work)).rejects.toMatchObject({ kind: 'too_many_requests' });
+    release.shift()!(); // a1 ends → c1 starts
     await a1;
     await new Promise((r) => setTimeout(r, 0));
     expect(gate.load).toEqual({ running: 2, waiting: 0 });
     for (const r of release.splice(0)) r();
-    await Promise.all([b1, a2]);
+    await Promise.all([b1, c1]);
     expect(gate.load).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('a flood from many addresses cannot starve another client: the least-used IP is served next', async () => {
+    let clock = 0;
+    const gate = createHashGate({ concurrency: 1, perIp: 1, queue: 29 }, () => clock);
+    const release: Array<() => void> = [];
+    const order: string[] = [];
+    const work = (ip: string) => () =>
+      new Promise<void>((r) => {
+        order.push(ip);
+        release.push(r);
+      });
+    const settle = () => new Promise((r) => setTimeout(r, 0));
+    // 30 addresses, each within its own bound, keep the one slot busy for a while.
+    const flood: Array<Promise<unknown>> = [];
+    const refill = () => {
+      for (let i = 0; i < 30; i += 1)
+        flood.push(gate.run(`flood-${i}`, work(`flood-${i}`)).catch(() => undefined));
+    };
+    for (let round = 0; round < 3; round += 1) {
+      refill();
+      await settle();
+      while (release.length > 0) {
+        clock += 300;
+        release.shift()!();
+        await settle();
+      }
+    }
+    refill();
+    await settle();
+    expect(gate.load).toEqual({ running: 1, waiting: 29 }); // the queue is full
+    // Another user's login arrives last: a flood waiter makes room, and it is next, not 30th.
+    order.length = 0;
+    const victim = gate.run('victim', work('victim'));
+    expect(gate.load.waiting).toBe(29);
+    release.shift()!();
+    await settle();
+    expect(order[0]).toBe('victim');
+    expect(gate.load.waiting).toBe(28);
+    release.shift()!();
+    await victim;
+    clock += 10 * USAGE_HALF_LIFE_MS;
+    for (const r of release.splice(0)) r();
+    while (gate.load.running > 0) {
+      for (const r of release.splice(0)) r();
+      await settle();
+    }
+    await Promise.all(flood);
   });
 });

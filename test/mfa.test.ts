@@ -522,6 +522,7 @@ describe.each(DB_KINDS)('second factors on %s', (kind) => {
       role: 'patient',
       permissions: ['api_keys.manage', 'mood.read'],
       amr: ['pwd'],
+      emailVerified: true as const,
     };
     const notStepped = await errorOf(
       callerFor(deps, patient).apiKeys.create({ name: 'k', scopes: ['mood.read'], expiresInDays: 30 }),

@@ -170,6 +170,16 @@ const variables = z.object({
   RAZORPAY_KEY_SECRET: z.string().min(8).max(200).optional(),
   RAZORPAY_WEBHOOK_SECRET: z.string().min(8).max(200).optional(),
   RAZORPAY_API_URL: url(['https', 'http']).default('https://api.razorpay.com'),
+  // Second factors (docs/decisions/staff-mfa.md). Passkeys are bound to this relying-party
+  // id (the console's host name, e.g. console.manas360.in) and accepted from these origins
+  // only. Origins unset: any http://localhost:<port> outside production, none in production
+  // (passkeys refused; TOTP still works).
+  WEBAUTHN_RP_ID: z
+    .string()
+    .regex(/^[a-z0-9.-]{1,253}$/, 'must be a host name (no scheme or port)')
+    .default('localhost'),
+  WEBAUTHN_RP_NAME: z.string().min(1).max(64).default('MANAS360'),
+  WEBAUTHN_ORIGINS: commaList,
   // The durable job queue (pg-boss on the same database: docs/decisions/job-queue.md).
   // QUEUE_WORKERS: this API process also works the queue (false: only `npm run worker` does).
   QUEUE_WORKERS: bool.default(true),

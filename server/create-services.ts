@@ -19,6 +19,7 @@ import { RevocationList, startRevocationSync } from './auth/revocation.ts';
 import { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import { loadNotesCipher } from './crypto/notes.ts';
+import { emailSignInNotifier } from './email/sign-in-notice.ts';
 import { JobQueue } from './jobs/queue.ts';
 import { DownloadBudget } from './limits/downloads.ts';
 import { createHashGate } from './limits/hashing.ts';
@@ -224,6 +225,7 @@ export async function createDeps(
     passwords,
     notes,
     loginLimiter: limits.loginLimiter,
+    signInNotifier: emailSignInNotifier({ queue, notes }, database.db),
     hashGate: createHashGate({
       concurrency: config.PASSWORD_HASH_CONCURRENCY,
       perIp: config.PASSWORD_HASH_PER_IP,

@@ -32,6 +32,16 @@ export function dependencyOf(err: unknown): Dependency {
   if (err instanceof Error) {
     // postgres.js errors carry their own name even without a SQLSTATE (CONNECTION_ENDED, …).
     if (err.name === 'PostgresError') return 'database';
+    // postgres.js 3.4.9 writes a buffered chunk from a setImmediate after its connection
+    // closed (the server went away) and throws there, out of any caller's reach
+    // (porsager/postgres#1154, #1208: a reserved connection, as the job queue's blocks use,
+    // hits it on every database restart). The query was already rejected with
+    // CONNECTION_CLOSED and the connection is gone: a database outage, not our bug.
+    if (
+      err instanceof TypeError &&
+      /\bnextWrite\b[^\n]*postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '')
+    )
+      return 'database';
     // ioredis: its error classes, or a socket error on its connections.
     if (/^(ReplyError|RedisError|MaxRetriesPerRequestError|ClusterAllFailedError|AbortError)$/.test(err.name))
       return 'redis';

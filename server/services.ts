@@ -7,6 +7,7 @@ import type { Database, Db } from '../db/client.ts';
 import type { ReadRouter } from '../db/replicas.ts';
 import type { PasswordHasher } from './auth/passwords.ts';
 import type { RevocationList } from './auth/revocation.ts';
+import type { SignInNotifier } from './auth/sign-in-notice.ts';
 import type { TokenService } from './auth/tokens.ts';
 import type { Config } from './config.ts';
 import type { NotesCipher } from './crypto/notes.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   /** Seals and opens session notes (AES-256-GCM, key ids for rotation). */
   notes: NotesCipher;
   loginLimiter: LoginLimiter;
+  /** Tells staff about a sign-in from a new device (server/auth/sign-in-notice.ts). */
+  signInNotifier: SignInNotifier;
   /** Bounds concurrent password hashing per IP and per process (server/limits/hashing.ts). */
   hashGate: HashGate;
   /** Product limits (one export an hour, reports, API-key exchanges): server/limits. */

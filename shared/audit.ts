@@ -10,6 +10,15 @@ export const AUDIT_ACTIONS = [
   'auth.logoutAll',
   'auth.changePassword',
   'auth.changePasswordFailed',
+  // Second factors (server/domain/mfa.ts): a factor added, renamed or removed, a failed
+  // factor (sign-in or step-up), a step-up, new recovery codes, one session ended.
+  'auth.mfa.enrol',
+  'auth.mfa.rename',
+  'auth.mfa.remove',
+  'auth.mfa.failed',
+  'auth.mfa.verify',
+  'auth.mfa.recoveryCodes',
+  'auth.revokeSession',
   'auth.passwordResetRequested',
   'auth.resetPassword',
   'auth.verifyEmail',

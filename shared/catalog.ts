@@ -33,6 +33,28 @@ export const PERMISSIONS = [
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
+/**
+ * Permissions that read health data or administer accounts: a token carrying any of them
+ * is accepted only when its session was authenticated with a second factor (amr), except by
+ * the procedures that set one up (docs/decisions/staff-mfa.md). Therapists, admins and
+ * superadmins hold some; patients none.
+ */
+export const FACTOR_REQUIRED_PERMISSIONS: readonly Permission[] = [
+  'sessions.manage',
+  'notes.write',
+  'notes.read',
+  'crisis.manage',
+  'users.read',
+  'users.manage',
+  'roles.assign',
+  'roles.manage',
+  'subscriptions.manage',
+  'analytics.read',
+  'audit.read',
+  'views.refresh',
+  'support.manage',
+];
+
 export const FEATURES = [
   'mood_tracking',
   'assessments',

@@ -49,6 +49,10 @@ export const meOutput = z.object({
   emailVerified: z.boolean(),
   sessionId: z.string(),
   expiresAt: date,
+  /** How the session was authenticated (RFC 8176 amr): ['pwd'], or with a factor ['pwd', 'otp', 'mfa']... */
+  amr: z.array(z.string()),
+  /** When the user last authenticated (the factor's time when amr has 'mfa'); null: not recorded. */
+  authTime: date.nullable(),
 });
 
 export const profileOutput = z.object({

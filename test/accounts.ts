@@ -8,7 +8,7 @@ import { onQuery } from '../db/client.ts';
 import type { PlanCode } from '../shared/catalog.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { NOTICE } from './helpers.ts';
-import { bearer, loginAccepted, type TestServer } from './server.ts';
+import { bearer, enrolPasskey, loginAccepted, signIn, type TestServer } from './server.ts';
 
 export const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
@@ -29,11 +29,16 @@ export async function adminAccount(server: TestServer): Promise<Account> {
   return { id: (await api.auth.me.query()).id, email: ADMIN.email, token, api };
 }
 
-/** A new user on `plan` (and `role`, default patient), with a fresh token. */
+/**
+ * A new user on `plan` (and `role`, default patient), with a fresh token; staff sign in with
+ * a passkey (signIn). `factor`: a patient enrols one too, so the token counts as stepped up
+ * (API-key creation needs that).
+ */
 export async function account(
   server: TestServer,
   plan: PlanCode,
   role: 'patient' | 'therapist' | 'admin' = 'patient',
+  opts: { factor?: boolean } = {},
 ): Promise<Account> {
   n += 1;
   const email = `user${n}-${Date.now().toString(36)}@example.com`;
@@ -52,8 +57,10 @@ export async function account(
     if (plan !== 'free') await root.admin.users.setPlan.mutate({ userId: reg.user.id, planCode: plan });
     if (role !== 'patient') await root.admin.users.setRole.mutate({ userId: reg.user.id, role });
   }
-  const login = await anon.auth.login.mutate({ email, password: PASSWORD });
-  return { id: reg.user.id, email, token: login.accessToken, api: server.client(login.accessToken) };
+  const login = await signIn(server, { email, password: PASSWORD });
+  const token =
+    opts.factor && role === 'patient' ? await enrolPasskey(server, login.accessToken) : login.accessToken;
+  return { id: reg.user.id, email, token, api: server.client(token) };
 }
 
 /** The SQL statements the server ran while `fn` did its requests. */

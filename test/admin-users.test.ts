@@ -12,7 +12,7 @@ import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
 import { type AdminUsersListInput, adminUsersListInput, USER_SORTS } from '../shared/inputs/admin-users.ts';
 import { detailsOf, errorOf } from './fixtures/domain.ts';
-import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
+import { callerFor, callerSignIn, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 const PASSWORD = 'correct horse battery';
@@ -48,7 +48,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
       await deps.db.execute(
         sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE name = ${role}) WHERE id = ${reg.user.id}`,
       );
-    const session = await callerFor(deps).auth.login({ email, password: PASSWORD });
+    const session = await callerSignIn(deps, { email, password: PASSWORD });
     return { ...session, id: reg.user.id, email };
   }
   const claimsOf = async (accessToken: string) => (await authenticate(deps, `Bearer ${accessToken}`)).auth;

@@ -25,7 +25,7 @@ describe('API key scopes', () => {
   let keyToken: string;
   beforeAll(async () => {
     server = await startTestServer({ env: ADMIN_ENV });
-    owner = await account(server, 'enterprise');
+    owner = await account(server, 'enterprise', 'patient', { factor: true });
     const key = await owner.api.apiKeys.create.mutate({ name: 'mood', scopes: ['mood.read'] });
     keyId = key.id;
     keyToken = (await server.client().auth.exchangeApiKey.mutate({ apiKey: key.key })).accessToken;

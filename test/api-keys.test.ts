@@ -21,7 +21,7 @@ describe('API keys', () => {
   beforeAll(async () => {
     // Real PostgreSQL when the run has it: the live-key limit is a concurrency property.
     server = await startTestServer({ env: ADMIN_ENV, kind: DB_KINDS.at(-1) });
-    me = await account(server, 'enterprise');
+    me = await account(server, 'enterprise', 'patient', { factor: true });
   });
   afterAll(async () => {
     await server?.close();
@@ -127,7 +127,7 @@ describe('API keys', () => {
   });
 
   it("scopes beyond the owner's permissions are refused, nothing stored", async () => {
-    const owner = await account(server, 'enterprise');
+    const owner = await account(server, 'enterprise', 'patient', { factor: true });
     const err = await failure(
       owner.api.apiKeys.create.mutate({ name: 'admin', scopes: ['mood.read', 'users.read'] }),
     );
@@ -140,7 +140,7 @@ describe('API keys', () => {
   });
 
   it('refuses bad input with 400 and stores nothing', async () => {
-    const owner = await account(server, 'enterprise');
+    const owner = await account(server, 'enterprise', 'patient', { factor: true });
     for (const call of [
       () => owner.api.apiKeys.create.mutate({ name: '', scopes: ['mood.read'] }),
       () => owner.api.apiKeys.create.mutate({ name: 'x', scopes: [] }),
@@ -156,7 +156,7 @@ describe('API keys', () => {
   });
 
   it(`holds the ${API_KEY_LIMIT}-live-key limit under concurrent creation`, async () => {
-    const owner = await account(server, 'enterprise');
+    const owner = await account(server, 'enterprise', 'patient', { factor: true });
     const results = await Promise.allSettled(
       // One client each: separate HTTP requests, not one batch.
       Array.from({ length: API_KEY_LIMIT * 4 }, (_, i) =>
@@ -176,7 +176,7 @@ describe('API keys', () => {
   });
 
   it('a plan without api_access stops its keys at the next exchange', async () => {
-    const owner = await account(server, 'enterprise');
+    const owner = await account(server, 'enterprise', 'patient', { factor: true });
     const { key } = await owner.api.apiKeys.create.mutate({ name: 'x', scopes: ['mood.read'] });
     await (await adminAccount(server)).api.admin.users.setPlan.mutate({
       userId: owner.id,
@@ -189,7 +189,7 @@ describe('API keys', () => {
   });
 
   it('an expired key is refused at the exchange, its use not recorded', async () => {
-    const owner = await account(server, 'enterprise');
+    const owner = await account(server, 'enterprise', 'patient', { factor: true });
     const { key, id } = await owner.api.apiKeys.create.mutate({ name: 'short-lived', scopes: ['mood.read'] });
     const lastUse = async () =>
       (

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onQuery } from '../db/client.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { NOTICE } from './helpers.ts';
-import { bearer, loginAccepted, startTestServer, type TestServer } from './server.ts';
+import { bearer, loginAccepted, signIn, startTestServer, type TestServer } from './server.ts';
 
 const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 const PASSWORD = 'a long enough password';
@@ -119,7 +119,8 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
     const root = await adminApi();
     await root.admin.users.setRole.mutate({ userId: p.user.id, role: 'admin' });
     const asAdmin = server.client(
-      (await server.client().auth.login.mutate({ email: p.email, password: PASSWORD })).accessToken,
+      // Now staff: signed in with a second factor (a passkey enrolled on the way).
+      (await signIn(server, { email: p.email, password: PASSWORD })).accessToken,
     );
     const rootId = (await root.auth.me.query()).id;
     const tooLow = await failure(asAdmin.admin.users.suspend.mutate({ userId: rootId, reason: 'coup' }));

@@ -9,10 +9,13 @@ import { createDatabase, type Database } from '../db/client.ts';
 import type { AccessClaims } from '../server/auth/tokens.ts';
 import { DEFAULT_PRIVACY_NOTICE_VERSION, loadConfig } from '../server/config.ts';
 import { closeDeps, createDeps, createLogger } from '../server/create-services.ts';
+import { DomainError } from '../server/domain/errors.ts';
 import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
-import { createContextInner, type RequestInfo } from '../server/trpc/context.ts';
+import { authenticate, createContextInner, type RequestInfo } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
+import type { SoftPasskey } from './support/passkey.ts';
+import { signInWith } from './support/sign-in.ts';
 import { copyDatabaseSettings } from './templates.ts';
 
 export const REAL_DATABASE_URL = process.env.DATABASE_URL;
@@ -137,6 +140,44 @@ const createCaller = createCallerFactory(appRouter);
 /** A server-side caller acting with the given claims (null: anonymous). */
 export function callerFor(deps: AppDeps, auth: AccessClaims | null = null, req: Partial<RequestInfo> = {}) {
   return createCaller(createContextInner({ deps, auth, req }));
+}
+
+const callerPasskeys = new WeakMap<AppDeps, Map<string, SoftPasskey>>();
+
+/**
+ * auth.login through an in-process caller, as signIn (test/server.ts) does over HTTP: staff
+ * complete it with a passkey enrolled on their first sign-in (test/support/sign-in.ts).
+ */
+export function callerSignIn(
+  deps: AppDeps,
+  credentials: { email: string; password: string },
+  req: Partial<RequestInfo> = {},
+) {
+  const anon = callerFor(deps, null, req);
+  const mine = callerPasskeys.get(deps) ?? new Map<string, SoftPasskey>();
+  callerPasskeys.set(deps, mine);
+  return signInWith(
+    {
+      login: (c) => anon.auth.login(c),
+      errorData: (err) =>
+        err instanceof Error && err.cause instanceof DomainError ? err.cause.details : undefined,
+      loginOptions: (challengeToken) => anon.auth.mfa.loginOptions({ challengeToken }),
+      completeLogin: (challengeToken, response) =>
+        anon.auth.mfa.completeLogin({ challengeToken, factor: { kind: 'passkey', response } }),
+      async enrol(accessToken, passkey) {
+        const { auth } = await authenticate(deps, `Bearer ${accessToken}`);
+        const api = callerFor(deps, auth, req);
+        const { enrolmentToken, options } = await api.auth.mfa.passkey.begin();
+        const enrolled = await api.auth.mfa.passkey.confirm({
+          enrolmentToken,
+          response: passkey.register(options),
+        });
+        return enrolled.accessToken;
+      },
+    },
+    mine,
+    credentials,
+  );
 }
 
 /** `NAME=value` lines as docker --env-file reads them: everything after the first `=`, verbatim. */

@@ -119,6 +119,7 @@ describe('a message that keeps failing (pglite)', () => {
     }
     expect(queues).toEqual([
       expect.objectContaining({ name: 'email', failed: 1, deadLetters: 1, queued: 0 }),
+      expect.objectContaining({ name: 'account', failed: 0, deadLetters: 0 }),
     ]);
     const [failed] = await admin.admin.jobs.list.query({ queue: 'email', state: 'failed' });
     expect(failed).toMatchObject({ id, state: 'failed', retryCount: 2, retryLimit: 2 });

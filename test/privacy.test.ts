@@ -15,7 +15,7 @@ import { accountErasureJob, JobRunner, viewRefreshJob } from '../server/jobs/ind
 import { createUser } from './fixtures/domain.ts';
 import { callerFor, DB_KINDS, NOTICE } from './helpers.ts';
 import { RazorpayDouble } from './razorpay-double.ts';
-import { startTestServer, type TestServer, trpcInput } from './server.ts';
+import { enrolPasskey, startTestServer, type TestServer, trpcInput } from './server.ts';
 
 const PASSWORD = 'correct horse battery';
 let seq = 0;
@@ -44,10 +44,15 @@ function nextWholeHour(hoursAhead: number): Date {
  * anonymised account (the documented retention rule).
  */
 const ERASURE_RULES: Record<string, 'deleted' | 'kept'> = {
+  'account_tokens.user_id': 'deleted', // reset and confirmation links
   'api_keys.user_id': 'deleted',
   'assessments.user_id': 'deleted',
   'crisis_alerts.user_id': 'deleted',
   'crisis_alerts.acknowledged_by': 'kept', // a staff member's act on someone else's alert
+  'crisis_on_call.user_id': 'deleted',
+  'idempotency_keys.user_id': 'deleted', // stored answers of their mutations
+  'mfa_factors.user_id': 'deleted',
+  'mfa_recovery_codes.user_id': 'deleted',
   'mood_entries.user_id': 'deleted',
   'payment_orders.user_id': 'kept', // financial records
   'privacy_consents.user_id': 'deleted',
@@ -211,6 +216,8 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     await callerFor(server.deps, admin.claims).support.reply({ ticketId: ticket.id, body: 'Hello Erin' });
     await api.support.reply.mutate({ ticketId: ticket.id, body: 'Thank you' });
     // An API key, already exchanged for a token.
+    // Creating an API key needs a fresh second factor: Erin adds a passkey first.
+    session.access = await enrolPasskey(server, session.access);
     const key = await api.apiKeys.create.mutate({ name: "Erin's laptop", scopes: ['mood.read'] });
     const viaKey = server.client(
       (await server.client().auth.exchangeApiKey.mutate({ apiKey: key.key })).accessToken,

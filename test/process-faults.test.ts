@@ -57,6 +57,14 @@ describe('errors nothing handled', () => {
       dependencyOf(Object.assign(new Error('write CONNECTION_CLOSED'), { code: 'CONNECTION_CLOSED' })),
     ).toBe('database');
     expect(dependencyOf(new PoolBusyError('primary', 500))).toBe('database');
+    // postgres.js's write after its connection closed (porsager/postgres#1208), as thrown
+    // from its setImmediate when PostgreSQL restarts; the same TypeError elsewhere is a bug.
+    const nullWrite = new TypeError("Cannot read properties of null (reading 'write')");
+    nullWrite.stack = `${nullWrite.message}\n    at Immediate.nextWrite (file:///app/node_modules/postgres/src/connection.js:255:22)\n    at process.processImmediate (node:internal/timers:574:21)`;
+    expect(dependencyOf(nullWrite)).toBe('database');
+    const ours = new TypeError("Cannot read properties of null (reading 'write')");
+    ours.stack = `${ours.message}\n    at nextWrite (file:///app/server/http/downloads.ts:10:1)`;
+    expect(dependencyOf(ours)).toBe('none');
     expect(dependencyOf(new DatabaseDeadlineError('primary', 10_000))).toBe('database');
     expect(dependencyOf(new Error('Connection is closed.'))).toBe('redis');
     expect(

@@ -4,13 +4,16 @@
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import type { Logger } from 'pino';
 import superjson from 'superjson';
 import { buildServer } from '../server/app.ts';
 import type { AppDeps } from '../server/services.ts';
+import type { AppErrorData } from '../shared/errors.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { createTestDeps, type DbKind } from './helpers.ts';
+import { SoftPasskey } from './support/passkey.ts';
+import { signInWith } from './support/sign-in.ts';
 
 /** Both tRPC HTTP paths: end-to-end suites run against each (`describe.each(TRPC_PATHS)`). */
 export const TRPC_PATHS = ['lean', 'official'] as const;
@@ -80,9 +83,54 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
 }
 
-/** Logs in and accepts the current privacy notice: a token that passes the consent gate. */
+/** The software passkeys signIn enrolled, per server, by email. */
+const passkeys = new WeakMap<TestServer, Map<string, SoftPasskey>>();
+
+/** The software passkey signIn enrolled for this account (undefined: none). */
+export function enrolledPasskey(server: TestServer, email: string): SoftPasskey | undefined {
+  return passkeys.get(server)?.get(email.trim().toLowerCase());
+}
+
+/**
+ * auth.login as the console does it (test/support/sign-in.ts): staff complete it with a
+ * passkey, enrolled on their first sign-in.
+ */
+export function signIn(server: TestServer, credentials: { email: string; password: string }) {
+  const anon = server.client();
+  const mine = passkeys.get(server) ?? new Map<string, SoftPasskey>();
+  passkeys.set(server, mine);
+  return signInWith(
+    {
+      login: (c) => anon.auth.login.mutate(c),
+      errorData: (err) => (err instanceof TRPCClientError ? (err.data as AppErrorData) : undefined),
+      loginOptions: (challengeToken) => anon.auth.mfa.loginOptions.mutate({ challengeToken }),
+      completeLogin: (challengeToken, response) =>
+        anon.auth.mfa.completeLogin.mutate({ challengeToken, factor: { kind: 'passkey', response } }),
+      enrol: (accessToken, passkey) => enrolPasskey(server, accessToken, passkey),
+    },
+    mine,
+    credentials,
+  );
+}
+
+/**
+ * Enrols a software passkey for the session of `accessToken` (signed in within 15
+ * minutes); the session's new access token, which counts as stepped up (e.g. a patient
+ * about to create an API key).
+ */
+export async function enrolPasskey(server: TestServer, accessToken: string, passkey = new SoftPasskey()) {
+  const api = server.client(accessToken);
+  const { enrolmentToken, options } = await api.auth.mfa.passkey.begin.mutate();
+  const enrolled = await api.auth.mfa.passkey.confirm.mutate({
+    enrolmentToken,
+    response: passkey.register(options),
+  });
+  return enrolled.accessToken;
+}
+
+/** Signs in (signIn) and accepts the current privacy notice: a token that passes every gate. */
 export async function loginAccepted(server: TestServer, credentials: { email: string; password: string }) {
-  const login = await server.client().auth.login.mutate(credentials);
+  const login = await signIn(server, credentials);
   const { version } = await server.client().privacy.notice.query();
   return (await server.client(login.accessToken).privacy.acceptNotice.mutate({ version })).accessToken;
 }

@@ -490,11 +490,15 @@ async function main() {
       }
     }
     const to = performance.now();
-    // Every host back in the balancer first, as HAProxy takes it back (/readyz 200 twice,
-    // 1 s apart): a host still reconnecting to the new primary answers logins 503 (the
-    // limiter fails closed), and the balancer sends it nothing until then. Within the 10 s.
+    // Every host connected to the new primary first (/readyz 'ready' twice, 1 s apart; it
+    // answers 200 'degraded' meanwhile and stays in the balancer): a host still reconnecting
+    // answers logins 503 (the limiter fails closed). Within the 10 s.
     const readyHost = async (h: ApiHost) => {
-      const readyz = () => ok(`${h.url}/readyz`);
+      const readyz = () =>
+        fetch(`${h.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+          async (r) => r.ok && ((await r.json()) as { status?: string }).status === 'ready',
+          () => false,
+        );
       while (performance.now() - from < 10_000) {
         if (await readyz()) {
           await sleep(1000);
@@ -542,7 +546,7 @@ async function main() {
               .filter((_, i) => !ready[i])
               .map((h) => h.name)
               .join(',')})`
-      }; ${failuresBetween(from, to).length} requests failed meanwhile (hosts not ready while Redis takes no writes); then 5 wrong passwords over the 3 hosts (${wrong.join(',')}) and the right one answered ${blocked}`,
+      }; ${failuresBetween(from, to).length} requests failed meanwhile (logins fail closed while Redis takes no writes); then 5 wrong passwords over the 3 hosts (${wrong.join(',')}) and the right one answered ${blocked}`,
       {
         loginsBackSeconds: back,
         allReadySeconds: ready.every(Boolean) ? allReady : null,

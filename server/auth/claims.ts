@@ -44,6 +44,9 @@ export const claimsRow = z.object({
   privacy_notice: z.string().nullable(),
   /** users.email_verified_at IS NOT NULL. */
   email_verified: z.boolean(),
+  /** How the session was authenticated and when (a refresh reads them from its session). */
+  amr: z.array(z.string()).optional(),
+  auth_time: z.number().optional(),
 });
 export type ClaimsRow = z.output<typeof claimsRow>;
 
@@ -122,5 +125,7 @@ export function tokenSubject(row: ClaimsRow): TokenSubject {
     plan: row.plan,
     privacyNotice: row.privacy_notice,
     emailVerified: row.email_verified,
+    amr: row.amr,
+    auth_time: row.auth_time,
   };
 }

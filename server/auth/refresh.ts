@@ -1,7 +1,9 @@
 // Refresh tokens: opaque 256-bit random strings (base64url); only their SHA-256 (hex) is
 // stored. A token is consumed atomically and rotated on every use (same family, parent
 // link). Presenting a token that was already used, after a short grace window for a
-// lost response, means it leaked: the whole family is revoked.
+// lost response, means it leaked: the whole family is revoked. Each token carries how its
+// session was authenticated (amr, auth_time), so a refresh keeps the second factor the
+// session was signed in with, and its time.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
@@ -58,6 +60,16 @@ export function refreshTokenValues(opts: {
 
 export const REFRESH_TOKEN_COLUMNS = sql`(user_id, token_hash, family_id, parent_id, expires_at, user_agent, ip, session_generation)`;
 
+/**
+ * REFRESH_TOKEN_COLUMNS and how the session was authenticated: amr (RFC 8176) and
+ * auth_time (the column defaults are a password, now).
+ */
+export const REFRESH_TOKEN_AUTH_COLUMNS = sql`(user_id, token_hash, family_id, parent_id, expires_at, user_agent, ip, session_generation, amr, auth_time)`;
+
+/** A session's amr and auth_time as the claims rows carry them. */
+export const SESSION_AUTH_COLUMNS = (t: SQL) =>
+  sql`${t}.amr, floor(extract(epoch FROM ${t}.auth_time))::float8 AS auth_time`;
+
 export type RotateResult =
   | { kind: 'ok'; claims: ClaimsRow; familyId: string; refreshToken: string }
   /** A used token presented after the grace window: its family is now revoked. */
@@ -94,13 +106,14 @@ export async function rotateRefreshToken(
           WHERE t.token_hash = ${hash} AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now()
             AND EXISTS (SELECT 1 FROM users su WHERE su.id = t.user_id AND su.status = 'active'
                         AND su.deleted_at IS NULL AND su.session_generation = t.session_generation)
-          RETURNING t.id, t.user_id, t.family_id, t.session_generation
+          RETURNING t.id, t.user_id, t.family_id, t.session_generation, t.amr, t.auth_time
         ), successor AS (
-          INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
-          SELECT ${refreshTokenValues({ userId: sql`c.user_id`, hash: next.hash, familyId: sql`c.family_id`, parentId: sql`c.id`, generation: sql`c.session_generation`, ...opts })}
+          INSERT INTO refresh_tokens ${REFRESH_TOKEN_AUTH_COLUMNS}
+          SELECT ${refreshTokenValues({ userId: sql`c.user_id`, hash: next.hash, familyId: sql`c.family_id`, parentId: sql`c.id`, generation: sql`c.session_generation`, ...opts })},
+                 c.amr, c.auth_time
           FROM consumed c
         )
-        ${claimsSelect(sql`consumed c JOIN users u ON u.id = c.user_id`, sql`, c.family_id`)}`,
+        ${claimsSelect(sql`consumed c JOIN users u ON u.id = c.user_id`, sql`, c.family_id, ${SESSION_AUTH_COLUMNS(sql`c`)}`)}`,
   );
   const row = rows[0];
   if (row) return { kind: 'ok', claims: row, familyId: row.family_id, refreshToken: next.token };

@@ -23,6 +23,14 @@ const claimsSchema = z.object({
   privacyNotice: z.string().max(40).optional(),
   /** Present (true) once the account's address was confirmed through a link sent to it. */
   emailVerified: z.literal(true).optional(),
+  /**
+   * How the session was authenticated (RFC 8176): 'pwd', plus 'otp' (TOTP or a recovery
+   * code), 'hwk'/'swk' (a passkey bound to a device / synced) and 'mfa' with a second
+   * factor. Absent: a password alone (tokens from before second factors, API keys).
+   */
+  amr: z.array(z.string().max(8)).max(8).optional(),
+  /** When the user last authenticated (epoch seconds): the factor's time when amr has one. */
+  auth_time: z.number().int().optional(),
   sid: z.uuid(),
   /**
    * Present on a token that descends from an API key (sid = the key's id): the key's scopes
@@ -53,7 +61,32 @@ export interface TokenSubject {
   privacyNotice?: string | null | undefined;
   /** The address was confirmed (users.email_verified_at); absent: not. */
   emailVerified?: boolean | undefined;
+  /** How the session was authenticated (the amr claim); absent: not stated (a password). */
+  amr?: string[] | undefined;
+  /** When the user last authenticated, epoch seconds (the auth_time claim). */
+  auth_time?: number | undefined;
 }
+
+/** The token of a second-factor ceremony (sign-in challenge, enrolment, step-up). */
+export const CEREMONY_TOKEN_TYPE = 'mfa+jwt';
+
+const ceremonySchema = z.object({
+  sub: z.uuid(),
+  /** What the token is for: a ceremony token is accepted by that procedure only. */
+  purpose: z.enum(['login', 'totp-enrol', 'passkey-enrol', 'verify']),
+  /** The WebAuthn challenge (base64url) of this ceremony. */
+  challenge: z.string().max(100),
+  jti: z.uuid(),
+  exp: z.number().int(),
+  /** login: the account as the password was checked (session generation, tokens_valid_after). */
+  gen: z.number().int().optional(),
+  tva: z.number().optional(),
+  /** verify/enrol: the session (refresh family) the ceremony belongs to. */
+  sid: z.uuid().optional(),
+  /** totp-enrol: the new secret, sealed by the notes key (server/crypto/notes.ts). */
+  sealed: z.object({ keyId: z.string().max(40), ciphertext: z.string().max(400) }).optional(),
+});
+export type CeremonyClaims = z.infer<typeof ceremonySchema>;
 
 /** The API key a token descends from: its scopes and expiry (epoch seconds). */
 export type ApiKeyGrant = NonNullable<AccessClaims['apiKey']>;
@@ -134,6 +167,8 @@ export class TokenService {
       plan: subject.plan,
       ...(subject.privacyNotice ? { privacyNotice: subject.privacyNotice } : {}),
       ...(subject.emailVerified ? { emailVerified: true as const } : {}),
+      ...(subject.amr ? { amr: subject.amr } : {}),
+      ...(subject.auth_time !== undefined ? { auth_time: subject.auth_time } : {}),
       sid,
       ...(apiKey ? { apiKey: { scopes: apiKey.scopes, expiresAt: apiKey.expiresAt } } : {}),
     };
@@ -153,14 +188,62 @@ export class TokenService {
   }
 
   /**
+   * Signs a second-factor ceremony token: type mfa+jwt and its own audience, so the access
+   * token verifier refuses it (and this one refuses access tokens). Valid `ttlSeconds`.
+   */
+  async signCeremony(claims: Omit<CeremonyClaims, 'jti' | 'exp'>, ttlSeconds: number) {
+    const { signing, algorithm } = this.opts.keys;
+    const jti = randomUUID();
+    const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const { sub, ...body } = claims;
+    const token = await new SignJWT(body)
+      .setProtectedHeader({ alg: algorithm, kid: signing.kid, typ: CEREMONY_TOKEN_TYPE })
+      .setSubject(sub)
+      .setJti(jti)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .setIssuer(this.opts.issuer)
+      .setAudience(`${this.opts.audience}:mfa`)
+      .sign(signing.key);
+    return { token, claims: { ...claims, jti, exp } };
+  }
+
+  /** Verifies a ceremony token for `purpose`; throws InvalidTokenError. */
+  async verifyCeremony(token: string, purpose: CeremonyClaims['purpose']): Promise<CeremonyClaims> {
+    if (token.length > MAX_TOKEN_BYTES) throw new InvalidTokenError('too large');
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, this.getKey, {
+        algorithms: [this.opts.keys.algorithm],
+        issuer: this.opts.issuer,
+        audience: `${this.opts.audience}:mfa`,
+        typ: CEREMONY_TOKEN_TYPE,
+        requiredClaims: ['exp', 'sub', 'jti'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }));
+    } catch (err) {
+      throw new InvalidTokenError(err instanceof errors.JOSEError ? err.code : 'malformed');
+    }
+    const parsed = ceremonySchema.safeParse(payload);
+    if (!parsed.success || parsed.data.purpose !== purpose) throw new InvalidTokenError('claims');
+    return parsed.data;
+  }
+
+  /**
    * A new token for the caller's own session, from fresh claims (e.g. privacy.acceptNotice):
    * the same sid, and for a token that descends from an API key the same key grant — so a
    * re-issued token never carries more than the token it replaces, and dies with its key.
-   * Every procedure that hands a signed-in caller a new access token for their session
-   * signs it here, never with sign().
+   * How the session was authenticated (amr, auth_time) carries over unless `subject` states
+   * it anew (a second factor just verified). Every procedure that hands a signed-in caller a
+   * new access token for their session signs it here, never with sign().
    */
   reissue(caller: AccessClaims, subject: TokenSubject, iat?: number) {
-    return this.sign(subject, caller.sid, iat, caller.apiKey);
+    const authenticated = {
+      ...subject,
+      amr: subject.amr ?? caller.amr,
+      auth_time: subject.auth_time ?? caller.auth_time,
+    };
+    return this.sign(authenticated, caller.sid, iat, caller.apiKey);
   }
 
   /** Verifies a bearer token; throws InvalidTokenError. Revocation is checked by the caller. */

@@ -14,7 +14,6 @@ import {
   claimsRow,
   claimsSelect,
   issuedAt,
-  readClaimsByEmail,
   readClaimsById,
   tokenSubject,
 } from '../auth/claims.ts';
@@ -31,7 +30,8 @@ import {
 import { bumpTokensValidAfter, sessionRevocation, userRevocation } from '../auth/revocation.ts';
 import type { AppDeps } from '../services.ts';
 import { type AccountJob, queueEmailVerification } from './email-tokens.ts';
-import { badRequest, forbidden, unauthorized } from './errors.ts';
+import { badRequest, conflict, forbidden, unauthorized } from './errors.ts';
+import { factorKindsColumn, type LoginClaimsRow, loginChallenge, loginClaimsRow } from './mfa-challenge.ts';
 
 type AuthDeps = Pick<
   AppDeps,
@@ -63,7 +63,7 @@ export interface SessionUser {
 
 export type AuthResult = TokenPair & { user: SessionUser };
 
-function sessionUser(row: ClaimsRow): SessionUser {
+export function sessionUser(row: ClaimsRow): SessionUser {
   return {
     id: row.id,
     email: row.email,
@@ -241,7 +241,9 @@ async function startSession(
         SELECT issued_at FROM u`,
   );
   if (!started) return undefined;
-  const issued = { ...row, issued_at: Number(started.issued_at) };
+  // A password alone (RFC 8176 'pwd'), now: a second factor upgrades the session later.
+  const at = Number(started.issued_at);
+  const issued = { ...row, issued_at: at, amr: ['pwd'], auth_time: at };
   return { user: sessionUser(row), ...(await tokenPair(deps, issued, familyId, refresh.token)) };
 }
 
@@ -250,13 +252,15 @@ async function startSession(
  * counting the attempt against the login limiter (counted before the hash, refunded when
  * the password is right). `row` undefined (unknown email) burns a dummy verification.
  */
-async function checkPassword(
+async function checkPassword<R extends ClaimsRow>(
   deps: Pick<AppDeps, 'passwords' | 'loginLimiter' | 'hashGate'>,
   email: string,
   password: string,
   client: ClientInfo,
-  read: () => Promise<ClaimsRow | undefined>,
-): Promise<{ row: ClaimsRow | undefined; ok: boolean }> {
+  read: () => Promise<R | undefined>,
+  /** A right password that a second factor must follow is refunded only when that succeeds. */
+  factorFollows: (row: R) => boolean = () => false,
+): Promise<{ row: R | undefined; ok: boolean }> {
   const checked = await deps.hashGate.run(client.ip, async () => {
     await deps.loginLimiter.reserve(email, client.ip);
     const row = await read();
@@ -264,8 +268,18 @@ async function checkPassword(
     await deps.passwords.dummyVerify(password);
     return { row, ok: false };
   });
-  if (checked.ok) await deps.loginLimiter.recordSuccess(email, client.ip);
+  if (checked.ok && !factorFollows(checked.row!)) await deps.loginLimiter.recordSuccess(email, client.ip);
   return checked;
+}
+
+/** Claims, password hash and the kinds of second factor of a live user by email: one statement. */
+async function readLoginClaims(db: AppDeps['db'], email: string): Promise<LoginClaimsRow | undefined> {
+  const [row] = await queryRows(
+    db,
+    loginClaimsRow,
+    sql`${claimsSelect(sql`users u`, factorKindsColumn)} WHERE lower(u.email) = lower(${email}) AND u.deleted_at IS NULL`,
+  );
+  return row;
 }
 
 /**
@@ -276,8 +290,13 @@ async function checkPassword(
  * during the check gets UNAUTHORIZED (ACCOUNT_CHANGED_MESSAGE), or account_suspended.
  */
 export async function login(deps: AuthDeps, input: LoginInput, client: ClientInfo): Promise<AuthResult> {
-  const { row, ok } = await checkPassword(deps, input.email, input.password, client, () =>
-    readClaimsByEmail(deps.db, input.email),
+  const { row, ok } = await checkPassword(
+    deps,
+    input.email,
+    input.password,
+    client,
+    () => readLoginClaims(deps.db, input.email),
+    (r) => r.factor_kinds.length > 0,
   );
   if (!ok) {
     await recordAudit(deps.db, {
@@ -300,6 +319,8 @@ export async function login(deps: AuthDeps, input: LoginInput, client: ClientInf
     });
     throw forbidden('account_suspended');
   }
+  // An account with a second factor: the challenge of the sign-in's second step (mfa.ts).
+  if (user.factor_kinds.length > 0) throw await loginChallenge(deps, user);
   const session = await startSession(deps, user, client, { action: 'auth.login' });
   if (!session) throw unauthorized(ACCOUNT_CHANGED_MESSAGE);
   return session;

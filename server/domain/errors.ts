@@ -34,6 +34,9 @@ const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
   account_suspended: 'This account is suspended',
   privacy_notice_required: 'Accept the current privacy notice first (privacy.acceptNotice)',
   email_unverified: 'Confirm your email address first (the link we sent; auth.requestEmailVerification)',
+  mfa_required: 'Complete the sign-in with a second factor (auth.mfa.completeLogin)',
+  factor_required: 'Your role needs a second factor: enrol one, or verify it (auth.mfa.verify)',
+  step_up_required: 'Verify your second factor again (auth.mfa.verify) to do this',
   api_key_not_allowed: "An API key's token cannot call this: sign in, or use a key scoped for it",
 };
 

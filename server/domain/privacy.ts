@@ -58,7 +58,8 @@ export async function acceptNotice(
   if (!row) throw unauthorized();
   // The consent row is not visible to the statement's own SELECT (one snapshot).
   const claims = { ...row, privacy_notice: version };
-  // The caller's session (and, for an API key's token, the key's scopes and expiry) carries over.
+  // The caller's session (how it was authenticated, and for an API key's token the key's
+  // scopes and expiry) carries over.
   const { token } = await deps.tokens.reissue(auth, tokenSubject(claims), issuedAt(claims));
   return {
     version,
@@ -199,6 +200,14 @@ export async function eraseDueAccounts(
           -- Their API keys: the keys cannot be exchanged any more, and the tokens already
           -- exchanged die with the tokens_valid_after bump below (their sub is the owner).
           keys AS (DELETE FROM api_keys WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          -- Their second factors (TOTP secrets, passkeys) and recovery codes.
+          factors AS (DELETE FROM mfa_factors WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          recovery AS (DELETE FROM mfa_recovery_codes WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          -- Their pending reset and confirmation links, the results their Idempotency-Keys kept
+          -- (a mutation's answer: health data), and their on-call entries.
+          links AS (DELETE FROM account_tokens WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          replays AS (DELETE FROM idempotency_keys WHERE user_id IN (SELECT id FROM due) RETURNING 1),
+          on_call AS (DELETE FROM crisis_on_call WHERE user_id IN (SELECT id FROM due) RETURNING 1),
           erased AS (
             UPDATE users u SET email = 'erased-' || u.id || ${`@${ERASED_EMAIL_DOMAIN}`}, name = 'Deleted user',
                    phone = NULL, language = NULL, password_hash = '!erased', suspended_reason = NULL,

@@ -6,13 +6,6 @@ import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { CallRecord } from '../trpc/hooks.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The procedure calls this request made (set in server/http/trpc.ts). */
-    calls?: CallRecord[];
-  }
-}
-
 /** Probes and scrapes are logged at debug, so they do not drown the requests. */
 const QUIET_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 

@@ -13,7 +13,7 @@ const manage = protectedProcedure.meta({
 export const apiKeysRouter = router({
   /** The key is in this response only. */
   create: manage
-    .meta({ auth: 'user', verifiedEmail: true })
+    .meta({ auth: 'user', verifiedEmail: true, stepUp: true })
     .input(createApiKeyInput)
     .mutation(({ ctx, input }) => createApiKey(ctx.deps.db, ctx.auth, ctx.req.ip, input)),
   list: manage.query(({ ctx }) => listApiKeys(ctx.deps.db, ctx.auth.sub)),

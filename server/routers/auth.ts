@@ -121,6 +121,7 @@ export const authRouter = router({
     .meta({
       auth: 'user',
       beforeConsent: true,
+      beforeFactor: true,
       openapi: {
         method: 'POST',
         path: '/auth/logoutAll',
@@ -143,6 +144,7 @@ export const authRouter = router({
     .meta({
       auth: 'user',
       beforeConsent: true,
+      beforeFactor: true,
       openapi: {
         method: 'POST',
         path: '/auth/changePassword',
@@ -159,6 +161,7 @@ export const authRouter = router({
     .meta({
       auth: 'user',
       beforeConsent: true,
+      beforeFactor: true,
       // Reads the caller's own token: what a key's token may do is what it shows.
       apiKey: 'any',
       openapi: {
@@ -182,6 +185,8 @@ export const authRouter = router({
         privacyNotice: a.privacyNotice ?? null,
         emailVerified: a.emailVerified === true,
         sessionId: a.sid,
+        amr: a.amr ?? ['pwd'],
+        authTime: a.auth_time === undefined ? null : new Date(a.auth_time * 1000),
         expiresAt: new Date(a.exp * 1000),
       };
     }),

@@ -1,10 +1,12 @@
 // The application router: one entry per area, so a procedure's path names its file
 // (admin.users.list → server/routers/admin/users.ts).
-import { router } from '../trpc/init.ts';
+import { mergeRouters, router } from '../trpc/init.ts';
 import { adminRouter } from './admin/index.ts';
 import { analyticsRouter } from './analytics.ts';
 import { apiKeysRouter } from './api-keys.ts';
 import { assessmentsRouter } from './assessments.ts';
+import { mfaRouter } from './auth/mfa.ts';
+import { sessionProcedures } from './auth/sessions.ts';
 import { authRouter } from './auth.ts';
 import { crisisRouter } from './crisis/index.ts';
 import { exportRouter } from './export.ts';
@@ -19,7 +21,8 @@ import { therapyRouter } from './therapy.ts';
 import { usersRouter } from './users.ts';
 
 export const appRouter = router({
-  auth: authRouter,
+  // auth.mfa.* and auth.sessions / auth.revokeSession live in server/routers/auth/.
+  auth: mergeRouters(authRouter, router({ mfa: mfaRouter, ...sessionProcedures })),
   users: usersRouter,
   subscriptions: subscriptionsRouter,
   mood: moodRouter,

@@ -12,6 +12,8 @@ import {
 import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 
 const beforeConsent = protectedProcedure.meta({ auth: 'user', beforeConsent: true });
+/** Also open to a session still without the second factor its role needs (the console asks for the notice first). */
+const beforeFactor = protectedProcedure.meta({ auth: 'user', beforeConsent: true, beforeFactor: true });
 
 export const privacyRouter = router({
   /** The notice version a user must accept (registration and acceptNotice take it). 0 queries. */
@@ -30,10 +32,10 @@ export const privacyRouter = router({
     .query(({ ctx }) => ({ version: ctx.deps.config.PRIVACY_NOTICE_VERSION })),
 
   /** The notice accepted and any scheduled erasure. */
-  status: beforeConsent.query(({ ctx }) => privacyStatus(ctx.deps.db, ctx.deps.config, ctx.auth.sub)),
+  status: beforeFactor.query(({ ctx }) => privacyStatus(ctx.deps.db, ctx.deps.config, ctx.auth.sub)),
 
   /** Accepts the current notice; returns an access token that carries the acceptance. */
-  acceptNotice: beforeConsent
+  acceptNotice: beforeFactor
     .meta({
       auth: 'user',
       openapi: {

@@ -3,8 +3,10 @@
 // cookie scoped to this path instead of the response body, so no page script can read it.
 // Other clients keep auth.login / auth.refresh with the token in the body.
 import { loginInput } from '../../shared/inputs/auth.ts';
+import { completeLoginInput, loginOptionsInput } from '../../shared/inputs/mfa.ts';
 import * as auth from '../domain/auth.ts';
 import { unauthorized } from '../domain/errors.ts';
+import * as mfa from '../domain/mfa.ts';
 import { clearSessionCookie, readSessionCookie, setSessionCookie } from '../http/session-cookie.ts';
 import type { Context } from '../trpc/context.ts';
 import { publicProcedure, router } from '../trpc/init.ts';
@@ -23,6 +25,20 @@ export const sessionRouter = router({
     .meta({ auth: 'public', rateLimit: 'login' })
     .input(loginInput)
     .mutation(async ({ ctx, input }) => withCookie(ctx, await auth.login(ctx.deps, input, client(ctx)))),
+
+  /** auth.mfa.completeLogin (the second step of a staff sign-in); the refresh token goes into the cookie. */
+  completeLogin: publicProcedure
+    .meta({ auth: 'public', rateLimit: 'login' })
+    .input(completeLoginInput)
+    .mutation(async ({ ctx, input }) =>
+      withCookie(ctx, await mfa.completeLogin(ctx.deps, input, client(ctx))),
+    ),
+
+  /** auth.mfa.loginOptions: the passkey request options of the sign-in challenge. */
+  loginOptions: publicProcedure
+    .meta({ auth: 'public', rateLimit: 'login' })
+    .input(loginOptionsInput)
+    .mutation(({ ctx, input }) => mfa.loginOptions(ctx.deps, input.challengeToken)),
 
   /** Rotates the cookie's refresh token: a new access token (and cookie). A refused token clears the cookie. */
   refresh: publicProcedure.meta({ auth: 'public' }).mutation(async ({ ctx }) => {

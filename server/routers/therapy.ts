@@ -105,6 +105,7 @@ export const therapyRouter = router({
     .meta({
       auth: 'user',
       permission: 'notes.read',
+      stepUp: true,
       openapi: {
         method: 'GET',
         path: '/therapy/notes',

@@ -33,13 +33,22 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { classifyDbError, queryScope } from '../../db/client.ts';
 import type { Permission } from '../../shared/catalog.ts';
+import { needsSecondFactor, steppedUp, withSecondFactor } from '../auth/factor-policy.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, forbidden, unauthorized } from '../domain/errors.ts';
 import { idempotent } from '../idempotency.ts';
 import type { AppDeps } from '../services.ts';
 import { type Context, createContext } from './context.ts';
 import { edgeError } from './errors.ts';
+import type { CallRecord } from './hooks.ts';
 import type { Meta } from './meta.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The procedure calls this request made (set by contextFor; read by the request log). */
+    calls?: CallRecord[];
+  }
+}
 
 /**
  * The @trpc/server versions whose internals this module was read against (callRecursive and
@@ -478,9 +487,9 @@ export async function observed<P, R extends CallResult>(
 }
 
 /**
- * Authentication, consent to the current privacy notice, and the policy of
- * .meta({ apiKey, permission, feature, fieldPermissions }), from the token's claims alone (zero
- * queries). Returns the caller's claims.
+ * Authentication, consent to the current privacy notice, the second factor a role needs,
+ * step-up, and the policy of .meta({ apiKey, permission, feature, fieldPermissions }), from
+ * the token's claims alone (zero queries). Returns the caller's claims.
  */
 export async function authorized(
   ctx: Context,
@@ -492,6 +501,8 @@ export async function authorized(
   const notice = ctx.deps.config.PRIVACY_NOTICE_VERSION;
   if (auth.privacyNotice !== notice && !meta?.beforeConsent)
     throw forbidden('privacy_notice_required', notice);
+  if (!meta?.beforeFactor && !withSecondFactor(auth) && needsSecondFactor(auth.permissions))
+    throw forbidden('factor_required');
   if (auth.apiKey && !apiKeyMay(meta, auth)) throw forbidden('api_key_not_allowed');
   if (meta?.permission && !auth.permissions.includes(meta.permission))
     throw forbidden('missing_permission', meta.permission);
@@ -506,6 +517,11 @@ export async function authorized(
     ][])
       if (!auth.permissions.includes(permission) && fields.some((f) => fieldGiven(input, f)))
         throw forbidden('missing_permission', permission);
+  }
+  // Last: no one is asked to verify a factor for a call they may not make anyway.
+  if (meta?.stepUp && !steppedUp(auth, Date.now() / 1000)) {
+    const asked = meta.stepUp === true || meta.stepUp.test(await getRawInput());
+    if (asked) throw forbidden('step_up_required');
   }
   return auth;
 }

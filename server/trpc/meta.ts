@@ -23,6 +23,18 @@ export interface Meta {
    */
   beforeConsent?: boolean;
   /**
+   * Callable by a session without a second factor although the caller's permissions need
+   * one (FACTOR_REQUIRED_PERMISSIONS): auth.me and setting a factor up. Every other
+   * procedure refuses such a session with factor_required (docs/decisions/staff-mfa.md).
+   */
+  beforeFactor?: boolean;
+  /**
+   * Step-up: needs a second factor verified in the last STEP_UP_SECONDS (the token's amr and
+   * auth_time: zero queries), else FORBIDDEN step_up_required. `{ when, test }` asks it only
+   * for the inputs `test` picks; `when` describes them in the policy table.
+   */
+  stepUp?: true | { when: string; test: (input: unknown) => boolean };
+  /**
    * What a token that descends from an API key may do here (its permissions are the key's
    * scopes; claims.apiKey marks it). Absent: only a procedure with a `permission` (which the
    * key's scopes must then name); sign-in-only procedures refuse key tokens. `'any'`: every

@@ -28,27 +28,36 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
     'Authentication `user` needs a valid, unrevoked access token; the permission and feature',
     "are checked against the token's claims (zero queries). A field permission refuses the",
     'named input fields to callers without that permission. Every `user` procedure also needs',
-    'the current privacy notice accepted (a claim), except those marked "before consent".',
+    'the current privacy notice accepted (a claim), except those marked "before consent", and,',
+    'when its permissions read health data or administer accounts, a session signed in with a',
+    'second factor (the amr claim), except those marked "before factor". Step-up: a second',
+    'factor verified in the last 15 minutes (amr and auth_time claims), else FORBIDDEN',
+    'step_up_required.',
     "API key: what a token exchanged from an API key may call (its permissions are the key's scopes):",
     '"scoped" when its scopes include the permission; "any" every key token; "any of" a list: when',
     'its scopes include one of them; "never" no key token (sign-in-only procedures by default).',
     'Rate limits: see server/limits. REST: also served at this method and path (server/http/rest.ts,',
     'described in GET /openapi.json).',
     '',
-    '| procedure | type | authentication | permission | feature | field permissions | API key | rate limit | REST |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| procedure | type | authentication | permission | feature | field permissions | step-up | API key | rate limit | REST |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const { path, type, meta } of policyRows(router)) {
     const fields = Object.entries(meta?.fieldPermissions ?? {})
       .map(([permission, names]) => `${(names ?? []).join(', ')} → ${permission}`)
       .join('; ');
+    const before = [meta?.beforeConsent && 'before consent', meta?.beforeFactor && 'before factor'].filter(
+      Boolean,
+    );
+    const stepUp = meta?.stepUp === true ? 'yes' : meta?.stepUp ? `yes, ${meta.stepUp.when}` : '';
     const cells = [
       `\`${path}\``,
       type,
-      meta?.beforeConsent ? `${meta.auth} (before consent)` : (meta?.auth ?? 'MISSING'),
+      before.length ? `${meta!.auth} (${before.join(', ')})` : (meta?.auth ?? 'MISSING'),
       meta?.permission ?? '',
       meta?.feature ?? '',
       fields,
+      stepUp,
       apiKeyCell(meta),
       meta?.rateLimit ?? 'general',
       meta?.openapi ? `${meta.openapi.method} /api${meta.openapi.path}` : '',

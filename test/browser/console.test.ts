@@ -17,6 +17,7 @@ import { queryRows } from '../../db/client.ts';
 import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
 import { startTestServer, type TestServer } from '../server.ts';
+import { rfc6238 } from '../support/totp.ts';
 import { type Browser, haveChromium, launchChromium } from './chromium.ts';
 
 const SCREENSHOTS = 'tmp/screenshots';
@@ -121,6 +122,20 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Accept the notice');
     await page.keyboard.press('Enter');
+
+    // An admin needs a second factor: the console asks for one before any page. An
+    // authenticator app: the code is computed here from the secret shown beside the QR code.
+    await heading('Set up a second factor').waitFor();
+    await check('enrol');
+    await page.getByRole('button', { name: 'Use an authenticator app' }).click();
+    await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+    const secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+    await page.getByLabel('Code from the app').fill(rfc6238(secret, Date.now()));
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await heading('Second factor added').waitFor();
+    expect(await page.getByRole('list', { name: 'Recovery codes' }).getByRole('listitem').count()).toBe(10);
+    await check('recovery-codes');
+    await page.getByRole('button', { name: 'Continue' }).click();
     await heading('Users').waitFor();
     const consents = await queryRows(
       server.deps.db,

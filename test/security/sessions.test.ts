@@ -9,7 +9,7 @@ import { queryRows } from '../../db/client.ts';
 import { countRow } from '../../db/row.ts';
 import { hashRefreshToken } from '../../server/auth/refresh.ts';
 import { DB_KINDS, NOTICE } from '../helpers.ts';
-import { loginAccepted, startTestServer, type TestServer } from '../server.ts';
+import { loginAccepted, signIn, startTestServer, type TestServer } from '../server.ts';
 
 describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–29)', (kind) => {
   let server: TestServer;
@@ -106,7 +106,8 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
     const admin = await asAdmin();
     const a = await register();
     await admin.setRole.mutate({ userId: a.user.id, role: 'admin' });
-    const promoted = await server.client().auth.login.mutate({ email: a.user.email, password: PASSWORD });
+    // Now staff: signed in with a second factor (a passkey enrolled on the way).
+    const promoted = await signIn(server, { email: a.user.email, password: PASSWORD });
     const asPromoted = server.client(promoted.accessToken);
     expect((await asPromoted.admin.users.list.query({ limit: 1 })).items).toBeDefined();
 

@@ -31,7 +31,7 @@ export const adminUsersRouter = router({
     .query(({ ctx, input }) => admin.getUser(ctx.deps.db, readerOf(ctx), input.userId)),
 
   setRole: protectedProcedure
-    .meta({ auth: 'user', permission: 'roles.assign' })
+    .meta({ auth: 'user', permission: 'roles.assign', stepUp: true })
     .input(setRoleInput)
     .mutation(async ({ ctx, input }) => {
       await admin.setRole(ctx.deps, actorOf(ctx), input.userId, input.role);

@@ -9,6 +9,7 @@ import { AuditPage } from './pages/Audit.tsx';
 import { CrisisPage } from './pages/Crisis.tsx';
 import { JobsPage } from './pages/Jobs.tsx';
 import { PrivacyNoticePage } from './pages/PrivacyNotice.tsx';
+import { EnrolPage, FactorPage } from './pages/SecondFactor.tsx';
 import { SignInPage } from './pages/SignIn.tsx';
 import { UserDetailPage } from './pages/UserDetail.tsx';
 import { UsersPage } from './pages/Users.tsx';
@@ -24,9 +25,12 @@ export function App() {
       </Center>
     );
   if (state.status === 'signedOut') return <SignInPage message={state.message} />;
+  if (state.status === 'factor')
+    return <FactorPage challengeToken={state.challengeToken} factors={state.factors} />;
   // An account without console permissions is told so first (the notice is for staff work).
   if (pagesFor(state.me).length === 0) return <NoAccess me={state.me} />;
   if (state.status === 'consent') return <PrivacyNoticePage me={state.me} version={state.notice} />;
+  if (state.status === 'enrol') return <EnrolPage me={state.me} />;
   return <Console me={state.me} />;
 }
 

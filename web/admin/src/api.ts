@@ -14,6 +14,8 @@ import {
 import { createTRPCContext } from '@trpc/tanstack-react-query';
 import { EventSource } from 'eventsource';
 import superjson from 'superjson';
+import { FACTOR_REQUIRED_PERMISSIONS } from '../../../shared/catalog.ts';
+import type { AppErrorData } from '../../../shared/errors.ts';
 import type { AppRouter, RouterOutputs, SessionRouter } from '../../../shared/index.ts';
 
 export type Me = RouterOutputs['auth']['me'];
@@ -23,6 +25,10 @@ export type SessionState =
   // Signed in, but the current privacy notice is not accepted: the API refuses every other
   // procedure (FORBIDDEN privacy_notice_required) until privacy.acceptNotice.
   | { status: 'consent'; me: Me; notice: string }
+  // The password was right; the account has a second factor: sign-in step 2.
+  | { status: 'factor'; challengeToken: string; factors: string[] }
+  // Signed in with a password only, and the role needs a second factor: enrolment.
+  | { status: 'enrol'; me: Me }
   | { status: 'signedIn'; me: Me };
 
 let accessToken: string | null = null;
@@ -93,11 +99,23 @@ function keep(result: { accessToken: string; expiresIn: number }) {
 /** Who is signed in, and the notice in force (one batched request). */
 async function loadMe(): Promise<void> {
   const [me, notice] = await Promise.all([api.auth.me.query(), api.privacy.notice.query()]);
+  const needsFactor =
+    !me.amr.includes('mfa') &&
+    me.permissions.some((p) => (FACTOR_REQUIRED_PERMISSIONS as string[]).includes(p));
   setState(
-    me.privacyNotice === notice.version
-      ? { status: 'signedIn', me }
-      : { status: 'consent', me, notice: notice.version },
+    me.privacyNotice !== notice.version
+      ? { status: 'consent', me, notice: notice.version }
+      : needsFactor
+        ? { status: 'enrol', me }
+        : { status: 'signedIn', me },
   );
+}
+
+/** A factor enrolled (or verified): the session's new access token, then the console. */
+export async function upgraded(result: { accessToken: string; expiresIn: number }): Promise<void> {
+  keep(result);
+  queryClient.clear();
+  await loadMe();
 }
 
 /** Accepts the notice shown; the new access token carries the acceptance. */
@@ -135,9 +153,28 @@ export async function resume(): Promise<void> {
 }
 
 export async function signIn(email: string, password: string): Promise<void> {
-  keep(await sessionClient.login.mutate({ email, password }));
+  try {
+    keep(await sessionClient.login.mutate({ email, password }));
+  } catch (err) {
+    const data = err instanceof TRPCClientError ? (err.data as AppErrorData | undefined) : undefined;
+    if (data?.reason !== 'mfa_required' || !data.challengeToken) throw err;
+    setState({ status: 'factor', challengeToken: data.challengeToken, factors: data.factors ?? [] });
+    return;
+  }
   await loadMe();
 }
+
+type Factor = Parameters<typeof sessionClient.completeLogin.mutate>[0]['factor'];
+
+/** Sign-in step 2 with a code (TOTP or recovery) or a passkey. */
+export async function completeSignIn(challengeToken: string, factor: Factor): Promise<void> {
+  keep(await sessionClient.completeLogin.mutate({ challengeToken, factor }));
+  await loadMe();
+}
+
+/** The passkey request options of the sign-in challenge. */
+export const signInPasskeyOptions = (challengeToken: string) =>
+  sessionClient.loginOptions.mutate({ challengeToken });
 
 export async function signOut(message?: string): Promise<void> {
   accessToken = null;

@@ -331,6 +331,9 @@ describe.each(TRPC_PATHS)('audited reads over HTTP on the %s path', (trpcPath) =
         features: admin.claims.features,
         plan: admin.plan,
         privacyNotice: admin.claims.privacyNotice,
+        // Signed in with a passkey just now: staff need a second factor (docs/api.md).
+        amr: ['pwd', 'hwk', 'mfa'],
+        auth_time: Math.floor(Date.now() / 1000),
       },
       randomUUID(),
     );

@@ -16,6 +16,7 @@
 // values as numbers (`1e1`, `+5`, `abc`): same status, code, message and data.
 //
 // DIFF_SEED and DIFF_COUNT make a longer run: DIFF_SEED=7 DIFF_COUNT=5000 npx vitest run test/lean-differential.test.ts
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ENV, adminAccount } from './accounts.ts';
 import { NOTICE } from './helpers.ts';
@@ -348,6 +349,10 @@ describe('lean and official paths answer random requests alike', () => {
         acceptPrivacyNotice: NOTICE,
       });
       await root.admin.users.setPlan.mutate({ userId: rich.user.id, planCode: 'enterprise' });
+      // A confirmed address (export needs it; the link is tested in account-email.test.ts).
+      await server.deps.db.execute(
+        sql`UPDATE users SET email_verified_at = now() WHERE id = ${rich.user.id}`,
+      );
       const enterprise = (await anon.auth.login.mutate(ENTERPRISE)).accessToken;
       servers[trpcPath] = { server, token: accessToken, enterprise };
     }

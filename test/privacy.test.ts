@@ -185,13 +185,17 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
       acceptPrivacyNotice: NOTICE,
     });
     const id = reg.user.id;
+    // The address confirmed (payments need it; the link is tested in account-email.test.ts):
+    // the refreshed token carries the claim.
+    await db.execute(sql`UPDATE users SET email_verified_at = now() WHERE id = ${id}`);
+    const confirmed = await server.client().auth.refresh.mutate({ refreshToken: reg.refreshToken });
     // Enterprise bought over HTTP: an order at the provider (double), then its signed webhook.
     const order = await server
-      .client(reg.accessToken)
+      .client(confirmed.accessToken)
       .subscriptions.checkout.mutate({ planCode: 'enterprise' });
     const paid = await rzp.deliver(`${server.url}${RAZORPAY_WEBHOOK_PATH}`, rzp.pay(order.orderId).captured);
     expect(paid.status).toBe(200);
-    const pair = await server.client().auth.refresh.mutate({ refreshToken: reg.refreshToken });
+    const pair = await server.client().auth.refresh.mutate({ refreshToken: confirmed.refreshToken });
     const session = { access: pair.accessToken, refresh: pair.refreshToken };
     const api = server.client(() => session.access);
 
@@ -251,6 +255,16 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     // A therapist leaves at the same time (their profile is theirs alone).
     const leaving = await createUser(db, { role: 'therapist', profile: { bio: 'Dr Leaving, Pune' } });
     await db.execute(sql`UPDATE users SET deletion_due_at = now() WHERE id = ${leaving.id}`);
+
+    // The leaving therapist was on call; the patient's last keyed mutation kept its answer
+    // (Idempotency-Key, tested in idempotency.test.ts).
+    await db.execute(
+      sql`INSERT INTO crisis_on_call (user_id, ends_at) VALUES (${leaving.id}, now() + interval '1 day')`,
+    );
+    await db.execute(
+      sql`INSERT INTO idempotency_keys (user_id, key, procedure, request_hash, response, expires_at)
+          VALUES (${id}, 'erasure-key', 'mood.log', 'hash', '{}', now() + interval '1 day')`,
+    );
 
     // Every column that references an account has a rule; count what each holds now.
     const columns = await queryRows(

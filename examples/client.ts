@@ -206,13 +206,15 @@ export async function main(
   const password = opts.password ?? 'correct horse battery staple';
   const client = createApiClient(url);
 
+  // Log in; with no such account (UNAUTHORIZED), register. (Registering a taken address
+  // answers like a new one without signing in: the API does not disclose membership.)
   try {
-    await client.register(email, password, 'Example Patient');
-    print(`registered ${email}`);
-  } catch (err) {
-    if (!(err instanceof TRPCClientError && err.data?.code === 'CONFLICT')) throw err;
     await client.login(email, password);
     print(`logged in as ${email}`);
+  } catch (err) {
+    if (!(err instanceof TRPCClientError && err.data?.code === 'UNAUTHORIZED')) throw err;
+    await client.register(email, password, 'Example Patient');
+    print(`registered ${email}`);
   }
 
   const me = await client.api.auth.me.query();

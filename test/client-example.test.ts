@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { createApiClient, main } from '../examples/client.ts';
-import { startTestServer, type TestServer } from './server.ts';
+import { loginAccepted, startTestServer, type TestServer } from './server.ts';
 
 const EXAMPLE = new URL('../examples/client.ts', import.meta.url);
 const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
@@ -134,10 +134,10 @@ describe('examples/client.ts', () => {
       const client = createApiClient(server.url);
       const user = await client.register('upgraded@example.com', 'a long enough password', 'U');
       expect((await client.api.auth.me.query()).plan).toBe('free');
-      const admin = createApiClient(server.url);
-      await admin.login(ADMIN.email, ADMIN.password);
-      await admin.acceptPrivacyNotice();
-      await admin.api.admin.users.setPlan.mutate({ userId: user.id, planCode: 'basic' });
+      // The admin signs in with a second factor (the test's passkey helper; the example
+      // client is a patient's).
+      const admin = server.client(await loginAccepted(server, ADMIN));
+      await admin.admin.users.setPlan.mutate({ userId: user.id, planCode: 'basic' });
       // The old access token died with the plan change; the client refreshes and retries.
       const me = await client.api.auth.me.query();
       expect(me.plan).toBe('basic');

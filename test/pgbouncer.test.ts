@@ -17,6 +17,7 @@ import { closeDeps, createDeps, createLogger } from '../server/create-services.t
 import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
 import { freePort } from './faults/support.ts';
 import { createEmptyPostgresDatabase, NOTICE, REAL_DATABASE_URL, testConfig } from './helpers.ts';
+import { signIn } from './server.ts';
 import { startHost } from './support/host.ts';
 import { scaled } from './support/load.ts';
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from './support/pgbouncer.ts';
@@ -119,7 +120,8 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
     try {
       const api = host.client;
       const accept = async (creds: { email: string; password: string }) => {
-        const login = await api().auth.login.mutate(creds);
+        // Staff complete the sign-in with a second factor (a passkey the helper enrols).
+        const login = await signIn(host, creds);
         return (await api(login.accessToken).privacy.acceptNotice.mutate({ version: NOTICE })).accessToken;
       };
       const admin = api(await accept(ADMIN));

@@ -17,7 +17,15 @@ import { closeDeps, createDeps, createLogger } from '../server/create-services.t
 import { closeRedis, connectRedis } from '../server/redis.ts';
 import type { AppDeps } from '../server/services.ts';
 import { authenticate } from '../server/trpc/context.ts';
-import { callerFor, createTestDeps, DB_KINDS, NOTICE, REAL_DATABASE_URL, REAL_REDIS_URL } from './helpers.ts';
+import {
+  callerFor,
+  callerSignIn,
+  createTestDeps,
+  DB_KINDS,
+  NOTICE,
+  REAL_DATABASE_URL,
+  REAL_REDIS_URL,
+} from './helpers.ts';
 import { scaled } from './support/load.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -291,7 +299,8 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
     await a.db.execute(
       sql`UPDATE users SET role_id = (SELECT id FROM roles WHERE name = 'admin') WHERE id = ${admin.user.id}`,
     );
-    const adminLogin = await callerFor(a).auth.login({ email: admin.user.email, password: PASSWORD });
+    // Staff sign in with a second factor (a passkey enrolled by the helper).
+    const adminLogin = await callerSignIn(a, { email: admin.user.email, password: PASSWORD });
     const adminCaller = callerFor(a, await claimsOn(a, adminLogin.accessToken));
     const userCaller = callerFor(a, await claimsOn(a, user.accessToken));
 

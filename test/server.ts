@@ -83,11 +83,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
 }
 
+/** What signIn needs of a server: its typed client (a TestServer, or a host of test/support/host.ts). */
+type ClientOf = Pick<TestServer, 'client'>;
+
 /** The software passkeys signIn enrolled, per server, by email. */
-const passkeys = new WeakMap<TestServer, Map<string, SoftPasskey>>();
+const passkeys = new WeakMap<ClientOf, Map<string, SoftPasskey>>();
 
 /** The software passkey signIn enrolled for this account (undefined: none). */
-export function enrolledPasskey(server: TestServer, email: string): SoftPasskey | undefined {
+export function enrolledPasskey(server: ClientOf, email: string): SoftPasskey | undefined {
   return passkeys.get(server)?.get(email.trim().toLowerCase());
 }
 
@@ -95,7 +98,7 @@ export function enrolledPasskey(server: TestServer, email: string): SoftPasskey 
  * auth.login as the console does it (test/support/sign-in.ts): staff complete it with a
  * passkey, enrolled on their first sign-in.
  */
-export function signIn(server: TestServer, credentials: { email: string; password: string }) {
+export function signIn(server: ClientOf, credentials: { email: string; password: string }) {
   const anon = server.client();
   const mine = passkeys.get(server) ?? new Map<string, SoftPasskey>();
   passkeys.set(server, mine);
@@ -118,7 +121,7 @@ export function signIn(server: TestServer, credentials: { email: string; passwor
  * minutes); the session's new access token, which counts as stepped up (e.g. a patient
  * about to create an API key).
  */
-export async function enrolPasskey(server: TestServer, accessToken: string, passkey = new SoftPasskey()) {
+export async function enrolPasskey(server: ClientOf, accessToken: string, passkey = new SoftPasskey()) {
   const api = server.client(accessToken);
   const { enrolmentToken, options } = await api.auth.mfa.passkey.begin.mutate();
   const enrolled = await api.auth.mfa.passkey.confirm.mutate({

@@ -71,7 +71,10 @@ describe('the token of a deleted or missing user', () => {
     expect((await call('users.profile', user.accessToken)).status).toBe(200);
     await server.deps.db.execute(sql`UPDATE users SET deleted_at = now() WHERE id = ${user.user.id}`);
     await resync();
-    const paths = procedures(appRouter).map((p) => p.path);
+    // Queries and mutations (a subscription refuses in its event stream: crisis-live.test.ts).
+    const paths = procedures(appRouter)
+      .filter((p) => p.type !== 'subscription')
+      .map((p) => p.path);
     const refused = [];
     for (const path of paths) {
       const withToken = await call(path, user.accessToken);

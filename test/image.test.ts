@@ -53,6 +53,7 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('the production image fil
         'keys.js',
         'migrate.js',
         'server.js',
+        'worker.js',
       ]);
 
       const port = await freePort();

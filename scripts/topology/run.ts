@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Secret, TOTP } from 'otpauth';
 import postgres from 'postgres';
 import { encodePrivateKeys, generatePrivateJwk } from '../../server/auth/keys.ts';
 import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
@@ -313,7 +314,18 @@ async function main() {
   const data = <T>(r: { body: { result?: { data?: { json?: unknown } } } }) => r.body.result?.data?.json as T;
   const loginAccepted = async (base: string, creds: typeof ADMIN) => {
     const login = data<{ accessToken: string }>(await call(base, 'auth.login', undefined, creds));
-    const accepted = await call(base, 'privacy.acceptNotice', login.accessToken, {
+    // Staff need a second factor: TOTP enrolled with a code computed from its secret (RFC 6238).
+    const begun = data<{ enrolmentToken: string; secret: string }>(
+      await call(base, 'auth.mfa.totp.begin', login.accessToken),
+    );
+    const code = new TOTP({ secret: Secret.fromBase32(begun.secret) }).generate();
+    const enrolled = data<{ accessToken: string }>(
+      await call(base, 'auth.mfa.totp.confirm', login.accessToken, {
+        enrolmentToken: begun.enrolmentToken,
+        code,
+      }),
+    );
+    const accepted = await call(base, 'privacy.acceptNotice', enrolled.accessToken, {
       version: DEFAULT_PRIVACY_NOTICE_VERSION,
     });
     return data<{ accessToken: string }>(accepted).accessToken;

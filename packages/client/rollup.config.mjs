@@ -15,8 +15,21 @@ const eraseContext = {
   },
 };
 
-/** The packages a client installs beside this one (peerDependencies, and zod). */
-const allowed = ['@trpc/server', '@trpc/client', 'superjson', 'zod'];
+/**
+ * The packages a client installs beside this one (peerDependencies, and zod). Also allowed:
+ * tRPC's own internal types (a subpath of the @trpc/server peer, which its public types
+ * reference), and @simplewebauthn/server's JSON option types of the auth.mfa passkey
+ * ceremonies (type-only: without that package installed they read as `any`, under the
+ * skipLibCheck that tsc --init and Vite's templates set).
+ */
+const allowed = [
+  '@trpc/server',
+  '@trpc/server/unstable-core-do-not-import',
+  '@trpc/client',
+  'superjson',
+  'zod',
+  '@simplewebauthn/server',
+];
 
 /** Fails the build when a declaration still imports anything else (a server dependency's types). */
 const onlyAllowedImports = {

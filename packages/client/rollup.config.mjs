@@ -16,27 +16,21 @@ const eraseContext = {
 };
 
 /**
- * The packages a client installs beside this one (peerDependencies, and zod). Also allowed:
- * tRPC's own internal types (a subpath of the @trpc/server peer, which its public types
- * reference), and @simplewebauthn/server's JSON option types of the auth.mfa passkey
- * ceremonies (type-only: without that package installed they read as `any`, under the
- * skipLibCheck that tsc --init and Vite's templates set).
+ * The packages a client installs beside this one (peerDependencies, and zod), with their
+ * subpaths (tRPC's public types reference its internal ones). Also allowed:
+ * @simplewebauthn/server's JSON option types of the auth.mfa passkey ceremonies (type-only:
+ * without that package installed they read as `any`, under the skipLibCheck that tsc --init
+ * and Vite's templates set).
  */
-const allowed = [
-  '@trpc/server',
-  '@trpc/server/unstable-core-do-not-import',
-  '@trpc/client',
-  'superjson',
-  'zod',
-  '@simplewebauthn/server',
-];
+const allowed = ['@trpc/server', '@trpc/client', 'superjson', 'zod', '@simplewebauthn/server'];
+const isAllowed = (id) => allowed.some((p) => id === p || id.startsWith(`${p}/`));
 
 /** Fails the build when a declaration still imports anything else (a server dependency's types). */
 const onlyAllowedImports = {
   name: 'only-allowed-imports',
   generateBundle(_options, bundle) {
     for (const chunk of Object.values(bundle)) {
-      const stray = chunk.type === 'chunk' ? chunk.imports.filter((id) => !allowed.includes(id)) : [];
+      const stray = chunk.type === 'chunk' ? chunk.imports.filter((id) => !isAllowed(id)) : [];
       if (stray.length > 0)
         this.error(
           `the client declarations import ${stray.join(', ')}: only ${allowed.join(', ')} may remain`,

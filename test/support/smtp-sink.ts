@@ -15,7 +15,12 @@ if (!port || !keyFile || !certFile || !user || !password || !out) {
 }
 const slowMs = Number(process.env.SLOW_MS ?? 4000);
 
+/** Sessions whose client went away: a slow acceptance that finds its client gone delivers nothing. */
+const gone = new Set<string>();
 const server = new SMTPServer({
+  onClose(session) {
+    gone.add(session.id);
+  },
   secure: false,
   key: readFileSync(keyFile),
   cert: readFileSync(certFile),
@@ -41,6 +46,9 @@ const server = new SMTPServer({
       const raw = Buffer.concat(chunks).toString('utf8');
       const to = session.envelope.rcptTo.map((r) => r.address);
       const accept = () => {
+        // The client died before the server's answer (a worker killed mid-send): as a server
+        // that never acknowledged the message, nothing is delivered; the retry sends it.
+        if (gone.has(session.id)) return callback();
         const header = raw.split(/\r?\n\r?\n/, 1)[0] ?? '';
         const messageId = /^message-id:\s*(\S+)/im.exec(header)?.[1] ?? null;
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : null;

@@ -16,7 +16,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import helmet from 'helmet';
 import { registerAdminConsole } from './http/admin-console.ts';
-import { BODY_LIMIT_BYTES, bodyGuard, closeAfterOversizeBody } from './http/body-guard.ts';
+import { BODY_LIMIT_BYTES, bodyGuard, closeOnUnreadBody } from './http/body-guard.ts';
 import { registerDownloads } from './http/downloads.ts';
 import { registerHome } from './http/home.ts';
 import { RequestLog } from './http/request-log.ts';
@@ -116,7 +116,7 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   app.decorate('draining', false);
   // Before anything else: a body too large or of a type no route takes is refused unread.
   app.addHook('onRequest', bodyGuard);
-  app.addHook('onSend', closeAfterOversizeBody);
+  app.addHook('onSend', closeOnUnreadBody);
 
   // Security headers: helmet's defaults, computed once (they do not vary per request).
   // @fastify/helmet rebuilt helmet's middleware on every request, which cost more CPU than
@@ -135,7 +135,9 @@ export async function buildServer(deps: AppDeps, opts: ServerOptions = {}): Prom
   });
   await app.register(cors, {
     // An empty CORS_ORIGINS allows no browser origin (server-to-server and mobile still work).
-    origin: deps.config.CORS_ORIGINS.length > 0 ? deps.config.CORS_ORIGINS : false,
+    // Still a list, not `false`: a preflight is answered 204 (without Access-Control-Allow-*
+    // for an origin not listed) instead of falling through to the routes (tRPC said 415).
+    origin: deps.config.CORS_ORIGINS,
     methods: ['GET', 'POST', 'OPTIONS'],
     allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'trpc-accept', 'idempotency-key'],
     exposedHeaders: ['x-request-id', 'retry-after', 'idempotent-replayed'],

@@ -3,7 +3,7 @@
 // Retry-After on rate-limited calls, and logs that never carry a secret.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { type IncomingHttpHeaders, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -394,6 +394,48 @@ interface UploadResult {
  * own, with a Content-Length or chunked, and stops writing as soon as an answer arrives or
  * the server closes the connection.
  */
+/**
+ * A request with a whole 900 KB JSON body, written at once (a client that keeps its
+ * connection busy with refused bodies), then a wait: the answer's status and Connection
+ * header, and whether the server closed the connection (a server that reads and discards the
+ * body keeps it open for the next request).
+ */
+function unreadBody(
+  url: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; connection: string | undefined; closedByServer: boolean }> {
+  const { hostname, port } = new URL(url);
+  const size = 900 * 1024;
+  return new Promise((resolve) => {
+    const req = request({
+      host: hostname,
+      port,
+      method,
+      path,
+      agent: new Agent({ keepAlive: true }),
+      headers: { 'content-type': 'application/json', 'content-length': String(size), ...headers },
+    });
+    req.on('error', () => {}); // EPIPE: the server stopped reading, as it should
+    req.on('response', (res) => {
+      res.resume();
+      const answer = { status: res.statusCode ?? 0, connection: res.headers.connection };
+      const socket = req.socket;
+      if (!socket || socket.destroyed) return resolve({ ...answer, closedByServer: true });
+      const wait = setTimeout(() => {
+        socket.destroy();
+        resolve({ ...answer, closedByServer: false });
+      }, 5_000);
+      socket.once('close', () => {
+        clearTimeout(wait);
+        resolve({ ...answer, closedByServer: true });
+      });
+    });
+    req.end(Buffer.alloc(size, ' '));
+  });
+}
+
 function upload(
   url: string,
   opts: { path: string; contentType: string; total: number; chunked?: boolean; prefix?: string },
@@ -554,6 +596,31 @@ describe.each(TRPC_PATHS)('request bodies on the %s tRPC path', (trpcPath) => {
     expect(JSON.parse(res.body)).toMatchObject({ statusCode: 415 });
     expect(res.sentBytes).toBeLessThan(24 * MB);
   });
+
+  it('answers a preflight 204 without allowing an origin when none is configured (it was 415 from the route)', async () => {
+    for (const path of ['/trpc/auth.login', '/api/auth/login', '/healthz']) {
+      const res = await fetch(`${server.url}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: server.url, 'access-control-request-method': 'POST' },
+      });
+      expect([path, res.status]).toEqual([path, 204]);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    }
+  });
+
+  it.each([
+    ['a GET with a body no route reads', 'GET', '/trpc/subscriptions.plans', {}],
+    ['a refused session call', 'POST', '/auth/session/refresh', { origin: 'https://evil.example.com' }],
+  ])(
+    'closes the connection after answering %s before its body was read',
+    async (_what, method, path, headers) => {
+      const res = await unreadBody(server.url, method, path, headers);
+      expect(res.status).toBeLessThan(500);
+      expect(res.connection).toBe('close');
+      // The server hung up instead of reading the body and waiting for the next request.
+      expect(res.closedByServer).toBe(true);
+    },
+  );
 
   it('still serves a JSON call under the limit', async () => {
     const res = await fetch(`${server.url}/trpc/auth.login`, {

@@ -1,12 +1,17 @@
 // support.* over HTTP: tickets for every plan, the staff queue with Premium and Enterprise
-// tickets first, replies and statuses, escalation behind priority_support, one statement
-// per call, audit entries, strict inputs.
+// tickets first, replies and statuses, escalation behind priority_support, priority that
+// follows the plan, limits on open tickets and messages (exact under concurrency), one
+// statement per call, audit entries, strict inputs.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { countRow } from '../db/row.ts';
+import { createTicket, replyToTicket } from '../server/domain/support.ts';
+import { SUPPORT_MAX_OPEN_TICKETS, SUPPORT_MAX_OWNER_MESSAGES } from '../shared/inputs/support.ts';
 import { type Account, ADMIN_ENV, account, adminAccount, failure, serverQueries } from './accounts.ts';
+import { createUser } from './fixtures/domain.ts';
+import { createTestDeps, REAL_DATABASE_URL } from './helpers.ts';
 import { startTestServer, type TestServer } from './server.ts';
 
 describe('support.*', () => {
@@ -33,7 +38,8 @@ describe('support.*', () => {
     const { result: standard, queries } = await serverQueries(() =>
       free.api.support.create.mutate({ subject: ' Login trouble ', body: 'I cannot log in on my phone.' }),
     );
-    expect(queries).toBe(1);
+    // The advisory lock on the caller (the open-ticket limit), then the ticket.
+    expect(queries).toBe(2);
     expect(standard).toMatchObject({ subject: 'Login trouble', priority: 'standard', status: 'open' });
     expect(await audits('support.create', standard.id)).toEqual([{ actor_id: free.id, target_id: free.id }]);
     const priority = await premium.api.support.create.mutate({ subject: 'Refund', body: 'Please refund.' });
@@ -138,6 +144,82 @@ describe('support.*', () => {
     expect(await audits('support.escalate', ticket.id)).toHaveLength(1);
   });
 
+  /** Calls started together, in waves of 10 (a tRPC batch holds at most MAX_BATCH_SIZE calls). */
+  const settled = async (calls: (() => Promise<unknown>)[]) => {
+    const results: PromiseSettledResult<unknown>[] = [];
+    for (let i = 0; i < calls.length; i += 10)
+      results.push(...(await Promise.allSettled(calls.slice(i, i + 10).map((call) => call()))));
+    const refused = results.flatMap((r) =>
+      r.status === 'rejected' ? [r.reason as { data?: { code?: string } }] : [],
+    );
+    return { ok: results.length - refused.length, codes: [...new Set(refused.map((e) => e.data?.code))] };
+  };
+
+  it(`a user has at most ${SUPPORT_MAX_OPEN_TICKETS} tickets not closed: exact when they are opened at once`, async () => {
+    const me = await account(server, 'premium');
+    const opened = await settled(
+      Array.from(
+        { length: SUPPORT_MAX_OPEN_TICKETS + 4 },
+        (_, i) => () => me.api.support.create.mutate({ subject: `Flood ${i}`, body: 'x'.repeat(4000) }),
+      ),
+    );
+    expect(opened).toEqual({ ok: SUPPORT_MAX_OPEN_TICKETS, codes: ['CONFLICT'] });
+    const refused = await failure(me.api.support.create.mutate({ subject: 'One more', body: 'x' }));
+    expect(refused.message).toMatch(/open tickets/);
+    // Closing one makes room for one.
+    const mine = await me.api.support.listMine.query();
+    expect(mine.items).toHaveLength(SUPPORT_MAX_OPEN_TICKETS);
+    await staff.api.support.setStatus.mutate({ ticketId: mine.items[0]!.id, status: 'closed' });
+    await me.api.support.create.mutate({ subject: 'Room again', body: 'x' });
+    expect((await failure(me.api.support.create.mutate({ subject: 'No room', body: 'x' }))).data?.code).toBe(
+      'CONFLICT',
+    );
+  });
+
+  it(`the owner writes at most ${SUPPORT_MAX_OWNER_MESSAGES} messages on a ticket (exact at once); staff still answer`, async () => {
+    const me = await account(server, 'free');
+    const ticket = await me.api.support.create.mutate({ subject: 'Chatty', body: 'first' });
+    const replies = await settled(
+      Array.from(
+        { length: SUPPORT_MAX_OWNER_MESSAGES + 10 },
+        (_, i) => () => me.api.support.reply.mutate({ ticketId: ticket.id, body: `more ${i}` }),
+      ),
+    );
+    expect(replies).toEqual({ ok: SUPPORT_MAX_OWNER_MESSAGES - 1, codes: ['CONFLICT'] });
+    const thread = await staff.api.support.thread.query({ ticketId: ticket.id });
+    expect(thread.messages.filter((m) => !m.fromStaff)).toHaveLength(SUPPORT_MAX_OWNER_MESSAGES);
+    expect((await staff.api.support.reply.mutate({ ticketId: ticket.id, body: 'answer' })).status).toBe(
+      'answered',
+    );
+    // A ticket of someone else's is still not found, full or not.
+    const other = await account(server, 'free');
+    expect(
+      (await failure(other.api.support.reply.mutate({ ticketId: ticket.id, body: 'x' }))).data?.code,
+    ).toBe('NOT_FOUND');
+  });
+
+  it('priority follows the plan: a downgrade or an expiry makes open priority tickets standard, closed ones stay', async () => {
+    const root = (await adminAccount(server)).api;
+    const priorityOf = async (id: string) =>
+      (await staff.api.support.thread.query({ ticketId: id })).priority;
+
+    const downgraded = await account(server, 'premium');
+    const open = await downgraded.api.support.create.mutate({ subject: 'Open', body: 'x' });
+    const done = await downgraded.api.support.create.mutate({ subject: 'Done', body: 'x' });
+    await staff.api.support.setStatus.mutate({ ticketId: done.id, status: 'closed' });
+    await root.admin.users.setPlan.mutate({ userId: downgraded.id, planCode: 'enterprise' });
+    expect(await priorityOf(open.id)).toBe('priority'); // an upgrade keeps it
+    await root.admin.users.setPlan.mutate({ userId: downgraded.id, planCode: 'basic' });
+    expect([await priorityOf(open.id), await priorityOf(done.id)]).toEqual(['standard', 'priority']);
+
+    const lapsed = await account(server, 'premium');
+    const ticket = await lapsed.api.support.create.mutate({ subject: 'Lapsing', body: 'x' });
+    await server.deps.db.execute(
+      sql`UPDATE subscriptions SET current_period_end = now() - interval '1 minute' WHERE user_id = ${lapsed.id}`,
+    );
+    expect(await priorityOf(ticket.id)).toBe('standard');
+  });
+
   it('refuses bad input with 400 and stores nothing', async () => {
     const me = await account(server, 'free');
     for (const call of [
@@ -157,3 +239,39 @@ describe('support.*', () => {
     expect(row!.n).toBe(0);
   });
 });
+
+describe.skipIf(!REAL_DATABASE_URL)(
+  'support limits on PostgreSQL: exact when calls race on separate connections',
+  () => {
+    let deps: Awaited<ReturnType<typeof createTestDeps>>;
+    beforeAll(async () => {
+      deps = await createTestDeps('postgres');
+    });
+    afterAll(async () => {
+      await deps?.dispose();
+    });
+    const fulfilled = (results: PromiseSettledResult<unknown>[]) =>
+      results.filter((r) => r.status === 'fulfilled').length;
+
+    it('20 tickets opened at once: exactly the limit is opened', async () => {
+      const user = await createUser(deps.db);
+      const raced = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          createTicket(deps.db, user.claims, '127.0.0.1', { subject: `Race ${i}`, body: 'x' }),
+        ),
+      );
+      expect(fulfilled(raced)).toBe(SUPPORT_MAX_OPEN_TICKETS);
+    });
+
+    it("60 replies at once: exactly the limit of the owner's messages is written", async () => {
+      const user = await createUser(deps.db);
+      const ticket = await createTicket(deps.db, user.claims, '127.0.0.1', { subject: 'Race', body: 'x' });
+      const raced = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) =>
+          replyToTicket(deps.db, user.claims, '127.0.0.1', { ticketId: ticket.id, body: `reply ${i}` }),
+        ),
+      );
+      expect(fulfilled(raced)).toBe(SUPPORT_MAX_OWNER_MESSAGES - 1);
+    });
+  },
+);

@@ -1,8 +1,10 @@
-// Support tickets and their messages (support.*). A ticket's priority is fixed from the
-// creator's plan features when it is opened (priority_support → 'priority') and may be
-// raised later by support.escalate; staff work the open tickets priority first.
+// Support tickets and their messages (support.*). A ticket's priority is set from the
+// creator's plan features when it is opened (priority_support → 'priority'), may be raised
+// later by support.escalate, and falls to 'standard' when the owner's plan stops giving
+// priority_support (a trigger on subscriptions, migration 0035); staff work the open tickets
+// priority first.
 import { sql } from 'drizzle-orm';
-import { boolean, check, index, pgTable, text, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, pgTable, text, uuid } from 'drizzle-orm/pg-core';
 import { tstz } from './columns.ts';
 import { users } from './users.ts';
 
@@ -20,6 +22,8 @@ export const supportTickets = pgTable(
     status: text({ enum: ['open', 'answered', 'closed'] })
       .notNull()
       .default('open'),
+    /** The owner's messages on the ticket (a reply past SUPPORT_MAX_OWNER_MESSAGES is refused). */
+    ownerMessages: integer().notNull().default(1),
     createdAt: tstz().notNull().defaultNow(),
     updatedAt: tstz().notNull().defaultNow(),
   },

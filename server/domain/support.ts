@@ -1,23 +1,27 @@
 // support.*: tickets for every user; staff (support.manage) work a queue in which
 // 'priority' tickets — opened by a user whose plan has priority_support, read from the
-// token's features, or escalated later — come first, then the oldest. Every change is one
-// statement with its audit entry.
+// token's features, or escalated later; standard again once the plan no longer has it
+// (migration 0035) — come first, then the oldest. Every change is one statement with its
+// audit entry. A user has at most SUPPORT_MAX_OPEN_TICKETS tickets not closed and writes at
+// most SUPPORT_MAX_OWNER_MESSAGES messages on each, exactly under concurrency.
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
 import { supportMessages, supportTickets } from '../../db/schema/index.ts';
-import type {
-  createTicketInput,
-  listTicketsInput,
-  queueInput,
-  replyInput,
-  setStatusInput,
+import {
+  type createTicketInput,
+  type listTicketsInput,
+  type queueInput,
+  type replyInput,
+  SUPPORT_MAX_OPEN_TICKETS,
+  SUPPORT_MAX_OWNER_MESSAGES,
+  type setStatusInput,
 } from '../../shared/inputs/support.ts';
 import { auditInsert } from '../audit.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { afterTimeCursor, decodeCursor, exactTimestamp, timePage, toPage } from '../keyset.ts';
-import { notFound } from './errors.ts';
+import { conflict, notFound } from './errors.ts';
 
 type Caller = Pick<AccessClaims, 'sub' | 'features' | 'permissions'>;
 export const isStaff = (caller: Caller) => caller.permissions.includes('support.manage');
@@ -51,7 +55,15 @@ const replyRow = z.object({ id: z.string(), owner: z.boolean(), status: ticketSt
 const statusRow = z.object({ id: z.string(), status: ticketStatus });
 const priorityRow = z.object({ id: z.string(), priority: ticketPriority });
 
-/** One statement: the ticket, its first message and the audit entry. */
+/** First key of the advisory lock that serializes one user's support.create calls. */
+const OPEN_TICKETS_LOCK = 0x5375_7070;
+
+/**
+ * The ticket, its first message and the audit entry in one statement, if the caller has
+ * fewer than SUPPORT_MAX_OPEN_TICKETS tickets not closed. The count is exact under
+ * concurrency: the statement runs after a transaction-scoped advisory lock on the caller
+ * (2 statements), so it sees every ticket a concurrent call committed.
+ */
 export async function createTicket(
   db: Executor,
   caller: Caller,
@@ -59,20 +71,30 @@ export async function createTicket(
   input: z.infer<typeof createTicketInput>,
 ) {
   const priority = caller.features.includes('priority_support') ? 'priority' : 'standard';
-  const [row] = await queryRows(
-    db,
-    ticketRow,
-    sql`WITH tk AS (
-          INSERT INTO support_tickets (user_id, subject, priority) VALUES (${caller.sub}, ${input.subject}, ${priority})
-          RETURNING id, subject, priority, status, created_at
-        ), m AS (
-          INSERT INTO support_messages (ticket_id, author_id, from_staff, body) SELECT id, ${caller.sub}, false, ${input.body} FROM tk
-        ), a AS (
-          ${auditInsert({ actorId: caller.sub, action: 'support.create', targetId: caller.sub, ip, details: sql`jsonb_build_object('ticketId', id, 'priority', priority)` }, sql`tk`)}
-        )
-        SELECT id, subject, priority, status, ${exactTimestamp(sql`created_at`)} AS created_at FROM tk`,
-  );
-  return ticketOut(row!);
+  const [row] = await db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(${OPEN_TICKETS_LOCK}, hashtext(${caller.sub}))`);
+    return queryRows(
+      tx,
+      ticketRow,
+      sql`WITH tk AS (
+            INSERT INTO support_tickets (user_id, subject, priority)
+            SELECT ${caller.sub}, ${input.subject}, ${priority}
+            WHERE (SELECT count(*) FROM support_tickets
+                   WHERE user_id = ${caller.sub} AND status <> 'closed') < ${SUPPORT_MAX_OPEN_TICKETS}
+            RETURNING id, subject, priority, status, created_at
+          ), m AS (
+            INSERT INTO support_messages (ticket_id, author_id, from_staff, body) SELECT id, ${caller.sub}, false, ${input.body} FROM tk
+          ), a AS (
+            ${auditInsert({ actorId: caller.sub, action: 'support.create', targetId: caller.sub, ip, details: sql`jsonb_build_object('ticketId', id, 'priority', priority)` }, sql`tk`)}
+          )
+          SELECT id, subject, priority, status, ${exactTimestamp(sql`created_at`)} AS created_at FROM tk`,
+    );
+  });
+  if (!row)
+    throw conflict(
+      `You have ${SUPPORT_MAX_OPEN_TICKETS} open tickets: reply on one of them, or wait until support closes one`,
+    );
+  return ticketOut(row);
 }
 
 /** The caller's tickets, newest first: one SELECT. */
@@ -150,7 +172,10 @@ export async function ticketThread(db: Executor, caller: Caller, ticketId: strin
 /**
  * A reply by the ticket's owner (the ticket goes back to 'open') or by staff ('answered').
  * One statement: the message, the ticket's status and the audit entry, only if the ticket
- * exists, is not closed and the caller may write on it.
+ * exists, is not closed, the caller may write on it and (the owner) has written fewer than
+ * SUPPORT_MAX_OWNER_MESSAGES messages on it — counted on the ticket's row, which the UPDATE
+ * locks and re-checks, so the limit holds under concurrency. A refused reply reads why (a
+ * second statement, on refusal only).
  */
 export async function replyToTicket(
   db: Executor,
@@ -164,8 +189,9 @@ export async function replyToTicket(
     replyRow,
     sql`WITH tk AS (
           UPDATE support_tickets SET status = CASE WHEN user_id = ${caller.sub} THEN 'open' ELSE 'answered' END,
-                 updated_at = now()
+                 owner_messages = owner_messages + (user_id = ${caller.sub})::int, updated_at = now()
           WHERE id = ${input.ticketId} AND status <> 'closed' AND (user_id = ${caller.sub} OR ${staff})
+            AND (user_id <> ${caller.sub} OR owner_messages < ${SUPPORT_MAX_OWNER_MESSAGES})
           RETURNING id, user_id, status
         ), m AS (
           INSERT INTO support_messages (ticket_id, author_id, from_staff, body)
@@ -177,7 +203,19 @@ export async function replyToTicket(
         SELECT m.id, tk.user_id = ${caller.sub} AS owner, tk.status, ${exactTimestamp(sql`m.created_at`)} AS created_at
         FROM m JOIN tk ON tk.id = m.ticket_id`,
   );
-  if (!row) throw notFound('Open ticket');
+  if (!row) {
+    const [full] = await queryRows(
+      db,
+      z.object({ full: z.boolean() }),
+      sql`SELECT owner_messages >= ${SUPPORT_MAX_OWNER_MESSAGES} AS full FROM support_tickets
+          WHERE id = ${input.ticketId} AND user_id = ${caller.sub} AND status <> 'closed'`,
+    );
+    if (full?.full)
+      throw conflict(
+        `This ticket has ${SUPPORT_MAX_OWNER_MESSAGES} of your messages: wait for support's answer, or open a new ticket`,
+      );
+    throw notFound('Open ticket');
+  }
   return {
     id: row.id,
     ticketId: input.ticketId,

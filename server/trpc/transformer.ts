@@ -109,8 +109,30 @@ export function serializeResult(value: unknown): { json: unknown; meta?: unknown
   return { json: withIsoDates(value), meta: { values: w === DATE ? ['Date'] : w, v: 1 } };
 }
 
-/** Inputs are decoded by superjson; results are encoded by serializeResult. */
+/** How deep an input may nest: far more than any procedure's schema, far less than the stack. */
+export const MAX_INPUT_DEPTH = 64;
+
+/**
+ * The input as superjson decodes it, once it is known to nest no deeper than MAX_INPUT_DEPTH:
+ * superjson copies it recursively, and a body of 100,000 nested arrays overflowed the stack
+ * (the client was told "Maximum call stack size exceeded"). Checked without recursion.
+ */
+function deserializeInput(value: unknown): unknown {
+  let level: unknown[] = [value];
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > MAX_INPUT_DEPTH) throw new Error(`Input nests deeper than ${MAX_INPUT_DEPTH} levels`);
+    const next: unknown[] = [];
+    for (const v of level)
+      if (typeof v === 'object' && v !== null)
+        for (const child of Array.isArray(v) ? v : Object.values(v))
+          if (typeof child === 'object') next.push(child);
+    level = next;
+  }
+  return superjson.deserialize(value as never);
+}
+
+/** Inputs are decoded by superjson (depth-checked); results are encoded by serializeResult. */
 export const transformer: CombinedDataTransformer = {
-  input: superjson,
+  input: { serialize: superjson.serialize, deserialize: deserializeInput },
   output: { serialize: serializeResult, deserialize: superjson.deserialize },
 };

@@ -1,6 +1,6 @@
 // admin.users.* inputs (docs/api.md).
 import { z } from 'zod';
-import { idInput, paginationInput } from './common.ts';
+import { idInput, paginationInput, text } from './common.ts';
 
 /** A role name as the catalog spells it (admins may add roles, so not a fixed enum). */
 export const roleNameInput = z
@@ -13,7 +13,7 @@ export const USER_SORTS = ['createdAt', 'email', 'name'] as const;
 export const adminUsersListInput = z
   .strictObject({
     /** Any part of the email or the name, case-insensitive. */
-    search: z.string().trim().min(1).max(100).optional(),
+    search: text().trim().min(1).max(100).optional(),
     role: roleNameInput.optional(),
     plan: planCodeInput.optional(),
     status: z.enum(['active', 'suspended']).optional(),
@@ -26,5 +26,5 @@ export type AdminUsersListInput = z.infer<typeof adminUsersListInput>;
 
 export const setRoleInput = z.strictObject({ userId: idInput, role: roleNameInput });
 export const setPlanInput = z.strictObject({ userId: idInput, planCode: planCodeInput });
-export const suspendInput = z.strictObject({ userId: idInput, reason: z.string().trim().min(1).max(500) });
+export const suspendInput = z.strictObject({ userId: idInput, reason: text().trim().min(1).max(500) });
 export const userIdInput = z.strictObject({ userId: idInput });

@@ -1,7 +1,7 @@
 // apiKeys.* and auth.exchangeApiKey inputs (docs/api.md).
 import { z } from 'zod';
 import { PERMISSIONS } from '../catalog.ts';
-import { idInput } from './common.ts';
+import { idInput, text } from './common.ts';
 
 /** `m360_<8-character prefix>_<43-character secret>`. */
 export const API_KEY_PATTERN = /^m360_[a-z2-7]{8}_[A-Za-z0-9_-]{43}$/;
@@ -10,7 +10,7 @@ export const API_KEY_MAX_DAYS = 365;
 export const API_KEY_LIMIT = 10;
 
 export const createApiKeyInput = z.strictObject({
-  name: z.string().trim().min(1).max(100),
+  name: text().trim().min(1).max(100),
   /** Permissions the key's tokens carry: at most the owner's own; never api_keys.manage. */
   scopes: z
     .array(z.enum(PERMISSIONS).refine((p) => p !== 'api_keys.manage', 'a key cannot manage keys'))

@@ -1,11 +1,12 @@
 // auth.* inputs (docs/api.md). Lengths are checked here, before anything is hashed: a 1 MB
 // password is a 400, never an scrypt call.
 import { z } from 'zod';
+import { text } from './common.ts';
 
 /** Trimmed and lower-cased, so "A@x.io " and "a@x.io" are the same account. */
-export const emailInput = z.string().trim().toLowerCase().max(254).pipe(z.email());
+export const emailInput = text().trim().toLowerCase().max(254).pipe(z.email());
 /** 8–128 characters (NIST 800-63B: long passphrases allowed, no composition rules). */
-export const passwordInput = z.string().min(8).max(128);
+export const passwordInput = text().min(8).max(128);
 /** An opaque refresh token: 32 random bytes in base64url (43 characters). */
 export const refreshTokenInput = z
   .string()
@@ -19,7 +20,7 @@ export const noticeVersionInput = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/);
 export const registerInput = z.strictObject({
   email: emailInput,
   password: passwordInput,
-  name: z.string().trim().min(1).max(100),
+  name: text().trim().min(1).max(100),
   /** Required: the version of the privacy notice the user accepted (must be the current one). */
   acceptPrivacyNotice: noticeVersionInput,
 });
@@ -28,7 +29,7 @@ export type RegisterInput = z.infer<typeof registerInput>;
 export const loginInput = z.strictObject({
   email: emailInput,
   // Any length up to the maximum is checked against the hash; a too-long one never is.
-  password: z.string().min(1).max(128),
+  password: text().min(1).max(128),
 });
 export type LoginInput = z.infer<typeof loginInput>;
 
@@ -38,7 +39,7 @@ export type RefreshInput = z.infer<typeof refreshInput>;
 export const logoutInput = refreshInput;
 
 export const changePasswordInput = z
-  .strictObject({ currentPassword: z.string().min(1).max(128), newPassword: passwordInput })
+  .strictObject({ currentPassword: text().min(1).max(128), newPassword: passwordInput })
   .refine((v) => v.currentPassword !== v.newPassword, {
     message: 'The new password must differ from the current one',
     path: ['newPassword'],
@@ -63,7 +64,7 @@ export type VerifyEmailInput = z.infer<typeof verifyEmailInput>;
 
 /** users.changeEmail: the password again, and the new address (confirmed before it takes effect). */
 export const changeEmailInput = z.strictObject({
-  password: z.string().min(1).max(128),
+  password: text().min(1).max(128),
   newEmail: emailInput,
 });
 export type ChangeEmailInput = z.infer<typeof changeEmailInput>;

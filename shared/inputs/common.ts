@@ -1,13 +1,24 @@
 // Building blocks of the shared input schemas: pagination, ids, bounded text.
 import { z } from 'zod';
 
+/** A lone surrogate (a pair is one code point under the u flag, not matched). */
+const LONE_SURROGATE = /\p{Cs}/u;
+/**
+ * A string of well-formed Unicode: a lone surrogate (JSON's "\ud800") is refused here, with
+ * the field's name, instead of reaching PostgreSQL (which refuses it in text and json: a 500).
+ * Every free-text input is built on it. (A refinement, not a pattern: the OpenAPI document
+ * keeps its plain string types.)
+ */
+export const text = () =>
+  z.string().refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text (it holds a lone surrogate)');
+
 /** An opaque keyset cursor, as returned in `nextCursor`. */
-export const cursorInput = z.string().min(1).max(512);
+export const cursorInput = text().min(1).max(512);
 /** Page size: default 20, at most 100. */
 export const limitInput = z.number().int().min(1).max(100).default(20);
 export const idInput = z.uuid();
 /** A short label (a tag, a specialization, a language): trimmed, lower-cased, 1–40 characters. */
-export const labelInput = z.string().trim().toLowerCase().min(1).max(40);
+export const labelInput = text().trim().toLowerCase().min(1).max(40);
 /** A list of labels: at most 20, duplicates dropped. */
 export const labelListInput = z
   .array(labelInput)
@@ -15,7 +26,7 @@ export const labelListInput = z
   .transform((v) => [...new Set(v)]);
 
 /** Free text a person writes (mood note, session note): 1–5,000 characters. */
-export const noteInput = z.string().min(1).max(5000);
+export const noteInput = text().min(1).max(5000);
 
 export const paginationInput = { cursor: cursorInput.optional(), limit: limitInput };
 

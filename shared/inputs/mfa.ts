@@ -1,10 +1,10 @@
 // auth.mfa.*, auth.sessions and auth.revokeSession inputs (docs/api.md, "Second factors").
 // Every string is bounded before anything is verified.
 import { z } from 'zod';
-import { idInput } from './common.ts';
+import { idInput, text } from './common.ts';
 
 /** A ceremony or challenge token (a JWT of a few hundred bytes). */
-const ceremonyToken = z.string().min(20).max(4096);
+const ceremonyToken = text().min(20).max(4096);
 const b64url = (max: number) =>
   z
     .string()
@@ -12,7 +12,7 @@ const b64url = (max: number) =>
     .regex(/^[A-Za-z0-9_-]*$/);
 
 /** A factor's display name ("Work laptop", "Authenticator app"). */
-export const factorNameInput = z.string().trim().min(1).max(60);
+export const factorNameInput = text().trim().min(1).max(60);
 
 /** A 6-digit TOTP code. */
 export const totpCodeInput = z.string().regex(/^\d{6}$/, 'must be 6 digits');
@@ -30,7 +30,7 @@ export const passkeyRegistrationInput = z.object({
   response: z.object({
     clientDataJSON: b64url(4096),
     attestationObject: b64url(16_384),
-    transports: z.array(z.string().max(20)).max(10).optional(),
+    transports: z.array(text().max(20)).max(10).optional(),
     authenticatorData: b64url(16_384).optional(),
     publicKey: b64url(4096).optional(),
     publicKeyAlgorithm: z.number().int().optional(),

@@ -1,7 +1,7 @@
 // users.* inputs (docs/api.md). The therapist fields are accepted only from callers holding
 // `sessions.manage` (therapists): see server/routers/users.ts.
 import { z } from 'zod';
-import { labelListInput } from './common.ts';
+import { labelListInput, text } from './common.ts';
 
 export const THERAPIST_PROFILE_FIELDS = [
   'specializations',
@@ -13,7 +13,7 @@ export const THERAPIST_PROFILE_FIELDS = [
 
 export const updateProfileInput = z
   .strictObject({
-    name: z.string().trim().min(1).max(100).optional(),
+    name: text().trim().min(1).max(100).optional(),
     /** null clears it. Digits, spaces, ( ) - and a leading +. */
     phone: z
       .string()
@@ -31,7 +31,7 @@ export const updateProfileInput = z
     languages: labelListInput.optional(),
     /** Fee per session in paise (₹1 = 100 paise), at most ₹1,00,000. */
     feePaise: z.number().int().min(0).max(10_000_000).optional(),
-    bio: z.string().trim().max(2000).nullable().optional(),
+    bio: text().trim().max(2000).nullable().optional(),
     acceptingPatients: z.boolean().optional(),
   })
   .refine((v) => Object.values(v).some((x) => x !== undefined), 'nothing to update');

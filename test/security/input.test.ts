@@ -202,6 +202,48 @@ describe.each(['lean', 'official'] as const)(
       expect(seen.queries).toBe(0);
     });
 
+    it('a lone surrogate in any free text → 400 naming the field, no DB call (PostgreSQL answered 500)', async () => {
+      reset();
+      const lone = '\ud800';
+      const cases: Array<[string, unknown, string]> = [
+        ['mood.log', { score: 5, note: `ok ${lone}` }, 'note'],
+        ['mood.log', { score: 5, tags: ['fine', `x\udfffy`] }, 'tags'],
+        [
+          'auth.register',
+          { email: 'x@example.com', password: `pass ${lone} word`, name: 'X', acceptPrivacyNotice: NOTICE },
+          'password',
+        ],
+        [
+          'auth.register',
+          { email: 'x@example.com', password: 'long enough', name: lone, acceptPrivacyNotice: NOTICE },
+          'name',
+        ],
+      ];
+      for (const [path, input, field] of cases) {
+        const body = trpcInput(input);
+        expect(body).toMatch(/\\ud[8-9a-f]/); // sent as JSON's \uD800 escape
+        const res = await mutate(path, body);
+        expect(res.status, `${path} ${field}`).toBe(400);
+        expect(res.error.message).toMatch(/valid Unicode text/);
+        expect(Object.keys(res.error.data.zodError.fieldErrors)).toContain(field);
+      }
+      expect(seen.queries).toBe(0);
+      // A surrogate pair (an emoji) is text like any other.
+      expect((await mutate('mood.log', trpcInput({ score: 5, note: 'calm 😀' }))).status).not.toBe(400);
+    });
+
+    it('a body nested 100,000 levels deep → 400 that says so (not "Maximum call stack size exceeded"), no DB call', async () => {
+      reset();
+      const depth = 100_000;
+      const res = await mutate('mood.log', `{"json":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+      expect(res.status).toBe(400);
+      expect(res.error.message).toMatch(/nests deeper than 64 levels/);
+      expect(res.body).not.toMatch(/call stack/i);
+      expect(seen.queries).toBe(0);
+      // Shallow input is untouched by the check.
+      expect((await mutate('mood.log', trpcInput({ score: 5, tags: ['a', 'b'] }))).status).not.toBe(400);
+    });
+
     it('41 forced DB errors → mapped 4xx or a generic 500; no SQL, params or stack to the client; redacted log', async () => {
       // A taken address answers like a free one (membership is not disclosed: docs/api.md,
       // auth.register); the unique violation behind it never reaches the client.

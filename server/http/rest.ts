@@ -49,6 +49,12 @@ function mediaType(req: FastifyRequest): string | undefined {
   return req.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
 }
 
+/** A GET's input: its query string's fields; none is no input (as /trpc without ?input=). */
+function queryInput(req: FastifyRequest): unknown {
+  const query = req.query as Record<string, unknown>;
+  return Object.keys(query).length === 0 ? undefined : query;
+}
+
 /** A POST's input: its JSON body (no body: no input), as /trpc reads one. */
 function bodyInput(req: FastifyRequest): unknown {
   const body = req.body as string | undefined;
@@ -84,7 +90,7 @@ async function answer(deps: AppDeps, procedure: RestProcedure, req: FastifyReque
   const fromQuery = procedure.method === 'GET';
   let input: unknown;
   try {
-    input = restInput(procedure, fromQuery ? req.query : bodyInput(req), fromQuery);
+    input = restInput(procedure, fromQuery ? queryInput(req) : bodyInput(req), fromQuery);
   } catch (cause) {
     const error = cause as TRPCError;
     logCallError(deps, error, procedure.path, ctx);

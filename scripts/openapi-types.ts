@@ -4,7 +4,7 @@
 // through (openapi-fetch); the test fails when that file differs from the current document.
 import { writeFileSync } from 'node:fs';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { openApiDocument } from '../server/http/rest.ts';
+import { openApiDocument } from '../server/http/openapi.ts';
 
 export const OPENAPI_TYPES_FILE = new URL('../test/fixtures/openapi.d.ts', import.meta.url);
 

@@ -1,6 +1,8 @@
 // Downloads of the streamed procedures as plain HTTP files, for browsers and curl:
 //   GET /export                                   → export.mine (application/json)
 //   GET /reports/{mood|assessments|sessions}?from=&to=&format=json|csv[&instrument=]
+// (and the same at GET /api/export/mine, /api/reports/<kind>: server/http/rest.ts, whose
+// error body is REST's).
 // The route calls the tRPC procedure through the call pipeline (server/trpc/invoke.ts):
 // the same context and zero-query auth from the Bearer token, the same .meta policy, input
 // validation, rate limits, audit and request log record. It pulls the first chunk before
@@ -17,6 +19,7 @@ import type { AppDeps } from '../services.ts';
 import type { Context } from '../trpc/context.ts';
 import {
   contextFor,
+  type ErrorShape,
   errorShapeOf,
   httpStatusOf,
   invoke,
@@ -45,10 +48,7 @@ function reportInput(q: Query) {
 export function registerDownloads(app: FastifyInstance, deps: AppDeps): void {
   // No HEAD routes: a HEAD would start a download (the hourly export, an audit entry).
   app.get('/export', { exposeHeadRoute: false }, (req, reply) =>
-    serve(deps, req, reply, 'export.mine', undefined, {
-      type: 'application/json',
-      name: `manas360-export-${new Date().toISOString().slice(0, 10)}.json`,
-    }),
+    serve(deps, req, reply, 'export.mine', undefined, downloadFile('export.mine', undefined)!),
   );
   app.get<{ Params: { kind: string }; Querystring: Query }>(
     '/reports/:kind',
@@ -57,11 +57,8 @@ export function registerDownloads(app: FastifyInstance, deps: AppDeps): void {
       const kind = req.params.kind as ReportKind;
       if (!REPORT_KINDS.includes(kind)) return reply.code(404).send({ error: 'not found' });
       const input = reportInput(req.query);
-      const csv = input.format === 'csv';
-      return serve(deps, req, reply, `reports.${kind}`, input, {
-        type: csv ? 'text/csv; charset=utf-8' : 'application/json',
-        name: `manas360-${kind}.${csv ? 'csv' : 'json'}`,
-      });
+      const path = `reports.${kind}`;
+      return serve(deps, req, reply, path, input, downloadFile(path, input)!);
     },
   );
 }
@@ -77,6 +74,44 @@ async function serve(
   const ctx = await contextFor(deps, req);
   const result = await invoke(appRouter, ctx, { path, type: 'query', input });
   if (!result.ok) return refuse(reply, ctx, result.status, result.shape);
+  return streamDownload(deps, req, reply, ctx, { path, input, data: result.data, file, refuse });
+}
+
+/** The file a streamed procedure's answer is downloaded as, by path (GET /api/<path> too). */
+export function downloadFile(path: string, input: unknown): { type: string; name: string } | undefined {
+  if (path === 'export.mine')
+    return {
+      type: 'application/json',
+      name: `manas360-export-${new Date().toISOString().slice(0, 10)}.json`,
+    };
+  const kind = path.startsWith('reports.') ? path.slice('reports.'.length) : '';
+  if (!REPORT_KINDS.includes(kind as ReportKind)) return undefined;
+  const csv = (input as { format?: string } | undefined)?.format === 'csv';
+  return {
+    type: csv ? 'text/csv; charset=utf-8' : 'application/json',
+    name: `manas360-${kind}.${csv ? 'csv' : 'json'}`,
+  };
+}
+
+/**
+ * Streams a streamed procedure's answer (the data a successful invoke returned): its first
+ * chunk is read before answering, so a refusal then is still a status and `refuse`'s error
+ * body; then the chunks within the download budget.
+ */
+export async function streamDownload(
+  deps: AppDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  ctx: Context,
+  call: {
+    path: string;
+    input: unknown;
+    data: unknown;
+    file: { type: string; name: string };
+    refuse: (reply: FastifyReply, ctx: Context, status: number, shape: ErrorShape) => FastifyReply;
+  },
+): Promise<FastifyReply> {
+  const { path, input, file } = call;
   let chunks: AsyncIterator<string>;
   let first: IteratorResult<string>;
   // The download budget (server/limits/downloads.ts): a slot per user and process, released
@@ -84,7 +119,7 @@ async function serve(
   let slot: DownloadSlot | undefined;
   try {
     if (ctx.auth) slot = deps.downloads.acquire(ctx.auth.sub);
-    chunks = (result.data as AsyncIterable<string>)[Symbol.asyncIterator]();
+    chunks = (call.data as AsyncIterable<string>)[Symbol.asyncIterator]();
     first = await chunks.next();
   } catch (cause) {
     slot?.release();
@@ -93,7 +128,7 @@ async function serve(
     recordStreamError(ctx, path, error);
     logCallError(deps, error, path, ctx);
     const shape = errorShapeOf(appRouter, { error, ctx, input, path, type: 'query' });
-    return refuse(reply, ctx, httpStatusOf(error), shape);
+    return call.refuse(reply, ctx, httpStatusOf(error), shape);
   }
   const body = deps.downloads.body(first.done ? undefined : first.value, chunks, slot ?? { release() {} });
   body.on('error', (err) =>
@@ -109,7 +144,7 @@ async function serve(
 }
 
 /** tRPC's error body and status (and Retry-After), as the /trpc routes answer them. */
-function refuse(reply: FastifyReply, ctx: Context, status: number, shape: unknown) {
+function refuse(reply: FastifyReply, ctx: Context, status: number, shape: ErrorShape): FastifyReply {
   for (const [name, value] of responseHeaders(ctx)) reply.header(name, value);
   return reply.code(status).send({ error: shape });
 }

@@ -12,9 +12,6 @@ export const assessmentsRouter = router({
       permission: 'assessments.submit',
       feature: 'assessments',
       openapi: {
-        method: 'POST',
-        path: '/assessments/submit',
-        tags: ['assessments'],
         summary: 'Submit a PHQ-9 or GAD-7',
       },
     })
@@ -34,9 +31,6 @@ export const assessmentsRouter = router({
       permission: 'assessments.read',
       feature: 'assessments',
       openapi: {
-        method: 'GET',
-        path: '/assessments/history',
-        tags: ['assessments'],
         summary: "The caller's assessments, newest first",
       },
     })

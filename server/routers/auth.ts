@@ -38,11 +38,7 @@ export const authRouter = router({
       auth: 'public',
       rateLimit: 'register',
       openapi: {
-        method: 'POST',
-        path: '/auth/register',
-        tags: ['auth'],
         summary: 'Create an account (accepting the current privacy notice)',
-        protect: false,
       },
     })
     .input(registerInput)
@@ -54,11 +50,7 @@ export const authRouter = router({
       auth: 'public',
       rateLimit: 'login',
       openapi: {
-        method: 'POST',
-        path: '/auth/login',
-        tags: ['auth'],
         summary: 'Log in: a token pair',
-        protect: false,
       },
     })
     .input(loginInput)
@@ -70,11 +62,7 @@ export const authRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'POST',
-        path: '/auth/refresh',
-        tags: ['auth'],
         summary: 'Rotate a refresh token: a new pair',
-        protect: false,
       },
     })
     .input(refreshInput)
@@ -86,11 +74,7 @@ export const authRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'POST',
-        path: '/auth/exchangeApiKey',
-        tags: ['auth'],
         summary: 'An access token for a personal API key',
-        protect: false,
       },
     })
     .input(exchangeApiKeyInput)
@@ -105,11 +89,7 @@ export const authRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'POST',
-        path: '/auth/logout',
-        tags: ['auth'],
         summary: 'End the session of a refresh token',
-        protect: false,
       },
     })
     .input(logoutInput)
@@ -123,9 +103,6 @@ export const authRouter = router({
       beforeConsent: true,
       beforeFactor: true,
       openapi: {
-        method: 'POST',
-        path: '/auth/logoutAll',
-        tags: ['auth'],
         summary: 'End every session of the caller',
       },
     })
@@ -146,9 +123,6 @@ export const authRouter = router({
       beforeConsent: true,
       beforeFactor: true,
       openapi: {
-        method: 'POST',
-        path: '/auth/changePassword',
-        tags: ['auth'],
         summary: 'Change the password: a new pair, other sessions end',
       },
     })
@@ -165,9 +139,6 @@ export const authRouter = router({
       // Reads the caller's own token: what a key's token may do is what it shows.
       apiKey: 'any',
       openapi: {
-        method: 'GET',
-        path: '/auth/me',
-        tags: ['auth'],
         summary: 'Who the caller is (from the token alone)',
       },
     })
@@ -198,11 +169,7 @@ export const authRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'POST',
-        path: '/auth/requestPasswordReset',
-        tags: ['auth'],
         summary: 'Email a password-reset link (the same answer for any address)',
-        protect: false,
       },
     })
     .input(requestPasswordResetInput)
@@ -214,11 +181,7 @@ export const authRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'POST',
-        path: '/auth/resetPassword',
-        tags: ['auth'],
         summary: 'Set a new password with a reset link; every session ends',
-        protect: false,
       },
     })
     .input(resetPasswordInput)
@@ -230,11 +193,7 @@ export const authRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'POST',
-        path: '/auth/verifyEmail',
-        tags: ['auth'],
         summary: 'Confirm an email address with its link',
-        protect: false,
       },
     })
     .input(verifyEmailInput)
@@ -247,9 +206,6 @@ export const authRouter = router({
       auth: 'user',
       beforeConsent: true,
       openapi: {
-        method: 'POST',
-        path: '/auth/requestEmailVerification',
-        tags: ['auth'],
         summary: "Email a new confirmation link for the caller's address",
       },
     })

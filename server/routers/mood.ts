@@ -10,7 +10,7 @@ export const moodRouter = router({
       auth: 'user',
       permission: 'mood.write',
       feature: 'mood_tracking',
-      openapi: { method: 'POST', path: '/mood/log', tags: ['mood'], summary: 'Log a mood entry' },
+      openapi: { summary: 'Log a mood entry' },
     })
     .input(logMoodInput)
     .output(moodEntryOutput)
@@ -22,9 +22,6 @@ export const moodRouter = router({
       permission: 'mood.read',
       feature: 'mood_tracking',
       openapi: {
-        method: 'GET',
-        path: '/mood/list',
-        tags: ['mood'],
         summary: "The caller's mood entries, newest first",
       },
     })

@@ -21,11 +21,7 @@ export const privacyRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'GET',
-        path: '/privacy/notice',
-        tags: ['privacy'],
         summary: 'The privacy notice version to accept',
-        protect: false,
       },
     })
     .output(noticeOutput)
@@ -39,9 +35,6 @@ export const privacyRouter = router({
     .meta({
       auth: 'user',
       openapi: {
-        method: 'POST',
-        path: '/privacy/acceptNotice',
-        tags: ['privacy'],
         summary: 'Accept the current privacy notice: a new access token',
       },
     })

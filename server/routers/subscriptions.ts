@@ -11,11 +11,7 @@ export const subscriptionsRouter = router({
     .meta({
       auth: 'public',
       openapi: {
-        method: 'GET',
-        path: '/subscriptions/plans',
-        tags: ['subscriptions'],
         summary: 'The plans and their features, cheapest first',
-        protect: false,
       },
     })
     .output(plansOutput)
@@ -27,7 +23,7 @@ export const subscriptionsRouter = router({
 
   /** Creates a payment order for a plan; the plan changes when the payment webhook arrives. */
   checkout: protectedProcedure
-    .meta({ auth: 'user', rateLimit: 'checkout', verifiedEmail: true })
+    .meta({ auth: 'user', rateLimit: 'checkout', verifiedEmail: true, openapi: { errors: [412] } })
     .input(checkoutInput)
     .mutation(({ ctx, input }) => checkout(ctx.deps, ctx.auth.sub, input.planCode, ctx.req.ip)),
 

@@ -11,9 +11,6 @@ export const therapistsRouter = router({
       // The public directory: no personal data of the caller.
       apiKey: 'any',
       openapi: {
-        method: 'GET',
-        path: '/therapists/list',
-        tags: ['therapists'],
         summary: 'The directory of active therapists',
       },
     })

@@ -32,9 +32,6 @@ export const therapyRouter = router({
       permission: 'sessions.book',
       feature: 'therapist_booking',
       openapi: {
-        method: 'POST',
-        path: '/therapy/book',
-        tags: ['therapy'],
         summary: 'Book a 50-minute session on a whole UTC hour',
       },
     })
@@ -51,9 +48,6 @@ export const therapyRouter = router({
       auth: 'user',
       apiKey: ['sessions.book', 'sessions.manage'],
       openapi: {
-        method: 'POST',
-        path: '/therapy/cancel',
-        tags: ['therapy'],
         summary: 'Cancel a session (its patient or its therapist)',
       },
     })
@@ -65,7 +59,7 @@ export const therapyRouter = router({
     .meta({
       auth: 'user',
       permission: 'sessions.read',
-      openapi: { method: 'GET', path: '/therapy/mine', tags: ['therapy'], summary: "The patient's sessions" },
+      openapi: { summary: "The patient's sessions" },
     })
     .input(mySessionsInput)
     .output(mySessionsOutput)
@@ -76,9 +70,6 @@ export const therapyRouter = router({
       auth: 'user',
       permission: 'sessions.manage',
       openapi: {
-        method: 'GET',
-        path: '/therapy/schedule',
-        tags: ['therapy'],
         summary: "The therapist's sessions",
       },
     })
@@ -91,9 +82,6 @@ export const therapyRouter = router({
       auth: 'user',
       permission: 'notes.write',
       openapi: {
-        method: 'POST',
-        path: '/therapy/addNote',
-        tags: ['therapy'],
         summary: 'Add an encrypted note to a session (its therapist)',
       },
     })
@@ -107,9 +95,6 @@ export const therapyRouter = router({
       permission: 'notes.read',
       stepUp: true,
       openapi: {
-        method: 'GET',
-        path: '/therapy/notes',
-        tags: ['therapy'],
         summary: "A session's notes (its therapist)",
       },
     })

@@ -12,7 +12,7 @@ export const usersRouter = router({
     .meta({
       auth: 'user',
       permission: 'profile.read',
-      openapi: { method: 'GET', path: '/users/profile', tags: ['users'], summary: "The caller's profile" },
+      openapi: { summary: "The caller's profile" },
     })
     .output(profileOutput)
     .query(({ ctx }) => getProfile(ctx.deps.db, ctx.auth.sub)),
@@ -24,9 +24,6 @@ export const usersRouter = router({
       // The directory fields describe a clinician: whoever sets them must manage sessions.
       fieldPermissions: { 'sessions.manage': THERAPIST_PROFILE_FIELDS },
       openapi: {
-        method: 'POST',
-        path: '/users/updateProfile',
-        tags: ['users'],
         summary: "Change the caller's profile",
       },
     })
@@ -42,9 +39,6 @@ export const usersRouter = router({
       auth: 'user',
       permission: 'profile.update',
       openapi: {
-        method: 'POST',
-        path: '/users/changeEmail',
-        tags: ['users'],
         summary: 'Change the address (confirmed first)',
       },
     })

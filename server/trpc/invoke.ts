@@ -131,6 +131,27 @@ export function procedures(router: AnyTRPCRouter): ProcedureInfo[] {
   });
 }
 
+/**
+ * The router as a document generator (trpc-to-openapi) reads it: only the procedures
+ * `describe` keeps, each with the meta and output schema (and input schema, if any) it gives (the generator reads
+ * `_def.procedures` and each procedure's `_def.meta`, `.inputs`, `.output`, `.type`).
+ * Nothing is changed on the router itself.
+ */
+export function documentedView(
+  router: AnyTRPCRouter,
+  describe: (info: ProcedureInfo) => { meta: object; output: z.ZodType; input?: z.ZodType } | null,
+): unknown {
+  const procs: Record<string, { _def: ProcedureDef }> = {};
+  for (const info of procedures(router)) {
+    const described = describe(info);
+    if (!described) continue;
+    const def = defOf(table(router)[info.path]!);
+    const inputs = described.input ? [described.input] : def.inputs;
+    procs[info.path] = { _def: { ...def, inputs, meta: described.meta as Meta, output: described.output } };
+  }
+  return { _def: { procedures: procs } };
+}
+
 // --- The call -----------------------------------------------------------------------------
 
 interface CallOptions {

@@ -1,5 +1,5 @@
-// The access policy each procedure declares with .meta({...}) (types only). Every check
-// reads the token's claims alone: zero queries.
+// The access policy each procedure declares with .meta({...}), and the REST route its path
+// and type give it. Every check reads the token's claims alone: zero queries.
 import type { Feature, Permission } from '../../shared/catalog.ts';
 
 export interface Meta {
@@ -45,18 +45,36 @@ export interface Meta {
   /** Which rate-limit policy counts this call (default: 'general'). */
   rateLimit?: 'general' | 'login' | 'register' | 'checkout' | 'none';
   /**
-   * Also served over REST under /api (server/http/rest.ts) and described in /openapi.json:
-   * a query as GET with its input in the query string, a mutation as POST with a JSON body,
-   * at the procedure's path with dots as slashes (mood.log → POST /api/mood/log). The shape
-   * of trpc-to-openapi's OpenApiMeta['openapi'], whose generator reads it; the procedure
-   * then needs an .output() schema (shared/outputs.ts).
+   * How the operation reads in /openapi.json (server/http/rest.ts). Every query and mutation
+   * is served over REST whether or not it has this (restRoute below); the document fills
+   * what is absent from the path and the policy. An `.output()` schema (shared/outputs.ts)
+   * gives the document the answer's shape; without one it says only "JSON".
    */
   openapi?: {
-    method: 'GET' | 'POST';
-    path: `/${string}`;
+    /** One line (default: the procedure's path). */
     summary?: string;
-    tags?: string[];
-    /** Needs a bearer token (default true); false for auth: 'public'. */
-    protect?: boolean;
+    /** Beyond the summary (the policy the document derives is appended to it). */
+    description?: string;
+    /** Statuses this procedure sends besides the ones every call may (412: payments off). */
+    errors?: readonly (404 | 409 | 412)[];
   };
+  /**
+   * Keeps a query or mutation off REST, with the reason (docs/api.md, "REST"); the guard test
+   * (test/rest-routes.test.ts) lists the ones that are. Subscriptions never are (SSE on /trpc).
+   */
+  restOff?: string;
+}
+
+/**
+ * A procedure's REST route, derived from its path and type: a query is `GET /<path with dots
+ * as slashes>` (input in the query string), a mutation `POST` (JSON body), under /api;
+ * null for a subscription or a procedure with `restOff`.
+ */
+export function restRoute(
+  path: string,
+  type: 'query' | 'mutation' | 'subscription',
+  meta: Meta | undefined,
+): { method: 'GET' | 'POST'; path: `/${string}` } | null {
+  if (type === 'subscription' || meta?.restOff !== undefined) return null;
+  return { method: type === 'query' ? 'GET' : 'POST', path: `/${path.replaceAll('.', '/')}` };
 }

@@ -1,12 +1,12 @@
 // The access policy of a router as data: one row per procedure, read from its .meta().
 // scripts/policy-table.ts writes it to docs/policy.md; a test keeps that file current.
 import type { AnyTRPCRouter } from '@trpc/server';
-import { procedures } from './invoke.ts';
-import type { Meta } from './meta.ts';
+import { type ProcedureInfo, procedures } from './invoke.ts';
+import { type Meta, restRoute } from './meta.ts';
 
 export interface PolicyRow {
   path: string;
-  type: string;
+  type: ProcedureInfo['type'];
   meta: Meta | undefined;
 }
 
@@ -37,7 +37,7 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
     '"scoped" when its scopes include the permission; "any" every key token; "any of" a list: when',
     'its scopes include one of them; "never" no key token (sign-in-only procedures by default).',
     'Rate limits: see server/limits. REST: also served at this method and path (server/http/rest.ts,',
-    'described in GET /openapi.json).',
+    'described in GET /openapi.json): every query and mutation; subscriptions stay SSE on /trpc.',
     '',
     '| procedure | type | authentication | permission | feature | field permissions | step-up | API key | rate limit | REST |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -60,11 +60,18 @@ export function renderPolicyTable(router: AnyTRPCRouter): string {
       stepUp,
       apiKeyCell(meta),
       meta?.rateLimit ?? 'general',
-      meta?.openapi ? `${meta.openapi.method} /api${meta.openapi.path}` : '',
+      restCell(path, type, meta),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The REST column: the derived route (restRoute), or why the procedure is not on REST. */
+function restCell(path: string, type: ProcedureInfo['type'], meta: Meta | undefined): string {
+  const route = restRoute(path, type, meta);
+  if (route) return `${route.method} /api${route.path}`;
+  return type === 'subscription' ? 'no (SSE on /trpc)' : `no: ${meta?.restOff}`;
 }
 
 /** The API key column: what a key's token may call (Meta['apiKey']); empty for public procedures. */

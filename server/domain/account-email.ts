@@ -271,26 +271,3 @@ export async function changeEmail(
   });
   return { ok: true };
 }
-
-/**
- * For the MFA / sign-in code (issue 28): "a new device signed in to your staff account",
- * queued in the caller's transaction `tx` (1 statement).
- */
-export function queueNewDeviceSignIn(
-  deps: Pick<AppDeps, 'queue' | 'notes'>,
-  tx: Executor,
-  user: { email: string; name: string; language?: string | null },
-  signIn: { device: string; ip: string; at: Date },
-): Promise<string> {
-  return queueEmail(deps, tx, {
-    template: 'newDeviceSignIn',
-    to: user.email,
-    locale: localeOf(user.language),
-    vars: {
-      name: user.name,
-      device: signIn.device.slice(0, 200),
-      ip: signIn.ip,
-      at: `${signIn.at.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    },
-  });
-}

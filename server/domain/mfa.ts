@@ -227,7 +227,11 @@ async function factorFailed(
 // ---------------------------------------------------------------------------------------
 // Sign-in, step 2
 
-const startedRow = z.object({ issued_at: z.number(), known_device: z.boolean() });
+const startedRow = z.object({
+  issued_at: z.number(),
+  known_device: z.boolean(),
+  language: z.string().nullable(),
+});
 
 /**
  * auth.mfa.completeLogin: the challenge token and a factor → the token pair. 2 statements:
@@ -264,7 +268,7 @@ export async function completeLogin(
             AND session_generation = ${row.session_generation}
             AND ceil(extract(epoch FROM tokens_valid_after)) = ${row.tokens_valid_after}
             AND EXISTS (SELECT 1 FROM ceremony) AND EXISTS (SELECT 1 FROM factor)
-          RETURNING id, session_generation, floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at
+          RETURNING id, session_generation, language, floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at
         ), rt AS (
           INSERT INTO refresh_tokens ${REFRESH_TOKEN_AUTH_COLUMNS}
           SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, generation: sql`u.session_generation`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })},
@@ -273,7 +277,7 @@ export async function completeLogin(
         ), audit AS (
           ${auditInsert({ actorId: sql`u.id`, action: 'auth.login', targetId: sql`u.id`, ip: client.ip, details: { amr: checked.amr, factorId: checked.factorId } }, sql`u`)}
         )
-        SELECT u.issued_at,
+        SELECT u.issued_at, u.language,
                EXISTS (SELECT 1 FROM refresh_tokens k WHERE k.user_id = u.id
                        AND k.user_agent IS NOT DISTINCT FROM ${ua}::text) AS known_device
         FROM u`,
@@ -288,7 +292,7 @@ export async function completeLogin(
   };
   const { token } = await deps.tokens.sign(tokenSubject(issued), familyId, issuedAt(issued));
   if (!started.known_device && needsSecondFactor(row.permissions))
-    await notifyNewDevice(deps, issued, client);
+    await notifyNewDevice(deps, issued, started.language, client);
   return {
     user: sessionUser(row),
     accessToken: token,
@@ -300,6 +304,7 @@ export async function completeLogin(
 async function notifyNewDevice(
   deps: Pick<MfaDeps, 'signInNotifier' | 'log'>,
   row: ClaimsRow,
+  language: string | null,
   client: ClientInfo,
 ) {
   try {
@@ -307,6 +312,7 @@ async function notifyNewDevice(
       userId: row.id,
       email: row.email,
       name: row.name,
+      language,
       ip: client.ip,
       userAgent: client.userAgent,
       amr: row.amr ?? [],

@@ -10,7 +10,7 @@
 import { sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
 import { z } from 'zod';
-import { type Executor, queryRows, uniqueViolation } from '../../db/client.ts';
+import { queryRows, uniqueViolation } from '../../db/client.ts';
 import type {
   ChangeEmailInput,
   RequestPasswordResetInput,

@@ -128,7 +128,10 @@ async function readForProof(db: Executor, userId: string, proof: FactorProofInpu
   return row;
 }
 
-/** A factor that checked out, and the SQL that consumes it (a CTE returning a row once). */
+/**
+ * A factor that checked out, and the SQL that consumes it: a CTE returning a row once, and
+ * only when the statement's CTE `gate` has a row (ceremonyGate: the ceremony is unused).
+ */
 interface Checked {
   amr: string[];
   factorId: string | null;
@@ -152,6 +155,7 @@ async function checkProof(
       factorId: null,
       consume: sql`UPDATE mfa_recovery_codes SET used_at = now()
                    WHERE user_id = ${userId} AND code_hash = ${hashRecoveryCode(proof.code)} AND used_at IS NULL
+                     AND EXISTS (SELECT 1 FROM gate)
                    RETURNING user_id`,
     };
   }
@@ -170,6 +174,7 @@ async function checkProof(
         // A step at or before the last one used is a replay (or an older code): refused.
         consume: sql`UPDATE mfa_factors SET last_used_step = ${step}, last_used_at = now()
                      WHERE id = ${f.id} AND (last_used_step IS NULL OR last_used_step < ${step})
+                       AND EXISTS (SELECT 1 FROM gate)
                      RETURNING user_id`,
       };
     }
@@ -196,14 +201,25 @@ async function checkProof(
     // authenticators without a counter.
     consume: sql`UPDATE mfa_factors SET counter = ${counter}, last_used_at = now()
                  WHERE id = ${f.id} AND (counter < ${counter} OR (counter = 0 AND ${counter}::bigint = 0))
+                   AND EXISTS (SELECT 1 FROM gate)
                  RETURNING user_id`,
   };
 }
 
-/** A ceremony token's single use: a CTE returning its jti the first time only. */
-const useCeremony = (c: Pick<CeremonyClaims, 'jti' | 'exp'>) =>
-  sql`INSERT INTO mfa_used_ceremonies (jti, expires_at) VALUES (${c.jti}::uuid, to_timestamp(${c.exp}))
+/**
+ * A ceremony token's single use: a CTE returning its jti the first time only; with `when`
+ * (a condition), only if it holds (a sign-in's challenge is used up by a factor that
+ * worked, not by a refused one: the person types the code again, not the password).
+ */
+const useCeremony = (c: Pick<CeremonyClaims, 'jti' | 'exp'>, when: SQL = sql`true`) =>
+  sql`INSERT INTO mfa_used_ceremonies (jti, expires_at) SELECT ${c.jti}::uuid, to_timestamp(${c.exp}) WHERE ${when}
       ON CONFLICT DO NOTHING RETURNING jti`;
+/**
+ * The `gate` of a factor's consumption: a row while the ceremony token is unused, so a used
+ * one consumes no factor (two parallel uses of one token: the INSERT's conflict decides).
+ */
+const ceremonyGate = (c: Pick<CeremonyClaims, 'jti'>) =>
+  sql`SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM mfa_used_ceremonies WHERE jti = ${c.jti}::uuid)`;
 /** Ceremony tokens past their expiry need no record (their signature check refuses them). */
 const forgetExpiredCeremonies = sql`DELETE FROM mfa_used_ceremonies WHERE expires_at < now() - interval '1 minute'`;
 
@@ -259,9 +275,10 @@ export async function completeLogin(
   const [started] = await queryRows(
     deps.db,
     startedRow,
-    sql`WITH ceremony AS (${useCeremony(c)}),
-        forget AS (${forgetExpiredCeremonies}),
+    sql`WITH gate AS (${ceremonyGate(c)}),
         factor AS (${checked.consume}),
+        ceremony AS (${useCeremony(c, sql`EXISTS (SELECT 1 FROM factor)`)}),
+        forget AS (${forgetExpiredCeremonies}),
         u AS (
           UPDATE users SET last_login_at = now()
           WHERE id = ${row.id} AND status = 'active' AND deleted_at IS NULL
@@ -389,8 +406,9 @@ export async function verifyFactor(
   const [upgraded] = await queryRows(
     deps.db,
     claimsRow,
-    sql`WITH ceremony AS (${c ? useCeremony(c) : sql`SELECT 1 AS jti`}),
+    sql`WITH gate AS (${c ? ceremonyGate(c) : sql`SELECT 1`}),
         factor AS (${checked.consume}),
+        ceremony AS (${c ? useCeremony(c, sql`EXISTS (SELECT 1 FROM factor)`) : sql`SELECT 1 AS jti`}),
         proof AS (SELECT 1 FROM factor WHERE EXISTS (SELECT 1 FROM ceremony)),
         audit AS (
           ${auditInsert({ actorId: row.id, action: 'auth.mfa.verify', targetId: row.id, ip: client.ip, details: { amr: checked.amr, factorId: checked.factorId, sessionId: auth.sid } }, sql`proof`)}

@@ -8,28 +8,25 @@ import superjson from 'superjson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
-import { startQueueWorkers } from '../server/jobs/workers.ts';
 import type { AppErrorData } from '../shared/errors.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { NOTICE } from './helpers.ts';
-import { startTestServer, type TestServer } from './server.ts';
-import { type MailServer, type ReceivedMail, startMailServer } from './support/mail.ts';
+import type { TestServer } from './server.ts';
+import type { MailServer, ReceivedMail } from './support/mail.ts';
+import { type MailedServer, startMailedServer } from './support/mailed-server.ts';
 import { rfc6238 } from './support/totp.ts';
 
 let mail: MailServer;
 let server: TestServer;
-let stopWorkers: () => Promise<void>;
+let running: MailedServer | undefined;
 let n = 0;
 
 beforeAll(async () => {
-  mail = await startMailServer();
-  server = await startTestServer({ env: { ...mail.env, QUEUE_POLL_SECONDS: '0.5', TRUST_PROXY: 'true' } });
-  stopWorkers = await startQueueWorkers(server.deps);
+  running = await startMailedServer({ TRUST_PROXY: 'true' });
+  ({ mail, server } = running);
 }, 90_000);
 afterAll(async () => {
-  await stopWorkers?.();
-  await server?.close();
-  await mail?.dispose();
+  await running?.close();
 });
 
 const PASSWORD = 'a long enough password';

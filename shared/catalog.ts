@@ -55,6 +55,12 @@ export const FACTOR_REQUIRED_PERMISSIONS: readonly Permission[] = [
   'support.manage',
 ];
 
+/**
+ * A step-up (a factor verified again) lasts this long after the factor was verified (the
+ * token's auth_time): the procedures marked stepUp, and the console's factor page, need one.
+ */
+export const STEP_UP_SECONDS = 15 * 60;
+
 export const FEATURES = [
   'mood_tracking',
   'assessments',

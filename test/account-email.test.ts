@@ -6,34 +6,27 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
-import { startQueueWorkers } from '../server/jobs/workers.ts';
 import { ADMIN_ENV, adminAccount } from './accounts.ts';
 import { NOTICE } from './helpers.ts';
-import { bearer, startTestServer, type TestServer } from './server.ts';
-import { linkToken, type MailServer, type ReceivedMail, startMailServer } from './support/mail.ts';
+import { bearer, type TestServer } from './server.ts';
+import { linkToken, type MailServer, type ReceivedMail } from './support/mail.ts';
+import { type MailedServer, startMailedServer } from './support/mailed-server.ts';
 
 let mail: MailServer;
 let server: TestServer;
-let stopWorkers: () => Promise<void>;
+let running: MailedServer | undefined;
 let n = 0;
 
 beforeAll(async () => {
-  mail = await startMailServer();
-  server = await startTestServer({
-    env: {
-      ...mail.env,
-      ...ADMIN_ENV,
-      QUEUE_POLL_SECONDS: '0.5',
-      TRUST_PROXY: 'true',
-      APP_URL: 'https://app.manas360.test',
-    },
+  running = await startMailedServer({
+    ...ADMIN_ENV,
+    TRUST_PROXY: 'true',
+    APP_URL: 'https://app.manas360.test',
   });
-  stopWorkers = await startQueueWorkers(server.deps);
+  ({ mail, server } = running);
 }, 90_000);
 afterAll(async () => {
-  await stopWorkers?.();
-  await server?.close();
-  await mail?.dispose();
+  await running?.close();
 });
 
 const PASSWORD = 'a long enough password';

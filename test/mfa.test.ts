@@ -264,6 +264,37 @@ describe.each(DB_KINDS)('second factors on %s', (kind) => {
     expect((await api.auth.mfa.factors()).recoveryCodesLeft).toBe(9);
   });
 
+  it('a refused code leaves the challenge for another try; the one that works uses it up', async () => {
+    const s = await staffWithTotp();
+    const [used, unknown, good, other] = s.enrolled.recoveryCodes!;
+    await anon(s.client).auth.mfa.completeLogin({
+      challengeToken: await challenge(s.email, s.client),
+      factor: { kind: 'recovery', code: used! },
+    });
+    const challengeToken = await challenge(s.email, s.client);
+    // A used recovery code, a code that is none of the account's, a TOTP replay: refused alike.
+    const refused = [
+      { kind: 'recovery', code: used! },
+      { kind: 'recovery', code: `${unknown!.slice(0, -1)}${unknown!.endsWith('A') ? 'B' : 'A'}` },
+      { kind: 'totp', code: rfc6238(s.secret, Date.now()) },
+    ] as const;
+    for (const factor of refused) {
+      const err = await errorOf(anon(s.client).auth.mfa.completeLogin({ challengeToken, factor }));
+      expect(err.message).toBe('The code or passkey was not accepted');
+    }
+    const signedIn = await anon(s.client).auth.mfa.completeLogin({
+      challengeToken,
+      factor: { kind: 'recovery', code: good! },
+    });
+    expect((await claimsOf(signedIn.accessToken))?.amr).toContain('mfa');
+    const again = await errorOf(
+      anon(s.client).auth.mfa.completeLogin({ challengeToken, factor: { kind: 'recovery', code: other! } }),
+    );
+    expect(again.code).toBe('UNAUTHORIZED');
+    // The used challenge consumed no code: 10 less `used` and `good`.
+    expect((await (await as(signedIn.accessToken)).auth.mfa.factors()).recoveryCodesLeft).toBe(8);
+  });
+
   it('passkeys: user verification required, the counter must move forwards, an assertion is bound to its challenge', async () => {
     const u = await user('admin');
     const login = await anon().auth.login({ email: u.email, password: PASSWORD });

@@ -1,10 +1,9 @@
 // Which sessions need a second factor, and when one counts as fresh (step-up), read from
 // the access token's claims alone: zero queries (docs/decisions/staff-mfa.md).
-import { FACTOR_REQUIRED_PERMISSIONS } from '../../shared/catalog.ts';
+import { FACTOR_REQUIRED_PERMISSIONS, STEP_UP_SECONDS } from '../../shared/catalog.ts';
 import type { AccessClaims } from './tokens.ts';
 
-/** A step-up lasts this long after the factor was verified (auth_time). */
-export const STEP_UP_SECONDS = 15 * 60;
+export { STEP_UP_SECONDS };
 
 /** The amr value of a session authenticated with a second factor (RFC 8176 "mfa"). */
 export const MFA_AMR = 'mfa';

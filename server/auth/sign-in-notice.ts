@@ -6,6 +6,8 @@ export interface NewDeviceSignIn {
   userId: string;
   email: string;
   name: string;
+  /** The account's language (users.language): the notice is written in it. */
+  language: string | null;
   ip: string;
   userAgent: string | undefined;
   /** How the session was authenticated (amr). */

@@ -10,7 +10,7 @@
 import { sql } from 'drizzle-orm';
 import type { Job } from 'pg-boss';
 import { z } from 'zod';
-import { type Executor, queryRows, uniqueViolation } from '../../db/client.ts';
+import { queryRows, uniqueViolation } from '../../db/client.ts';
 import type {
   ChangeEmailInput,
   RequestPasswordResetInput,
@@ -270,27 +270,4 @@ export async function changeEmail(
     await recordAudit(tx, { actorId: userId, action: 'users.changeEmail', targetId: userId, ip: client.ip });
   });
   return { ok: true };
-}
-
-/**
- * For the MFA / sign-in code (issue 28): "a new device signed in to your staff account",
- * queued in the caller's transaction `tx` (1 statement).
- */
-export function queueNewDeviceSignIn(
-  deps: Pick<AppDeps, 'queue' | 'notes'>,
-  tx: Executor,
-  user: { email: string; name: string; language?: string | null },
-  signIn: { device: string; ip: string; at: Date },
-): Promise<string> {
-  return queueEmail(deps, tx, {
-    template: 'newDeviceSignIn',
-    to: user.email,
-    locale: localeOf(user.language),
-    vars: {
-      name: user.name,
-      device: signIn.device.slice(0, 200),
-      ip: signIn.ip,
-      at: `${signIn.at.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    },
-  });
 }

@@ -128,7 +128,10 @@ async function readForProof(db: Executor, userId: string, proof: FactorProofInpu
   return row;
 }
 
-/** A factor that checked out, and the SQL that consumes it (a CTE returning a row once). */
+/**
+ * A factor that checked out, and the SQL that consumes it: a CTE returning a row once, and
+ * only when the statement's CTE `gate` has a row (ceremonyGate: the ceremony is unused).
+ */
 interface Checked {
   amr: string[];
   factorId: string | null;
@@ -152,6 +155,7 @@ async function checkProof(
       factorId: null,
       consume: sql`UPDATE mfa_recovery_codes SET used_at = now()
                    WHERE user_id = ${userId} AND code_hash = ${hashRecoveryCode(proof.code)} AND used_at IS NULL
+                     AND EXISTS (SELECT 1 FROM gate)
                    RETURNING user_id`,
     };
   }
@@ -170,6 +174,7 @@ async function checkProof(
         // A step at or before the last one used is a replay (or an older code): refused.
         consume: sql`UPDATE mfa_factors SET last_used_step = ${step}, last_used_at = now()
                      WHERE id = ${f.id} AND (last_used_step IS NULL OR last_used_step < ${step})
+                       AND EXISTS (SELECT 1 FROM gate)
                      RETURNING user_id`,
       };
     }
@@ -196,14 +201,25 @@ async function checkProof(
     // authenticators without a counter.
     consume: sql`UPDATE mfa_factors SET counter = ${counter}, last_used_at = now()
                  WHERE id = ${f.id} AND (counter < ${counter} OR (counter = 0 AND ${counter}::bigint = 0))
+                   AND EXISTS (SELECT 1 FROM gate)
                  RETURNING user_id`,
   };
 }
 
-/** A ceremony token's single use: a CTE returning its jti the first time only. */
-const useCeremony = (c: Pick<CeremonyClaims, 'jti' | 'exp'>) =>
-  sql`INSERT INTO mfa_used_ceremonies (jti, expires_at) VALUES (${c.jti}::uuid, to_timestamp(${c.exp}))
+/**
+ * A ceremony token's single use: a CTE returning its jti the first time only; with `when`
+ * (a condition), only if it holds (a sign-in's challenge is used up by a factor that
+ * worked, not by a refused one: the person types the code again, not the password).
+ */
+const useCeremony = (c: Pick<CeremonyClaims, 'jti' | 'exp'>, when: SQL = sql`true`) =>
+  sql`INSERT INTO mfa_used_ceremonies (jti, expires_at) SELECT ${c.jti}::uuid, to_timestamp(${c.exp}) WHERE ${when}
       ON CONFLICT DO NOTHING RETURNING jti`;
+/**
+ * The `gate` of a factor's consumption: a row while the ceremony token is unused, so a used
+ * one consumes no factor (two parallel uses of one token: the INSERT's conflict decides).
+ */
+const ceremonyGate = (c: Pick<CeremonyClaims, 'jti'>) =>
+  sql`SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM mfa_used_ceremonies WHERE jti = ${c.jti}::uuid)`;
 /** Ceremony tokens past their expiry need no record (their signature check refuses them). */
 const forgetExpiredCeremonies = sql`DELETE FROM mfa_used_ceremonies WHERE expires_at < now() - interval '1 minute'`;
 
@@ -227,7 +243,11 @@ async function factorFailed(
 // ---------------------------------------------------------------------------------------
 // Sign-in, step 2
 
-const startedRow = z.object({ issued_at: z.number(), known_device: z.boolean() });
+const startedRow = z.object({
+  issued_at: z.number(),
+  known_device: z.boolean(),
+  language: z.string().nullable(),
+});
 
 /**
  * auth.mfa.completeLogin: the challenge token and a factor → the token pair. 2 statements:
@@ -255,16 +275,17 @@ export async function completeLogin(
   const [started] = await queryRows(
     deps.db,
     startedRow,
-    sql`WITH ceremony AS (${useCeremony(c)}),
-        forget AS (${forgetExpiredCeremonies}),
+    sql`WITH gate AS (${ceremonyGate(c)}),
         factor AS (${checked.consume}),
+        ceremony AS (${useCeremony(c, sql`EXISTS (SELECT 1 FROM factor)`)}),
+        forget AS (${forgetExpiredCeremonies}),
         u AS (
           UPDATE users SET last_login_at = now()
           WHERE id = ${row.id} AND status = 'active' AND deleted_at IS NULL
             AND session_generation = ${row.session_generation}
             AND ceil(extract(epoch FROM tokens_valid_after)) = ${row.tokens_valid_after}
             AND EXISTS (SELECT 1 FROM ceremony) AND EXISTS (SELECT 1 FROM factor)
-          RETURNING id, session_generation, floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at
+          RETURNING id, session_generation, language, floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at
         ), rt AS (
           INSERT INTO refresh_tokens ${REFRESH_TOKEN_AUTH_COLUMNS}
           SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, generation: sql`u.session_generation`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })},
@@ -273,7 +294,7 @@ export async function completeLogin(
         ), audit AS (
           ${auditInsert({ actorId: sql`u.id`, action: 'auth.login', targetId: sql`u.id`, ip: client.ip, details: { amr: checked.amr, factorId: checked.factorId } }, sql`u`)}
         )
-        SELECT u.issued_at,
+        SELECT u.issued_at, u.language,
                EXISTS (SELECT 1 FROM refresh_tokens k WHERE k.user_id = u.id
                        AND k.user_agent IS NOT DISTINCT FROM ${ua}::text) AS known_device
         FROM u`,
@@ -288,7 +309,7 @@ export async function completeLogin(
   };
   const { token } = await deps.tokens.sign(tokenSubject(issued), familyId, issuedAt(issued));
   if (!started.known_device && needsSecondFactor(row.permissions))
-    await notifyNewDevice(deps, issued, client);
+    await notifyNewDevice(deps, issued, started.language, client);
   return {
     user: sessionUser(row),
     accessToken: token,
@@ -300,6 +321,7 @@ export async function completeLogin(
 async function notifyNewDevice(
   deps: Pick<MfaDeps, 'signInNotifier' | 'log'>,
   row: ClaimsRow,
+  language: string | null,
   client: ClientInfo,
 ) {
   try {
@@ -307,6 +329,7 @@ async function notifyNewDevice(
       userId: row.id,
       email: row.email,
       name: row.name,
+      language,
       ip: client.ip,
       userAgent: client.userAgent,
       amr: row.amr ?? [],
@@ -383,8 +406,9 @@ export async function verifyFactor(
   const [upgraded] = await queryRows(
     deps.db,
     claimsRow,
-    sql`WITH ceremony AS (${c ? useCeremony(c) : sql`SELECT 1 AS jti`}),
+    sql`WITH gate AS (${c ? ceremonyGate(c) : sql`SELECT 1`}),
         factor AS (${checked.consume}),
+        ceremony AS (${c ? useCeremony(c, sql`EXISTS (SELECT 1 FROM factor)`) : sql`SELECT 1 AS jti`}),
         proof AS (SELECT 1 FROM factor WHERE EXISTS (SELECT 1 FROM ceremony)),
         audit AS (
           ${auditInsert({ actorId: row.id, action: 'auth.mfa.verify', targetId: row.id, ip: client.ip, details: { amr: checked.amr, factorId: checked.factorId, sessionId: auth.sid } }, sql`proof`)}

@@ -4,6 +4,7 @@ import type { Executor } from '../../db/client.ts';
 import type { SignInNotifier } from '../auth/sign-in-notice.ts';
 import type { AppDeps } from '../services.ts';
 import { queueEmail } from './outbox.ts';
+import { localeOf } from './templates.ts';
 
 export function emailSignInNotifier(deps: Pick<AppDeps, 'queue' | 'notes'>, db: Executor): SignInNotifier {
   return {
@@ -11,7 +12,7 @@ export function emailSignInNotifier(deps: Pick<AppDeps, 'queue' | 'notes'>, db: 
       await queueEmail(deps, db, {
         template: 'newDeviceSignIn',
         to: event.email,
-        locale: 'en',
+        locale: localeOf(event.language),
         vars: {
           name: event.name,
           device: (event.userAgent ?? 'an unknown browser').slice(0, 120),

@@ -1,9 +1,10 @@
 // Debian's Chromium (/usr/bin/chromium, never a downloaded browser) driven by playwright-core,
 // with every Content-Security-Policy violation of every page collected: the browser suites
-// start it here and expect no violation.
+// start it here and expect no violation. axeViolations: axe-core's findings on a page.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import axe from 'axe-core';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -59,4 +60,24 @@ export async function launchChromium(): Promise<Browser> {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * axe-core on the page as it is: the count of violations per impact, and the serious or
+ * critical ones described (a suite expects none).
+ */
+export async function axeViolations(
+  page: Page,
+  name: string,
+): Promise<{ counts: Record<string, number>; severe: string[] }> {
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() =>
+    (window as unknown as { axe: typeof axe }).axe.run(document, { resultTypes: ['violations'] }),
+  );
+  const counts: Record<string, number> = {};
+  for (const v of result.violations) counts[v.impact ?? 'unknown'] = (counts[v.impact ?? 'unknown'] ?? 0) + 1;
+  const severe = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${name}: ${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  return { counts, severe };
 }

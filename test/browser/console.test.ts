@@ -8,7 +8,6 @@
 // "No access". axe-core checks every page; no CSP violation may happen. Screenshots of every
 // page go to tmp/screenshots (not committed).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import axe from 'axe-core';
 import { sql } from 'drizzle-orm';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
 import { startTestServer, type TestServer } from '../server.ts';
 import { rfc6238 } from '../support/totp.ts';
-import { type Browser, haveChromium, launchChromium } from './chromium.ts';
+import { axeViolations, type Browser, haveChromium, launchChromium } from './chromium.ts';
 
 const SCREENSHOTS = 'tmp/screenshots';
 const ADMIN = { email: 'console-admin@example.test', password: 'console-admin-password' };
@@ -58,17 +57,8 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
 
   /** axe-core on the page as it is: no serious or critical violation; the counts are kept for the report. */
   async function check(name: string) {
-    await page.evaluate(axe.source);
-    const result = await page.evaluate(() =>
-      (window as unknown as { axe: typeof axe }).axe.run(document, { resultTypes: ['violations'] }),
-    );
-    const counts: Record<string, number> = {};
-    for (const v of result.violations)
-      counts[v.impact ?? 'unknown'] = (counts[v.impact ?? 'unknown'] ?? 0) + 1;
+    const { counts, severe } = await axeViolations(page, name);
     axeResults[name] = counts;
-    const severe = result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${name}: ${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
     expect(severe).toEqual([]);
     await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
   }

@@ -3,8 +3,8 @@
 // virtual authenticator (WebAuthn.addVirtualAuthenticator: CTAP2, internal, resident keys,
 // user verification) — the browser's own WebAuthn and the server's @simplewebauthn
 // verification, nothing mocked. A therapist signs in with a password, must add a passkey
-// before any page, signs out, and signs in again with the passkey (TOTP enrolment with a
-// code computed from the shown secret: test/browser/console.test.ts). The page is opened at
+// before any page, signs out, signs in again with the passkey, and steps up with it on the
+// factors page (TOTP, recovery codes, sessions: test/browser/factors.test.ts). The page is opened at
 // http://localhost:<port>: a WebAuthn relying party is a domain, not an IP.
 import { sql } from 'drizzle-orm';
 import type { CDPSession } from 'playwright-core';
@@ -45,7 +45,7 @@ describe.skipIf(!haveChromium)('second factors in the console (Chromium)', () =>
     await server?.close();
   });
 
-  it('enrols a passkey, then signs in with it; the signature counter moves', async () => {
+  it('enrols a passkey, signs in with it, steps up with it; the signature counter moves each time', async () => {
     const page = browser.page;
     const heading = (name: string) => page.getByRole('heading', { level: 1, name });
     const email = `therapist.${Date.now().toString(36)}@example.test`;
@@ -98,5 +98,22 @@ describe.skipIf(!haveChromium)('second factors in the console (Chromium)', () =>
     await heading('Crisis queue').waitFor();
     const after = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
     expect(after.credentials[0]!.signCount).toBeGreaterThan(credentials[0]!.signCount);
+
+    // A step-up with the passkey: the session's factor made 20 minutes old, the factors page
+    // asks for one before any change, the passkey gives it.
+    await server.deps.db.execute(
+      sql`UPDATE refresh_tokens SET auth_time = now() - interval '20 minutes'
+          WHERE user_id = ${reg.user.id} AND used_at IS NULL AND revoked_at IS NULL`,
+    );
+    await page.goto(`${origin}/admin/factors`);
+    await heading('Second factors').waitFor();
+    const stepUp = page.getByRole('heading', { name: 'Confirm it is you' });
+    await stepUp.waitFor();
+    expect(await page.getByRole('button', { name: 'Rename Passkey' }).isDisabled()).toBe(true);
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await stepUp.waitFor({ state: 'hidden' });
+    expect(await page.getByRole('button', { name: 'Rename Passkey' }).isEnabled()).toBe(true);
+    const stepped = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    expect(stepped.credentials[0]!.signCount).toBeGreaterThan(after.credentials[0]!.signCount);
   }, 240_000);
 });

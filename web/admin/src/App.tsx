@@ -2,14 +2,16 @@
 // the signed-in account's permissions allow.
 import { Button, Center, Group, Loader, NavLink, Stack, Text, Title } from '@mantine/core';
 import { useEffect, useRef, useSyncExternalStore } from 'react';
-import { pagesFor } from './access.ts';
+import { ACCOUNT_PAGES, pagesFor } from './access.ts';
 import { type Me, session, signOut } from './api.ts';
 import { AnalyticsPage } from './pages/Analytics.tsx';
 import { AuditPage } from './pages/Audit.tsx';
 import { CrisisPage } from './pages/Crisis.tsx';
+import { FactorsPage } from './pages/Factors.tsx';
 import { JobsPage } from './pages/Jobs.tsx';
 import { PrivacyNoticePage } from './pages/PrivacyNotice.tsx';
 import { EnrolPage, FactorPage } from './pages/SecondFactor.tsx';
+import { SessionsPage } from './pages/Sessions.tsx';
 import { SignInPage } from './pages/SignIn.tsx';
 import { UserDetailPage } from './pages/UserDetail.tsx';
 import { UsersPage } from './pages/Users.tsx';
@@ -74,6 +76,8 @@ function Console({ me }: { me: Me }) {
   else if (path === '/views' && allowed('/views')) page = <ViewsPage />;
   else if (path === '/jobs' && allowed('/jobs')) page = <JobsPage />;
   else if (path === '/analytics' && allowed('/analytics')) page = <AnalyticsPage />;
+  else if (path === '/sessions') page = <SessionsPage />;
+  else if (path === '/factors') page = <FactorsPage me={me} />;
   else page = <Title order={1}>Not found</Title>;
 
   // A CSS grid (console.css), not Mantine's AppShell: AppShell sizes itself with an injected
@@ -95,7 +99,7 @@ function Console({ me }: { me: Me }) {
         </Group>
       </Group>
       <nav className="layout-nav" aria-label="Pages">
-        {pages.map((p) => (
+        {[...pages, ...ACCOUNT_PAGES].map((p) => (
           <NavLink
             key={p.path}
             href={BASE + p.path}

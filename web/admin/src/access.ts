@@ -14,3 +14,9 @@ export const PAGES = [
 ] as const satisfies ReadonlyArray<{ path: string; label: string; permission: Permission }>;
 
 export const pagesFor = (me: Me) => PAGES.filter((p) => can(me, p.permission));
+
+/** Pages about the signed-in account itself, for everyone the console lets in. */
+export const ACCOUNT_PAGES = [
+  { path: '/sessions', label: 'Your sessions' },
+  { path: '/factors', label: 'Second factors' },
+] as const;

@@ -16,7 +16,7 @@ import { EventSource } from 'eventsource';
 import superjson from 'superjson';
 import { FACTOR_REQUIRED_PERMISSIONS } from '../../../shared/catalog.ts';
 import type { AppErrorData } from '../../../shared/errors.ts';
-import type { AppRouter, RouterOutputs, SessionRouter } from '../../../shared/index.ts';
+import type { AppRouter, RouterInputs, RouterOutputs, SessionRouter } from '../../../shared/index.ts';
 
 export type Me = RouterOutputs['auth']['me'];
 export type SessionState =
@@ -164,12 +164,28 @@ export async function signIn(email: string, password: string): Promise<void> {
   await loadMe();
 }
 
-type Factor = Parameters<typeof sessionClient.completeLogin.mutate>[0]['factor'];
+/** A factor presented to sign in or step up: a code (TOTP or recovery) or a passkey's response. */
+export type FactorProof = RouterInputs['auth']['mfa']['verify']['factor'];
+export type CodeProof = Exclude<FactorProof, { kind: 'passkey' }>;
+
+/** A code as typed: six digits are a TOTP code, anything else a recovery code. */
+export function codeProof(typed: string): CodeProof {
+  const code = typed.trim();
+  return /^\d{6}$/.test(code) ? { kind: 'totp', code } : { kind: 'recovery', code };
+}
 
 /** Sign-in step 2 with a code (TOTP or recovery) or a passkey. */
-export async function completeSignIn(challengeToken: string, factor: Factor): Promise<void> {
+export async function completeSignIn(challengeToken: string, factor: FactorProof): Promise<void> {
   keep(await sessionClient.completeLogin.mutate({ challengeToken, factor }));
   await loadMe();
+}
+
+/**
+ * Step-up: a factor verified again (a passkey with the ceremony token of its options); the
+ * session's new access token carries auth_time now.
+ */
+export async function stepUp(factor: FactorProof, ceremonyToken?: string): Promise<void> {
+  await upgraded(await api.auth.mfa.verify.mutate(ceremonyToken ? { factor, ceremonyToken } : { factor }));
 }
 
 /** The passkey request options of the sign-in challenge. */
@@ -195,10 +211,13 @@ export function errorCode(error: unknown): string | undefined {
   return error instanceof TRPCClientError ? (error.data as { code?: string } | undefined)?.code : undefined;
 }
 
+/** Why the API refused a call (error.data.reason: step_up_required, privacy_notice_required…). */
+export function reasonOf(error: unknown): string | undefined {
+  return error instanceof TRPCClientError ? (error.data as AppErrorData | undefined)?.reason : undefined;
+}
+
 /** A new notice came into force during the session: ask for it again. */
-const noticeRequired = (error: unknown) =>
-  error instanceof TRPCClientError &&
-  (error.data as { reason?: string } | undefined)?.reason === 'privacy_notice_required';
+const noticeRequired = (error: unknown) => reasonOf(error) === 'privacy_notice_required';
 
 export const queryClient = new QueryClient({
   defaultOptions: {

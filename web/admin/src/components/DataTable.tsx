@@ -19,6 +19,8 @@ export function DataTable<Row>(props: {
   sorting?: SortingState;
   onSortingChange?: OnChangeFn<SortingState>;
   empty?: string;
+  /** Below this width (px) the table scrolls sideways; default 600. */
+  minWidth?: number;
 }) {
   const table = useReactTable({
     data: props.data,
@@ -32,7 +34,7 @@ export function DataTable<Row>(props: {
     onSortingChange: props.onSortingChange,
   });
   return (
-    <Table.ScrollContainer minWidth={600}>
+    <Table.ScrollContainer minWidth={props.minWidth ?? 600}>
       <Table striped highlightOnHover captionSide="top">
         <Table.Caption>{props.caption}</Table.Caption>
         <Table.Thead>

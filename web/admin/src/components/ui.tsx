@@ -1,4 +1,5 @@
-// Small shared pieces: page title, error alert, confirmation dialog, keyset pager.
+// Small shared pieces: page title, error alert, an action's busy/error state, confirmation
+// dialog, keyset pager.
 import { Alert, Button, type ButtonProps, Group, Modal, Stack, Text, Title } from '@mantine/core';
 import { type ReactNode, useState } from 'react';
 
@@ -20,12 +21,32 @@ export function ErrorAlert({ error }: { error: unknown }) {
   );
 }
 
+/** An action started by a button: busy while it runs, its error kept to show (ErrorAlert). */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (action: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}
+
 /**
  * A button that asks before it acts: the dialog names what will happen; Confirm runs
  * onConfirm (its error shows in the dialog), Cancel or Escape closes it.
  */
 export function ConfirmAction(props: {
   label: string;
+  /** The button's accessible name when `label` alone is ambiguous (one button per table row). */
+  ariaLabel?: string;
   title: string;
   message: ReactNode;
   onConfirm: () => Promise<unknown>;
@@ -44,7 +65,13 @@ export function ConfirmAction(props: {
   };
   return (
     <>
-      <Button color={props.color} variant="light" disabled={props.disabled} onClick={() => setOpen(true)}>
+      <Button
+        color={props.color}
+        variant="light"
+        disabled={props.disabled}
+        aria-label={props.ariaLabel}
+        onClick={() => setOpen(true)}
+      >
         {props.label}
       </Button>
       <Modal

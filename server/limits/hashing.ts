@@ -13,7 +13,11 @@
 //     (that one is refused). So a
 //     flood from many addresses (issue 32 #7: 30 IPs, each within its own bound) keeps
 //     the cores busy but cannot starve anyone else: another user's login waits for the
-//     next free slot, not behind the flood.
+//     next free slot, not behind the flood;
+//   - a quarter of the slots (at least one, when there are two or more) is kept for light
+//     IPs — those that asked for at most LIGHT_USAGE hashes lately (a person logging in,
+//     after a typo) — so under such a flood another user's login does not wait for a
+//     flood hash to end, it starts at once (the flood runs on the other slots).
 // Beyond that: TOO_MANY_REQUESTS with Retry-After, before any hashing, answered after a
 // pause of that length (a timer, no work): a client that retries at once would otherwise
 // turn each refusal into another request, and a flood of cheap refusals still delays
@@ -45,6 +49,12 @@ export const REFUSAL_DELAY_MS = RETRY_AFTER_SECONDS * 1000;
 
 /** The half-life of an IP's count of hash requests (what the fair queue orders by). */
 export const USAGE_HALF_LIFE_MS = 30_000;
+/**
+ * An IP that asked for at most this many hashes lately (this one included) is light: a
+ * person logging in, after a typo. (An address of a 30-address flood on 2 cores asks for
+ * about 3 in a half-life even when only one slot is left to the flood.)
+ */
+export const LIGHT_USAGE = 2;
 
 interface Waiter {
   ip: string;
@@ -71,7 +81,11 @@ export function createHashGate(limits: HashGateLimits, now: () => number = Date.
     const u = usageByIp.get(ip);
     return u ? u.n * 0.5 ** ((now() - u.at) / USAGE_HALF_LIFE_MS) : 0;
   };
-  const mayRun = (ip: string) => running < limits.concurrency && count(runningByIp, ip) < limits.perIp;
+  /** Slots only light IPs may take: a quarter, at least one when there are two or more. */
+  const reserved = limits.concurrency > 1 ? Math.max(1, Math.floor(limits.concurrency / 4)) : 0;
+  const mayRun = (ip: string) =>
+    running < limits.concurrency - (usage(ip) <= LIGHT_USAGE ? 0 : reserved) &&
+    count(runningByIp, ip) < limits.perIp;
   // Taken synchronously, by the caller or by release(), so nobody overtakes a started waiter.
   const take = (ip: string) => {
     running += 1;
@@ -96,7 +110,7 @@ export function createHashGate(limits: HashGateLimits, now: () => number = Date.
     let bestUsage = 0;
     for (let i = 0; i < queue.length; i += 1) {
       const w = queue[i]!;
-      if (count(runningByIp, w.ip) >= limits.perIp) continue;
+      if (!mayRun(w.ip)) continue;
       const u = usage(w.ip);
       if (best === -1 || u < bestUsage || (u === bestUsage && w.seq < queue[best]!.seq)) {
         best = i;

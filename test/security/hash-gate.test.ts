@@ -4,7 +4,7 @@
 // another IP's login still gets a slot. Through the real HTTP server with TRUST_PROXY.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasswordHasher } from '../../server/auth/passwords.ts';
-import { createHashGate, USAGE_HALF_LIFE_MS } from '../../server/limits/hashing.ts';
+import { createHashGate, LIGHT_USAGE, USAGE_HALF_LIFE_MS } from '../../server/limits/hashing.ts';
 import { NOTICE } from '../helpers.ts';
 import { startTestServer, type TestServer, trpcInput } from '../server.ts';
 
@@ -164,5 +164,39 @@ describe('password hashing bound', () => {
       await settle();
     }
     await Promise.all(flood);
+  });
+  it("keeps a slot for light addresses: under a flood another user's login starts at once", async () => {
+    const gate = createHashGate({ concurrency: 2, perIp: 1, queue: 10 }, () => 0);
+    const release: Array<() => void> = [];
+    const work = () => new Promise<void>((r) => release.push(r));
+    const settle = () => new Promise((r) => setTimeout(r, 0));
+    // Two flood addresses that have asked LIGHT_USAGE times lately (their next ask is heavy).
+    for (let i = 0; i < LIGHT_USAGE; i += 1)
+      for (const ip of ['flood-1', 'flood-2']) {
+        const done = gate.run(ip, work);
+        await settle();
+        release.shift()!();
+        await done;
+      }
+    const f1 = gate.run('flood-1', work);
+    const f2 = gate.run('flood-2', work);
+    await settle();
+    // The flood has one slot of the two; the other waits for it.
+    expect(gate.load).toEqual({ running: 1, waiting: 1 });
+    const person = gate.run('person', work);
+    await settle();
+    expect(gate.load).toEqual({ running: 2, waiting: 1 });
+    const [endF1, endPerson] = release.splice(0);
+    endPerson!();
+    await person;
+    // The flood's waiter still waits for the flood's slot, not the one the person left.
+    await settle();
+    expect(gate.load).toEqual({ running: 1, waiting: 1 });
+    endF1!();
+    await f1;
+    await settle();
+    release.shift()!();
+    await f2;
+    expect(gate.load).toEqual({ running: 0, waiting: 0 });
   });
 });

@@ -15,8 +15,10 @@ import type { TAccessLogInput } from '../../shared/inputs/privacy.ts';
 import { auditInsert } from '../audit.ts';
 import { claimsRow, claimsSelect, issuedAt, tokenSubject } from '../auth/claims.ts';
 import type { ClientInfo } from '../auth/refresh.ts';
-import { bumpedRow, bumpTokensValidAfter, type RevocationList, userRevocation } from '../auth/revocation.ts';
+import { bumpedRow, bumpTokensValidAfter, userRevocation } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
+import { queueEmail } from '../email/outbox.ts';
+import { emailTime, localeOf } from '../email/templates.ts';
 import { decodeCursor, toPage } from '../keyset.ts';
 import type { AppDeps } from '../services.ts';
 import { assertCurrentNotice, reauthenticate } from './auth.ts';
@@ -29,7 +31,10 @@ const statusRow = z.object({
   deletion_requested_at: date.nullable(),
   deletion_due_at: date.nullable(),
 });
-const dueRow = z.object({ due: date });
+/** A user's address and language, for the notice an erasure change sends. */
+const recipient = { email: z.string(), name: z.string(), language: z.string().nullable() };
+const dueRow = z.object({ due: date, fresh: z.boolean(), ...recipient });
+const cancelledRow = z.object(recipient);
 
 /**
  * privacy.acceptNotice: records the acceptance and returns a new access token for the same
@@ -95,11 +100,12 @@ export async function privacyStatus(db: Executor, config: AppDeps['config'], use
 /**
  * privacy.deleteAccount: the password is checked as in auth.changePassword (failures count
  * against the login limiter, so a stolen access token cannot erase an account or probe the
- * password), then the erasure is scheduled ACCOUNT_DELETION_GRACE_HOURS ahead. Asking again
- * keeps the first schedule. 2 statements.
+ * password), then the erasure is scheduled ACCOUNT_DELETION_GRACE_HOURS ahead and the owner
+ * is told by email (erasureScheduled, queued in the same transaction). Asking again keeps
+ * the first schedule and sends nothing. 3 statements.
  */
 export async function requestDeletion(
-  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'hashGate' | 'config'>,
+  deps: Pick<AppDeps, 'db' | 'passwords' | 'loginLimiter' | 'hashGate' | 'config' | 'queue' | 'notes'>,
   userId: string,
   password: string,
   client: ClientInfo,
@@ -108,45 +114,77 @@ export async function requestDeletion(
     action: 'privacy.deleteAccountFailed',
     message: 'Password is incorrect',
   });
-  const [row] = await queryRows(
-    deps.db,
-    dueRow,
-    sql`WITH u AS (
-          UPDATE users SET deletion_requested_at = coalesce(deletion_requested_at, now()),
-                 deletion_due_at = coalesce(deletion_due_at,
-                   now() + make_interval(hours => ${deps.config.ACCOUNT_DELETION_GRACE_HOURS})),
-                 updated_at = now()
-          WHERE id = ${userId} AND deleted_at IS NULL
-          RETURNING id, deletion_due_at
-        ), audit AS (
-          ${auditInsert({ actorId: sql`id`, action: 'privacy.deleteAccount', targetId: sql`id`, ip: client.ip, details: sql`jsonb_build_object('dueAt', deletion_due_at)` }, sql`u`)}
-        )
-        SELECT deletion_due_at AS due FROM u`,
-  );
+  const row = await deps.db.transaction(async (tx) => {
+    const [scheduled] = await queryRows(
+      tx,
+      dueRow,
+      sql`WITH before AS (
+            SELECT deletion_due_at IS NULL AS fresh FROM users WHERE id = ${userId}
+          ), u AS (
+            UPDATE users SET deletion_requested_at = coalesce(deletion_requested_at, now()),
+                   deletion_due_at = coalesce(deletion_due_at,
+                     now() + make_interval(hours => ${deps.config.ACCOUNT_DELETION_GRACE_HOURS})),
+                   updated_at = now()
+            WHERE id = ${userId} AND deleted_at IS NULL
+            RETURNING id, email, name, language, deletion_due_at
+          ), audit AS (
+            ${auditInsert({ actorId: sql`id`, action: 'privacy.deleteAccount', targetId: sql`id`, ip: client.ip, details: sql`jsonb_build_object('dueAt', deletion_due_at)` }, sql`u`)}
+          )
+          SELECT deletion_due_at AS due, (SELECT fresh FROM before) AS fresh, email, name, language FROM u`,
+    );
+    if (scheduled?.fresh)
+      await queueEmail(deps, tx, {
+        template: 'erasureScheduled',
+        to: scheduled.email,
+        locale: localeOf(scheduled.language),
+        vars: { name: scheduled.name, dueAt: emailTime(scheduled.due) },
+      });
+    return scheduled;
+  });
   if (!row) throw unauthorized();
   return { deletionDueAt: row.due };
 }
 
-/** privacy.cancelDeletion: while the grace period runs. 1 statement; nothing scheduled → CONFLICT. */
-export async function cancelDeletion(db: Executor, userId: string, ip: string): Promise<{ ok: true }> {
-  const [row] = await queryRows(
-    db,
-    idRow,
-    sql`WITH u AS (
-          UPDATE users SET deletion_requested_at = NULL, deletion_due_at = NULL, updated_at = now()
-          WHERE id = ${userId} AND deleted_at IS NULL AND deletion_due_at IS NOT NULL
-          RETURNING id
-        ), audit AS (
-          ${auditInsert({ actorId: sql`id`, action: 'privacy.cancelDeletion', targetId: sql`id`, ip }, sql`u`)}
-        )
-        SELECT id FROM u`,
-  );
+/**
+ * privacy.cancelDeletion: while the grace period runs; the owner is told by email
+ * (erasureCancelled, same transaction). 2 statements; nothing scheduled → CONFLICT.
+ */
+export async function cancelDeletion(
+  deps: Pick<AppDeps, 'db' | 'queue' | 'notes'>,
+  userId: string,
+  ip: string,
+): Promise<{ ok: true }> {
+  const row = await deps.db.transaction(async (tx) => {
+    const [cancelled] = await queryRows(
+      tx,
+      cancelledRow,
+      sql`WITH u AS (
+            UPDATE users SET deletion_requested_at = NULL, deletion_due_at = NULL, updated_at = now()
+            WHERE id = ${userId} AND deleted_at IS NULL AND deletion_due_at IS NOT NULL
+            RETURNING id, email, name, language
+          ), audit AS (
+            ${auditInsert({ actorId: sql`id`, action: 'privacy.cancelDeletion', targetId: sql`id`, ip }, sql`u`)}
+          )
+          SELECT email, name, language FROM u`,
+    );
+    if (cancelled)
+      await queueEmail(deps, tx, {
+        template: 'erasureCancelled',
+        to: cancelled.email,
+        locale: localeOf(cancelled.language),
+        vars: { name: cancelled.name },
+      });
+    return cancelled;
+  });
   if (!row) throw conflict('No account deletion is scheduled');
   return { ok: true };
 }
 
 /** Accounts erased per statement of the erasure job. */
 const ERASURE_BATCH = 100;
+/** How long the erasureDone email's job (which holds the erased address) is kept once sent. */
+const ERASED_EMAIL_RETENTION_SECONDS = 3600;
+const erasedRow = bumpedRow.extend(recipient).omit({ name: true });
 /** Marks an erased account's email (unique, valid, never deliverable). */
 export const ERASED_EMAIL_DOMAIN = 'erased.invalid';
 
@@ -168,15 +206,15 @@ export const ERASED_EMAIL_DOMAIN = 'erased.invalid';
  */
 export async function eraseDueAccounts(
   tx: Executor,
-  revocations: RevocationList,
+  deps: Pick<AppDeps, 'revocations' | 'queue' | 'notes'>,
 ): Promise<{ erased: number }> {
   let erased = 0;
   for (;;) {
     const rows = await queryRows(
       tx,
-      bumpedRow,
+      erasedRow,
       sql`WITH due AS (
-            SELECT id FROM users WHERE deletion_due_at <= now() AND deleted_at IS NULL
+            SELECT id, email, language FROM users WHERE deletion_due_at <= now() AND deleted_at IS NULL
             ORDER BY deletion_due_at LIMIT ${ERASURE_BATCH} FOR UPDATE SKIP LOCKED
           ), shredded AS (
             DELETE FROM user_data_keys WHERE user_id IN (SELECT id FROM due) RETURNING user_id
@@ -229,7 +267,8 @@ export async function eraseDueAccounts(
           )
           -- The audit log is append-only (migrations/0015): scrub_audit_log() is the one way to
           -- take the IP, details and request id off the entries by or about the accounts.
-          SELECT id, tva, (SELECT scrub_audit_log(ARRAY(SELECT id FROM due))) AS scrubbed FROM erased`,
+          SELECT e.id, e.tva, d.email, d.language, (SELECT scrub_audit_log(ARRAY(SELECT id FROM due))) AS scrubbed
+          FROM erased e JOIN due d ON d.id = e.id`,
     );
     // Refresh tokens go in a statement of their own: setting deleted_at fires the soft-delete
     // trigger (migrations/0004), which revokes them, and one statement may not change a row twice.
@@ -240,7 +279,16 @@ export async function eraseDueAccounts(
           sql`, `,
         )})`,
       );
-    if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, r.tva)));
+    // The last email to the address (erasureDone): its job, which holds the address, is
+    // deleted an hour after it is sent.
+    for (const r of rows)
+      await queueEmail(
+        deps,
+        tx,
+        { template: 'erasureDone', to: r.email, locale: localeOf(r.language) },
+        { deleteAfterSeconds: ERASED_EMAIL_RETENTION_SECONDS },
+      );
+    if (rows.length > 0) await deps.revocations.announce(...rows.map((r) => userRevocation(r.id, r.tva)));
     erased += rows.length;
     if (rows.length < ERASURE_BATCH) return { erased };
   }

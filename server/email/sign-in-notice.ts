@@ -4,7 +4,7 @@ import type { Executor } from '../../db/client.ts';
 import type { SignInNotifier } from '../auth/sign-in-notice.ts';
 import type { AppDeps } from '../services.ts';
 import { queueEmail } from './outbox.ts';
-import { localeOf } from './templates.ts';
+import { emailTime, localeOf } from './templates.ts';
 
 export function emailSignInNotifier(deps: Pick<AppDeps, 'queue' | 'notes'>, db: Executor): SignInNotifier {
   return {
@@ -17,7 +17,7 @@ export function emailSignInNotifier(deps: Pick<AppDeps, 'queue' | 'notes'>, db: 
           name: event.name,
           device: (event.userAgent ?? 'an unknown browser').slice(0, 120),
           ip: event.ip,
-          at: `${event.at.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+          at: emailTime(event.at),
         },
       });
     },

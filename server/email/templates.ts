@@ -10,6 +10,9 @@ export function localeOf(language: string | null | undefined): Locale {
   return language?.toLowerCase().startsWith('hi') ? 'hi' : 'en';
 }
 
+/** An instant as emails write it: `2026-12-07 23:18 UTC`. */
+export const emailTime = (at: Date) => `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
 interface Content {
   subject: string;
   /** Paragraphs; the link (if any) goes after them. */

@@ -40,6 +40,9 @@ interface Job {
 
 type JobDeps = Pick<AppDeps, 'config' | 'database' | 'log' | 'revocations'> & {
   metrics?: Metrics | undefined;
+  /** The job queue (emails a job causes); the product's runner always has it. */
+  queue?: AppDeps['queue'];
+  notes?: AppDeps['notes'];
 };
 
 export const viewRefreshJob: Job = {
@@ -128,7 +131,9 @@ export const accountErasureJob: Job = {
   name: 'account-erasure',
   lockId: 5,
   async work(tx, deps) {
-    const { erased } = await eraseDueAccounts(tx, deps.revocations);
+    const { queue, notes } = deps;
+    if (!queue || !notes) throw new Error('the account erasure job needs the job queue (its last email)');
+    const { erased } = await eraseDueAccounts(tx, { revocations: deps.revocations, queue, notes });
     return erased > 0 ? { erased } : undefined;
   },
 };

@@ -52,6 +52,8 @@ export interface EnqueueOptions {
   startAfter?: Date | number;
   /** At most one queued job with this key per queue (e.g. one verification email per user). */
   singletonKey?: string;
+  /** Delete the job this long after it completes (the queue's default: a week). */
+  deleteAfterSeconds?: number;
 }
 
 /** A queue's figures for /metrics and the admin console. */
@@ -192,6 +194,7 @@ export class JobQueue {
       db: fromDrizzle(tx as unknown as DrizzleTransactionLike, sql),
       ...(opts.startAfter !== undefined ? { startAfter: opts.startAfter } : {}),
       ...(opts.singletonKey ? { singletonKey: opts.singletonKey } : {}),
+      ...(opts.deleteAfterSeconds !== undefined ? { deleteAfterSeconds: opts.deleteAfterSeconds } : {}),
     });
     if (!id) throw new Error(`job not enqueued on ${name}`);
     return id;

@@ -59,5 +59,5 @@ export const privacyRouter = router({
     .query(({ ctx, input }) => accessLog(ctx.deps.readDb, ctx.auth.sub, input)),
 
   /** Cancels a scheduled erasure while the grace period runs. */
-  cancelDeletion: beforeConsent.mutation(({ ctx }) => cancelDeletion(ctx.deps.db, ctx.auth.sub, ctx.req.ip)),
+  cancelDeletion: beforeConsent.mutation(({ ctx }) => cancelDeletion(ctx.deps, ctx.auth.sub, ctx.req.ip)),
 });

@@ -8,7 +8,7 @@ import { countRow } from '../db/row.ts';
 import { ensureSuperadmin } from '../server/auth/bootstrap.ts';
 import { loadConfig } from '../server/config.ts';
 import { authenticate } from '../server/trpc/context.ts';
-import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
+import { callerFor, callerRegister, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 const ADMIN_EMAIL = 'Root@Example.com';
 const ADMIN_PASSWORD = 'a long bootstrap passphrase';
@@ -49,7 +49,7 @@ describe.each(DB_KINDS)('superadmin bootstrap on %s', (kind) => {
 
   it('leaves an existing account with that email untouched', async () => {
     const email = 'taken@example.com';
-    const reg = await callerFor(deps).auth.register({
+    const reg = await callerRegister(deps, {
       email,
       password: 'user password 1',
       name: 'Taken',

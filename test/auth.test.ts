@@ -80,7 +80,12 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
     expect(result.expiresIn).toBe(deps.config.ACCESS_TOKEN_TTL_SECONDS);
     expect(result.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const claims = await bearer(deps, result.accessToken);
-    expect(claims).toMatchObject({ role: 'patient', privilegeLevel: 10, plan: 'free', privacyNotice: NOTICE });
+    expect(claims).toMatchObject({
+      role: 'patient',
+      privilegeLevel: 10,
+      plan: 'free',
+      privacyNotice: NOTICE,
+    });
     expect(claims?.features.sort()).toEqual(['assessments', 'mood_tracking']);
     expect(claims?.permissions).toContain('mood.write');
     expect(claims?.permissions).not.toContain('users.read');

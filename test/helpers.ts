@@ -12,9 +12,9 @@ import { closeDeps, createDeps, createLogger } from '../server/create-services.t
 import { DomainError } from '../server/domain/errors.ts';
 import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
-import type { RegisterInput } from '../shared/inputs/auth.ts';
 import { authenticate, createContextInner, type RequestInfo } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
+import type { RegisterInput } from '../shared/inputs/auth.ts';
 import type { SoftPasskey } from './support/passkey.ts';
 import { registerConfirmedWith } from './support/register.ts';
 import { signInWith } from './support/sign-in.ts';

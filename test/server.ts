@@ -122,7 +122,7 @@ export function signIn(server: ClientOf, credentials: { email: string; password:
  * A new patient, registered over HTTP, confirmed and logged in (test/support/register.ts):
  * what auth.register answered before it needed a confirmed address (tokens and user).
  */
-export function registerUser(server: TestServer, input: RegisterInput) {
+export function registerUser(server: ClientOf & Pick<TestServer, 'deps'>, input: RegisterInput) {
   const anon = server.client();
   return registerConfirmedWith(
     { register: (i) => anon.auth.register.mutate(i), login: (c) => anon.auth.login.mutate(c) },

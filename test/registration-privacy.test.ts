@@ -139,7 +139,13 @@ describe.each(DB_KINDS)('registration privacy on %s', (kind) => {
   it('hashes the password and runs the same statements for a new and a taken address', async () => {
     const hashes: string[] = [];
     const original = deps.passwords;
-    deps.passwords = { ...original, hash: (p) => (hashes.push(p), original.hash(p)) };
+    deps.passwords = {
+      ...original,
+      hash: (p) => {
+        hashes.push(p);
+        return original.hash(p);
+      },
+    };
     try {
       const taken = uniqueEmail('taken');
       await registerRaw(taken, 'the owner password');

@@ -145,7 +145,10 @@ export const pendingAccountCleanupJob: Job = {
   lockId: 34,
   async work(tx, deps) {
     const days = deps.config.PENDING_ACCOUNT_DAYS;
-    const deleted = await deletePendingAccounts(tx, sql`created_at < now() - make_interval(days => ${days}::int)`);
+    const deleted = await deletePendingAccounts(
+      tx,
+      sql`created_at < now() - make_interval(days => ${days}::int)`,
+    );
     return deleted > 0 ? { deleted, pendingDays: days } : undefined;
   },
 };

@@ -14,14 +14,20 @@ export interface RegisterCalls<P> {
   login(credentials: { email: string; password: string }): Promise<P>;
 }
 
+/** A tagged template that runs or builds SQL: drizzle's `sql`, or a postgres.js client. */
+type SqlTag<T> = (strings: TemplateStringsArray, ...values: string[]) => T;
+
 /**
  * The pending account of `email` becomes active, as auth.verifyEmail makes it, but with the
- * address left unconfirmed (email_verified_at) as a registration's used to be. 1 statement.
+ * address left unconfirmed (email_verified_at) as a registration's used to be. 1 statement,
+ * through drizzle (`confirmRegistration(sql, email)`, then execute) or postgres.js (a spawned
+ * server's database: `await confirmRegistration(pg, email)`).
  */
-export function confirmRegistrationSql(email: string) {
-  return sql`UPDATE users SET status = 'active', updated_at = now()
+export function confirmRegistration<T>(tag: SqlTag<T>, email: string): T {
+  return tag`UPDATE users SET status = 'active', updated_at = now()
              WHERE lower(email) = lower(${email}) AND status = 'pending'`;
 }
+export const confirmRegistrationSql = (email: string) => confirmRegistration(sql, email);
 
 export async function registerConfirmedWith<P>(
   calls: RegisterCalls<P>,

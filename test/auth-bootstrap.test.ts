@@ -27,6 +27,13 @@ describe.each(DB_KINDS)('superadmin bootstrap on %s', (kind) => {
     const claims = (await authenticate(deps, `Bearer ${session.accessToken}`)).auth;
     expect(claims).toMatchObject({ role: 'superadmin', privilegeLevel: 100, plan: 'free' });
     expect(claims?.permissions).toContain('roles.manage');
+    // Active from the start: only auth.register creates pending accounts (registration-privacy.md).
+    const [row] = await queryRows(
+      deps.db,
+      z.object({ status: z.string() }),
+      sql`SELECT status FROM users WHERE lower(email) = 'root@example.com'`,
+    );
+    expect(row?.status).toBe('active');
   });
 
   it('is idempotent and race-safe: parallel starts leave exactly one account', async () => {

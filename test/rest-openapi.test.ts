@@ -150,6 +150,8 @@ describe('REST (/api) and its OpenAPI document', () => {
       400,
     );
     expect((await patient.POST('/auth/requestEmailVerification')).data).toEqual({ ok: true });
+    const resent = await anon.POST('/auth/resendConfirmation', { body: { email } });
+    expect(resent.data).toEqual({ ok: true });
     const moving = await patient.POST('/users/changeEmail', {
       body: { password: PASSWORD, newEmail: `moved-${email}` },
     });

@@ -158,7 +158,8 @@ export function createApiClient(url: string, session: Session = { accessToken: n
     },
     /**
      * The emailed link opens the app at `/verify-email#token=…` (APP_URL; the token is in the
-     * fragment, never sent to a web server): the app passes the token here, and the account is confirmed; the user then logs in (login below).
+     * fragment, never sent to a web server): the app passes the token here, and the account
+     * is confirmed; the user then logs in (login below).
      */
     async confirm(token: string) {
       await authClient.auth.verifyEmail.mutate({ token });

@@ -15,6 +15,7 @@ import { type ClientRequest, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../server/config.ts';
+import { confirmRegistration } from '../test/support/register.ts';
 import { ensureDatabase } from './seed.ts';
 import { startBenchServer } from './spawn.ts';
 
@@ -132,14 +133,17 @@ function openSome(n: number, path: string, token: string, reqs: ClientRequest[])
 try {
   const email = `reports.${randomUUID()}@bench.example`;
   const password = 'bench download budget password';
-  const reg = await trpc('auth.register', {
+  await trpc('auth.register', {
     email,
     password,
     name: 'Bench',
     acceptPrivacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
   });
-  const userId = (reg.user as { id: string }).id;
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
+  // Confirmed as its emailed link would (registration leaves the account pending).
+  await confirmRegistration(sql, email);
+  const [user] = await sql<{ id: string }[]>`SELECT id FROM users WHERE email = ${email}`;
+  const userId = user!.id;
   await sql`UPDATE subscriptions SET plan_id = (SELECT id FROM plans WHERE code = 'enterprise') WHERE user_id = ${userId}`;
   const tags = Array.from({ length: 20 }, (_, i) => `${String(i).padStart(2, '0')}${'t'.repeat(38)}`);
   await sql`INSERT INTO mood_entries (user_id, score, tags, created_at)

@@ -2,7 +2,7 @@
 // imports TYPES only (`import type` from shared/index.ts), so a client bundle holds no
 // server code; at run time it needs just @trpc/client and superjson.
 //
-// It shows four habits:
+// It shows four habits (and registration: register, confirm from the emailed link, log in):
 // - log in and send the access token as `Authorization: Bearer …`;
 // - on UNAUTHORIZED (expired or revoked access token, e.g. after an admin changed your
 //   plan) call auth.refresh once and retry the call with the new token;
@@ -146,18 +146,27 @@ export function createApiClient(url: string, session: Session = { accessToken: n
     get refreshes() {
       return refreshes;
     },
-    /** Registration accepts the privacy notice the user was shown (privacy.notice gives its version). */
+    /**
+     * Registration accepts the privacy notice the user was shown (privacy.notice gives its
+     * version). It gives no session and answers the same whether or not the address already
+     * has an account: the user is told to open the link emailed to them (an address that has
+     * an account is told so by email instead).
+     */
     async register(email: string, password: string, name: string) {
       const { version } = await authClient.privacy.notice.query();
-      const res = await authClient.auth.register.mutate({
-        email,
-        password,
-        name,
-        acceptPrivacyNotice: version,
-      });
-      session.accessToken = res.accessToken;
-      session.refreshToken = res.refreshToken;
-      return res.user;
+      return authClient.auth.register.mutate({ email, password, name, acceptPrivacyNotice: version });
+    },
+    /**
+     * The emailed link opens the app at `/verify-email#token=…` (APP_URL; the token is in the
+     * fragment, never sent to a web server): the app passes the token here, and the account
+     * is confirmed; the user then logs in (login below).
+     */
+    async confirm(token: string) {
+      await authClient.auth.verifyEmail.mutate({ token });
+    },
+    /** "Send the link again": the same answer whatever the address. */
+    async resendConfirmation(email: string) {
+      await authClient.auth.resendConfirmation.mutate({ email });
     },
     async login(email: string, password: string) {
       const res = await authClient.auth.login.mutate({ email, password });
@@ -192,10 +201,17 @@ export interface ExampleResult {
 /**
  * The walkthrough: sign up (or log in when the account exists), show who we are, try to
  * book a therapist on the free plan and show the upgrade hint instead of an error.
+ * `confirmationLink(email)` stands for the user opening the link emailed at registration:
+ * it resolves to the link's token (examples/run.ts asks for the link on the terminal).
  */
 export async function main(
   url: string,
-  opts: { email?: string; password?: string; print?: (line: string) => void } = {},
+  opts: {
+    email?: string;
+    password?: string;
+    print?: (line: string) => void;
+    confirmationLink?: (email: string) => Promise<string>;
+  } = {},
 ): Promise<ExampleResult> {
   const lines: string[] = [];
   const print = (line: string) => {
@@ -206,15 +222,20 @@ export async function main(
   const password = opts.password ?? 'correct horse battery staple';
   const client = createApiClient(url);
 
-  // Log in; with no such account (UNAUTHORIZED), register. (Registering a taken address
-  // answers like a new one without signing in: the API does not disclose membership.)
+  // Log in; with no such account (UNAUTHORIZED), register, confirm from the email, log in.
+  // (Registering answers the same for a taken address, and a login before the confirmation
+  // fails as a wrong password does: the API does not disclose membership.)
   try {
     await client.login(email, password);
     print(`logged in as ${email}`);
   } catch (err) {
     if (!(err instanceof TRPCClientError && err.data?.code === 'UNAUTHORIZED')) throw err;
+    if (!opts.confirmationLink) throw err;
     await client.register(email, password, 'Example Patient');
-    print(`registered ${email}`);
+    print(`registered ${email}: confirm with the link emailed to it`);
+    await client.confirm(await opts.confirmationLink(email));
+    await client.login(email, password);
+    print(`confirmed and logged in as ${email}`);
   }
 
   const me = await client.api.auth.me.query();

@@ -106,6 +106,8 @@ const variables = z.object({
     .refine((v) => cron.validate(v), 'must be a cron expression (node-cron), e.g. */5 * * * *')
     .default('23 * * * *'),
   AUDIT_RETENTION_DAYS: positiveInt.default(365),
+  /** Registrations whose address was not confirmed within this many days are deleted (pending-account-cleanup). */
+  PENDING_ACCOUNT_DAYS: positiveInt.default(7),
   JOBS_ENABLED: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NOTES_ENCRYPTION_KEY: z

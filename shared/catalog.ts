@@ -80,5 +80,12 @@ export const PLAN_CODES = ['free', 'basic', 'premium', 'enterprise'] as const;
 export type PlanCode = (typeof PLAN_CODES)[number];
 
 /** The role and plan of a newly registered user. */
+/**
+ * An account's status (users.status): 'pending' from auth.register until the address is
+ * confirmed (auth.verifyEmail); it cannot sign in (docs/decisions/registration-privacy.md).
+ */
+export const USER_STATUSES = ['active', 'suspended', 'pending'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+
 export const DEFAULT_ROLE: BuiltinRole = 'patient';
 export const DEFAULT_PLAN: PlanCode = 'free';

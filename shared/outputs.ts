@@ -6,6 +6,7 @@
 // follows these types. Dates are Date objects here; over REST they travel as ISO 8601
 // strings (format date-time), over /trpc as superjson dates.
 import { z } from 'zod';
+import { USER_STATUSES } from './catalog.ts';
 import { INSTRUMENTS } from './inputs/assessments.ts';
 
 const date = z.date().meta({ format: 'date-time' });
@@ -30,6 +31,11 @@ export const sessionUserOutput = z.object({
   features: z.array(z.string()),
 });
 export const authResultOutput = tokenPairOutput.extend({ user: sessionUserOutput });
+/**
+ * auth.register: the same for every well-formed request, whether or not the address has an
+ * account (no session: the account is confirmed from the emailed link, then logs in).
+ */
+export const registerOutput = z.object({ email: z.string(), confirmationSent: z.literal(true) });
 export const apiKeyTokenOutput = z.object({
   accessToken: z.string(),
   expiresIn: z.number(),
@@ -62,7 +68,7 @@ export const profileOutput = z.object({
   phone: z.string().nullable(),
   language: z.string().nullable(),
   role: z.string(),
-  status: z.enum(['active', 'suspended']),
+  status: z.enum(USER_STATUSES),
   createdAt: date,
   therapist: z
     .object({

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { ADMIN_ENV, adminAccount } from './accounts.ts';
 import { NOTICE } from './helpers.ts';
-import { bearer, type TestServer } from './server.ts';
+import { bearer, registerUser, type TestServer } from './server.ts';
 import { linkToken, type MailServer, type ReceivedMail } from './support/mail.ts';
 import { type MailedServer, startMailedServer } from './support/mailed-server.ts';
 
@@ -38,8 +38,12 @@ const from = (ip: string, token?: string) => (path: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 
+/**
+ * An active account signed in (registerUser: registered, confirmed in the database) whose
+ * address is not confirmed: as accounts from before registration needed the link.
+ */
 async function register(email = `u${++n}-${Date.now().toString(36)}@example.com`) {
-  const reg = await server.client().auth.register.mutate({
+  const reg = await registerUser(server, {
     email,
     password: PASSWORD,
     name: `User ${n}`,
@@ -161,7 +165,7 @@ describe('password recovery', () => {
 });
 
 describe('confirmed addresses', () => {
-  it('registration sends a confirmation link; until it is followed, no export, checkout or API key', async () => {
+  it('an address not confirmed gets a link; until it is followed, no export, checkout or API key', async () => {
     const { email, reg } = await register();
     // On a plan with data export and API access, so only the address stands in the way.
     const root = (await adminAccount(server)).api;
@@ -215,33 +219,71 @@ describe('confirmed addresses', () => {
 });
 
 describe('registration does not reveal membership (issue 32, finding 10)', () => {
-  it('answers an existing address like a new one and emails its owner instead', async () => {
-    const { email } = await register();
-    const again = await server.client().auth.register.mutate({
-      email: email.toUpperCase(),
-      password: 'another password here',
-      name: 'Someone Else',
-      acceptPrivacyNotice: NOTICE,
+  const registration = (email: string, password = PASSWORD) => ({
+    email,
+    password,
+    name: 'New Person',
+    acceptPrivacyNotice: NOTICE,
+  });
+  const fresh = () => `new${++n}-${Date.now().toString(36)}@example.com`;
+
+  it('a new user: register → the emailed link → verifyEmail → login, through the real SMTP server', async () => {
+    const email = fresh();
+    const res = await from('10.2.0.1')('auth/register', registration(email));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ email, confirmationSent: true });
+    // Pending: the right password is refused as a wrong one is.
+    const early = await from('10.2.0.1')('auth/login', { email, password: PASSWORD });
+    expect(early.status).toBe(401);
+    expect((await early.json()).message).toBe('Invalid email or password');
+    const [verify] = await waitMail(email, /Confirm your email address/);
+    expect(verify!.text).toContain('https://app.manas360.test/verify-email#token=');
+    const confirmed = await from('10.2.0.1')('auth/verifyEmail', { token: linkToken(verify!) });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.json()).toEqual({ ok: true }); // no session: the client logs in
+    const login = await server.client().auth.login.mutate({ email, password: PASSWORD });
+    expect(await server.client(login.accessToken).auth.me.query()).toMatchObject({
+      email,
+      role: 'patient',
+      emailVerified: true,
     });
-    const fresh = await register();
-    // The same shape and claims as a new registration.
-    expect(Object.keys(again).sort()).toEqual(Object.keys(fresh.reg).sort());
-    expect({ ...again.user, id: '', email: '', name: '' }).toEqual({
-      ...fresh.reg.user,
-      id: '',
-      email: '',
-      name: '',
-    });
-    const [exists] = await waitMail(email, /already have a MANAS360 account/);
+  });
+
+  it('answers a taken and a new address alike, then and after; the owner of the taken one is emailed', async () => {
+    const { email: taken } = await register();
+    const other = fresh();
+    const attempt = async (email: string, ip: string) => {
+      const reg = await from(ip)('auth/register', registration(email.toUpperCase(), 'the attacker password'));
+      const login = await from(ip)('auth/login', { email, password: 'the attacker password' });
+      const resend = await from(ip)('auth/resendConfirmation', { email });
+      const body = (await reg.text()).replace(email.toLowerCase(), '<address>');
+      return [reg.status, body, login.status, await login.text(), resend.status, await resend.text()];
+    };
+    expect(await attempt(taken, '10.2.1.1')).toEqual(await attempt(other, '10.2.1.2'));
+    const [exists] = await waitMail(taken, /already have a MANAS360 account/);
     expect(exists!.text).toContain('reset-password#token=');
-    // No second account; the session of the answer does not exist.
+    await waitMail(other, /Confirm your email address/, 2); // the registration's, the resend's
     const rows = await queryRows(
       server.deps.db,
       z.object({ n: z.number() }),
-      sql`SELECT count(*)::int AS n FROM users WHERE lower(email) = ${email}`,
+      sql`SELECT count(*)::int AS n FROM users WHERE lower(email) = ${taken}`,
     );
     expect(rows).toEqual([{ n: 1 }]);
-    await expect(server.client(again.accessToken).auth.me.query()).rejects.toThrow(/Invalid or expired/);
+  });
+
+  it('registering a pending address again replaces it: only the latest link confirms', async () => {
+    const email = fresh();
+    await from('10.2.2.1')('auth/register', registration(email, 'the first password'));
+    const [first] = await waitMail(email, /Confirm your email address/);
+    await from('10.2.2.2')('auth/register', registration(email, 'the second password'));
+    const links = await waitMail(email, /Confirm your email address/, 2);
+    const second = links.find((m) => linkToken(m) !== linkToken(first!))!;
+    expect((await from('10.2.2.1')('auth/verifyEmail', { token: linkToken(first!) })).status).toBe(400);
+    expect((await from('10.2.2.2')('auth/verifyEmail', { token: linkToken(second) })).status).toBe(200);
+    await expect(
+      server.client().auth.login.mutate({ email, password: 'the first password' }),
+    ).rejects.toThrow(/Invalid email or password/);
+    await server.client().auth.login.mutate({ email, password: 'the second password' });
   });
 });
 

@@ -1,5 +1,5 @@
 // Accounts on a chosen plan and role for end-to-end tests over HTTP: registered through
-// the API, re-planned by the superadmin (admin.users.setPlan/setRole), then logged in
+// the API (and confirmed: registerUser), re-planned by the superadmin (admin.users.setPlan/setRole), then logged in
 // again so the token carries the new claims.
 import { TRPCClientError } from '@trpc/client';
 import { sql } from 'drizzle-orm';
@@ -8,7 +8,7 @@ import { onQuery } from '../db/client.ts';
 import type { PlanCode } from '../shared/catalog.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { NOTICE } from './helpers.ts';
-import { bearer, enrolPasskey, loginAccepted, signIn, type TestServer } from './server.ts';
+import { bearer, enrolPasskey, loginAccepted, registerUser, signIn, type TestServer } from './server.ts';
 
 export const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 export const ADMIN_ENV = { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password };
@@ -42,8 +42,7 @@ export async function account(
 ): Promise<Account> {
   n += 1;
   const email = `user${n}-${Date.now().toString(36)}@example.com`;
-  const anon = server.client();
-  const reg = await anon.auth.register.mutate({
+  const reg = await registerUser(server, {
     email,
     password: PASSWORD,
     name: `User ${n}`,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_CSP, registerAdminConsole } from '../server/http/admin-console.ts';
 import { SESSION_COOKIE, SESSION_CSRF_HEADER } from '../server/http/session-cookie.ts';
 import { NOTICE } from './helpers.ts';
-import { startTestServer, type TestServer, trpcInput } from './server.ts';
+import { registerUser, startTestServer, type TestServer, trpcInput } from './server.ts';
 
 const PASSWORD = 'console-password-1';
 
@@ -21,9 +21,7 @@ describe('the console session at /auth/session', () => {
   beforeAll(async () => {
     server = await startTestServer();
     email = `console-${Date.now().toString(36)}@example.test`;
-    await server
-      .client()
-      .auth.register.mutate({ email, password: PASSWORD, name: 'Console', acceptPrivacyNotice: NOTICE });
+    await registerUser(server, { email, password: PASSWORD, name: 'Console', acceptPrivacyNotice: NOTICE });
   });
   afterAll(async () => {
     await server?.close();

@@ -12,7 +12,7 @@ import { authenticate, createContext } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
 import { type AdminUsersListInput, adminUsersListInput, USER_SORTS } from '../shared/inputs/admin-users.ts';
 import { detailsOf, errorOf } from './fixtures/domain.ts';
-import { callerFor, callerSignIn, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
+import { callerFor, callerRegister, callerSignIn, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 const PASSWORD = 'correct horse battery';
@@ -38,7 +38,7 @@ describe.each(DB_KINDS)('admin.users on %s', (kind) => {
   /** A user of `role`, logged in (its token carries that role). */
   async function makeUser(role: string, tag = 'user', name = 'Test User') {
     const email = `${tag}.${Date.now().toString(36)}.${seq++}@example.com`;
-    const reg = await callerFor(deps).auth.register({
+    const reg = await callerRegister(deps, {
       email,
       password: PASSWORD,
       name,

@@ -8,7 +8,7 @@ import { countRow } from '../db/row.ts';
 import { ensureSuperadmin } from '../server/auth/bootstrap.ts';
 import { loadConfig } from '../server/config.ts';
 import { authenticate } from '../server/trpc/context.ts';
-import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
+import { callerFor, callerRegister, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 const ADMIN_EMAIL = 'Root@Example.com';
 const ADMIN_PASSWORD = 'a long bootstrap passphrase';
@@ -27,6 +27,13 @@ describe.each(DB_KINDS)('superadmin bootstrap on %s', (kind) => {
     const claims = (await authenticate(deps, `Bearer ${session.accessToken}`)).auth;
     expect(claims).toMatchObject({ role: 'superadmin', privilegeLevel: 100, plan: 'free' });
     expect(claims?.permissions).toContain('roles.manage');
+    // Active from the start: only auth.register creates pending accounts (registration-privacy.md).
+    const [row] = await queryRows(
+      deps.db,
+      z.object({ status: z.string() }),
+      sql`SELECT status FROM users WHERE lower(email) = 'root@example.com'`,
+    );
+    expect(row?.status).toBe('active');
   });
 
   it('is idempotent and race-safe: parallel starts leave exactly one account', async () => {
@@ -49,7 +56,7 @@ describe.each(DB_KINDS)('superadmin bootstrap on %s', (kind) => {
 
   it('leaves an existing account with that email untouched', async () => {
     const email = 'taken@example.com';
-    const reg = await callerFor(deps).auth.register({
+    const reg = await callerRegister(deps, {
       email,
       password: 'user password 1',
       name: 'Taken',

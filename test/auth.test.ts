@@ -11,7 +11,7 @@ import { createPasswordHasher } from '../server/auth/passwords.ts';
 import { hashRefreshToken } from '../server/auth/refresh.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { errorOf } from './fixtures/domain.ts';
-import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
+import { callerFor, callerRegister, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 
@@ -35,10 +35,11 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
 
   const anon = () => callerFor(deps, null);
   const as = async (accessToken: string) => callerFor(deps, await bearer(deps, accessToken));
+  /** A new patient, registered, confirmed and signed in (callerRegister). */
   const register = (email = uniqueEmail('u'), password = PASSWORD) =>
-    anon().auth.register({ email, password, name: 'Test User', acceptPrivacyNotice: NOTICE });
+    callerRegister(deps, { email, password, name: 'Test User', acceptPrivacyNotice: NOTICE });
 
-  it('registers a patient on free with correct claims in one statement (+ the confirmation link: 2)', async () => {
+  it('registers a pending patient on free, with no session: one statement (+ the earlier pending one, + the link: 4)', async () => {
     const email = uniqueEmail('Reg');
     const { result, queries } = await countQueries(() =>
       anon().auth.register({
@@ -48,18 +49,43 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
         acceptPrivacyNotice: NOTICE,
       }),
     );
-    // The account (one statement), then in its transaction the confirmation token and its email job.
-    expect(queries).toBe(3);
-    expect(result.user).toMatchObject({
-      email: email.toLowerCase(),
-      name: 'Asha',
-      role: 'patient',
-      plan: 'free',
-    });
+    // An earlier pending registration deleted, the account (one statement), then in its
+    // transaction the confirmation token and its email job.
+    expect(queries).toBe(4);
+    expect(result).toEqual({ email: email.toLowerCase(), confirmationSent: true });
+    const [user] = await queryRows(
+      deps.db,
+      z.object({ id: z.string(), name: z.string(), status: z.string(), verified: z.boolean() }),
+      sql`SELECT id, name, status, email_verified_at IS NOT NULL AS verified FROM users WHERE email = ${email.toLowerCase()}`,
+    );
+    expect(user).toMatchObject({ name: 'Asha', status: 'pending', verified: false });
+    // No session: no refresh token exists for it.
+    const [tokens] = await queryRows(
+      deps.db,
+      countRow,
+      sql`SELECT count(*)::int AS n FROM refresh_tokens WHERE user_id = ${user!.id}`,
+    );
+    expect(tokens?.n).toBe(0);
+    const [sub] = await queryRows(
+      deps.db,
+      z.object({ code: z.string(), status: z.string() }),
+      sql`SELECT p.code, s.status FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.user_id = ${user!.id}`,
+    );
+    expect(sub).toEqual({ code: 'free', status: 'active' });
+  });
+
+  it('a confirmed patient signs in with the claims of a patient on free', async () => {
+    const result = await register(uniqueEmail('claims'));
+    expect(result.user).toMatchObject({ name: 'Test User', role: 'patient', plan: 'free' });
     expect(result.expiresIn).toBe(deps.config.ACCESS_TOKEN_TTL_SECONDS);
     expect(result.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const claims = await bearer(deps, result.accessToken);
-    expect(claims).toMatchObject({ role: 'patient', privilegeLevel: 10, plan: 'free' });
+    expect(claims).toMatchObject({
+      role: 'patient',
+      privilegeLevel: 10,
+      plan: 'free',
+      privacyNotice: NOTICE,
+    });
     expect(claims?.features.sort()).toEqual(['assessments', 'mood_tracking']);
     expect(claims?.permissions).toContain('mood.write');
     expect(claims?.permissions).not.toContain('users.read');
@@ -70,25 +96,24 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
       sql`SELECT token_hash FROM refresh_tokens WHERE user_id = ${result.user.id}`,
     );
     expect(stored).toEqual([{ token_hash: hashRefreshToken(result.refreshToken) }]);
-    const [sub] = await queryRows(
-      deps.db,
-      z.object({ code: z.string(), status: z.string() }),
-      sql`SELECT p.code, s.status FROM subscriptions s JOIN plans p ON p.id = s.plan_id WHERE s.user_id = ${result.user.id}`,
-    );
-    expect(sub).toEqual({ code: 'free', status: 'active' });
   });
 
-  it('answers a duplicate email in any letter case like a new one, creating nothing (issue 32 #10)', async () => {
+  it('answers a duplicate email in any letter case like a new one, changing nothing (issue 32 #10)', async () => {
     const email = uniqueEmail('dup');
     const first = await register(email);
-    const second = await register(email.toUpperCase());
-    expect(second.user.id).not.toBe(first.user.id);
+    const second = await anon().auth.register({
+      email: email.toUpperCase(),
+      password: 'another password',
+      name: 'Someone Else',
+      acceptPrivacyNotice: NOTICE,
+    });
+    expect(second).toEqual({ email, confirmationSent: true });
     const rows = await queryRows(
       deps.db,
-      z.object({ n: z.number() }),
-      sql`SELECT count(*)::int AS n FROM users WHERE lower(email) = ${email.toLowerCase()}`,
+      z.object({ id: z.string(), status: z.string(), name: z.string() }),
+      sql`SELECT id, status, name FROM users WHERE lower(email) = ${email.toLowerCase()}`,
     );
-    expect(rows).toEqual([{ n: 1 }]);
+    expect(rows).toEqual([{ id: first.user.id, status: 'active', name: 'Test User' }]);
   });
 
   it('refuses passwords shorter than 8 or longer than 128 before hashing', async () => {
@@ -144,13 +169,13 @@ describe.each(DB_KINDS)('auth on %s', (kind) => {
   it('counts every attempt with the login limiter before the hash, and refunds a right password', async () => {
     const calls: string[] = [];
     const original = deps.loginLimiter;
+    const email = uniqueEmail('limit');
+    await register(email);
     deps.loginLimiter = {
       reserve: async (e) => void calls.push(`reserve:${e}`),
       recordSuccess: async (e) => void calls.push(`success:${e}`),
     };
     try {
-      const email = uniqueEmail('limit');
-      await register(email);
       await errorOf(anon().auth.login({ email, password: 'wrong password' }));
       await anon().auth.login({ email, password: PASSWORD });
       expect(calls).toEqual([`reserve:${email}`, `reserve:${email}`, `success:${email}`]);

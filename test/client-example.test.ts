@@ -9,9 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { queryRows } from '../db/client.ts';
 import { createApiClient, main } from '../examples/client.ts';
+import { issueToken, VERIFY_EMAIL_TTL_SECONDS } from '../server/domain/email-tokens.ts';
 import { loginAccepted, startTestServer, type TestServer } from './server.ts';
 
 const EXAMPLE = new URL('../examples/client.ts', import.meta.url);
+const PASSWORD = 'a long enough password';
 const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 
 describe('examples/client.ts', () => {
@@ -46,21 +48,45 @@ describe('examples/client.ts', () => {
       await server?.close();
     });
 
+    /**
+     * The user opening the link emailed at registration: a confirmation token as the email
+     * carries it (issued as the registration's is; the email itself: account-email.test.ts).
+     */
+    async function confirmationLink(email: string): Promise<string> {
+      const [user] = await queryRows(
+        server.deps.db,
+        z.object({ id: z.string() }),
+        sql`SELECT id FROM users WHERE email = ${email} AND status = 'pending'`,
+      );
+      return issueToken(server.deps.db, user!.id, 'verify_email', email, VERIFY_EMAIL_TTL_SECONDS);
+    }
+
+    /** The example client signed up as a user does: register, the emailed link, login. */
+    async function signUp(client: ReturnType<typeof createApiClient>, email: string) {
+      expect(await client.register(email, PASSWORD, 'R')).toEqual({ email, confirmationSent: true });
+      await client.confirm(await confirmationLink(email));
+      return client.login(email, PASSWORD);
+    }
+
     it('signs up, shows who it is and turns missing_feature into "upgrade to Basic"', async () => {
       const lines: string[] = [];
       const result = await main(server.url, {
         email: 'walkthrough@example.com',
-        password: 'a long enough password',
+        password: PASSWORD,
         print: (l) => lines.push(l),
+        confirmationLink,
       });
       expect(result.me.email).toBe('walkthrough@example.com');
       expect(result.me.plan).toBe('free');
       expect(result.hint).toMatch(/^upgrade to Basic \(₹499\/month\) to use therapist_booking$/);
-      expect(lines[0]).toBe('registered walkthrough@example.com');
+      expect(lines.slice(0, 2)).toEqual([
+        'registered walkthrough@example.com: confirm with the link emailed to it',
+        'confirmed and logged in as walkthrough@example.com',
+      ]);
       // A second run finds the account and logs in instead.
       const again = await main(server.url, {
         email: 'walkthrough@example.com',
-        password: 'a long enough password',
+        password: PASSWORD,
         print: (l) => lines.push(l),
       });
       expect(again.me.id).toBe(result.me.id);
@@ -98,7 +124,7 @@ describe('examples/client.ts', () => {
       await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
       try {
         const client = createApiClient(`http://127.0.0.1:${(proxy.address() as { port: number }).port}`);
-        const user = await client.register('retrier@example.com', 'a long enough password', 'R');
+        const user = await signUp(client, 'retrier@example.com');
         const entry = await client.api.mood.log.mutate({ score: 7 });
         expect(cut).toBe(1); // the first answer was lost; the retry got the stored one
         const rows = await queryRows(
@@ -115,7 +141,7 @@ describe('examples/client.ts', () => {
 
     it('refreshes once on UNAUTHORIZED and retries the call', async () => {
       const client = createApiClient(server.url);
-      const user = await client.register('refresher@example.com', 'a long enough password', 'R');
+      const user = await signUp(client, 'refresher@example.com');
       const firstRefresh = client.session.refreshToken;
       // The access token dies (as after expiry); the refresh token still works.
       client.session.accessToken = 'expired.or.revoked';
@@ -132,7 +158,7 @@ describe('examples/client.ts', () => {
 
     it('after an admin upgrades the plan, refreshes silently into the new claims', async () => {
       const client = createApiClient(server.url);
-      const user = await client.register('upgraded@example.com', 'a long enough password', 'U');
+      const user = await signUp(client, 'upgraded@example.com');
       expect((await client.api.auth.me.query()).plan).toBe('free');
       // The admin signs in with a second factor (the test's passkey helper; the example
       // client is a patient's).
@@ -147,7 +173,7 @@ describe('examples/client.ts', () => {
 
     it('surfaces UNAUTHORIZED when the session itself is over', async () => {
       const client = createApiClient(server.url);
-      await client.register('ended@example.com', 'a long enough password', 'E');
+      await signUp(client, 'ended@example.com');
       await client.api.auth.logoutAll.mutate();
       await expect(client.api.auth.me.query()).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
       expect(client.session).toEqual({ accessToken: null, refreshToken: null });

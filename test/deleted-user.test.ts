@@ -10,7 +10,7 @@ import { appRouter } from '../server/routers/index.ts';
 import { procedures } from '../server/trpc/invoke.ts';
 import { tokenFor } from './faults/support.ts';
 import { NOTICE } from './helpers.ts';
-import { startTestServer, type TestServer, trpcInput } from './server.ts';
+import { registerUser, startTestServer, type TestServer, trpcInput } from './server.ts';
 import { scaled } from './support/load.ts';
 
 const PASSWORD = 'a long password';
@@ -40,7 +40,7 @@ describe('the token of a deleted or missing user', () => {
     return { status: res.status, code: body.error?.json.data.code ?? 'OK' };
   }
   const register = (name: string) =>
-    server.client().auth.register.mutate({
+    registerUser(server, {
       email: `${name}.${randomUUID()}@example.com`,
       password: PASSWORD,
       name,

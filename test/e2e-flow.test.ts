@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onQuery } from '../db/client.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { NOTICE } from './helpers.ts';
-import { bearer, loginAccepted, signIn, startTestServer, type TestServer } from './server.ts';
+import { bearer, loginAccepted, registerUser, signIn, startTestServer, type TestServer } from './server.ts';
+import { confirmRegistrationSql } from './support/register.ts';
 
 const ADMIN = { email: 'root@example.com', password: 'a superadmin password' };
 const PASSWORD = 'a long enough password';
@@ -40,23 +41,32 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
   async function newPatient() {
     n += 1;
     const email = `e2e${n}@example.com`;
-    const res = await server
-      .client()
-      .auth.register.mutate({ email, password: PASSWORD, name: `Patient ${n}`, acceptPrivacyNotice: NOTICE });
+    const res = await registerUser(server, {
+      email,
+      password: PASSWORD,
+      name: `Patient ${n}`,
+      acceptPrivacyNotice: NOTICE,
+    });
     return { ...res, email, api: server.client(res.accessToken) };
   }
   async function adminApi() {
     return server.client(await loginAccepted(server, ADMIN));
   }
 
-  it('register → login → me → refresh → logout', async () => {
+  it('register → confirm → login → me → refresh → logout', async () => {
     const anon = server.client();
-    const reg = await anon.auth.register.mutate({
+    const answer = await anon.auth.register.mutate({
       email: 'Flow@Example.com ',
       password: PASSWORD,
       name: 'Flow',
       acceptPrivacyNotice: NOTICE,
     });
+    // No session until the address is confirmed (the emailed link: test/account-email.test.ts).
+    expect(answer).toEqual({ email: 'flow@example.com', confirmationSent: true });
+    const early = await failure(anon.auth.login.mutate({ email: 'flow@example.com', password: PASSWORD }));
+    expect(early.data).toMatchObject({ code: 'UNAUTHORIZED' });
+    await server.deps.db.execute(confirmRegistrationSql('flow@example.com'));
+    const reg = await anon.auth.login.mutate({ email: 'flow@example.com', password: PASSWORD });
     expect(reg.user).toMatchObject({ email: 'flow@example.com', role: 'patient', plan: 'free' });
     expect(reg.expiresIn).toBe(server.deps.config.ACCESS_TOKEN_TTL_SECONDS);
 
@@ -92,7 +102,7 @@ describe.each(['lean', 'official'] as const)('end to end over HTTP (%s path)', (
     const after = await failure(server.client(renewed.accessToken).auth.me.query());
     expect(after.data).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401 });
     expect(after.message).not.toMatch(/\bat \S+:\d+/); // no stack
-    // The registration's own session is untouched by that logout.
+    // The first session is untouched by that logout.
     expect((await server.client(reg.accessToken).auth.me.query()).id).toBe(reg.user.id);
   });
 

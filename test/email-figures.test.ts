@@ -13,7 +13,7 @@ import { queueEmail } from '../server/email/outbox.ts';
 import { startQueueWorkers } from '../server/jobs/workers.ts';
 import { percentile, sleep } from './faults/support.ts';
 import { NOTICE, REAL_DATABASE_URL } from './helpers.ts';
-import { startTestServer } from './server.ts';
+import { registerUser, startTestServer } from './server.ts';
 import { startMailServer } from './support/mail.ts';
 
 it.skipIf(!process.env.BENCH_EMAIL)(
@@ -101,7 +101,7 @@ it.skipIf(!process.env.BENCH_EMAIL)(
       const existing: string[] = [];
       for (let i = 0; i < 40; i++) {
         const email = `reset${i}-${Date.now()}@bench.test`;
-        await server.client().auth.register.mutate({
+        await registerUser(server, {
           email,
           password: 'a long enough password',
           name: 'R',

@@ -8,10 +8,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../db/client.ts';
 import { LOCK_FILE } from '../db/embedded-lock.ts';
 import { NOTICE } from './helpers.ts';
 import { trpcInput } from './server.ts';
 import { scaled } from './support/load.ts';
+import { confirmRegistrationSql } from './support/register.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -135,13 +137,18 @@ describe('one process per embedded database', () => {
       expect(second.output()).toContain(`in use by process ${pid} (the API server: server/index.ts`);
 
       // The first server still serves, and still holds the lock.
-      expect((await call(url, 'auth.login', USER)).status).toBe(200);
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
       expect(JSON.parse(readFileSync(join(dataDir, LOCK_FILE), 'utf8'))).toMatchObject({ pid });
 
       // A clean stop releases the lock; after a restart the data is all there.
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
       expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+      // The registration is confirmed (as its emailed link would: there is no SMTP here),
+      // by a process of its own now that the lock is free.
+      const database = await createDatabase({ dataDir });
+      await database.db.execute(confirmRegistrationSql(USER.email));
+      await database.close();
       const seeded = run('scripts/seed.ts', envFor(dataDir, port));
       expect(await seeded.exited).toBe(0);
       server = run('server/index.ts', envFor(dataDir, port));
@@ -180,6 +187,11 @@ describe('one process per embedded database', () => {
       const seed = run('scripts/seed.ts', envFor(dataDir, port));
       expect(await seed.exited).toBe(0);
       expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+      // The registration is confirmed (as its emailed link would: there is no SMTP here),
+      // by a process of its own now that the lock is free.
+      const database = await createDatabase({ dataDir });
+      await database.db.execute(confirmRegistrationSql(USER.email));
+      await database.close();
     },
     scaled(180_000),
   );

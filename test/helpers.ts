@@ -14,7 +14,9 @@ import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
 import { authenticate, createContextInner, type RequestInfo } from '../server/trpc/context.ts';
 import { createCallerFactory } from '../server/trpc/init.ts';
+import type { RegisterInput } from '../shared/inputs/auth.ts';
 import type { SoftPasskey } from './support/passkey.ts';
+import { registerConfirmedWith } from './support/register.ts';
 import { signInWith } from './support/sign-in.ts';
 import { copyDatabaseSettings } from './templates.ts';
 
@@ -140,6 +142,19 @@ const createCaller = createCallerFactory(appRouter);
 /** A server-side caller acting with the given claims (null: anonymous). */
 export function callerFor(deps: AppDeps, auth: AccessClaims | null = null, req: Partial<RequestInfo> = {}) {
   return createCaller(createContextInner({ deps, auth, req }));
+}
+
+/**
+ * A new patient through an in-process caller, as registerUser (test/server.ts) does over
+ * HTTP: registered, confirmed and logged in — tokens and user.
+ */
+export function callerRegister(deps: AppDeps, input: RegisterInput, req: Partial<RequestInfo> = {}) {
+  const anon = callerFor(deps, null, req);
+  return registerConfirmedWith(
+    { register: (i) => anon.auth.register(i), login: (c) => anon.auth.login(c) },
+    deps.db,
+    input,
+  );
 }
 
 const callerPasskeys = new WeakMap<AppDeps, Map<string, SoftPasskey>>();

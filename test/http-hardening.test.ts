@@ -17,6 +17,7 @@ import { serializeError } from '../server/logging.ts';
 import { tokenFor } from './faults/support.ts';
 import { createTestDeps, NOTICE, REAL_DATABASE_URL } from './helpers.ts';
 import { startTestServer, type TestServer, TRPC_PATHS, trpcInput } from './server.ts';
+import { confirmRegistrationSql } from './support/register.ts';
 
 /** A pino logger whose JSON lines land in `lines`, with the production redaction. */
 function capturingLogger() {
@@ -278,8 +279,15 @@ describe('HTTP hardening', () => {
       body: trpcInput({ email, password, name: 'Logged User', acceptPrivacyNotice: NOTICE }),
     });
     expect(reg.status).toBe(200);
+    await server.deps.db.execute(confirmRegistrationSql(email));
+    const signedIn = await fetch(`${server.url}/trpc/auth.login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...freshIp() },
+      body: trpcInput({ email, password }),
+    });
+    expect(signedIn.status).toBe(200);
     const { json } = (
-      (await reg.json()) as {
+      (await signedIn.json()) as {
         result: { data: { json: { accessToken: string; refreshToken: string; user: { id: string } } } };
       }
     ).result.data;

@@ -23,6 +23,7 @@ import { NOTICE } from './helpers.ts';
 import {
   type RawRequest,
   type RawResponse,
+  registerUser,
   sendRaw,
   startTestServer,
   type TestServer,
@@ -336,14 +337,14 @@ describe('lean and official paths answer random requests alike', () => {
     for (const trpcPath of ['lean', 'official'] as const) {
       const server = await startTestServer({ trpcPath, env: ADMIN_ENV });
       const anon = server.client();
-      const { accessToken } = await anon.auth.register.mutate({
+      const { accessToken } = await registerUser(server, {
         ...PATIENT,
         name: 'Patient',
         acceptPrivacyNotice: NOTICE,
       });
       // The same email and name on both servers (their answers are compared).
       const root = (await adminAccount(server)).api;
-      const rich = await anon.auth.register.mutate({
+      const rich = await registerUser(server, {
         ...ENTERPRISE,
         name: 'Rich',
         acceptPrivacyNotice: NOTICE,

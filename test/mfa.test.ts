@@ -14,7 +14,7 @@ import type { AccessClaims } from '../server/auth/tokens.ts';
 import { DomainError } from '../server/domain/errors.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import { errorOf } from './fixtures/domain.ts';
-import { callerFor, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
+import { callerFor, callerRegister, createTestDeps, DB_KINDS, NOTICE } from './helpers.ts';
 import { SoftPasskey } from './support/passkey.ts';
 import { rfc6238 } from './support/totp.ts';
 
@@ -68,7 +68,7 @@ describe.each(DB_KINDS)('second factors on %s', (kind) => {
   /** A registered user given `role` by SQL (as an admin would), not yet signed in again. */
   async function user(role: 'patient' | 'therapist' | 'admin') {
     const email = uniqueEmail(role);
-    const reg = await anon().auth.register({
+    const reg = await callerRegister(deps, {
       email,
       password: PASSWORD,
       name: 'Test',

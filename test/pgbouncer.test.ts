@@ -17,7 +17,7 @@ import { closeDeps, createDeps, createLogger } from '../server/create-services.t
 import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
 import { freePort } from './faults/support.ts';
 import { createEmptyPostgresDatabase, NOTICE, REAL_DATABASE_URL, testConfig } from './helpers.ts';
-import { signIn } from './server.ts';
+import { registerUser, signIn } from './server.ts';
 import { startHost } from './support/host.ts';
 import { scaled } from './support/load.ts';
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from './support/pgbouncer.ts';
@@ -130,7 +130,7 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
       const stamp = Date.now().toString(36);
       const patients: ReturnType<typeof api>[] = [];
       for (let i = 0; i < ALERTS; i++) {
-        const reg = await api().auth.register.mutate({
+        const reg = await registerUser(host, {
           email: `pooled-${stamp}-${i}@example.com`,
           password: PASSWORD,
           name: 'Pooled',

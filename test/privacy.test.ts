@@ -15,7 +15,7 @@ import { accountErasureJob, JobRunner, viewRefreshJob } from '../server/jobs/ind
 import { createUser } from './fixtures/domain.ts';
 import { callerFor, DB_KINDS, NOTICE } from './helpers.ts';
 import { RazorpayDouble } from './razorpay-double.ts';
-import { enrolPasskey, startTestServer, type TestServer, trpcInput } from './server.ts';
+import { enrolPasskey, registerUser, startTestServer, type TestServer, trpcInput } from './server.ts';
 
 const PASSWORD = 'correct horse battery';
 let seq = 0;
@@ -102,7 +102,7 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
 
     const { version } = await server.client().privacy.notice.query();
     expect(version).toBe(NOTICE);
-    const reg = await server.client().auth.register.mutate({ ...base, acceptPrivacyNotice: version });
+    const reg = await registerUser(server, { ...base, acceptPrivacyNotice: version });
     const api = server.client(reg.accessToken);
     expect(await api.auth.me.query()).toMatchObject({ privacyNotice: NOTICE });
     const status = await api.privacy.status.query();
@@ -112,7 +112,7 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
   });
 
   it('a new notice version asks again: other procedures refuse until it is accepted', async () => {
-    const reg = await server.client().auth.register.mutate({
+    const reg = await registerUser(server, {
       email: email(),
       password: PASSWORD,
       name: 'Asked again',
@@ -179,7 +179,7 @@ describe.each(DB_KINDS)('privacy rights on %s (HTTP)', (kind) => {
     );
     const admin = await createUser(db, { role: 'admin' });
     const patientEmail = email();
-    const reg = await server.client().auth.register.mutate({
+    const reg = await registerUser(server, {
       email: patientEmail,
       password: PASSWORD,
       name: 'Erin Erased',

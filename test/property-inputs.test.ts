@@ -17,7 +17,14 @@ import { appRouter } from '../server/routers/index.ts';
 import type { AppDeps } from '../server/services.ts';
 import { procedures } from '../server/trpc/invoke.ts';
 import { ADMIN, ADMIN_ENV, PASSWORD } from './accounts.ts';
-import { callerFor, callerSignIn, createTestDeps, NOTICE, REAL_DATABASE_URL } from './helpers.ts';
+import {
+  callerFor,
+  callerRegister,
+  callerSignIn,
+  createTestDeps,
+  NOTICE,
+  REAL_DATABASE_URL,
+} from './helpers.ts';
 import { scaled } from './support/load.ts';
 
 const RUNS = 15;
@@ -219,7 +226,7 @@ describe('no schema-accepted input makes a procedure fail with INTERNAL_SERVER_E
   async function freshAccount(role: Role): Promise<AccessClaims> {
     n += 1;
     const email = `prop${n}-${randomUUID().slice(0, 8)}@example.com`;
-    const reg = await callerFor(deps).auth.register({
+    const reg = await callerRegister(deps, {
       email,
       password: PASSWORD,
       name: `Prop ${n}`,

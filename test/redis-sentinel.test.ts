@@ -12,6 +12,7 @@ import { closeRedis, connectRedis, duplicateRedis } from '../server/redis.ts';
 import { PASSWORD } from './accounts.ts';
 import { freePort, sleep } from './faults/support.ts';
 import { createTestDatabase, NOTICE, REAL_DATABASE_URL, testConfig } from './helpers.ts';
+import { registerUser } from './server.ts';
 import { type Host, startHost } from './support/host.ts';
 import { HAVE_SENTINEL, MASTER_NAME, type SentinelSet, startSentinelSet } from './support/redis-sentinel.ts';
 
@@ -135,9 +136,7 @@ describe.skipIf(!HAVE_SENTINEL || !REAL_DATABASE_URL)('Redis Sentinel failover u
     host.client().auth.login.mutate({ email, password: PASSWORD });
   const register = async (host: Host) => {
     const email = `sentinel-${randomBytes(4).toString('hex')}@example.com`;
-    await host
-      .client()
-      .auth.register.mutate({ email, password: PASSWORD, name: 'Sentinel', acceptPrivacyNotice: NOTICE });
+    await registerUser(host, { email, password: PASSWORD, name: 'Sentinel', acceptPrivacyNotice: NOTICE });
     return email;
   };
   const meStatus = (host: Host, token: string) =>

@@ -13,6 +13,7 @@ import { ADMIN_ENV, account, PASSWORD, serverQueries } from './accounts.ts';
 import type { paths } from './fixtures/openapi.d.ts';
 import { NOTICE } from './helpers.ts';
 import { startTestServer, type TestServer } from './server.ts';
+import { confirmRegistrationSql } from './support/register.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -64,6 +65,9 @@ describe('REST (/api) and its OpenAPI document', () => {
       body: { email, password: PASSWORD, name: 'Rest Patient', acceptPrivacyNotice: NOTICE },
     });
     expect(reg.response.status).toBe(200);
+    expect(reg.data).toEqual({ email, confirmationSent: true });
+    // Confirmed as its emailed link would (test/account-email.test.ts follows the link).
+    await server.deps.db.execute(confirmRegistrationSql(email));
     const login = await anon.POST('/auth/login', { body: { email, password: PASSWORD } });
     expect(login.data?.user.email).toBe(email);
     const refreshed = await anon.POST('/auth/refresh', {
@@ -146,6 +150,8 @@ describe('REST (/api) and its OpenAPI document', () => {
       400,
     );
     expect((await patient.POST('/auth/requestEmailVerification')).data).toEqual({ ok: true });
+    const resent = await anon.POST('/auth/resendConfirmation', { body: { email } });
+    expect(resent.data).toEqual({ ok: true });
     const moving = await patient.POST('/users/changeEmail', {
       body: { password: PASSWORD, newEmail: `moved-${email}` },
     });

@@ -19,6 +19,7 @@ import type { AppDeps } from '../server/services.ts';
 import { authenticate } from '../server/trpc/context.ts';
 import {
   callerFor,
+  callerRegister,
   callerSignIn,
   createTestDeps,
   DB_KINDS,
@@ -51,7 +52,7 @@ const syncOver = (
   });
 /** A new patient registered through `deps` (a fresh email each time). */
 const register = (deps: AppDeps, name = 'A') =>
-  callerFor(deps).auth.register({ email: email(), password: PASSWORD, name, acceptPrivacyNotice: NOTICE });
+  callerRegister(deps, { email: email(), password: PASSWORD, name, acceptPrivacyNotice: NOTICE });
 
 describe('RevocationList', () => {
   const user = '11111111-1111-4111-8111-111111111111';
@@ -283,14 +284,14 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
     ['logout (one session)', 'logout'],
     ['setRole', 'setRole'],
   ] as const)('a revocation on A (%s) reaches B within a second', async (label, action) => {
-    const user = await callerFor(a).auth.register({
+    const user = await callerRegister(a, {
       email: email(),
       password: PASSWORD,
       name: 'U',
       acceptPrivacyNotice: NOTICE,
     });
     expect(await claimsOn(b, user.accessToken)).not.toBeNull();
-    const admin = await callerFor(a).auth.register({
+    const admin = await callerRegister(a, {
       email: email(),
       password: PASSWORD,
       name: 'Admin',
@@ -321,7 +322,7 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
   });
 
   it('a third instance started after the revocation refuses the token from its first request', async () => {
-    const user = await callerFor(a).auth.register({
+    const user = await callerRegister(a, {
       email: email(),
       password: PASSWORD,
       name: 'U',
@@ -338,13 +339,13 @@ describe.skipIf(!REAL_DATABASE_URL || !REAL_REDIS_URL)('two instances sharing Po
   });
 
   it('ignores malformed revocation messages on the channel, and applies the next valid one', async () => {
-    const user = await callerFor(a).auth.register({
+    const user = await callerRegister(a, {
       email: email(),
       password: PASSWORD,
       name: 'U',
       acceptPrivacyNotice: NOTICE,
     });
-    const marker = await callerFor(a).auth.register({
+    const marker = await callerRegister(a, {
       email: email(),
       password: PASSWORD,
       name: 'M',

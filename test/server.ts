@@ -11,8 +11,10 @@ import { buildServer } from '../server/app.ts';
 import type { AppDeps } from '../server/services.ts';
 import type { AppErrorData } from '../shared/errors.ts';
 import type { AppRouter } from '../shared/index.ts';
+import type { RegisterInput } from '../shared/inputs/auth.ts';
 import { createTestDeps, type DbKind } from './helpers.ts';
 import { SoftPasskey } from './support/passkey.ts';
+import { registerConfirmedWith } from './support/register.ts';
 import { signInWith } from './support/sign-in.ts';
 
 /** Both tRPC HTTP paths: end-to-end suites run against each (`describe.each(TRPC_PATHS)`). */
@@ -113,6 +115,19 @@ export function signIn(server: ClientOf, credentials: { email: string; password:
     },
     mine,
     credentials,
+  );
+}
+
+/**
+ * A new patient, registered over HTTP, confirmed and logged in (test/support/register.ts):
+ * what auth.register answered before it needed a confirmed address (tokens and user).
+ */
+export function registerUser(server: ClientOf & Pick<TestServer, 'deps'>, input: RegisterInput) {
+  const anon = server.client();
+  return registerConfirmedWith(
+    { register: (i) => anon.auth.register.mutate(i), login: (c) => anon.auth.login.mutate(c) },
+    server.deps.db,
+    input,
   );
 }
 

@@ -11,7 +11,7 @@ import { queryRows } from '../db/client.ts';
 import type { AppErrorData } from '../shared/errors.ts';
 import type { AppRouter } from '../shared/index.ts';
 import { NOTICE } from './helpers.ts';
-import type { TestServer } from './server.ts';
+import { registerUser, type TestServer } from './server.ts';
 import type { MailServer, ReceivedMail } from './support/mail.ts';
 import { type MailedServer, startMailedServer } from './support/mailed-server.ts';
 import { rfc6238 } from './support/totp.ts';
@@ -52,7 +52,7 @@ const on = (device: { ip: string; userAgent: string }, token?: string) =>
 /** A user of `role` (set by SQL, as an admin would) with `language`, TOTP enrolled on the laptop. */
 async function staff(role: 'therapist' | 'patient', language: string | null) {
   const email = `notice${++n}-${Date.now().toString(36)}@example.com`;
-  const reg = await on(LAPTOP).auth.register.mutate({
+  const reg = await registerUser(server, {
     email,
     password: PASSWORD,
     name: `Staff ${n}`,

@@ -15,7 +15,7 @@ import { JobRunner, subscriptionExpiryJob } from '../server/jobs/index.ts';
 import { createUser } from './fixtures/domain.ts';
 import { callerFor, DB_KINDS, NOTICE } from './helpers.ts';
 import { type Delivery, RazorpayDouble } from './razorpay-double.ts';
-import { startTestServer, type TestServer } from './server.ts';
+import { registerUser, startTestServer, type TestServer } from './server.ts';
 
 const PASSWORD = 'correct horse battery';
 const NO_THERAPIST = '00000000-0000-4000-8000-000000000000';
@@ -48,7 +48,7 @@ describe.each(DB_KINDS)('subscriptions with payments on %s (HTTP, Razorpay doubl
 
   /** A patient registered over HTTP, whose access token follows refreshes. */
   async function patient() {
-    const reg = await server.client().auth.register.mutate({
+    const reg = await registerUser(server, {
       email: `pay${seq++}.${Date.now().toString(36)}@example.com`,
       password: PASSWORD,
       name: 'Payer',

@@ -29,7 +29,9 @@ export const users = pgTable(
     roleId: smallint()
       .notNull()
       .references(() => roles.id),
-    status: text({ enum: ['active', 'suspended'] })
+    // 'pending': registered, the address not yet confirmed (auth.verifyEmail makes it
+    // active; never confirmed, the pending-account-cleanup job deletes it). Migration 0034.
+    status: text({ enum: ['active', 'suspended', 'pending'] })
       .notNull()
       .default('active'),
     suspendedReason: text(),
@@ -81,12 +83,14 @@ export const users = pgTable(
     index('users_suspended_created_idx').on(t.createdAt, t.id).where(sql`${t.status} = 'suspended'`),
     index('users_suspended_email_idx').on(sql`lower(${t.email})`, t.id).where(sql`${t.status} = 'suspended'`),
     index('users_suspended_name_idx').on(sql`lower(${t.name})`, t.id).where(sql`${t.status} = 'suspended'`),
+    // The pending-account clean-up (server/jobs): unconfirmed registrations, oldest first.
+    index('users_pending_created_idx').on(t.createdAt).where(sql`${t.status} = 'pending'`),
     // Revocation state is reloaded by "tokens_valid_after > now() - access TTL".
     index('users_tokens_valid_after_idx').on(t.tokensValidAfter),
     index('users_deletion_due_idx').on(t.deletionDueAt).where(sql`${t.deletionDueAt} IS NOT NULL`),
     check('users_email_format', sql`${t.email} ~ '^[^@\\s]+@[^@\\s]+$' AND length(${t.email}) <= 254`),
     check('users_name_length', sql`length(${t.name}) BETWEEN 1 AND 100`),
-    check('users_status_valid', sql`${t.status} IN ('active', 'suspended')`),
+    check('users_status_valid', sql`${t.status} IN ('active', 'suspended', 'pending')`),
     check('users_failed_logins_nonnegative', sql`${t.failedLogins} >= 0`),
   ],
 );

@@ -31,6 +31,7 @@ import { trpcInput } from '../../test/server.ts';
 import { startPgPair } from '../../test/support/pg-replica.ts';
 import { startPgBouncer } from '../../test/support/pgbouncer.ts';
 import { MASTER_NAME, startSentinelSet } from '../../test/support/redis-sentinel.ts';
+import { confirmRegistration } from '../../test/support/register.ts';
 
 const ADMIN = { email: 'topology-admin@example.com', password: 'a topology admin password' };
 const PASSWORD = 'a topology user password';
@@ -334,13 +335,16 @@ async function main() {
   const patients: Array<{ id: string; email: string; token: string }> = [];
   for (let i = 0; i < 6; i++) {
     const email = `patient${i}-${Date.now().toString(36)}@example.com`;
-    const reg = await call(lb, 'auth.register', undefined, {
+    await call(lb, 'auth.register', undefined, {
       email,
       password: PASSWORD,
       name: `Patient ${i}`,
       acceptPrivacyNotice: DEFAULT_PRIVACY_NOTICE_VERSION,
     });
-    const r = data<{ user: { id: string }; accessToken: string }>(reg);
+    // Confirmed as the emailed link would (no SMTP here), then signed in.
+    await confirmRegistration(primary, email);
+    const login = await call(lb, 'auth.login', undefined, { email, password: PASSWORD });
+    const r = data<{ user: { id: string }; accessToken: string }>(login);
     patients.push({ id: r.user.id, email, token: r.accessToken });
   }
 

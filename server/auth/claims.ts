@@ -12,6 +12,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
+import { USER_STATUSES } from '../../shared/catalog.ts';
 import type { TokenSubject } from './tokens.ts';
 
 /**
@@ -23,7 +24,7 @@ export const claimsRow = z.object({
   id: z.string(),
   email: z.string(),
   name: z.string(),
-  status: z.enum(['active', 'suspended']),
+  status: z.enum(USER_STATUSES),
   password_hash: z.string(),
   /** users.tokens_valid_after as whole epoch seconds (rounded up): the notBefore of new access tokens. */
   tokens_valid_after: z.number(),

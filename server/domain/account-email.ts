@@ -14,6 +14,7 @@ import { queryRows, uniqueViolation } from '../../db/client.ts';
 import type {
   ChangeEmailInput,
   RequestPasswordResetInput,
+  ResendConfirmationInput,
   ResetPasswordInput,
 } from '../../shared/inputs/auth.ts';
 import { auditInsert, recordAudit } from '../audit.ts';
@@ -53,13 +54,44 @@ export async function requestPasswordReset(
   return { ok: true };
 }
 
-/** The `account` queue's worker: one job in one transaction. */
+/**
+ * auth.resendConfirmation: rate-limited per address (3 an hour, whether or not it has an
+ * account: the answer must not tell; per IP by the procedure's 'register' limit), then one
+ * INSERT (the job), whatever the address. Always { ok: true }.
+ */
+export async function resendConfirmation(
+  deps: Pick<AppDeps, 'db' | 'queue' | 'quotas'>,
+  input: ResendConfirmationInput,
+): Promise<{ ok: true }> {
+  await deps.quotas.verifyEmail.consume(`address:${hashEmailToken(input.email.toLowerCase())}`);
+  const job: AccountJob = { kind: 'resendConfirmation', email: input.email };
+  await deps.queue.enqueue(deps.db, 'account', job);
+  return { ok: true };
+}
+
+/**
+ * The `account` queue's worker: one job in one transaction. A confirmation link goes to an
+ * account whose address is not confirmed yet — a pending registration, or an active
+ * account from before registration needed confirming; the other jobs write only to
+ * active accounts.
+ */
 export async function processAccountJob(
   deps: Pick<AppDeps, 'db' | 'queue' | 'notes'>,
   job: Job<AccountJob>,
 ): Promise<void> {
   const data = job.data;
   await deps.db.transaction(async (tx) => {
+    if (data.kind === 'resendConfirmation') {
+      const [unconfirmed] = await queryRows(
+        tx,
+        userRow,
+        sql`SELECT id, email, name, language FROM users
+            WHERE lower(email) = lower(${data.email}) AND status IN ('pending', 'active')
+              AND email_verified_at IS NULL AND deleted_at IS NULL`,
+      );
+      if (unconfirmed) await queueEmailVerification(deps, tx, unconfirmed);
+      return;
+    }
     const user = await activeUserByEmail(tx, data.email);
     if (!user) return; // unknown, suspended or erased: nothing is sent
     const locale = localeOf(user.language);
@@ -172,8 +204,10 @@ const verifiedRow = z.object({ id: z.string(), purpose: z.string() });
 
 /**
  * auth.verifyEmail: consumes a confirmation token. For the account's own address it marks
- * it confirmed; for users.changeEmail's new address it becomes the account's address,
- * confirmed. One statement. The caller's next token (auth.refresh) carries emailVerified.
+ * it confirmed — a pending registration becomes active (no session is returned: the client
+ * logs in); for users.changeEmail's new address it
+ * becomes the account's address, confirmed. One statement. A signed-in caller's next token
+ * (auth.refresh) carries emailVerified.
  */
 export async function verifyEmail(
   deps: Pick<AppDeps, 'db'>,
@@ -192,9 +226,9 @@ export async function verifyEmail(
               AND used_at IS NULL AND expires_at > now()
             RETURNING user_id, email, purpose
           ), u AS (
-            UPDATE users SET email = t.email, email_verified_at = now(), updated_at = now()
+            UPDATE users SET email = t.email, email_verified_at = now(), status = 'active', updated_at = now()
             FROM t
-            WHERE users.id = t.user_id AND users.status = 'active' AND users.deleted_at IS NULL
+            WHERE users.id = t.user_id AND users.status IN ('active', 'pending') AND users.deleted_at IS NULL
               AND (t.purpose = 'change_email' OR lower(users.email) = lower(t.email))
             RETURNING users.id, t.purpose
           ), audit AS (

@@ -22,6 +22,7 @@ import { z } from 'zod';
 import { type Db, queryRows } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
 import type { AuditAction } from '../../shared/audit.ts';
+import { USER_STATUSES } from '../../shared/catalog.ts';
 import type { AdminUsersListInput } from '../../shared/inputs/admin-users.ts';
 import { accessAudit, auditInsert, type Reader } from '../audit.ts';
 import { revokeAllRefreshTokensOf } from '../auth/refresh.ts';
@@ -240,7 +241,7 @@ const userRow = z.object({
   name: z.string(),
   role: z.string(),
   privilege_level: z.number(),
-  status: z.enum(['active', 'suspended']),
+  status: z.enum(USER_STATUSES),
   plan: z.string(),
   subscription_status: z.string(),
   current_period_end: date.nullable(),

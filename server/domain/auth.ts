@@ -2,10 +2,10 @@
 // refresh, logout, logoutAll, changePassword. The router in server/routers/auth.ts only
 // wires them to procedures. Each SQL statement here is counted; the numbers are in the
 // report and asserted by test/auth.test.ts.
-import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import { queryRows, uniqueViolation } from '../../db/client.ts';
+import { type Executor, queryRows } from '../../db/client.ts';
+import { countRow } from '../../db/row.ts';
 import type { AuditAction } from '../../shared/audit.ts';
 import type { ChangePasswordInput, LoginInput, RegisterInput } from '../../shared/inputs/auth.ts';
 import { auditInsert, recordAudit } from '../audit.ts';
@@ -29,7 +29,7 @@ import {
 } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, sessionRevocation, userRevocation } from '../auth/revocation.ts';
 import type { AppDeps } from '../services.ts';
-import { type AccountJob, queueEmailVerification } from './email-tokens.ts';
+import { type AccountJob, queueEmailVerification, userRow } from './email-tokens.ts';
 import { badRequest, conflict, forbidden, unauthorized } from './errors.ts';
 import { factorKindsColumn, type LoginClaimsRow, loginChallenge, loginClaimsRow } from './mfa-challenge.ts';
 
@@ -96,112 +96,93 @@ export function assertCurrentNotice(config: AppDeps['config'], version: string):
     throw badRequest(`The current privacy notice is version ${config.PRIVACY_NOTICE_VERSION}`);
 }
 
+/** auth.register's answer: the same for every well-formed request (nothing about the address). */
+export interface RegisterResult {
+  email: string;
+  confirmationSent: true;
+}
+
+/** How many times a registration retries when concurrent ones of the same address interleave. */
+const REGISTER_ATTEMPTS = 3;
+
 /**
- * auth.register: ONE statement inserts the user (patient), the free subscription, the
- * consent to the privacy notice, the first refresh token and the audit entry, and returns
- * the claims; in the same transaction the confirmation link is issued and its email queued
- * (2 statements). A notice other than the current one is refused before anything is
- * hashed. An address that already has an account (users_email_lower_uq, any letter case)
- * gets the same answer (registeredAlready) and its owner an email instead.
+ * auth.register (docs/decisions/registration-privacy.md): answers every well-formed request
+ * the same — `{ email, confirmationSent: true }`, no session — in comparable time (the
+ * password is hashed either way, in a hashing slot). A notice other than the current one is
+ * refused before anything is hashed. In one transaction:
+ * - an unconfirmed ('pending') registration of the address is deleted (its link, consent
+ *   and subscription with it; its audit entries scrubbed): the latest registration wins;
+ * - ONE statement inserts the user ('pending'), the free subscription, the consent to the
+ *   notice and the audit entry, unless the address has an account (users_email_lower_uq,
+ *   any letter case: ON CONFLICT DO NOTHING, which waits for a concurrent insert to end);
+ * - a new account: the confirmation link is issued and its email queued (2 statements);
+ *   auth.verifyEmail makes the account active. An address with an active or suspended
+ *   account: "you already have an account" is queued instead (an `account` job; the
+ *   worker writes only to active accounts). A pending row committed by a concurrent
+ *   registration between the delete and the insert: the delete runs again (the later
+ *   registration wins), at most REGISTER_ATTEMPTS times.
  */
 export async function register(
   deps: AuthDeps,
   input: RegisterInput,
   client: ClientInfo,
-): Promise<AuthResult> {
+): Promise<RegisterResult> {
   assertCurrentNotice(deps.config, input.acceptPrivacyNotice);
   const passwordHash = await deps.hashGate.run(client.ip, () => deps.passwords.hash(input.password));
-  const refresh = newRefreshToken();
-  const familyId = newFamilyId();
-  let rows: ClaimsRow[];
-  try {
-    rows = await deps.db.transaction(async (tx) => {
-      const inserted = await queryRows(
+  await deps.db.transaction(async (tx) => {
+    for (let attempt = 1; attempt <= REGISTER_ATTEMPTS; attempt++) {
+      await deletePendingAccounts(tx, sql`lower(email) = lower(${input.email})`);
+      const [created] = await queryRows(
         tx,
-        claimsRow,
+        userRow,
         sql`WITH u AS (
-            INSERT INTO users (email, name, password_hash, role_id)
-            SELECT ${input.email}, ${input.name}, ${passwordHash}, id FROM roles WHERE name = 'patient'
-            RETURNING *
-          ), sub AS (
-            INSERT INTO subscriptions (user_id, plan_id, status)
-            SELECT u.id, p.id, 'active' FROM u, plans p WHERE p.code = 'free'
-          ), consent AS (
-            INSERT INTO privacy_consents (user_id, notice_version, ip)
-            SELECT u.id, ${input.acceptPrivacyNotice}, ${client.ip} FROM u
-          ), rt AS (
-            INSERT INTO refresh_tokens ${REFRESH_TOKEN_COLUMNS}
-            SELECT ${refreshTokenValues({ userId: sql`u.id`, hash: refresh.hash, familyId: sql`${familyId}::uuid`, generation: sql`u.session_generation`, ttlSeconds: deps.config.REFRESH_TOKEN_TTL_SECONDS, client })}
-            FROM u
-          ), audit AS (
-            ${auditInsert({ actorId: sql`u.id`, action: 'auth.register', targetId: sql`u.id`, ip: client.ip }, sql`u`)}
-          )
-          ${claimsSelect(sql`u`)}`,
+              INSERT INTO users (email, name, password_hash, role_id, status)
+              SELECT ${input.email}, ${input.name}, ${passwordHash}, id, 'pending' FROM roles WHERE name = 'patient'
+              ON CONFLICT ((lower(email))) DO NOTHING
+              RETURNING id, email, name, language
+            ), sub AS (
+              INSERT INTO subscriptions (user_id, plan_id, status)
+              SELECT u.id, p.id, 'active' FROM u, plans p WHERE p.code = 'free'
+            ), consent AS (
+              INSERT INTO privacy_consents (user_id, notice_version, ip)
+              SELECT u.id, ${input.acceptPrivacyNotice}, ${client.ip} FROM u
+            ), audit AS (
+              ${auditInsert({ actorId: sql`u.id`, action: 'auth.register', targetId: sql`u.id`, ip: client.ip }, sql`u`)}
+            )
+            SELECT id, email, name, language FROM u`,
       );
-      await queueEmailVerification(deps, tx, inserted[0]!);
-      return inserted;
-    });
-  } catch (err) {
-    if (uniqueViolation(err) === 'users_email_lower_uq') return registeredAlready(deps, input);
-    throw err;
-  }
-  // The subscription and consent CTEs' rows are not visible to the SELECT (one snapshot):
-  // the claims fall back to 'free' without an active subscription (the same answer), and
-  // the notice accepted is the one just recorded.
-  const row = { ...rows[0]!, privacy_notice: input.acceptPrivacyNotice };
-  return { user: sessionUser(row), ...(await tokenPair(deps, row, familyId, refresh.token)) };
+      if (created) return queueEmailVerification(deps, tx, created);
+      const [held] = await queryRows(
+        tx,
+        z.object({ status: z.string() }),
+        sql`SELECT status FROM users WHERE lower(email) = lower(${input.email})`,
+      );
+      if (held && held.status !== 'pending') {
+        const job: AccountJob = { kind: 'accountExists', email: input.email };
+        await deps.queue.enqueue(tx, 'account', job);
+        return;
+      }
+      // A concurrent registration committed a pending row (or removed the one in the way): again.
+    }
+  });
+  return { email: input.email, confirmationSent: true };
 }
 
 /**
- * auth.register for an address that already has an account: the answer a new account gets
- * (a patient on the free plan, the catalog read in one statement as a registration reads
- * it), for a session that does not exist and is revoked at once — its tokens answer 401 on
- * first use, as an ended session's do — while the owner gets "you already have an account"
- * (an `account` job: 1 statement). Membership is not revealed by the answer, its status or
- * its timing (the password was hashed either way).
+ * Deletes the pending (never confirmed) accounts `where` selects, with what hangs on them
+ * (ON DELETE CASCADE: the link, the consent, the subscription), and scrubs their audit
+ * entries (scrub_audit_log, migrations/0015: the log is otherwise append-only). One
+ * statement; the number deleted. Used by auth.register (the address registered again) and
+ * the pending-account-cleanup job (expired).
  */
-async function registeredAlready(deps: AuthDeps, input: RegisterInput): Promise<AuthResult> {
-  const job: AccountJob = { kind: 'accountExists', email: input.email };
-  await deps.queue.enqueue(deps.db, 'account', job);
-  const [catalog] = await queryRows(
-    deps.db,
-    z.object({
-      privilege_level: z.number(),
-      permissions: z.array(z.string()),
-      features: z.array(z.string()),
-      issued_at: z.number(),
-    }),
-    sql`SELECT r.privilege_level::int AS privilege_level,
-               ARRAY(SELECT p.name FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
-                     WHERE rp.role_id = r.id ORDER BY p.name) AS permissions,
-               ARRAY(SELECT f.code FROM plans pl JOIN plan_features pf ON pf.plan_id = pl.id
-                     JOIN features f ON f.id = pf.feature_id WHERE pl.code = 'free' ORDER BY f.code) AS features,
-               floor(extract(epoch FROM clock_timestamp()))::float8 AS issued_at
-        FROM roles r WHERE r.name = 'patient'`,
+export async function deletePendingAccounts(tx: Executor, where: SQL): Promise<number> {
+  const [row] = await queryRows(
+    tx,
+    countRow,
+    sql`WITH gone AS (DELETE FROM users WHERE status = 'pending' AND ${where} RETURNING id)
+        SELECT (SELECT count(*) FROM gone)::int AS n, scrub_audit_log(ARRAY(SELECT id FROM gone)) AS scrubbed`,
   );
-  const user: SessionUser = {
-    id: randomUUID(),
-    email: input.email,
-    name: input.name,
-    role: 'patient',
-    privilegeLevel: catalog!.privilege_level,
-    permissions: catalog!.permissions,
-    plan: 'free',
-    features: catalog!.features,
-  };
-  const sid = newFamilyId();
-  const { token } = await deps.tokens.sign(
-    { ...user, privacyNotice: input.acceptPrivacyNotice },
-    sid,
-    catalog!.issued_at,
-  );
-  await deps.revocations.announce(sessionRevocation(sid, deps.tokens.ttlSeconds));
-  return {
-    user,
-    accessToken: token,
-    refreshToken: newRefreshToken().token,
-    expiresIn: deps.tokens.ttlSeconds,
-  };
+  return row?.n ?? 0;
 }
 
 /**
@@ -272,12 +253,17 @@ async function checkPassword<R extends ClaimsRow>(
   return checked;
 }
 
-/** Claims, password hash and the kinds of second factor of a live user by email: one statement. */
+/**
+ * Claims, password hash and the kinds of second factor of a live user by email: one
+ * statement. A pending account (registered, not confirmed) is not read: its login is an
+ * unknown address's (a dummy verification, the same answer as a wrong password).
+ */
 async function readLoginClaims(db: AppDeps['db'], email: string): Promise<LoginClaimsRow | undefined> {
   const [row] = await queryRows(
     db,
     loginClaimsRow,
-    sql`${claimsSelect(sql`users u`, factorKindsColumn)} WHERE lower(u.email) = lower(${email}) AND u.deleted_at IS NULL`,
+    sql`${claimsSelect(sql`users u`, factorKindsColumn)}
+        WHERE lower(u.email) = lower(${email}) AND u.status <> 'pending' AND u.deleted_at IS NULL`,
   );
   return row;
 }

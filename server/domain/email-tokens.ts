@@ -30,7 +30,9 @@ export function hashEmailToken(token: string): string {
 export type AccountJob =
   | { kind: 'passwordReset'; email: string }
   /** Someone registered with an address that already has an account. */
-  | { kind: 'accountExists'; email: string };
+  | { kind: 'accountExists'; email: string }
+  /** A new confirmation link asked for by address (auth.resendConfirmation). */
+  | { kind: 'resendConfirmation'; email: string };
 
 export const userRow = z.object({
   id: z.string(),

@@ -1,8 +1,9 @@
 // Scheduled jobs (node-cron): the views' repair on VIEW_REFRESH_CRON, the
 // daily clean-up of expired refresh tokens, the audit-log retention and the history
 // partitions ahead (migration 0031), the expiry of
-// subscriptions whose period ended (every minute) and the erasure of accounts whose
-// deletion grace period is over (every 10 minutes). Every instance
+// subscriptions whose period ended (every minute), the erasure of accounts whose
+// deletion grace period is over (every 10 minutes) and the deletion of registrations never
+// confirmed within PENDING_ACCOUNT_DAYS (hourly). Every instance
 // schedules them; each firing runs inside a transaction that first takes a
 // transaction-scoped advisory lock (pg_try_advisory_xact_lock), so exactly one of N
 // instances does the work and a firing never overlaps a previous one still running:
@@ -15,6 +16,7 @@ import { type Database, type Executor, queryRows, withoutDeadline } from '../../
 import { countRow } from '../../db/row.ts';
 import { refreshViewsInParallel, type ViewRefresh, viewsStale } from '../../db/views.ts';
 
+import { deletePendingAccounts } from '../domain/auth.ts';
 import { eraseDueAccounts } from '../domain/privacy.ts';
 import { expireSubscriptions } from '../domain/subscriptions.ts';
 import { DELETE_EXPIRED_KEYS } from '../idempotency.ts';
@@ -138,6 +140,24 @@ export const accountErasureJob: Job = {
   },
 };
 
+/**
+ * Registrations never confirmed (status 'pending') older than PENDING_ACCOUNT_DAYS: deleted,
+ * with their link, consent and subscription, their audit entries scrubbed
+ * (docs/decisions/registration-privacy.md).
+ */
+export const pendingAccountCleanupJob: Job = {
+  name: 'pending-account-cleanup',
+  lockId: 34,
+  async work(tx, deps) {
+    const days = deps.config.PENDING_ACCOUNT_DAYS;
+    const deleted = await deletePendingAccounts(
+      tx,
+      sql`created_at < now() - make_interval(days => ${days}::int)`,
+    );
+    return deleted > 0 ? { deleted, pendingDays: days } : undefined;
+  },
+};
+
 const lockRow = z.object({ locked: z.boolean() });
 
 /**
@@ -247,6 +267,7 @@ export class JobRunner {
       schedule('7 2 * * *', historyPartitionsJob),
       schedule('* * * * *', subscriptionExpiryJob),
       schedule('*/10 * * * *', accountErasureJob),
+      schedule('37 * * * *', pendingAccountCleanupJob),
     ];
   }
 

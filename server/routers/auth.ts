@@ -8,6 +8,7 @@ import {
   refreshInput,
   registerInput,
   requestPasswordResetInput,
+  resendConfirmationInput,
   resetPasswordInput,
   verifyEmailInput,
 } from '../../shared/inputs/auth.ts';
@@ -16,11 +17,13 @@ import {
   authResultOutput,
   meOutput,
   okOutput,
+  registerOutput,
   tokenPairOutput,
 } from '../../shared/outputs.ts';
 import {
   requestEmailVerification,
   requestPasswordReset,
+  resendConfirmation,
   resetPassword,
   verifyEmail,
 } from '../domain/account-email.ts';
@@ -33,16 +36,20 @@ import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 export const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
 
 export const authRouter = router({
+  /**
+   * The same answer for every well-formed request, new address or not (no session): the
+   * account is pending until its emailed link is followed (auth.verifyEmail).
+   */
   register: publicProcedure
     .meta({
       auth: 'public',
       rateLimit: 'register',
       openapi: {
-        summary: 'Create an account (accepting the current privacy notice)',
+        summary: 'Register (accepting the current privacy notice): a confirmation link is emailed',
       },
     })
     .input(registerInput)
-    .output(authResultOutput)
+    .output(registerOutput)
     .mutation(({ ctx, input }) => auth.register(ctx.deps, input, client(ctx))),
 
   login: publicProcedure
@@ -188,7 +195,10 @@ export const authRouter = router({
     .output(okOutput)
     .mutation(({ ctx, input }) => resetPassword(ctx.deps, input, client(ctx))),
 
-  /** Confirms an address from its link (registration, or users.changeEmail's new address). */
+  /**
+   * Confirms an address from its link: a registration's (the pending account becomes active;
+   * no session: the client then logs in), or users.changeEmail's new address.
+   */
   verifyEmail: publicProcedure
     .meta({
       auth: 'public',
@@ -199,6 +209,23 @@ export const authRouter = router({
     .input(verifyEmailInput)
     .output(okOutput)
     .mutation(({ ctx, input }) => verifyEmail(ctx.deps, input.token, ctx.req.ip)),
+
+  /**
+   * A new confirmation link for a registration not yet confirmed, by address: the same
+   * answer (and time) whatever the address. Rate-limited as registration is, and 3 an hour
+   * per address.
+   */
+  resendConfirmation: publicProcedure
+    .meta({
+      auth: 'public',
+      rateLimit: 'register',
+      openapi: {
+        summary: 'Email a new confirmation link for a registration (the same answer for any address)',
+      },
+    })
+    .input(resendConfirmationInput)
+    .output(okOutput)
+    .mutation(({ ctx, input }) => resendConfirmation(ctx.deps, input)),
 
   /** A new confirmation link for the caller's unconfirmed address (3 an hour). */
   requestEmailVerification: protectedProcedure

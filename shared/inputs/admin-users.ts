@@ -1,5 +1,6 @@
 // admin.users.* inputs (docs/api.md).
 import { z } from 'zod';
+import { USER_STATUSES } from '../catalog.ts';
 import { idInput, paginationInput, text } from './common.ts';
 
 /** A role name as the catalog spells it (admins may add roles, so not a fixed enum). */
@@ -16,7 +17,7 @@ export const adminUsersListInput = z
     search: text().trim().min(1).max(100).optional(),
     role: roleNameInput.optional(),
     plan: planCodeInput.optional(),
-    status: z.enum(['active', 'suspended']).optional(),
+    status: z.enum(USER_STATUSES).optional(),
     sort: z.enum(USER_SORTS).default('createdAt'),
     order: z.enum(['asc', 'desc']).default('desc'),
     ...paginationInput,

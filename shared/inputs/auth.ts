@@ -62,6 +62,10 @@ export type ResetPasswordInput = z.infer<typeof resetPasswordInput>;
 export const verifyEmailInput = z.strictObject({ token: emailTokenInput });
 export type VerifyEmailInput = z.infer<typeof verifyEmailInput>;
 
+/** auth.resendConfirmation: a new confirmation link for a registration not yet confirmed. */
+export const resendConfirmationInput = z.strictObject({ email: emailInput });
+export type ResendConfirmationInput = z.infer<typeof resendConfirmationInput>;
+
 /** users.changeEmail: the password again, and the new address (confirmed before it takes effect). */
 export const changeEmailInput = z.strictObject({
   password: text().min(1).max(128),

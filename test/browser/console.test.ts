@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
 import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
-import { startTestServer, type TestServer } from '../server.ts';
+import { registerUser, startTestServer, type TestServer } from '../server.ts';
 import { rfc6238 } from '../support/totp.ts';
 import { axeViolations, type Browser, haveChromium, launchChromium } from './chromium.ts';
 
@@ -75,7 +75,7 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
 
   async function registerPatient(tag: string) {
     const email = `patient-${tag}-${Date.now().toString(36)}@example.test`;
-    const res = await server.client().auth.register.mutate({
+    const res = await registerUser(server, {
       email,
       password: PASSWORD,
       name: `Patient ${tag}`,
@@ -185,7 +185,7 @@ describe.skipIf(!haveChromium)('admin console in Chromium', () => {
     ).accessToken;
     // Another patient's crisis screening (a patient has one open alert at a time: this
     // patient's next one would attach to the open alert, not raise a row).
-    const raiser = await server.client().auth.register.mutate({
+    const raiser = await registerUser(server, {
       email: `console-other-${Date.now().toString(36)}@example.test`,
       password: PASSWORD,
       name: 'Other Patient',

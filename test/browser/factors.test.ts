@@ -20,7 +20,7 @@ import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import type { AppErrorData } from '../../shared/errors.ts';
 import type { AppRouter } from '../../shared/index.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
-import { startTestServer, type TestServer } from '../server.ts';
+import { registerUser, startTestServer, type TestServer } from '../server.ts';
 import { rfc6238 } from '../support/totp.ts';
 import { axeViolations, type Browser, haveChromium, launchChromium } from './chromium.ts';
 
@@ -45,7 +45,7 @@ describe.skipIf(!haveChromium)('TOTP, recovery codes, sessions and factors in th
     browser = await launchChromium();
     page = browser.page;
     mkdirSync(SCREENSHOTS, { recursive: true });
-    const reg = await server.client().auth.register.mutate({
+    const reg = await registerUser(server, {
       email,
       password: PASSWORD,
       name: 'Dr Totp',

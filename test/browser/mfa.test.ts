@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { queryRows } from '../../db/client.ts';
 import { buildConsole, consoleIsStale } from '../../scripts/build-console.ts';
 import { NOTICE, REAL_DATABASE_URL } from '../helpers.ts';
-import { startTestServer, type TestServer } from '../server.ts';
+import { registerUser, startTestServer, type TestServer } from '../server.ts';
 import { type Browser, haveChromium, launchChromium } from './chromium.ts';
 
 const PASSWORD = 'therapist-password-1';
@@ -49,7 +49,7 @@ describe.skipIf(!haveChromium)('second factors in the console (Chromium)', () =>
     const page = browser.page;
     const heading = (name: string) => page.getByRole('heading', { level: 1, name });
     const email = `therapist.${Date.now().toString(36)}@example.test`;
-    const reg = await server.client().auth.register.mutate({
+    const reg = await registerUser(server, {
       email,
       password: PASSWORD,
       name: 'Dr Passkey',

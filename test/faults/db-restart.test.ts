@@ -17,6 +17,7 @@ import { NOTICE } from '../helpers.ts';
 import { trpcInput } from '../server.ts';
 import { HAVE_PG_SERVER, type PgServer, startPgServer } from '../support/pg-server.ts';
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from '../support/pgbouncer.ts';
+import { confirmRegistration } from '../support/register.ts';
 import { freePort, HAVE_REDIS_SERVER, sleep, startRedis } from './support.ts';
 
 /** How soon after the database is back each host must write again (issue 24). */
@@ -135,14 +136,19 @@ describe.skipIf(!HAVE_PG_SERVER || !PGBOUNCER || !HAVE_REDIS_SERVER)(
       return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
     };
 
-    /** A patient of each host's own: mood.log writes one row per OK answer. */
+    /** A patient of each host's own (registered, confirmed, signed in): mood.log writes one row per OK answer. */
     const register = async (host: Host) => {
-      const r = await post(host, 'auth.register', undefined, {
-        email: `${host.name}-${randomBytes(4).toString('hex')}@example.com`,
-        password: 'a fault test password',
+      const email = `${host.name}-${randomBytes(4).toString('hex')}@example.com`;
+      const password = 'a fault test password';
+      const reg = await post(host, 'auth.register', undefined, {
+        email,
+        password,
         name: host.name,
         acceptPrivacyNotice: NOTICE,
       });
+      expect(reg.status, reg.body).toBe(200);
+      await confirmRegistration(check, email); // as its emailed link would
+      const r = await post(host, 'auth.login', undefined, { email, password });
       expect(r.status, r.body).toBe(200);
       const json = JSON.parse(r.body) as {
         result: { data: { json: { user: { id: string }; accessToken: string } } };

@@ -7,6 +7,7 @@ import { createPasswordHasher } from '../../server/auth/passwords.ts';
 import { createHashGate, LIGHT_USAGE, USAGE_HALF_LIFE_MS } from '../../server/limits/hashing.ts';
 import { NOTICE } from '../helpers.ts';
 import { startTestServer, type TestServer, trpcInput } from '../server.ts';
+import { confirmRegistrationSql } from '../support/register.ts';
 
 const PASSWORD = 'the right password';
 
@@ -68,6 +69,7 @@ describe('password hashing bound', () => {
       body: trpcInput({ email, password: PASSWORD, name: 'Flood', acceptPrivacyNotice: NOTICE }),
     });
     expect(res.status).toBe(200);
+    await server.deps.db.execute(confirmRegistrationSql(email));
   }
 
   it('one IP beyond its bound gets 429 with Retry-After; another IP still logs in', async () => {

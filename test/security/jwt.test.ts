@@ -25,7 +25,7 @@ import { InvalidTokenError } from '../../server/auth/tokens.ts';
 import { ConfigError, loadConfig } from '../../server/config.ts';
 import { SAMPLE_SUBJECT } from '../fixtures/domain.ts';
 import { NOTICE } from '../helpers.ts';
-import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
+import { leaksInternals, registerUser, startTestServer, type TestServer, trpcInput } from '../server.ts';
 
 const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
 type Header = Record<string, unknown>;
@@ -378,7 +378,7 @@ describe('access tokens under attack (SECURITY-TESTS 1–22, 30)', () => {
   });
 
   it('18b a real refresh token (opaque) as bearer → 401', async () => {
-    const pair = await ed.client().auth.register.mutate({
+    const pair = await registerUser(ed, {
       email: 'bearer@example.com',
       password: 'a long enough password',
       name: 'B',
@@ -389,7 +389,7 @@ describe('access tokens under attack (SECURITY-TESTS 1–22, 30)', () => {
   });
 
   it('19 an access token at the refresh endpoint → refused (400 by shape, 401 by value), nothing issued', async () => {
-    const pair = await ed.client().auth.register.mutate({
+    const pair = await registerUser(ed, {
       email: 'refresh-endpoint@example.com',
       password: 'a long enough password',
       name: 'R',

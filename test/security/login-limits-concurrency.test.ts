@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasswordHasher } from '../../server/auth/passwords.ts';
-import { callerFor, createTestDeps, NOTICE, REAL_REDIS_URL } from '../helpers.ts';
+import { callerFor, callerRegister, createTestDeps, NOTICE, REAL_REDIS_URL } from '../helpers.ts';
 
 const STORES = REAL_REDIS_URL ? (['memory', 'redis'] as const) : (['memory'] as const);
 const PASSWORD = 'the right password';
@@ -55,12 +55,11 @@ describe.each(STORES)('login limits under concurrency, limiter in %s', (store) =
   it('three parallel batches of 10 wrong passwords for one account: exactly 10 are checked', async () => {
     const email = `victim.${randomUUID()}@example.com`;
     const ip = newIp();
-    await callerFor(deps, null, { ip: newIp() }).auth.register({
-      email,
-      password: PASSWORD,
-      name: 'Victim',
-      acceptPrivacyNotice: NOTICE,
-    });
+    await callerRegister(
+      deps,
+      { email, password: PASSWORD, name: 'Victim', acceptPrivacyNotice: NOTICE },
+      { ip: newIp() },
+    );
     const anon = callerFor(deps, null, { ip });
     hashed = 0;
     const tally = await codes(
@@ -99,12 +98,11 @@ describe.each(STORES)('login limits under concurrency, limiter in %s', (store) =
     const ip = newIp();
     const emails = Array.from({ length: 5 }, () => `ok.${randomUUID()}@example.com`);
     for (const email of emails)
-      await callerFor(deps, null, { ip: newIp() }).auth.register({
-        email,
-        password: PASSWORD,
-        name: 'OK',
-        acceptPrivacyNotice: NOTICE,
-      });
+      await callerRegister(
+        deps,
+        { email, password: PASSWORD, name: 'OK', acceptPrivacyNotice: NOTICE },
+        { ip: newIp() },
+      );
     const anon = callerFor(deps, null, { ip });
     // 5 accounts × 8 logins, in parallel batches: 40 successes > the 25 daily failures.
     for (let round = 0; round < 8; round += 1)

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasswordHasher } from '../../server/auth/passwords.ts';
 import { NOTICE } from '../helpers.ts';
 import { leaksInternals, startTestServer, type TestServer, trpcInput } from '../server.ts';
+import { confirmRegistrationSql } from '../support/register.ts';
 
 const PASSWORD = 'the right password';
 
@@ -67,6 +68,7 @@ describe('login under attack (SECURITY-TESTS 31–35)', () => {
       ip,
     );
     expect(res.status).toBe(200);
+    await server.deps.db.execute(confirmRegistrationSql(email));
   }
 
   it('31 11 wrong passwords for one user+IP → 429 + Retry-After; the right password is blocked too', async () => {

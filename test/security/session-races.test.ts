@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPasswordHasher } from '../../server/auth/passwords.ts';
 import * as admin from '../../server/domain/admin-users.ts';
 import { authenticate } from '../../server/trpc/context.ts';
-import { callerFor, createTestDeps, DB_KINDS, NOTICE } from '../helpers.ts';
+import { callerFor, callerRegister, createTestDeps, DB_KINDS, NOTICE } from '../helpers.ts';
 
 const PASSWORD = 'the right password';
 // As many as scrypt runs at once (libuv's default pool of 4 threads), so all hash together.
@@ -44,7 +44,7 @@ describe.each(DB_KINDS)('logins in flight during an account change, on %s', (kin
   });
 
   async function register() {
-    return callerFor(deps).auth.register({
+    return callerRegister(deps, {
       email: `race.${randomUUID()}@example.com`,
       password: PASSWORD,
       name: 'Race',

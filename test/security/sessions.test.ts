@@ -9,7 +9,7 @@ import { queryRows } from '../../db/client.ts';
 import { countRow } from '../../db/row.ts';
 import { hashRefreshToken } from '../../server/auth/refresh.ts';
 import { DB_KINDS, NOTICE } from '../helpers.ts';
-import { loginAccepted, signIn, startTestServer, type TestServer } from '../server.ts';
+import { loginAccepted, registerUser, signIn, startTestServer, type TestServer } from '../server.ts';
 
 describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–29)', (kind) => {
   let server: TestServer;
@@ -34,7 +34,7 @@ describe.each(DB_KINDS)('sessions and refresh tokens on %s (SECURITY-TESTS 23–
 
   async function register() {
     n += 1;
-    return server.client().auth.register.mutate({
+    return registerUser(server, {
       email: `s${n}@example.com`,
       password: PASSWORD,
       name: `S ${n}`,

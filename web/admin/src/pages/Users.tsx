@@ -4,7 +4,7 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
 import { createColumnHelper, type SortingState } from '@tanstack/react-table';
 import { useEffect, useState } from 'react';
-import { PLAN_CODES, ROLES } from '../../../../shared/catalog.ts';
+import { PLAN_CODES, ROLES, USER_STATUSES, type UserStatus } from '../../../../shared/catalog.ts';
 import { type RouterOutputs, useTRPC } from '../api.ts';
 import { DataTable } from '../components/DataTable.tsx';
 import { ErrorAlert, formatTime, Pager, PageTitle, useKeysetPages } from '../components/ui.tsx';
@@ -12,6 +12,9 @@ import { Link } from '../router.tsx';
 
 type UserRow = RouterOutputs['admin']['users']['list']['items'][number];
 type SortKey = 'createdAt' | 'email' | 'name';
+
+/** pending: registered, the address not yet confirmed (it cannot sign in). */
+const STATUS_COLORS: Record<UserStatus, string> = { active: 'green', pending: 'yellow', suspended: 'red' };
 
 const col = createColumnHelper<UserRow>();
 const columns = [
@@ -26,7 +29,7 @@ const columns = [
     header: 'Status',
     enableSorting: false,
     cell: (c) => (
-      <Badge variant="light" color={c.getValue() === 'active' ? 'green' : 'red'}>
+      <Badge variant="light" color={STATUS_COLORS[c.getValue()]}>
         {c.getValue()}
       </Badge>
     ),
@@ -54,7 +57,7 @@ export function UsersPage() {
       search: debouncedSearch || undefined,
       role: role ?? undefined,
       plan: plan ?? undefined,
-      status: (status as 'active' | 'suspended' | null) ?? undefined,
+      status: (status as UserStatus | null) ?? undefined,
       sort: sort.id as SortKey,
       order: sort.desc ? 'desc' : 'asc',
       cursor: pages.cursor,
@@ -94,7 +97,7 @@ export function UsersPage() {
         <Select
           label="Status"
           placeholder="Any"
-          data={options(['active', 'suspended'])}
+          data={options([...USER_STATUSES])}
           value={status}
           onChange={setStatus}
           clearable

@@ -18,6 +18,8 @@ import type { AuditAction } from '../../shared/audit.ts';
 import { auditInsert } from '../audit.ts';
 import { subscriptionInEffect } from '../auth/claims.ts';
 import { bumpedRow, bumpTokensOf, type RevocationList, userRevocation } from '../auth/revocation.ts';
+import { queueEmail } from '../email/outbox.ts';
+import { emailTime, localeOf } from '../email/templates.ts';
 import {
   DISPUTE_EVENTS,
   type PaymentProvider,
@@ -105,6 +107,11 @@ const webhookRow = z.object({
   applied: z.boolean(),
   user_id: z.string().nullable(),
   tva: z.number().nullable(),
+  period_end: date.nullable(),
+  /** The order's owner and plan (for the receipt or the failed-payment notice). */
+  recipient: z
+    .object({ email: z.string(), name: z.string(), language: z.string().nullable(), plan: z.string() })
+    .nullable(),
 });
 
 /**
@@ -204,10 +211,12 @@ export type WebhookOutcome = 'applied' | 'unapplied' | 'duplicate' | 'recorded' 
  * recorded first (a replay matches nothing after it), an order moves created → paid at
  * most once (order.paid and payment.captured for the same payment: the second changes
  * nothing), and the subscription update re-checks the locked row, so events in any order
- * and concurrent ones converge. Then the user's live tokens are revoked (new claims).
+ * and concurrent ones converge. In the same transaction, the owner's receipt (a payment
+ * applied) or failed-payment notice is queued (1 statement). Then the user's live tokens are
+ * revoked (new claims).
  */
 export async function applyWebhookEvent(
-  deps: Pick<AppDeps, 'db' | 'revocations'>,
+  deps: Pick<AppDeps, 'db' | 'revocations' | 'queue' | 'notes'>,
   eventId: string,
   event: WebhookEvent,
 ): Promise<WebhookOutcome> {
@@ -220,10 +229,11 @@ export async function applyWebhookEvent(
   const applied: AuditAction = 'subscriptions.paymentApplied';
   const unapplied: AuditAction = 'subscriptions.paymentUnapplied';
   const failed: AuditAction = 'subscriptions.paymentFailed';
-  const [row] = await queryRows(
-    deps.db,
-    webhookRow,
-    sql`WITH ev AS (
+  const row = await deps.db.transaction(async (tx) => {
+    const [r] = await queryRows(
+      tx,
+      webhookRow,
+      sql`WITH ev AS (
           INSERT INTO payment_events (event_id, event, provider_order_id)
           VALUES (${eventId}, ${event.event}, ${orderId})
           ON CONFLICT (event_id) DO NOTHING RETURNING event_id
@@ -271,8 +281,38 @@ export async function applyWebhookEvent(
         )})
         SELECT EXISTS (SELECT 1 FROM ev) AS fresh, EXISTS (SELECT 1 FROM paid) AS paid,
                EXISTS (SELECT 1 FROM applied) AS applied,
-               (SELECT id FROM bumped) AS user_id, (SELECT tva FROM bumped) AS tva`,
-  );
+               (SELECT id FROM bumped) AS user_id, (SELECT tva FROM bumped) AS tva,
+               (SELECT current_period_end FROM applied) AS period_end,
+               (SELECT jsonb_build_object('email', u.email, 'name', u.name, 'language', u.language, 'plan', pl.name)
+                FROM payment_orders o JOIN users u ON u.id = o.user_id AND u.deleted_at IS NULL
+                JOIN plans pl ON pl.id = o.plan_id
+                WHERE o.provider_order_id = ${orderId}) AS recipient`,
+    );
+    // What the owner is told, in the same transaction: a receipt for a payment that took
+    // effect, a notice for a failed one (each event once: a replay is not fresh).
+    const to = r?.fresh ? r.recipient : null;
+    if (to && r?.applied && payment)
+      await queueEmail(deps, tx, {
+        template: 'paymentReceipt',
+        to: to.email,
+        locale: localeOf(to.language),
+        vars: {
+          name: to.name,
+          plan: to.plan,
+          amount: formatAmount(payment.amount ?? 0, payment.currency ?? 'INR'),
+          paymentId: payment.id ?? '',
+          periodEnd: r.period_end ? emailTime(r.period_end) : '',
+        },
+      });
+    else if (to && event.event === 'payment.failed')
+      await queueEmail(deps, tx, {
+        template: 'paymentFailed',
+        to: to.email,
+        locale: localeOf(to.language),
+        vars: { name: to.name, plan: to.plan, paymentId: payment?.id ?? '' },
+      });
+    return r;
+  });
   if (!row?.fresh) return 'duplicate';
   if (!row.paid) return 'recorded';
   if (!row.applied) return 'unapplied';
@@ -304,7 +344,7 @@ const isReversal = (name: string) =>
  * is locked first, so a capture committing meanwhile is seen by the second statement.
  */
 async function applyReversal(
-  deps: Pick<AppDeps, 'db' | 'revocations'>,
+  deps: Pick<AppDeps, 'db' | 'revocations' | 'queue' | 'notes'>,
   eventId: string,
   event: WebhookEvent,
 ): Promise<WebhookOutcome> {
@@ -408,5 +448,14 @@ export async function expireSubscriptions(
     if (rows.length > 0) await revocations.announce(...rows.map((r) => userRevocation(r.id, r.tva)));
     expired += rows.length;
     if (rows.length < 1000) return { expired };
+  }
+}
+
+/** An amount in the currency's minor unit (paise) as a receipt writes it: ₹1,499.00. */
+function formatAmount(minor: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat('en-IN', { style: 'currency', currency }).format(minor / 100);
+  } catch {
+    return `${(minor / 100).toFixed(2)} ${currency}`; // a currency code Intl does not know
   }
 }

@@ -6,6 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { appRouter } from '../server/routers/index.ts';
+import { sessionRouter } from '../server/routers/session.ts';
+import { procedures } from '../server/trpc/invoke.ts';
 import type { Contract, Contracts, SubscriptionContract } from '../shared/contract.ts';
 import { adminAuditContract } from '../shared/contracts/admin/audit.ts';
 import { adminJobsContract } from '../shared/contracts/admin/jobs.ts';
@@ -14,9 +17,9 @@ import { adminViewsContract } from '../shared/contracts/admin/views.ts';
 import { analyticsContract } from '../shared/contracts/analytics.ts';
 import { apiKeysContract } from '../shared/contracts/api-keys.ts';
 import { assessmentsContract } from '../shared/contracts/assessments.ts';
-import { authContract } from '../shared/contracts/auth.ts';
 import { mfaContract } from '../shared/contracts/auth/mfa.ts';
 import { sessionsContract } from '../shared/contracts/auth/sessions.ts';
+import { authContract } from '../shared/contracts/auth.ts';
 import { crisisContract } from '../shared/contracts/crisis/index.ts';
 import { onCallContract } from '../shared/contracts/crisis/on-call.ts';
 import { exportContract } from '../shared/contracts/export.ts';
@@ -30,9 +33,6 @@ import { supportContract } from '../shared/contracts/support.ts';
 import { therapistsContract } from '../shared/contracts/therapists.ts';
 import { therapyContract } from '../shared/contracts/therapy.ts';
 import { usersContract } from '../shared/contracts/users.ts';
-import { appRouter } from '../server/routers/index.ts';
-import { sessionRouter } from '../server/routers/session.ts';
-import { procedures } from '../server/trpc/invoke.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -46,7 +46,12 @@ const appContracts: Contracts = {
   therapists: therapistsContract,
   therapy: therapyContract,
   crisis: { ...crisisContract, onCall: onCallContract },
-  admin: { users: adminUsersContract, views: adminViewsContract, audit: adminAuditContract, jobs: adminJobsContract },
+  admin: {
+    users: adminUsersContract,
+    views: adminViewsContract,
+    audit: adminAuditContract,
+    jobs: adminJobsContract,
+  },
   analytics: analyticsContract,
   export: exportContract,
   insights: insightsContract,

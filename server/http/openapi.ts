@@ -373,7 +373,8 @@ function build(): Document {
 
 /** The procedure's output schema: every query and mutation has one (shared/contracts/). */
 function outputOf(p: RestProcedure): z.ZodType {
-  if (!p.output) throw new Error(`${p.path} has no output schema (its contract in shared/contracts/ names one)`);
+  if (!p.output)
+    throw new Error(`${p.path} has no output schema (its contract in shared/contracts/ names one)`);
   return p.output;
 }
 

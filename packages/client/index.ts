@@ -1,9 +1,32 @@
 // The entry of @manas360/api-client (built by `npm run build:client` into dist/): the
 // router's types for @trpc/client, the catalog, the error reasons, the audit actions, and
-// the input schemas (zod) the server validates with, so a client checks a form with the
-// same rules before sending it, and the output schemas of the procedures served over REST.
+// each procedure's contract (shared/contracts/: its policy, input and output schemas), so a
+// client checks a form with the same rules before sending it and knows every answer's shape.
 export * from '../../shared/audit.ts';
 export * from '../../shared/catalog.ts';
+export * from '../../shared/contracts/admin/audit.ts';
+export * from '../../shared/contracts/admin/jobs.ts';
+export * from '../../shared/contracts/admin/users.ts';
+export * from '../../shared/contracts/admin/views.ts';
+export * from '../../shared/contracts/analytics.ts';
+export * from '../../shared/contracts/api-keys.ts';
+export * from '../../shared/contracts/assessments.ts';
+export * from '../../shared/contracts/auth/mfa.ts';
+export * from '../../shared/contracts/auth/sessions.ts';
+export * from '../../shared/contracts/auth.ts';
+export * from '../../shared/contracts/common.ts';
+export * from '../../shared/contracts/crisis/index.ts';
+export * from '../../shared/contracts/crisis/on-call.ts';
+export * from '../../shared/contracts/export.ts';
+export * from '../../shared/contracts/insights.ts';
+export * from '../../shared/contracts/mood.ts';
+export * from '../../shared/contracts/privacy.ts';
+export * from '../../shared/contracts/reports.ts';
+export * from '../../shared/contracts/subscriptions.ts';
+export * from '../../shared/contracts/support.ts';
+export * from '../../shared/contracts/therapists.ts';
+export * from '../../shared/contracts/therapy.ts';
+export * from '../../shared/contracts/users.ts';
 export * from '../../shared/errors.ts';
 export type {
   AppRouter,
@@ -33,4 +56,3 @@ export * from '../../shared/inputs/subscriptions.ts';
 export * from '../../shared/inputs/support.ts';
 export * from '../../shared/inputs/therapy.ts';
 export * from '../../shared/inputs/users.ts';
-export * from '../../shared/outputs.ts';

@@ -17,12 +17,11 @@ const eraseContext = {
 
 /**
  * The packages a client installs beside this one (peerDependencies, and zod), with their
- * subpaths (tRPC's public types reference its internal ones). Also allowed:
- * @simplewebauthn/server's JSON option types of the auth.mfa passkey ceremonies (type-only:
- * without that package installed they read as `any`, under the skipLibCheck that tsc --init
- * and Vite's templates set).
+ * subpaths (tRPC's public types reference its internal ones). The auth.mfa passkey
+ * ceremonies' options are described by their contracts' schemas, so no server dependency's
+ * types remain.
  */
-const allowed = ['@trpc/server', '@trpc/client', 'superjson', 'zod', '@simplewebauthn/server'];
+const allowed = ['@trpc/server', '@trpc/client', 'superjson', 'zod'];
 const isAllowed = (id) => allowed.some((p) => id === p || id.startsWith(`${p}/`));
 
 /** Fails the build when a declaration still imports anything else (a server dependency's types). */

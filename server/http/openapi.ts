@@ -325,8 +325,8 @@ function build(): Document {
           errorResponses: [],
         },
       },
-      output:
-        p.output ?? z.unknown().meta({ description: 'The JSON answer (not yet described by a schema).' }),
+      // A download's answer is a file (downloadResponse below), not its chunks' schema.
+      output: p.download ? z.unknown() : outputOf(p),
       ...(p.method === 'GET' && p.input ? { input: queryInput(p.input) } : {}),
     };
   });
@@ -369,6 +369,13 @@ function build(): Document {
     .filter(([name]) => used.has(name))
     .map(([name, description]) => ({ name, description }));
   return doc;
+}
+
+/** The procedure's output schema: every query and mutation has one (shared/contracts/). */
+function outputOf(p: RestProcedure): z.ZodType {
+  if (!p.output)
+    throw new Error(`${p.path} has no output schema (its contract in shared/contracts/ names one)`);
+  return p.output;
 }
 
 /**

@@ -22,7 +22,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { type Executor, inBackground, queryRows } from '../../db/client.ts';
 import { date } from '../../db/row.ts';
-import type { CrisisEvent } from '../../shared/outputs.ts';
+import type { CrisisEvent } from '../../shared/contracts/crisis/index.ts';
 import type { RevocationEvent, RevocationList } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
 import { DomainError, EXPIRED_TOKEN_MESSAGE, unauthorized, unavailable } from '../domain/errors.ts';

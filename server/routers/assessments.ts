@@ -1,22 +1,14 @@
 // assessments.* wired to their use cases (server/domain/assessments.ts).
-import { assessmentHistoryInput, submitAssessmentInput } from '../../shared/inputs/assessments.ts';
-import { assessmentPageOutput, assessmentResultOutput } from '../../shared/outputs.ts';
+import { assessmentsContract as c } from '../../shared/contracts/assessments.ts';
 import { assessmentHistory, submitAssessment } from '../domain/assessments.ts';
 import { crisisChanged } from '../live/crisis-feed.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const assessmentsRouter = router({
   submit: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'assessments.submit',
-      feature: 'assessments',
-      openapi: {
-        summary: 'Submit a PHQ-9 or GAD-7',
-      },
-    })
-    .input(submitAssessmentInput)
-    .output(assessmentResultOutput)
+    .meta(c.submit.meta)
+    .input(c.submit.input)
+    .output(c.submit.output)
     .mutation(async ({ ctx, input }) => {
       const result = await submitAssessment(ctx.deps.db, ctx.auth.sub, input);
       // A crisis-level screening raised (or attached to) an alert: the live queue and the
@@ -26,15 +18,8 @@ export const assessmentsRouter = router({
     }),
 
   history: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'assessments.read',
-      feature: 'assessments',
-      openapi: {
-        summary: "The caller's assessments, newest first",
-      },
-    })
-    .input(assessmentHistoryInput)
-    .output(assessmentPageOutput)
+    .meta(c.history.meta)
+    .input(c.history.input)
+    .output(c.history.output)
     .query(({ ctx, input }) => assessmentHistory(ctx.deps.db, ctx.auth.sub, input)),
 });

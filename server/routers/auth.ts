@@ -1,25 +1,6 @@
 // auth.* wired to their use cases (server/domain/auth.ts); auth.me reads the verified
 // token alone.
-import { exchangeApiKeyInput } from '../../shared/inputs/api-keys.ts';
-import {
-  changePasswordInput,
-  loginInput,
-  logoutInput,
-  refreshInput,
-  registerInput,
-  requestPasswordResetInput,
-  resendConfirmationInput,
-  resetPasswordInput,
-  verifyEmailInput,
-} from '../../shared/inputs/auth.ts';
-import {
-  apiKeyTokenOutput,
-  authResultOutput,
-  meOutput,
-  okOutput,
-  registerOutput,
-  tokenPairOutput,
-} from '../../shared/outputs.ts';
+import { authContract as c } from '../../shared/contracts/auth.ts';
 import {
   requestEmailVerification,
   requestPasswordReset,
@@ -36,56 +17,30 @@ import { protectedProcedure, publicProcedure, router } from '../trpc/init.ts';
 export const client = (ctx: Context) => ({ ip: ctx.req.ip, userAgent: ctx.req.userAgent });
 
 export const authRouter = router({
-  /**
-   * The same answer for every well-formed request, new address or not (no session): the
-   * account is pending until its emailed link is followed (auth.verifyEmail).
-   */
   register: publicProcedure
-    .meta({
-      auth: 'public',
-      rateLimit: 'register',
-      openapi: {
-        summary: 'Register (accepting the current privacy notice): a confirmation link is emailed',
-      },
-    })
-    .input(registerInput)
-    .output(registerOutput)
+    .meta(c.register.meta)
+    .input(c.register.input)
+    .output(c.register.output)
     .mutation(({ ctx, input }) => auth.register(ctx.deps, input, client(ctx))),
 
   login: publicProcedure
-    .meta({
-      auth: 'public',
-      rateLimit: 'login',
-      openapi: {
-        summary: 'Log in: a token pair',
-      },
-    })
-    .input(loginInput)
-    .output(authResultOutput)
+    .meta(c.login.meta)
+    .input(c.login.input)
+    .output(c.login.output)
     .mutation(({ ctx, input }) => auth.login(ctx.deps, input, client(ctx))),
 
   /** Rotation: the presented token is consumed and a new pair comes back. */
   refresh: publicProcedure
-    .meta({
-      auth: 'public',
-      openapi: {
-        summary: 'Rotate a refresh token: a new pair',
-      },
-    })
-    .input(refreshInput)
-    .output(tokenPairOutput)
+    .meta(c.refresh.meta)
+    .input(c.refresh.input)
+    .output(c.refresh.output)
     .mutation(({ ctx, input }) => auth.refresh(ctx.deps, input.refreshToken, client(ctx))),
 
   /** An API key for a short-lived access token (sid = the key's id); rate-limited per IP. */
   exchangeApiKey: publicProcedure
-    .meta({
-      auth: 'public',
-      openapi: {
-        summary: 'An access token for a personal API key',
-      },
-    })
-    .input(exchangeApiKeyInput)
-    .output(apiKeyTokenOutput)
+    .meta(c.exchangeApiKey.meta)
+    .input(c.exchangeApiKey.input)
+    .output(c.exchangeApiKey.output)
     .mutation(async ({ ctx, input }) => {
       await ctx.deps.quotas.apiKeyExchange.consume(ctx.req.ip);
       return exchangeApiKey(ctx.deps, input.apiKey, ctx.req.ip);
@@ -93,27 +48,15 @@ export const authRouter = router({
 
   /** Ends the session of this refresh token (and its access tokens). Needs no access token. */
   logout: publicProcedure
-    .meta({
-      auth: 'public',
-      openapi: {
-        summary: 'End the session of a refresh token',
-      },
-    })
-    .input(logoutInput)
-    .output(okOutput)
+    .meta(c.logout.meta)
+    .input(c.logout.input)
+    .output(c.logout.output)
     .mutation(({ ctx, input }) => auth.logout(ctx.deps, input.refreshToken, client(ctx))),
 
   /** Ends every session of the caller, on every instance, at once. */
   logoutAll: protectedProcedure
-    .meta({
-      auth: 'user',
-      beforeConsent: true,
-      beforeFactor: true,
-      openapi: {
-        summary: 'End every session of the caller',
-      },
-    })
-    .output(okOutput)
+    .meta(c.logoutAll.meta)
+    .output(c.logoutAll.output)
     .mutation(async ({ ctx }) => {
       await auth.endAllSessions(ctx.deps, ctx.auth.sub, {
         actorId: ctx.auth.sub,
@@ -125,31 +68,15 @@ export const authRouter = router({
 
   /** A new token pair; every other session of the caller ends. */
   changePassword: protectedProcedure
-    .meta({
-      auth: 'user',
-      beforeConsent: true,
-      beforeFactor: true,
-      openapi: {
-        summary: 'Change the password: a new pair, other sessions end',
-      },
-    })
-    .input(changePasswordInput)
-    .output(authResultOutput)
+    .meta(c.changePassword.meta)
+    .input(c.changePassword.input)
+    .output(c.changePassword.output)
     .mutation(({ ctx, input }) => auth.changePassword(ctx.deps, ctx.auth.sub, input, client(ctx))),
 
   /** Who the caller is, from the verified token alone: zero database queries. */
   me: protectedProcedure
-    .meta({
-      auth: 'user',
-      beforeConsent: true,
-      beforeFactor: true,
-      // Reads the caller's own token: what a key's token may do is what it shows.
-      apiKey: 'any',
-      openapi: {
-        summary: 'Who the caller is (from the token alone)',
-      },
-    })
-    .output(meOutput)
+    .meta(c.me.meta)
+    .output(c.me.output)
     .query(({ ctx }) => {
       const a = ctx.auth;
       return {
@@ -173,41 +100,23 @@ export const authRouter = router({
    * either way. 3 an hour per address, 20 per IP.
    */
   requestPasswordReset: publicProcedure
-    .meta({
-      auth: 'public',
-      openapi: {
-        summary: 'Email a password-reset link (the same answer for any address)',
-      },
-    })
-    .input(requestPasswordResetInput)
-    .output(okOutput)
+    .meta(c.requestPasswordReset.meta)
+    .input(c.requestPasswordReset.input)
+    .output(c.requestPasswordReset.output)
     .mutation(({ ctx, input }) => requestPasswordReset(ctx.deps, input, ctx.req.ip)),
 
   /** Sets the password from a reset link (single use, 30 minutes); every session ends. */
   resetPassword: publicProcedure
-    .meta({
-      auth: 'public',
-      openapi: {
-        summary: 'Set a new password with a reset link; every session ends',
-      },
-    })
-    .input(resetPasswordInput)
-    .output(okOutput)
+    .meta(c.resetPassword.meta)
+    .input(c.resetPassword.input)
+    .output(c.resetPassword.output)
     .mutation(({ ctx, input }) => resetPassword(ctx.deps, input, client(ctx))),
 
-  /**
-   * Confirms an address from its link: a registration's (the pending account becomes active;
-   * no session: the client then logs in), or users.changeEmail's new address.
-   */
+  /** Confirms an address from its link (registration, or users.changeEmail's new address). */
   verifyEmail: publicProcedure
-    .meta({
-      auth: 'public',
-      openapi: {
-        summary: 'Confirm an email address with its link',
-      },
-    })
-    .input(verifyEmailInput)
-    .output(okOutput)
+    .meta(c.verifyEmail.meta)
+    .input(c.verifyEmail.input)
+    .output(c.verifyEmail.output)
     .mutation(({ ctx, input }) => verifyEmail(ctx.deps, input.token, ctx.req.ip)),
 
   /**
@@ -216,26 +125,14 @@ export const authRouter = router({
    * per address.
    */
   resendConfirmation: publicProcedure
-    .meta({
-      auth: 'public',
-      rateLimit: 'register',
-      openapi: {
-        summary: 'Email a new confirmation link for a registration (the same answer for any address)',
-      },
-    })
-    .input(resendConfirmationInput)
-    .output(okOutput)
+    .meta(c.resendConfirmation.meta)
+    .input(c.resendConfirmation.input)
+    .output(c.resendConfirmation.output)
     .mutation(({ ctx, input }) => resendConfirmation(ctx.deps, input)),
 
   /** A new confirmation link for the caller's unconfirmed address (3 an hour). */
   requestEmailVerification: protectedProcedure
-    .meta({
-      auth: 'user',
-      beforeConsent: true,
-      openapi: {
-        summary: "Email a new confirmation link for the caller's address",
-      },
-    })
-    .output(okOutput)
+    .meta(c.requestEmailVerification.meta)
+    .output(c.requestEmailVerification.output)
     .mutation(({ ctx }) => requestEmailVerification(ctx.deps, ctx.auth.sub)),
 });

@@ -1,31 +1,18 @@
 // mood.* wired to their use cases (server/domain/mood.ts).
-import { listMoodInput, logMoodInput } from '../../shared/inputs/mood.ts';
-import { moodEntryOutput, moodPageOutput } from '../../shared/outputs.ts';
+import { moodContract as c } from '../../shared/contracts/mood.ts';
 import { listMood, logMood } from '../domain/mood.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const moodRouter = router({
   log: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'mood.write',
-      feature: 'mood_tracking',
-      openapi: { summary: 'Log a mood entry' },
-    })
-    .input(logMoodInput)
-    .output(moodEntryOutput)
+    .meta(c.log.meta)
+    .input(c.log.input)
+    .output(c.log.output)
     .mutation(({ ctx, input }) => logMood(ctx.deps.db, ctx.auth.sub, input)),
 
   list: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'mood.read',
-      feature: 'mood_tracking',
-      openapi: {
-        summary: "The caller's mood entries, newest first",
-      },
-    })
-    .input(listMoodInput)
-    .output(moodPageOutput)
+    .meta(c.list.meta)
+    .input(c.list.input)
+    .output(c.list.output)
     .query(({ ctx, input }) => listMood(ctx.deps.db, ctx.auth.sub, input)),
 });

@@ -1,28 +1,28 @@
 // reports.*: the caller's own series for a date range, JSON or CSV, in chunks (an async
 // generator): download from GET /reports/<kind> (server/http/downloads.ts) or read the
 // chunks with httpBatchStreamLink.
-import { assessmentReportInput, reportInput } from '../../shared/inputs/reports.ts';
+import { reportsContract as c } from '../../shared/contracts/reports.ts';
 import { streamReport } from '../domain/reports.ts';
 import { edgeStream } from '../trpc/errors.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
-const reportProcedure = protectedProcedure.meta({
-  auth: 'user',
-  permission: 'reports.read',
-  feature: 'advanced_reporting',
-});
-
 export const reportsRouter = router({
-  mood: reportProcedure
-    .input(reportInput)
+  mood: protectedProcedure
+    .meta(c.mood.meta)
+    .input(c.mood.input)
+    .output(c.mood.output)
     .query(({ ctx, input }) => edgeStream(streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'mood', input))),
-  assessments: reportProcedure
-    .input(assessmentReportInput)
+  assessments: protectedProcedure
+    .meta(c.assessments.meta)
+    .input(c.assessments.input)
+    .output(c.assessments.output)
     .query(({ ctx, input }) =>
       edgeStream(streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'assessments', input)),
     ),
-  sessions: reportProcedure
-    .input(reportInput)
+  sessions: protectedProcedure
+    .meta(c.sessions.meta)
+    .input(c.sessions.input)
+    .output(c.sessions.output)
     .query(({ ctx, input }) =>
       edgeStream(streamReport(ctx.deps, ctx.auth.sub, ctx.req.ip, 'sessions', input)),
     ),

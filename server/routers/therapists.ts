@@ -1,20 +1,12 @@
 // therapists.list wired to its use case (server/domain/therapists.ts).
-import { therapistListInput } from '../../shared/inputs/therapy.ts';
-import { therapistPageOutput } from '../../shared/outputs.ts';
+import { therapistsContract as c } from '../../shared/contracts/therapists.ts';
 import { listTherapists } from '../domain/therapists.ts';
 import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const therapistsRouter = router({
   list: protectedProcedure
-    .meta({
-      auth: 'user',
-      // The public directory: no personal data of the caller.
-      apiKey: 'any',
-      openapi: {
-        summary: 'The directory of active therapists',
-      },
-    })
-    .input(therapistListInput)
-    .output(therapistPageOutput)
+    .meta(c.list.meta)
+    .input(c.list.input)
+    .output(c.list.output)
     .query(({ ctx, input }) => listTherapists(ctx.deps.readDb, input)),
 });

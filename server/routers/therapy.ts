@@ -1,19 +1,6 @@
 // therapy.* wired to their use cases (server/domain/therapy.ts: the slot rule, booking
 // conflicts, encrypted notes).
-import {
-  addNoteInput,
-  bookSessionInput,
-  mySessionsInput,
-  scheduleInput,
-  sessionIdInput,
-} from '../../shared/inputs/therapy.ts';
-import {
-  mySessionsOutput,
-  noteAddedOutput,
-  notesOutput,
-  scheduleOutput,
-  sessionOutput,
-} from '../../shared/outputs.ts';
+import { therapyContract as c } from '../../shared/contracts/therapy.ts';
 import {
   addNote,
   bookSession,
@@ -27,16 +14,9 @@ import { protectedProcedure, router } from '../trpc/init.ts';
 
 export const therapyRouter = router({
   book: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'sessions.book',
-      feature: 'therapist_booking',
-      openapi: {
-        summary: 'Book a 50-minute session on a whole UTC hour',
-      },
-    })
-    .input(bookSessionInput)
-    .output(sessionOutput)
+    .meta(c.book.meta)
+    .input(c.book.input)
+    .output(c.book.output)
     .mutation(({ ctx, input }) =>
       bookSession(ctx.deps.db, ctx.auth.sub, input, ctx.deps.config.MAX_UPCOMING_BOOKINGS),
     ),
@@ -44,61 +24,32 @@ export const therapyRouter = router({
   // No permission of its own: the booking patient or the session's therapist (while a
   // therapist) may cancel; an API key only when scoped to book or manage sessions.
   cancel: protectedProcedure
-    .meta({
-      auth: 'user',
-      apiKey: ['sessions.book', 'sessions.manage'],
-      openapi: {
-        summary: 'Cancel a session (its patient or its therapist)',
-      },
-    })
-    .input(sessionIdInput)
-    .output(sessionOutput)
+    .meta(c.cancel.meta)
+    .input(c.cancel.input)
+    .output(c.cancel.output)
     .mutation(({ ctx, input }) => cancelSession(ctx.deps.db, ctx.auth.sub, input.sessionId)),
 
   mine: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'sessions.read',
-      openapi: { summary: "The patient's sessions" },
-    })
-    .input(mySessionsInput)
-    .output(mySessionsOutput)
+    .meta(c.mine.meta)
+    .input(c.mine.input)
+    .output(c.mine.output)
     .query(({ ctx, input }) => mySessions(ctx.deps.db, ctx.auth.sub, input)),
 
   schedule: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'sessions.manage',
-      openapi: {
-        summary: "The therapist's sessions",
-      },
-    })
-    .input(scheduleInput)
-    .output(scheduleOutput)
+    .meta(c.schedule.meta)
+    .input(c.schedule.input)
+    .output(c.schedule.output)
     .query(({ ctx, input }) => therapistSchedule(ctx.deps.db, ctx.auth.sub, input)),
 
   addNote: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'notes.write',
-      openapi: {
-        summary: 'Add an encrypted note to a session (its therapist)',
-      },
-    })
-    .input(addNoteInput)
-    .output(noteAddedOutput)
+    .meta(c.addNote.meta)
+    .input(c.addNote.input)
+    .output(c.addNote.output)
     .mutation(({ ctx, input }) => addNote(ctx.deps.db, ctx.deps.notes, ctx.auth.sub, input)),
 
   notes: protectedProcedure
-    .meta({
-      auth: 'user',
-      permission: 'notes.read',
-      stepUp: true,
-      openapi: {
-        summary: "A session's notes (its therapist)",
-      },
-    })
-    .input(sessionIdInput)
-    .output(notesOutput)
+    .meta(c.notes.meta)
+    .input(c.notes.input)
+    .output(c.notes.output)
     .query(({ ctx, input }) => readNotes(ctx.deps.db, ctx.deps.notes, readerOf(ctx), input.sessionId)),
 });

@@ -4,8 +4,8 @@
 import { createTRPCClient, httpSubscriptionLink, type TRPCClientError } from '@trpc/client';
 import { EventSource } from 'eventsource';
 import superjson from 'superjson';
+import type { CrisisEvent } from '../../shared/contracts/crisis/index.ts';
 import type { AppRouter } from '../../shared/index.ts';
-import type { CrisisEvent } from '../../shared/outputs.ts';
 
 export interface LiveQueue {
   events: Array<CrisisEvent & { receivedAt: number }>;

@@ -1,12 +1,6 @@
 // admin.users.* wired to their use cases (server/domain/admin-users.ts: the list, and the
 // account changes whose privilege rule is enforced inside each change's SQL).
-import {
-  adminUsersListInput,
-  setPlanInput,
-  setRoleInput,
-  suspendInput,
-  userIdInput,
-} from '../../../shared/inputs/admin-users.ts';
+import { adminUsersContract as c } from '../../../shared/contracts/admin/users.ts';
 import * as admin from '../../domain/admin-users.ts';
 import { type Context, readerOf } from '../../trpc/context.ts';
 import { protectedProcedure, router } from '../../trpc/init.ts';
@@ -20,51 +14,58 @@ const ok = { ok: true as const };
 
 export const adminUsersRouter = router({
   list: protectedProcedure
-    .meta({ auth: 'user', permission: 'users.read' })
-    .input(adminUsersListInput)
+    .meta(c.list.meta)
+    .input(c.list.input)
+    .output(c.list.output)
     .query(({ ctx, input }) => admin.listUsers(ctx.deps.readDb, input)),
 
   // The primary: the detail page shows a change the moment it is made.
   get: protectedProcedure
-    .meta({ auth: 'user', permission: 'users.read' })
-    .input(userIdInput)
+    .meta(c.get.meta)
+    .input(c.get.input)
+    .output(c.get.output)
     .query(({ ctx, input }) => admin.getUser(ctx.deps.db, readerOf(ctx), input.userId)),
 
   setRole: protectedProcedure
-    .meta({ auth: 'user', permission: 'roles.assign', stepUp: true })
-    .input(setRoleInput)
+    .meta(c.setRole.meta)
+    .input(c.setRole.input)
+    .output(c.setRole.output)
     .mutation(async ({ ctx, input }) => {
       await admin.setRole(ctx.deps, actorOf(ctx), input.userId, input.role);
       return ok;
     }),
 
   setPlan: protectedProcedure
-    .meta({ auth: 'user', permission: 'subscriptions.manage' })
-    .input(setPlanInput)
+    .meta(c.setPlan.meta)
+    .input(c.setPlan.input)
+    .output(c.setPlan.output)
     .mutation(async ({ ctx, input }) => {
       await admin.setPlan(ctx.deps, actorOf(ctx), input.userId, input.planCode);
       return ok;
     }),
 
   suspend: protectedProcedure
-    .meta({ auth: 'user', permission: 'users.manage' })
-    .input(suspendInput)
+    .meta(c.suspend.meta)
+    .input(c.suspend.input)
+    .output(c.suspend.output)
     .mutation(async ({ ctx, input }) => {
       await admin.suspend(ctx.deps, actorOf(ctx), input.userId, input.reason);
       return ok;
     }),
 
   unsuspend: protectedProcedure
-    .meta({ auth: 'user', permission: 'users.manage' })
-    .input(userIdInput)
+    .meta(c.unsuspend.meta)
+    .input(c.unsuspend.input)
+    .output(c.unsuspend.output)
     .mutation(async ({ ctx, input }) => {
       await admin.unsuspend(ctx.deps, actorOf(ctx), input.userId);
       return ok;
     }),
 
   revokeSessions: protectedProcedure
-    .meta({ auth: 'user', permission: 'users.manage' })
-    .input(userIdInput)
+    .meta(c.revokeSessions.meta)
+    .input(c.revokeSessions.input)
+    .output(c.revokeSessions.output)
     .mutation(async ({ ctx, input }) => {
       await admin.revokeSessions(ctx.deps, actorOf(ctx), input.userId);
       return ok;

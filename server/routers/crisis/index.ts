@@ -1,11 +1,8 @@
 // crisis.* wired to their use cases (server/domain/crisis.ts) and the live queue
 // (server/live/crisis-feed.ts); crisis.onCall.* in ./on-call.ts.
+
 import { tracked } from '@trpc/server';
-import {
-  acknowledgeCrisisInput,
-  crisisListInput,
-  crisisOnChangeInput,
-} from '../../../shared/inputs/crisis.ts';
+import { crisisContract as c } from '../../../shared/contracts/crisis/index.ts';
 import type { AccessClaims } from '../../auth/tokens.ts';
 import { acknowledgeCrisisAlert, listCrisisAlerts } from '../../domain/crisis.ts';
 import { type CrisisFeed, crisisChanged } from '../../live/crisis-feed.ts';
@@ -29,13 +26,15 @@ export const crisisRouter = router({
   onCall: onCallRouter,
 
   list: protectedProcedure
-    .meta({ auth: 'user', permission: 'crisis.manage' })
-    .input(crisisListInput)
+    .meta(c.list.meta)
+    .input(c.list.input)
+    .output(c.list.output)
     .query(({ ctx, input }) => listCrisisAlerts(ctx.deps.db, readerOf(ctx), input)),
 
   acknowledge: protectedProcedure
-    .meta({ auth: 'user', permission: 'crisis.manage' })
-    .input(acknowledgeCrisisInput)
+    .meta(c.acknowledge.meta)
+    .input(c.acknowledge.input)
+    .output(c.acknowledge.output)
     .mutation(async ({ ctx, input }) => {
       const alert = await acknowledgeCrisisAlert(ctx.deps.db, ctx.auth.sub, input.alertId, ctx.req.ip);
       crisisChanged(ctx.deps);
@@ -52,8 +51,8 @@ export const crisisRouter = router({
    * hands subscriptions to it: server/http/lean.ts).
    */
   onChange: protectedProcedure
-    .meta({ auth: 'user', permission: 'crisis.manage' })
-    .input(crisisOnChangeInput)
+    .meta(c.onChange.meta)
+    .input(c.onChange.input)
     .subscription(({ ctx, input, signal }) =>
       edgeStream(trackedEvents(ctx.deps.crisisFeed, ctx.auth, input.lastEventId, signal)),
     ),

@@ -162,7 +162,9 @@ describe.skipIf(!REAL_DATABASE_URL)('faults on PostgreSQL', () => {
       await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
     ).text();
     expect(metrics).toMatch(/db_pool_connections_in_use\{pool="primary"\} 4/);
-    expect(metrics).toMatch(/db_pool_wait_timeouts_total\{pool="primary"\} [6-9]/);
+    // The 6 refused here (and any other request of this suite's that waited its turn out).
+    const refused = Number(/db_pool_wait_timeouts_total\{pool="primary"\} (\d+)/.exec(metrics)?.[1]);
+    expect(refused).toBeGreaterThanOrEqual(6);
     // The slow ones finish, and the pool serves again.
     for (const res of await Promise.all(slow)) expect(res.status).toBe(200);
     expect((await query('subscriptions.plans')).status).toBe(200);

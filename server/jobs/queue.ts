@@ -24,6 +24,9 @@ import type postgres from 'postgres';
 import type { Database, Executor } from '../../db/client.ts';
 import type { Config } from '../config.ts';
 
+/** How often pg-boss refreshes its cached queue counts (what a worker's burst reads). */
+const QUEUE_CACHE_SECONDS = 5;
+
 /** The schema pg-boss installs and migrates itself (at start, under its advisory lock). */
 export const QUEUE_SCHEMA = 'pgboss';
 
@@ -152,7 +155,8 @@ export class JobQueue {
       superviseIntervalSeconds: config.QUEUE_MAINTENANCE_SECONDS,
       monitorIntervalSeconds: config.QUEUE_MAINTENANCE_SECONDS,
       maintenanceIntervalSeconds: Math.max(config.QUEUE_MAINTENANCE_SECONDS, 60),
-      queueCacheIntervalSeconds: 60,
+      // The ready counts a busy worker reads to keep fetching (burstWhenReadyExceeds in work()).
+      queueCacheIntervalSeconds: QUEUE_CACHE_SECONDS,
       instanceName: 'manas360',
       openTelemetry: { enabled: false },
     });
@@ -216,6 +220,10 @@ export class JobQueue {
         batchSize: 1,
         localConcurrency: concurrency,
         pollingIntervalSeconds: this.config.QUEUE_POLL_SECONDS,
+        // While more than one job is ready, a worker that got one fetches the next at once instead of
+        // after the polling interval: without it, throughput was capped at concurrency ÷
+        // interval (8 ÷ 0.5 s = 16 jobs/s) and 100 emails/s queued up for a minute.
+        burstWhenReadyExceeds: 1,
       },
       async ([job]) => {
         if (!job) return;

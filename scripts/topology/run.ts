@@ -37,8 +37,11 @@ import { MASTER_NAME, startSentinelSet } from '../../test/support/redis-sentinel
 const ADMIN = { email: 'topology-admin@example.com', password: 'a topology admin password' };
 const PASSWORD = 'a topology user password';
 const REFRESH_EVERY_S = 5;
-/** Patients kept apart from the load: a writer for each of the faults (g)-(k), and (i)'s revoked session. */
-const FAULT_PATIENTS = 6;
+/** Patients kept apart from the load: (e)'s, a writer for each of the faults (g)-(k), and (i)'s revoked session. */
+const FAULT_PATIENTS = 7;
+/** TOPOLOGY_SCENARIOS=g,h: only these (while working on them); all by default. */
+const ONLY = process.env.TOPOLOGY_SCENARIOS?.split(',');
+const want = (key: string) => !ONLY || ONLY.includes(key);
 /** (i): Redis and the sentinels down this long; (j): PgBouncer paused this long; (k): one host cut off from Redis this long. */
 const OUTAGE_S = 30;
 const PAUSE_S = 40;
@@ -300,6 +303,11 @@ async function main() {
       }),
     ),
   );
+  // Each host's output, kept for a look afterwards (the run's directory goes): tmp/topology/.
+  cleanups.push(() => {
+    mkdirSync('tmp/topology', { recursive: true });
+    for (const h of hosts) writeFileSync(`tmp/topology/${h.name}.log`, h.log);
+  });
   for (const h of hosts) await startHost(h); // one at a time: the first creates the admin
 
   // HAProxy in front (deploy/haproxy/haproxy.cfg, with these ports).
@@ -411,6 +419,15 @@ async function main() {
   }
   // One patient of its own for each fault below (its rows are its writes alone); the load has the first six.
   const faultPatients = patients.splice(6);
+  const [eP, gP, hP, iP, jP, kP, revokedP] = faultPatients as [
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+  ];
 
   // ---- the steady mixed load ------------------------------------------------------------
   interface Sample {
@@ -501,8 +518,15 @@ async function main() {
       const at = performance.now();
       const r = await call(lb, 'auth.login', undefined, { email: p.email, password: PASSWORD }).catch(() => ({
         status: 0,
+        retryAfter: null,
       }));
-      logins.push({ at, end: performance.now(), op: 'auth.login', status: r.status });
+      logins.push({
+        at,
+        end: performance.now(),
+        op: 'auth.login',
+        status: r.status,
+        retryAfter: r.retryAfter,
+      });
       await sleep(1000);
     }
   })();
@@ -526,7 +550,7 @@ async function main() {
   await sleep(5000); // steady state
 
   // (a) rolling restart
-  {
+  if (want('a')) {
     const from = performance.now();
     for (const h of hosts) {
       const code = await stopHost(h, 'SIGTERM');
@@ -549,7 +573,7 @@ async function main() {
   }
 
   // (b) SIGKILL of one host
-  {
+  if (want('b')) {
     const victim = hosts[1]!;
     const from = performance.now();
     await stopHost(victim, 'SIGKILL');
@@ -571,7 +595,7 @@ async function main() {
   }
 
   // (c) Redis primary SIGKILL
-  {
+  if (want('c')) {
     const from = performance.now();
     redis.killPrimary();
     let back = Number.NaN;
@@ -653,7 +677,7 @@ async function main() {
   }
 
   // (d) the replica stopped
-  {
+  if (want('d')) {
     const from = performance.now();
     pair.stopReplica();
     await sleep(5000);
@@ -671,9 +695,9 @@ async function main() {
   }
 
   // (e) a revocation on host 1, refused on hosts 2 and 3
-  {
+  if (want('e')) {
     const [h1, h2, h3] = hosts as [ApiHost, ApiHost, ApiHost];
-    const p = patients[0]!;
+    const p = eP; // kept apart: logoutAll ends its every session
     const token = data<{ accessToken: string }>(
       await call(h1.url, 'auth.login', undefined, {
         email: p.email,
@@ -708,7 +732,7 @@ async function main() {
   }
 
   // (f) one view refresh per tick across the hosts
-  {
+  if (want('f')) {
     const runs = async () => {
       let winners = 0;
       let locked = 0;
@@ -882,17 +906,9 @@ async function main() {
   };
   const faultLine = (r: Awaited<ReturnType<typeof underFault>>) =>
     `${r.hostsRunning}/3 hosts running (${r.sameProcesses ? 'the same processes' : 'NOT the same processes'}), writing again ${r.writingAfter.toFixed(1)} s after it was back, every host ready after ${r.readyAfter === null ? 'NOT within 30 s' : `${r.readyAfter.toFixed(1)} s`}; keyed writer: ${r.acks} acknowledged / ${r.rows} rows (${r.resent} sent again with their key${r.problems.length ? `; ${r.problems.slice(0, 3).join('; ')}` : ''}); ${r.failed} of ${r.requests} requests failed meanwhile, ${r.unanswered} without an answer`;
-  const [gP, hP, iP, jP, kP, revokedP] = faultPatients as [
-    (typeof patients)[0],
-    (typeof patients)[0],
-    (typeof patients)[0],
-    (typeof patients)[0],
-    (typeof patients)[0],
-    (typeof patients)[0],
-  ];
 
   // (g) PostgreSQL primary: pg_ctl -m fast restart, behind PgBouncer
-  {
+  if (want('g')) {
     const r = await underFault(gP, [lb, lb], async () => {
       await pair.restartPrimary();
       return { back: performance.now() };
@@ -904,7 +920,7 @@ async function main() {
   }
 
   // (h) PostgreSQL primary: SIGKILL of the postmaster, then a start (crash recovery)
-  {
+  if (want('h')) {
     const r = await underFault(hP, [lb, lb], async () => {
       pair.killPrimary();
       await pair.startPrimary();
@@ -917,7 +933,7 @@ async function main() {
   }
 
   // (i) Redis and the 3 sentinels down for 30 s
-  {
+  if (want('i')) {
     const [h1, h2, h3] = hosts as [ApiHost, ApiHost, ApiHost];
     const me = (h: ApiHost) => call(h.url, 'auth.me', revokedP.token, undefined, 'GET').then((x) => x.status);
     const r = await underFault(iP, [lb, lb], async () => {
@@ -997,7 +1013,7 @@ async function main() {
   }
 
   // (j) PgBouncer PAUSE for 40 s, then RESUME
-  {
+  if (want('j')) {
     const probes: Sample[] = [];
     const r = await underFault(jP, [lb, lb, hosts[0]!.url], async () => {
       const from = performance.now();
@@ -1050,7 +1066,7 @@ async function main() {
   }
 
   // (k) one API host cut off from Redis (a blackhole route to Redis and the sentinels)
-  {
+  if (want('k')) {
     const victim = hosts[0]!;
     if (!victim.netns || !net) {
       say('k', 'one host cut off from Redis: SKIPPED (needs the network namespaces: run as root)', {

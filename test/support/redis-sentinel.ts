@@ -70,6 +70,10 @@ export async function startSentinelSet({
         password,
         '--dir',
         dir,
+        // The address the others reach it on, whatever source address its own connections
+        // take (a machine with several addresses: the topology run's Redis has one of its own).
+        '--replica-announce-ip',
+        address,
         ...extra,
       ],
       { stdio: 'ignore' },
@@ -112,6 +116,7 @@ export async function startSentinelSet({
       [
         `port ${port}`,
         `bind ${address}`,
+        `sentinel announce-ip ${address}`,
         `dir ${dir}`,
         'sentinel resolve-hostnames no',
         `sentinel monitor ${MASTER_NAME} ${address} ${primaryPort} 2`,

@@ -168,6 +168,10 @@ export class DatabaseDeadlineError extends Error {
 }
 
 const exemptFromDeadline = new AsyncLocalStorage<true>();
+/** A permit is taken back from work unsettled this many deadlines after it started (PoolGate.run). */
+export const RECLAIM_FACTOR = 2;
+/** The same for work without a deadline (scheduled jobs): past any statement_timeout a job sets. */
+export const RECLAIM_EXEMPT_MS = 120_000;
 /**
  * Runs fn without the call deadline: scheduled jobs (a view refresh may take minutes; only
  * statement_timeout bounds it). Requests keep theirs.
@@ -187,6 +191,8 @@ export class PoolGate {
   timeouts = 0;
   /** Calls answered DatabaseDeadlineError. */
   deadlines = 0;
+  /** Permits taken back from work that never ended (see run). */
+  reclaimed = 0;
   private readonly queue: Array<() => void> = [];
   readonly name: string;
   readonly size: number;
@@ -207,10 +213,34 @@ export class PoolGate {
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inUse < this.size) this.inUse += 1;
     else await this.wait();
-    // The permit goes back when the work really ends, also after the deadline let the
-    // caller go: the connection is busy until then.
-    const work = fn().finally(() => this.release());
     const deadline = exemptFromDeadline.getStore() ? 0 : this.deadlineMs;
+    // The permit goes back when the work really ends, also after the deadline let the
+    // caller go: the connection is busy until then. But not later than RECLAIM_FACTOR × the
+    // deadline (RECLAIM_EXEMPT_MS without one): postgres.js leaves a query unsettled for
+    // good when its connection breaks mid-write (porsager/postgres#1208; every PostgreSQL
+    // crash behind PgBouncer in issue 24's topology run), and a few such permits held
+    // forever shut the gate (every query PoolBusyError, /readyz unavailable, the host out
+    // of the balancer until restarted). Work still running by then (past statement_timeout)
+    // only waits in postgres.js's own queue, under its caller's deadline.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.release();
+    };
+    const reclaim = setTimeout(
+      () => {
+        if (released) return;
+        this.reclaimed += 1;
+        release();
+      },
+      deadline ? deadline * RECLAIM_FACTOR : RECLAIM_EXEMPT_MS,
+    );
+    reclaim.unref();
+    const work = fn().finally(() => {
+      clearTimeout(reclaim);
+      release();
+    });
     if (!deadline) return await work;
     work.catch(() => {}); // after the deadline nobody awaits it
     let timer: NodeJS.Timeout | undefined;

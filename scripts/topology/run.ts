@@ -870,6 +870,22 @@ async function main() {
       await sleep(100);
     }
     const readyAfter = await everyHostReady(back, 30_000);
+    if (readyAfter === null) {
+      // What is stuck: the pooler's view, and each host's pool figures.
+      console.log(`not every host ready 30 s after: ${(await Promise.all(hosts.map(hostStatus))).join(',')}`);
+      for (const cmd of ['SHOW POOLS', 'SHOW SERVERS'])
+        console.log(`PgBouncer ${cmd}:\n${await bouncer.admin(cmd).catch((e: Error) => e.message)}`);
+      for (const h of hosts) {
+        const metrics = await fetch(`${h.url}/metrics`, {
+          headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+          signal: AbortSignal.timeout(5000),
+        }).then(
+          (res) => res.text(),
+          (e: Error) => e.message,
+        );
+        console.log(`${h.name}: ${metrics.split('\n').filter((l) => /^db_pool|^db_call|^process_unhandled/.test(l)).join('; ')}`);
+      }
+    }
     await writer.stop();
     const to = performance.now();
     const [row] = await primary<

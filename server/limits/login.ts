@@ -56,7 +56,11 @@ export const LIMITER_RETRY_AFTER_S = 5;
 /** The answer when the shared limiter store cannot be reached: 503 with Retry-After. */
 export function limiterUnavailable(cause?: unknown): TRPCError {
   return toTRPCError(
-    unavailable('Sign-in and sign-up are temporarily unavailable; retry shortly', cause, LIMITER_RETRY_AFTER_S),
+    unavailable(
+      'Sign-in and sign-up are temporarily unavailable; retry shortly',
+      cause,
+      LIMITER_RETRY_AFTER_S,
+    ),
   );
 }
 

@@ -204,6 +204,21 @@ async function main() {
   if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr}`);
   const primary = postgres(pair.primaryUrl('manas360'), { max: 2, onnotice: () => {} });
   cleanups.push(() => primary.end({ timeout: 2 }));
+  /**
+   * A statement of the run's own on the primary, sent again (for up to 10 s) while the faults
+   * below restart PostgreSQL: a session they ended answers 57P01 or a closed connection.
+   */
+  const onPrimary = async <T>(query: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await query();
+      } catch (err) {
+        const code = String((err as { code?: unknown }).code);
+        if (attempt >= 40 || !/^(08|57P)|^CONNECTION_|^ECONN/.test(code)) throw err;
+        await sleep(250);
+      }
+    }
+  };
 
   // Redis primary + replica + 3 sentinels.
   const redis = await startSentinelSet({ address: net?.redis ?? address });
@@ -883,14 +898,19 @@ async function main() {
           (res) => res.text(),
           (e: Error) => e.message,
         );
-        console.log(`${h.name}: ${metrics.split('\n').filter((l) => /^db_pool|^db_call|^process_unhandled/.test(l)).join('; ')}`);
+        console.log(
+          `${h.name}: ${metrics
+            .split('\n')
+            .filter((l) => /^db_pool|^db_call|^process_unhandled/.test(l))
+            .join('; ')}`,
+        );
       }
     }
     await writer.stop();
     const to = performance.now();
-    const [row] = await primary<
-      { n: number }[]
-    >`SELECT count(*)::int AS n FROM mood_entries WHERE user_id = ${p.id}`;
+    const [row] = await onPrimary(
+      () => primary<{ n: number }[]>`SELECT count(*)::int AS n FROM mood_entries WHERE user_id = ${p.id}`,
+    );
     const during = [...samples, ...logins, ...writer.answers].filter((s) => s.at >= from && s.at <= to);
     const failed = during.filter((s) => s.status !== 200);
     const sameProcesses = hosts.every((h, i) => isRunning(h) && h.proc!.pid === pids[i]);
@@ -1143,21 +1163,25 @@ async function main() {
   running = false;
   await Promise.all([...workers, loginLoop]);
   // Acknowledged writes against rows (read on the primary).
-  const rows = await primary<
-    { user_id: string; n: number }[]
-  >`SELECT user_id, count(*)::int AS n FROM mood_entries GROUP BY user_id`;
+  const rows = await onPrimary(
+    () =>
+      primary<
+        { user_id: string; n: number }[]
+      >`SELECT user_id, count(*)::int AS n FROM mood_entries GROUP BY user_id`,
+  );
   const stored = new Map(rows.map((r) => [r.user_id, r.n]));
   const lostMood = [...moodAcks].reduce(
     (sum, [id, acks]) => sum + Math.max(0, acks - (stored.get(id) ?? 0)),
     0,
   );
-  const [ackRows] = await primary<
-    { n: number }[]
-  >`SELECT count(*)::int AS n FROM crisis_alerts WHERE status = 'acknowledged'`;
+  const [ackRows] = await onPrimary(
+    () =>
+      primary<{ n: number }[]>`SELECT count(*)::int AS n FROM crisis_alerts WHERE status = 'acknowledged'`,
+  );
   const moodAckTotal = [...moodAcks.values()].reduce((a, b) => a + b, 0);
   say(
     'acks',
-    `acknowledged writes vs rows: mood.log ${moodAckTotal} OK / ${[...stored.values()].reduce((a, b) => a + b, 0)} rows (${lostMood} lost); crisis.acknowledge ${crisisAcks} OK / ${ackRows!.n} acknowledged rows`,
+    `acknowledged writes vs rows: mood.log ${moodAckTotal} OK / ${[...moodAcks.keys()].reduce((a, id) => a + (stored.get(id) ?? 0), 0)} rows of the load's patients (${lostMood} lost; more rows: writes answered 503 or not at all that committed, sent without a key); crisis.acknowledge ${crisisAcks} OK / ${ackRows!.n} acknowledged rows`,
     {
       moodAcks: moodAckTotal,
       moodLost: lostMood,

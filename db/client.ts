@@ -168,6 +168,10 @@ export class DatabaseDeadlineError extends Error {
 }
 
 const exemptFromDeadline = new AsyncLocalStorage<true>();
+/** A permit is taken back from work unsettled this many deadlines after it started (PoolGate.run). */
+export const RECLAIM_FACTOR = 2;
+/** The same for work without a deadline (scheduled jobs): past any statement_timeout a job sets. */
+export const RECLAIM_EXEMPT_MS = 120_000;
 /**
  * Runs fn without the call deadline: scheduled jobs (a view refresh may take minutes; only
  * statement_timeout bounds it). Requests keep theirs.
@@ -187,7 +191,11 @@ export class PoolGate {
   timeouts = 0;
   /** Calls answered DatabaseDeadlineError. */
   deadlines = 0;
+  /** Permits taken back from work that never ended (see run). */
+  reclaimed = 0;
   private readonly queue: Array<() => void> = [];
+  /** The release of every permit held now (reclaimAll). */
+  private readonly held = new Set<() => void>();
   readonly name: string;
   readonly size: number;
   readonly waitMs: number;
@@ -207,10 +215,34 @@ export class PoolGate {
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inUse < this.size) this.inUse += 1;
     else await this.wait();
-    // The permit goes back when the work really ends, also after the deadline let the
-    // caller go: the connection is busy until then.
-    const work = fn().finally(() => this.release());
     const deadline = exemptFromDeadline.getStore() ? 0 : this.deadlineMs;
+    // The permit goes back when the work really ends, also after the deadline let the
+    // caller go: the connection is busy until then. But not later than RECLAIM_FACTOR × the
+    // deadline (RECLAIM_EXEMPT_MS without one): postgres.js leaves a query unsettled for
+    // good when its connection breaks mid-write (porsager/postgres#1208; every PostgreSQL
+    // crash behind PgBouncer in issue 24's topology run), and a few such permits held
+    // forever shut the gate (every query PoolBusyError, /readyz unavailable, the host out
+    // of the balancer until restarted). Work still running by then (past statement_timeout)
+    // only waits in postgres.js's own queue, under its caller's deadline.
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.held.delete(reclaimNow);
+      this.release();
+    };
+    const reclaimNow = () => {
+      if (released) return;
+      this.reclaimed += 1;
+      release();
+    };
+    this.held.add(reclaimNow);
+    const reclaim = setTimeout(reclaimNow, deadline ? deadline * RECLAIM_FACTOR : RECLAIM_EXEMPT_MS);
+    reclaim.unref();
+    const work = fn().finally(() => {
+      clearTimeout(reclaim);
+      release();
+    });
     if (!deadline) return await work;
     work.catch(() => {}); // after the deadline nobody awaits it
     let timer: NodeJS.Timeout | undefined;
@@ -227,6 +259,11 @@ export class PoolGate {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Every permit held now comes back (their work ran on a client that was just replaced). */
+  reclaimAll(): void {
+    for (const reclaimNow of [...this.held]) reclaimNow();
   }
 
   private wait(): Promise<void> {
@@ -333,6 +370,12 @@ export interface Database {
   close(): Promise<void>;
   /** The postgres.js client (undefined on PGlite): pool stats, LISTEN, raw admin work. */
   pg?: postgres.Sql;
+  /**
+   * New postgres.js clients under every holder (Drizzle, the job queue, the read router),
+   * the old ones destroyed and their permits given back: after postgres.js broke a
+   * connection mid-write (server/process-faults.ts), whose queries never settle.
+   */
+  replaceClients?(): void;
   /** PGlite only: the whole data directory as a gzipped tarball (DatabaseOptions.loadDataDir). */
   dumpDataDir?(): Promise<Blob>;
   /** The embedded PGlite client (undefined on PostgreSQL): the job queue's connection. */
@@ -409,12 +452,39 @@ export async function detectTransactionPooler(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * A postgres.js client whose holders keep one reference while replace() puts a new client
+ * under it and destroys the old one (its queries fail with CONNECTION_DESTROYED; those a
+ * broken connection left unsettled are given up on).
+ */
+function replaceableClient(make: () => postgres.Sql): { pg: postgres.Sql; replace(): void } {
+  let current = make();
+  const pg = new Proxy((() => {}) as unknown as postgres.Sql, {
+    apply: (_target, _this, args) => Reflect.apply(current as unknown as () => unknown, undefined, args),
+    get: (_target, prop) => {
+      const value = Reflect.get(current, prop);
+      return typeof value === 'function' ? value.bind(current) : value;
+    },
+  });
+  return {
+    pg,
+    replace() {
+      const old = current;
+      current = make();
+      old.end({ timeout: 0 }).catch(() => {});
+    },
+  };
+}
+
 function gatedDrizzle(url: string, name: string, opts: DatabaseOptions, connectTimeout?: number) {
   const poolMax = opts.poolMax ?? 50;
-  const pg = postgres(url, {
-    ...postgresOptions(poolMax, opts.applicationName, opts.pooler),
-    ...(connectTimeout ? { connect_timeout: connectTimeout } : {}),
-  });
+  const client = replaceableClient(() =>
+    postgres(url, {
+      ...postgresOptions(poolMax, opts.applicationName, opts.pooler),
+      ...(connectTimeout ? { connect_timeout: connectTimeout } : {}),
+    }),
+  );
+  const pg = client.pg;
   const gate = new PoolGate(name, poolMax, opts.poolWaitMs ?? 1000, opts.callTimeoutMs ?? 0);
   const db = drizzlePostgres({
     client: gatedClient(pg, gate),
@@ -422,12 +492,17 @@ function gatedDrizzle(url: string, name: string, opts: DatabaseOptions, connectT
     casing: 'snake_case',
     logger: countingLogger,
   });
-  return { pg, gate, db };
+  const replace = () => {
+    client.replace();
+    gate.reclaimAll();
+  };
+  return { pg, gate, db, replace };
 }
 
 export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
-    const { pg, gate, db } = gatedDrizzle(opts.url, 'primary', opts);
+    const primary = gatedDrizzle(opts.url, 'primary', opts);
+    const { pg, gate, db } = primary;
     // A replica that does not answer is given up on quickly (2 s): the read goes to the primary.
     const replicas = (opts.replicaUrls ?? []).map((u, i) =>
       gatedDrizzle(
@@ -443,6 +518,9 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
       kind: 'postgres',
       pg,
       pools: [gate, ...replicas.map((r) => r.gate)],
+      replaceClients() {
+        for (const c of [primary, ...replicas]) c.replace();
+      },
       async migrate() {
         // One transaction: a transaction advisory lock (so it works through a transaction
         // pooler too), then drizzle's migrator inside it. Two migrators at once (two deploys,

@@ -57,6 +57,7 @@ if (config.WORKERS > 1 && cluster.isPrimary) {
     log: deps.log,
     registry: deps.metrics.registry,
     shutdown: (reason) => void shutdown(reason, 1),
+    onBrokenDatabaseClient: () => deps.database.replaceClients?.(),
   });
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -140,6 +140,16 @@ export function createMetrics(sources: MetricSources): Metrics {
       for (const p of pools) this.inc({ pool: p.name }, p.deadlines);
     },
   });
+  new Counter({
+    name: 'db_pool_permits_reclaimed_total',
+    help: 'Pool permits taken back from a statement or transaction that never ended (a connection broken mid-write)',
+    labelNames: ['pool'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of pools) this.inc({ pool: p.name }, p.reclaimed);
+    },
+  });
   const jobRuns = new Counter({
     name: 'job_runs_total',
     help: 'Scheduled job firings by outcome (ran, skipped_fresh, skipped_locked, skipped_done, skipped_running, failed)',

@@ -26,6 +26,18 @@ import { classifyDbError, findPgError } from '../db/client.ts';
 export type UnhandledKind = 'rejection' | 'exception';
 export type Dependency = 'database' | 'redis' | 'none';
 
+/**
+ * postgres.js 3.4.9 writing a buffered chunk from a setImmediate after its connection closed
+ * (porsager/postgres#1154, #1208). Besides the throw, the connection it happened on is left
+ * broken: queries given to it never settle (issue 24's topology run: after a PostgreSQL
+ * SIGKILL behind PgBouncer, hosts whose every pool permit waited on such a query, for good).
+ */
+export function brokeDatabaseConnection(err: unknown): boolean {
+  return (
+    err instanceof TypeError && /\bnextWrite\b[^\n]*postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '')
+  );
+}
+
 /** Which dependency an error comes from, or 'none' (our own code: a bug). */
 export function dependencyOf(err: unknown): Dependency {
   if (classifyDbError(err) !== undefined || findPgError(err)) return 'database';
@@ -37,11 +49,7 @@ export function dependencyOf(err: unknown): Dependency {
     // (porsager/postgres#1154, #1208: a reserved connection, as the job queue's blocks use,
     // hits it on every database restart). The query was already rejected with
     // CONNECTION_CLOSED and the connection is gone: a database outage, not our bug.
-    if (
-      err instanceof TypeError &&
-      /\bnextWrite\b[^\n]*postgres[\\/]src[\\/]connection\.js/.test(err.stack ?? '')
-    )
-      return 'database';
+    if (brokeDatabaseConnection(err)) return 'database';
     // ioredis: its error classes, or a socket error on its connections.
     if (/^(ReplyError|RedisError|MaxRetriesPerRequestError|ClusterAllFailedError|AbortError)$/.test(err.name))
       return 'redis';
@@ -70,6 +78,11 @@ export function installProcessFaultPolicy(opts: {
   shutdown: (reason: string) => void;
   /** process by default; tests pass an EventEmitter of their own. */
   target?: NodeJS.EventEmitter;
+  /**
+   * Called (once for a burst) after postgres.js broke a connection (brokeDatabaseConnection):
+   * the server replaces its database clients (Database.replaceClients).
+   */
+  onBrokenDatabaseClient?: () => void;
 }): ProcessFaultPolicy {
   const counter = new Counter({
     name: 'process_unhandled_errors_total',
@@ -78,9 +91,19 @@ export function installProcessFaultPolicy(opts: {
     registers: opts.registry ? [opts.registry] : [],
   });
   let shuttingDown = false;
+  let replacing: NodeJS.Timeout | undefined;
   const handle = (kind: UnhandledKind, err: unknown): 'continue' | 'shutdown' => {
     const dependency = dependencyOf(err);
     counter.inc({ kind, dependency });
+    if (opts.onBrokenDatabaseClient && brokeDatabaseConnection(err) && !replacing) {
+      // One crash breaks several connections within a moment: one replacement for them all.
+      replacing = setTimeout(() => {
+        replacing = undefined;
+        opts.log.warn('a database connection broke mid-write: new database clients');
+        opts.onBrokenDatabaseClient?.();
+      }, 100);
+      replacing.unref();
+    }
     if (dependency !== 'none') {
       opts.log.warn(
         { err, kind, dependency },

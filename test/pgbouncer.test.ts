@@ -207,3 +207,54 @@ describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)('through PgBouncer in transact
     }
   });
 });
+
+// Issue 24 #5: migrated through PgBouncer, the pooled sessions kept statement_timeout 0 (the
+// server connection predated ALTER DATABASE … SET). The documented procedure (docs/operations.md,
+// "Migrations"; deploy/kubernetes/migrate-job.yaml): migrate directly on PostgreSQL, and
+// RECONNECT the pooler when it already held server connections.
+describe.skipIf(!REAL_DATABASE_URL || !PGBOUNCER)(
+  'session defaults through PgBouncer after a migration',
+  () => {
+    /** A fresh database, PgBouncer (one server connection) in front, a pooled client. */
+    const setup = async () => {
+      const empty = await createEmptyPostgresDatabase();
+      const bouncer = await startPgBouncer({ target: empty.url, port: await freePort(), poolSize: 1 });
+      const pooled = postgres(bouncer.url, { max: 1, prepare: false, onnotice: () => {} });
+      const show = async () => (await pooled`SHOW statement_timeout`)[0]!.statement_timeout as string;
+      const migrateDirectly = async () => {
+        const migrator = await createDatabase({ url: empty.url, poolMax: 1 });
+        await migrator.migrate();
+        await migrator.close();
+      };
+      const close = async () => {
+        await pooled.end();
+        await bouncer.stop();
+        await empty.drop();
+      };
+      return { bouncer, show, migrateDirectly, close };
+    };
+
+    it('a migration run directly: the first statement through the pooler has the 30 s timeout', async () => {
+      const s = await setup();
+      try {
+        await s.migrateDirectly();
+        expect(await s.show()).toBe('30s');
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('a server connection from before the migration keeps 0 until RECONNECT replaces it', async () => {
+      const s = await setup();
+      try {
+        expect(await s.show()).toBe('0'); // PgBouncer now holds a server connection
+        await s.migrateDirectly();
+        expect(await s.show()).toBe('0');
+        await s.bouncer.admin('RECONNECT');
+        expect(await s.show()).toBe('30s');
+      } finally {
+        await s.close();
+      }
+    });
+  },
+);

@@ -32,7 +32,14 @@ function setup() {
   const registry = new Registry();
   const shutdowns: string[] = [];
   const target = new EventEmitter();
-  const policy = installProcessFaultPolicy({ log, registry, shutdown: (r) => shutdowns.push(r), target });
+  let replacements = 0;
+  const policy = installProcessFaultPolicy({
+    log,
+    registry,
+    shutdown: (r) => shutdowns.push(r),
+    target,
+    onBrokenDatabaseClient: () => (replacements += 1),
+  });
   const count = async () =>
     Object.fromEntries(
       (await registry.getSingleMetric('process_unhandled_errors_total')!.get()).values.map((v) => [
@@ -40,7 +47,7 @@ function setup() {
         v.value,
       ]),
     );
-  return { lines, shutdowns, target, policy, count };
+  return { lines, shutdowns, target, policy, count, replacements: () => replacements };
 }
 
 describe('errors nothing handled', () => {
@@ -115,6 +122,29 @@ describe('errors nothing handled', () => {
       expect(shutdowns).toEqual(['uncaughtException']);
       expect(await count()).toEqual({ 'exception none': 2 });
       expect(lines.map((l) => l.level)).toEqual([60, 60]);
+    } finally {
+      policy.uninstall();
+    }
+  });
+
+  it('replaces the database clients once after a burst of broken postgres.js connections', async () => {
+    const { target, policy, replacements, shutdowns } = setup();
+    try {
+      const broken = () => {
+        const err = new TypeError("Cannot read properties of null (reading 'write')");
+        err.stack = `${err.message}\n    at Immediate.nextWrite (file:///app/node_modules/postgres/src/connection.js:255:22)`;
+        return err;
+      };
+      // One crash: several connections break within a moment.
+      for (let i = 0; i < 6; i++) target.emit('uncaughtException', broken());
+      // Other database errors replace nothing.
+      target.emit('unhandledRejection', postgresError('08P01', 'server login has been failing'));
+      await new Promise((r) => setTimeout(r, 300));
+      expect({ replacements: replacements(), shutdowns }).toEqual({ replacements: 1, shutdowns: [] });
+      // A later crash: again.
+      target.emit('uncaughtException', broken());
+      await new Promise((r) => setTimeout(r, 300));
+      expect(replacements()).toBe(2);
     } finally {
       policy.uninstall();
     }

@@ -17,13 +17,15 @@
 // sentinels over it as separate machines would. Otherwise everything is on the machine's
 // loopback. Report: bench/results/topology-latest.{json,md}.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
 import postgres from 'postgres';
+import { REQUEST_TIMEOUT_MS } from '../../server/app.ts';
 import { encodePrivateKeys, generatePrivateJwk } from '../../server/auth/keys.ts';
+import { OUTAGE_RESYNC_INTERVAL_MS } from '../../server/auth/revocation.ts';
 import { DEFAULT_PRIVACY_NOTICE_VERSION } from '../../server/config.ts';
 import { generateNotesKeyEntry } from '../../server/crypto/notes.ts';
 import { freePort, sleep } from '../../test/faults/support.ts';
@@ -36,8 +38,28 @@ import { confirmRegistration } from '../../test/support/register.ts';
 const ADMIN = { email: 'topology-admin@example.com', password: 'a topology admin password' };
 const PASSWORD = 'a topology user password';
 const REFRESH_EVERY_S = 5;
-/** Longest an API host may take to become ready at start (it fails at once if it exits). */
-const HOST_START_LIMIT_MS = 300_000;
+/** Patients kept apart from the load: (e)'s, a writer for each of the faults (g)-(k), and (i)'s revoked session. */
+const FAULT_PATIENTS = 7;
+/** TOPOLOGY_SCENARIOS=g,h: only these (while working on them); all by default. */
+const ONLY = process.env.TOPOLOGY_SCENARIOS?.split(',');
+const want = (key: string) => !ONLY || ONLY.includes(key);
+/** (i): Redis and the sentinels down this long; (j): PgBouncer paused this long; (k): one host cut off from Redis this long. */
+const OUTAGE_S = 30;
+const PAUSE_S = 40;
+const CUT_S = 15;
+/**
+ * An API host starting is given up on when it made no progress (no CPU time used, no output)
+ * for this long while not ready; it fails at once if it exits. No fixed budget otherwise: a
+ * loaded machine started the same deployment in 82-210 s (issue 24), a stuck one never does.
+ */
+const HOST_STALL_LIMIT_MS = 60_000;
+/** The whole run's limit (TOPOLOGY_LIMIT_S): past it the run fails, naming the step it was in. */
+const RUN_LIMIT_MS = Number(process.env.TOPOLOGY_LIMIT_S ?? 1800) * 1000;
+/** Each cleanup step's limit: a step that hangs (a client waiting on a server that is gone) is left behind. */
+const CLEANUP_STEP_MS = 15_000;
+/** HAProxy's answer with no host ready: the API's error body (docs/api.md), with Retry-After. */
+const BALANCER_503 =
+  '{"message":"no API host is ready","code":"SERVICE_UNAVAILABLE","data":{"code":"SERVICE_UNAVAILABLE","httpStatus":503,"retryAfterSeconds":1}}';
 /** The scraper's bearer token: /metrics is served only with METRICS_TOKEN set. */
 const METRICS_TOKEN = randomBytes(32).toString('base64url');
 /** Set inside the network namespace the run made for itself. */
@@ -46,8 +68,24 @@ const NETNS = process.env.TOPOLOGY_NETNS;
 // ---- what runs, and how it is stopped -------------------------------------------------
 const cleanups: Array<() => unknown> = [];
 async function cleanup() {
-  for (const c of cleanups.splice(0).reverse()) await Promise.resolve(c()).catch(() => {});
+  for (const c of cleanups.splice(0).reverse()) {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.resolve()
+        .then(c)
+        .catch((err: unknown) => console.error(`cleanup step failed: ${(err as Error).message}`)),
+      new Promise((resolve) => {
+        timer = setTimeout(() => {
+          console.error(`cleanup step over ${CLEANUP_STEP_MS / 1000} s, left: ${c.toString().slice(0, 120)}`);
+          resolve(undefined);
+        }, CLEANUP_STEP_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
 }
+/** What the run is doing (a failure past RUN_LIMIT_MS names it). */
+let step = 'start-up';
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.on(signal, () => void cleanup().then(() => process.exit(130)));
 
@@ -118,9 +156,22 @@ async function main() {
         const code = await new Promise<number | null>((resolve) => inner.once('exit', resolve));
         process.exitCode = code ?? 1;
       } finally {
-        // The hosts' namespaces too, should the inner run have died before deleting them.
-        for (const host of hostNamespaces(ns)) spawnSync('ip', ['netns', 'del', host]);
-        spawnSync('ip', ['netns', 'del', ns]);
+        // Nothing of the run outlives it: whatever still runs in its namespaces (the inner
+        // run killed before its cleanup, or a step of it that hung) is killed and named,
+        // then the hosts' namespaces and its own are deleted.
+        for (const name of [...hostNamespaces(ns), ns]) {
+          const pids = spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' })
+            .stdout?.split('\n')
+            .filter(Boolean);
+          if (pids?.length) {
+            const what = spawnSync('ps', ['-o', 'pid=,args=', '-p', pids.join(',')], {
+              encoding: 'utf8',
+            }).stdout;
+            console.error(`left running in ${name}, killed:\n${what}`);
+            for (const pid of pids) spawnSync('kill', ['-KILL', pid]);
+          }
+          spawnSync('ip', ['netns', 'del', name]);
+        }
       }
       return;
     }
@@ -153,10 +204,25 @@ async function main() {
   });
   if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr}`);
   const primary = postgres(pair.primaryUrl('manas360'), { max: 2, onnotice: () => {} });
-  cleanups.push(() => primary.end());
+  cleanups.push(() => primary.end({ timeout: 2 }));
+  /**
+   * A statement of the run's own on the primary, sent again (for up to 10 s) while the faults
+   * below restart PostgreSQL: a session they ended answers 57P01 or a closed connection.
+   */
+  const onPrimary = async <T>(query: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await query();
+      } catch (err) {
+        const code = String((err as { code?: unknown }).code);
+        if (attempt >= 40 || !/^(08|57P)|^CONNECTION_|^ECONN/.test(code)) throw err;
+        await sleep(250);
+      }
+    }
+  };
 
   // Redis primary + replica + 3 sentinels.
-  const redis = await startSentinelSet({ address });
+  const redis = await startSentinelSet({ address: net?.redis ?? address });
   cleanups.push(() => redis.stop());
 
   // Three API hosts, as production runs them.
@@ -216,15 +282,19 @@ async function main() {
     });
     h.proc.stdout!.on('data', (d) => (h.log += d));
     h.proc.stderr!.on('data', (d) => (h.log += d));
-    // Ready when /readyz says so. No fixed budget while the process lives (a loaded machine
-    // started the same deployment in 82-210 s, issue 24): an exit ends the wait at once, and
-    // only a host silent and unready for HOST_START_LIMIT_MS is given up on.
-    const started = performance.now();
+    // Ready when /readyz says so, however long that takes while the host makes progress
+    // (HOST_STALL_LIMIT_MS): an exit ends the wait at once.
+    let seen = '';
+    let progressAt = performance.now();
     while (!(await ok(`${h.url}/readyz`))) {
       if (h.proc.exitCode !== null || h.proc.signalCode !== null)
         throw new Error(`${h.name} exited:\n${h.log}`);
-      if (performance.now() - started > HOST_START_LIMIT_MS)
-        throw new Error(`${h.name} not ready in ${HOST_START_LIMIT_MS / 1000} s:\n${h.log}`);
+      const now = `${cpuTicks(h.proc.pid!)}:${h.log.length}`;
+      if (now !== seen) [seen, progressAt] = [now, performance.now()];
+      else if (performance.now() - progressAt > HOST_STALL_LIMIT_MS)
+        throw new Error(
+          `${h.name} not ready and no progress (CPU time, output) for ${HOST_STALL_LIMIT_MS / 1000} s:\n${h.log}`,
+        );
       await sleep(200);
     }
   };
@@ -249,6 +319,11 @@ async function main() {
       }),
     ),
   );
+  // Each host's output, kept for a look afterwards (the run's directory goes): tmp/topology/.
+  cleanups.push(() => {
+    mkdirSync('tmp/topology', { recursive: true });
+    for (const h of hosts) writeFileSync(`tmp/topology/${h.name}.log`, h.log);
+  });
   for (const h of hosts) await startHost(h); // one at a time: the first creates the admin
 
   // HAProxy in front (deploy/haproxy/haproxy.cfg, with these ports).
@@ -272,6 +347,8 @@ async function main() {
       '    default_backend api_hosts',
       'backend api_hosts',
       '    balance roundrobin',
+      // As deploy/haproxy/haproxy.cfg: with no host ready, a 503 a client retries (Retry-After).
+      `    http-error status 503 content-type application/json string '${BALANCER_503}' hdr retry-after 1`,
       '    option httpchk GET /readyz',
       '    http-check expect status 200',
       '    default-server inter 1s fall 2 rise 2',
@@ -279,10 +356,18 @@ async function main() {
       '',
     ].join('\n'),
   );
-  const haproxy = spawn('/usr/sbin/haproxy', ['-f', cfg, '-db'], { stdio: 'ignore' });
+  let haproxyLog = '';
+  const haproxy = spawn('/usr/sbin/haproxy', ['-f', cfg, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  haproxy.stderr!.on('data', (d) => (haproxyLog += d));
   cleanups.push(() => haproxy.kill('SIGKILL'));
   const lb = `http://127.0.0.1:${lbPort}`;
-  while (!(await ok(`${lb}/readyz`))) await sleep(200);
+  // The hosts are ready: HAProxy sees one within its first checks (inter 1 s, rise 2).
+  for (const started = performance.now(); !(await ok(`${lb}/readyz`)); await sleep(200)) {
+    if (haproxy.exitCode !== null)
+      throw new Error(`haproxy exited ${haproxy.exitCode}: ${haproxyLog.trim()}`);
+    if (performance.now() - started > 30_000)
+      throw new Error(`haproxy sent no /readyz to a ready host in 30 s: ${haproxyLog.trim().slice(-2000)}`);
+  }
   await sleep(2500); // every host seen up (rise 2)
 
   // Accounts: the admin, and patients registered through the balancer.
@@ -292,8 +377,9 @@ async function main() {
     token: string | undefined,
     input?: unknown,
     method = 'POST',
+    extra: Record<string, string> = {},
   ) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...extra };
     if (token) headers.authorization = `Bearer ${token}`;
     const url =
       method === 'GET'
@@ -303,11 +389,14 @@ async function main() {
       method,
       headers,
       body: method === 'POST' ? trpcInput(input ?? null) : undefined,
-      signal: AbortSignal.timeout(10_000),
+      // The hosts' request timeout (and HAProxy's server timeout), and a margin: a request
+      // unanswered by then has no answer (status 0); HAProxy's 504 says the same.
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS + 1000),
     });
     const text = await res.text();
     return {
       status: res.status,
+      retryAfter: res.headers.get('retry-after'),
       text,
       body: text ? (JSON.parse(text) as { result?: { data?: { json?: unknown } } }) : {},
     };
@@ -333,7 +422,7 @@ async function main() {
   };
   const adminToken = await loginAccepted(lb, ADMIN);
   const patients: Array<{ id: string; email: string; token: string }> = [];
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < 6 + FAULT_PATIENTS; i++) {
     const email = `patient${i}-${Date.now().toString(36)}@example.com`;
     await call(lb, 'auth.register', undefined, {
       email,
@@ -347,12 +436,27 @@ async function main() {
     const r = data<{ user: { id: string }; accessToken: string }>(login);
     patients.push({ id: r.user.id, email, token: r.accessToken });
   }
+  // One patient of its own for each fault below (its rows are its writes alone); the load has the first six.
+  const faultPatients = patients.splice(6);
+  const [eP, gP, hP, iP, jP, kP, revokedP] = faultPatients as [
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+    (typeof patients)[0],
+  ];
 
   // ---- the steady mixed load ------------------------------------------------------------
   interface Sample {
     at: number;
+    /** When the answer came (or the request gave up). */
+    end: number;
     op: string;
     status: number;
+    /** A 503's Retry-After header. */
+    retryAfter?: string | null;
   }
   const samples: Sample[] = [];
   const moodAcks = new Map<string, number>();
@@ -374,15 +478,25 @@ async function main() {
       ][i % 6]!;
       const at = performance.now();
       let status = 0;
+      let retryAfter: string | null = null;
+      /** The call, its Retry-After kept for the sample. */
+      const track = (...args: Parameters<typeof call>) =>
+        call(...args).then((r) => {
+          retryAfter = r.retryAfter;
+          return r;
+        });
       try {
         if (op === 'mood.log') {
-          status = (await call(lb, op, p.token, { score: (i % 10) + 1 })).status;
+          status = (await track(lb, op, p.token, { score: (i % 10) + 1 })).status;
           if (status === 200) moodAcks.set(p.id, (moodAcks.get(p.id) ?? 0) + 1);
-        } else if (op === 'mood.list') status = (await call(lb, op, p.token, { limit: 10 }, 'GET')).status;
+        } else if (op === 'mood.list') status = (await track(lb, op, p.token, { limit: 10 }, 'GET')).status;
         else if (op === 'admin.users.list')
-          status = (await call(lb, op, adminToken, { limit: 20 }, 'GET')).status;
+          status = (await track(lb, op, adminToken, { limit: 20 }, 'GET')).status;
         else if (op === 'assessments.submit') {
-          const r = await call(lb, op, p.token, { instrument: 'PHQ9', answers: [1, 1, 1, 1, 1, 1, 1, 1, 1] });
+          const r = await track(lb, op, p.token, {
+            instrument: 'PHQ9',
+            answers: [1, 1, 1, 1, 1, 1, 1, 1, 1],
+          });
           status = r.status;
         } else {
           if (openAlerts.length === 0) {
@@ -393,6 +507,8 @@ async function main() {
               .then((rows) => {
                 for (const r of rows) if (!queued.has(r.id)) queued.add(r.id) && openAlerts.push(r.id);
               })
+              // The primary away (the faults below): nothing to acknowledge this time.
+              .catch(() => {})
               .finally(() => {
                 refilling = undefined;
               });
@@ -400,13 +516,13 @@ async function main() {
           }
           const id = openAlerts.shift();
           if (!id) continue;
-          status = (await call(lb, op, adminToken, { alertId: id })).status;
+          status = (await track(lb, op, adminToken, { alertId: id })).status;
           if (status === 200) crisisAcks += 1;
         }
       } catch {
         status = 0; // no answer (connection reset, timeout)
       }
-      samples.push({ at, op, status });
+      samples.push({ at, end: performance.now(), op, status, retryAfter });
     }
   };
   const queued = new Set<string>();
@@ -421,8 +537,15 @@ async function main() {
       const at = performance.now();
       const r = await call(lb, 'auth.login', undefined, { email: p.email, password: PASSWORD }).catch(() => ({
         status: 0,
+        retryAfter: null,
       }));
-      logins.push({ at, op: 'auth.login', status: r.status });
+      logins.push({
+        at,
+        end: performance.now(),
+        op: 'auth.login',
+        status: r.status,
+        retryAfter: r.retryAfter,
+      });
       await sleep(1000);
     }
   })();
@@ -439,13 +562,14 @@ async function main() {
 
   const results: Record<string, unknown> = {};
   const say = (key: string, line: string, value: Record<string, unknown>) => {
+    step = `after (${key})`;
     results[key] = { ...value, summary: line };
     console.log(`(${key}) ${line}${value.failures ? ` ${JSON.stringify(value.failures)}` : ''}`);
   };
   await sleep(5000); // steady state
 
   // (a) rolling restart
-  {
+  if (want('a')) {
     const from = performance.now();
     for (const h of hosts) {
       const code = await stopHost(h, 'SIGTERM');
@@ -468,7 +592,7 @@ async function main() {
   }
 
   // (b) SIGKILL of one host
-  {
+  if (want('b')) {
     const victim = hosts[1]!;
     const from = performance.now();
     await stopHost(victim, 'SIGKILL');
@@ -490,7 +614,7 @@ async function main() {
   }
 
   // (c) Redis primary SIGKILL
-  {
+  if (want('c')) {
     const from = performance.now();
     redis.killPrimary();
     let back = Number.NaN;
@@ -510,11 +634,7 @@ async function main() {
     // answers 200 'degraded' meanwhile and stays in the balancer): a host still reconnecting
     // answers logins 503 (the limiter fails closed). Within the 10 s.
     const readyHost = async (h: ApiHost) => {
-      const readyz = () =>
-        fetch(`${h.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
-          async (r) => r.ok && ((await r.json()) as { status?: string }).status === 'ready',
-          () => false,
-        );
+      const readyz = async () => (await hostStatus(h)) === 'ready';
       while (performance.now() - from < 10_000) {
         if (await readyz()) {
           await sleep(1000);
@@ -576,7 +696,7 @@ async function main() {
   }
 
   // (d) the replica stopped
-  {
+  if (want('d')) {
     const from = performance.now();
     pair.stopReplica();
     await sleep(5000);
@@ -594,9 +714,9 @@ async function main() {
   }
 
   // (e) a revocation on host 1, refused on hosts 2 and 3
-  {
+  if (want('e')) {
     const [h1, h2, h3] = hosts as [ApiHost, ApiHost, ApiHost];
-    const p = patients[0]!;
+    const p = eP; // kept apart: logoutAll ends its every session
     const token = data<{ accessToken: string }>(
       await call(h1.url, 'auth.login', undefined, {
         email: p.email,
@@ -631,7 +751,7 @@ async function main() {
   }
 
   // (f) one view refresh per tick across the hosts
-  {
+  if (want('f')) {
     const runs = async () => {
       let winners = 0;
       let locked = 0;
@@ -668,24 +788,404 @@ async function main() {
     );
   }
 
+  // ---- faults of the dependencies (issue 24) ----------------------------------------------
+  // Each under the load above plus a writer of its own (a patient kept apart, whose rows are
+  // its writes alone): every write carries an Idempotency-Key and is sent again with the same
+  // key until acknowledged, so acknowledgements must equal rows exactly (fewer rows: a lost
+  // write; more: an in-doubt write that a retry duplicated).
+  const isRunning = (h: ApiHost) => h.proc!.exitCode === null && h.proc!.signalCode === null;
+  /** Every host running and answering /readyz 'ready', within limitMs of `from`: the seconds it took, or null. */
+  const everyHostReady = async (from: number, limitMs: number) => {
+    while (performance.now() - from < limitMs) {
+      if (!hosts.every(isRunning)) return null;
+      if ((await Promise.all(hosts.map(hostStatus))).every((st) => st === 'ready'))
+        return (performance.now() - from) / 1000;
+      await sleep(250);
+    }
+    return null;
+  };
+  /** Requests answered 504 by HAProxy (no answer from the host) or not at all. */
+  const unanswered = (list: Sample[]) => list.filter((s) => s.status === 0 || s.status === 504);
+  const without503RetryAfter = (list: Sample[]) => list.filter((s) => s.status === 503 && !s.retryAfter);
+  const keyedWriter = (p: { id: string; token: string }, bases: string[]) => {
+    let on = true;
+    let stoppedAt = 0;
+    const acked: number[] = [];
+    const answers: Sample[] = [];
+    const problems: string[] = [];
+    let resent = 0;
+    const loop = async (base: string) => {
+      while (on) {
+        const key = randomUUID();
+        for (;;) {
+          const at = performance.now();
+          const r = await call(base, 'mood.log', p.token, { score: 5 }, 'POST', {
+            'idempotency-key': key,
+          }).catch(() => ({ status: 0, retryAfter: null, text: '' }));
+          answers.push({
+            at,
+            end: performance.now(),
+            op: 'mood.log+key',
+            status: r.status,
+            retryAfter: r.retryAfter,
+          });
+          if (r.status === 200) {
+            acked.push(performance.now());
+            break;
+          }
+          if (r.status >= 400 && r.status < 500 && r.status !== 429) {
+            problems.push(`${r.status} ${r.text.slice(0, 200)}`);
+            break;
+          }
+          if (!on && performance.now() - stoppedAt > 60_000) {
+            problems.push('a write still in doubt 60 s after the fault');
+            break;
+          }
+          resent += 1;
+          await sleep(Math.min(1000, Number(r.retryAfter) * 1000 || 250));
+        }
+      }
+    };
+    const loops = bases.map(loop);
+    return {
+      acked,
+      answers,
+      problems,
+      resent: () => resent,
+      /** No new writes; the ones in doubt are sent until acknowledged. */
+      async stop() {
+        on = false;
+        stoppedAt = performance.now();
+        await Promise.all(loops);
+      },
+    };
+  };
+  /**
+   * One fault: `fault()` makes it, under the load and a keyed writer through `bases`, and
+   * resolves with the moment its dependency was back and what else it measured. Then: the
+   * first write acknowledged after that moment, every host running (the same processes) and
+   * ready again, the writer's acknowledgements against its rows, and the requests meanwhile.
+   */
+  const underFault = async <T extends Record<string, unknown>>(
+    p: { id: string; token: string },
+    bases: string[],
+    fault: () => Promise<{ back: number } & T>,
+  ) => {
+    const writer = keyedWriter(p, bases);
+    await sleep(1000);
+    const from = performance.now();
+    const pids = hosts.map((h) => h.proc!.pid);
+    const { back, ...measured } = await fault();
+    let writingAfter = Number.NaN;
+    while (performance.now() - back < 30_000) {
+      const acks = [
+        ...writer.acked,
+        ...samples.filter((s) => s.op === 'mood.log' && s.status === 200).map((s) => s.end),
+      ].filter((t) => t >= back);
+      if (acks.length) {
+        writingAfter = (Math.min(...acks) - back) / 1000;
+        break;
+      }
+      await sleep(100);
+    }
+    const readyAfter = await everyHostReady(back, 30_000);
+    if (readyAfter === null) {
+      // What is stuck: the pooler's view, and each host's pool figures.
+      console.log(`not every host ready 30 s after: ${(await Promise.all(hosts.map(hostStatus))).join(',')}`);
+      for (const cmd of ['SHOW POOLS', 'SHOW SERVERS'])
+        console.log(`PgBouncer ${cmd}:\n${await bouncer.admin(cmd).catch((e: Error) => e.message)}`);
+      for (const h of hosts) {
+        const metrics = await fetch(`${h.url}/metrics`, {
+          headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+          signal: AbortSignal.timeout(5000),
+        }).then(
+          (res) => res.text(),
+          (e: Error) => e.message,
+        );
+        console.log(
+          `${h.name}: ${metrics
+            .split('\n')
+            .filter((l) => /^db_pool|^db_call|^process_unhandled/.test(l))
+            .join('; ')}`,
+        );
+      }
+    }
+    await writer.stop();
+    const to = performance.now();
+    const [row] = await onPrimary(
+      () => primary<{ n: number }[]>`SELECT count(*)::int AS n FROM mood_entries WHERE user_id = ${p.id}`,
+    );
+    const during = [...samples, ...logins, ...writer.answers].filter((s) => s.at >= from && s.at <= to);
+    const failed = during.filter((s) => s.status !== 200);
+    const sameProcesses = hosts.every((h, i) => isRunning(h) && h.proc!.pid === pids[i]);
+    return {
+      ...(measured as unknown as T),
+      downSeconds: (back - from) / 1000,
+      writingAfter,
+      readyAfter,
+      hostsRunning: hosts.filter(isRunning).length,
+      sameProcesses,
+      acks: writer.acked.length,
+      rows: row!.n,
+      resent: writer.resent(),
+      problems: writer.problems,
+      requests: during.length,
+      failed: failed.length,
+      unanswered: unanswered(during).length,
+      no503RetryAfter: without503RetryAfter(during).length,
+      failures: breakdown(failed),
+      /** The part of the verdict every fault shares. */
+      sound:
+        sameProcesses &&
+        readyAfter !== null &&
+        writer.problems.length === 0 &&
+        writer.acked.length > 0 &&
+        row!.n === writer.acked.length &&
+        unanswered(during).length === 0,
+    };
+  };
+  const faultLine = (r: Awaited<ReturnType<typeof underFault>>) =>
+    `${r.hostsRunning}/3 hosts running (${r.sameProcesses ? 'the same processes' : 'NOT the same processes'}), writing again ${r.writingAfter.toFixed(1)} s after it was back, every host ready after ${r.readyAfter === null ? 'NOT within 30 s' : `${r.readyAfter.toFixed(1)} s`}; keyed writer: ${r.acks} acknowledged / ${r.rows} rows (${r.resent} sent again with their key${r.problems.length ? `; ${r.problems.slice(0, 3).join('; ')}` : ''}); ${r.failed} of ${r.requests} requests failed meanwhile, ${r.unanswered} without an answer`;
+
+  // (g) PostgreSQL primary: pg_ctl -m fast restart, behind PgBouncer
+  if (want('g')) {
+    const r = await underFault(gP, [lb, lb], async () => {
+      await pair.restartPrimary();
+      return { back: performance.now() };
+    });
+    say('g', `PostgreSQL primary fast restart (${r.downSeconds.toFixed(1)} s): ${faultLine(r)}`, {
+      ...r,
+      pass: r.sound && r.writingAfter < 5,
+    });
+  }
+
+  // (h) PostgreSQL primary: SIGKILL of the postmaster, then a start (crash recovery)
+  if (want('h')) {
+    const r = await underFault(hP, [lb, lb], async () => {
+      pair.killPrimary();
+      await pair.startPrimary();
+      return { back: performance.now() };
+    });
+    say('h', `PostgreSQL primary SIGKILL + start (${r.downSeconds.toFixed(1)} s): ${faultLine(r)}`, {
+      ...r,
+      pass: r.sound && r.writingAfter < 5,
+    });
+  }
+
+  // (i) Redis and the 3 sentinels down for 30 s
+  if (want('i')) {
+    const [h1, h2, h3] = hosts as [ApiHost, ApiHost, ApiHost];
+    const me = (h: ApiHost) => call(h.url, 'auth.me', revokedP.token, undefined, 'GET').then((x) => x.status);
+    const r = await underFault(iP, [lb, lb], async () => {
+      const from = performance.now();
+      await redis.stopAll();
+      // The hosts notice (a Redis command times out after 1 s; /readyz is cached 1 s).
+      await sleep(4000);
+      const readyz = await Promise.all(hosts.map(hostStatus));
+      // Direct reads and writes on each host, and a login (503, fails closed).
+      const direct: string[] = [];
+      for (const h of hosts) {
+        const read = await call(h.url, 'mood.list', revokedP.token, { limit: 5 }, 'GET');
+        const write = await call(h.url, 'mood.log', revokedP.token, { score: 4 });
+        const login = await call(h.url, 'auth.login', undefined, { email: gP.email, password: PASSWORD });
+        direct.push(
+          `${read.status}/${write.status}/${login.status}${login.retryAfter ? '+Retry-After' : ''}`,
+        );
+      }
+      // A revocation on api1 meanwhile: the others learn it from the database resync.
+      const before = [await me(h2), await me(h3)];
+      const out = await call(h1.url, 'auth.logoutAll', revokedP.token);
+      const revokedAt = performance.now();
+      const refusedMs: number[] = [];
+      for (const h of [h2, h3])
+        while (performance.now() - revokedAt < 10_000) {
+          if ((await me(h)) === 401) {
+            refusedMs.push(performance.now() - revokedAt);
+            break;
+          }
+          await sleep(10);
+        }
+      await sleep(from + OUTAGE_S * 1000 - performance.now());
+      const lbDuring = samples.filter((s) => s.at >= from + 4000 && s.end <= performance.now());
+      await redis.upAgain();
+      const back = performance.now();
+      let loginsBack = Number.NaN;
+      while (performance.now() - back < 30_000) {
+        const ok = logins.find((l) => l.at >= back && l.status === 200);
+        if (ok) {
+          loginsBack = (ok.end - back) / 1000;
+          break;
+        }
+        await sleep(100);
+      }
+      return {
+        back,
+        readyz,
+        direct,
+        revocation: { before, logoutAll: out.status, refusedMs },
+        lbFailed: lbDuring.filter((s) => s.status !== 200).length,
+        lbRequests: lbDuring.length,
+        loginsDuring: breakdown(logins.filter((l) => l.at >= from + 4000 && l.end <= back)),
+        loginsBack,
+      };
+    });
+    const revocationBound = OUTAGE_RESYNC_INTERVAL_MS + 1000;
+    const worst = Math.max(...r.revocation.refusedMs);
+    say(
+      'i',
+      `Redis + 3 sentinels down ${OUTAGE_S} s: /readyz ${r.readyz.join(',')}; through HAProxy ${r.lbFailed} of ${r.lbRequests} requests failed (logins ${JSON.stringify(r.loginsDuring)}); direct read/write/login per host ${r.direct.join(' ')}; a revocation on api1 refused on api2 and api3 after ${r.revocation.refusedMs.map((ms) => `${ms.toFixed(0)} ms`).join(' and ')} (bound: the ${OUTAGE_RESYNC_INTERVAL_MS / 1000} s resync while the subscriber is away); logins back ${r.loginsBack.toFixed(1)} s after Redis; ${faultLine(r)}`,
+      {
+        ...r,
+        revocationBoundMs: revocationBound,
+        pass:
+          r.sound &&
+          r.readyz.every((st) => st === 'degraded') &&
+          r.lbFailed === 0 &&
+          Object.keys(r.loginsDuring).every((k) => k === 'auth.login 503') &&
+          r.direct.every((d) => d === '200/200/503+Retry-After') &&
+          r.revocation.before.every((st) => st === 200) &&
+          r.revocation.logoutAll === 200 &&
+          r.revocation.refusedMs.length === 2 &&
+          worst < revocationBound &&
+          r.loginsBack < 10,
+      },
+    );
+  }
+
+  // (j) PgBouncer PAUSE for 40 s, then RESUME
+  if (want('j')) {
+    const probes: Sample[] = [];
+    const r = await underFault(jP, [lb, lb, hosts[0]!.url], async () => {
+      const from = performance.now();
+      let paused = true;
+      // Reads straight to each host as well (not only through HAProxy, which takes them out).
+      const probe = async (h: ApiHost) => {
+        while (paused) {
+          const at = performance.now();
+          const x = await call(h.url, 'mood.list', jP.token, { limit: 5 }, 'GET').catch(() => ({
+            status: 0,
+            retryAfter: null,
+          }));
+          probes.push({
+            at,
+            end: performance.now(),
+            op: `direct mood.list ${h.name}`,
+            status: x.status,
+            retryAfter: x.retryAfter,
+          });
+          await sleep(200);
+        }
+      };
+      const probing = hosts.map(probe);
+      await bouncer.admin('PAUSE');
+      await sleep(from + PAUSE_S * 1000 - performance.now());
+      await bouncer.admin('RESUME');
+      const back = performance.now();
+      paused = false;
+      await Promise.all(probing);
+      return { back };
+    });
+    const slowest = Math.max(...probes.map((s) => s.end - s.at));
+    const pass =
+      r.sound &&
+      unanswered(probes).length === 0 &&
+      without503RetryAfter(probes).length === 0 &&
+      r.no503RetryAfter === 0;
+    say(
+      'j',
+      `PgBouncer PAUSE ${PAUSE_S} s, RESUME: ${unanswered(probes).length} of ${probes.length} direct reads without an answer (slowest ${(slowest / 1000).toFixed(1)} s; ${probes.filter((s) => s.status === 503).length} answered 503, ${without503RetryAfter(probes).length} of them without Retry-After), ${r.no503RetryAfter} 503s through HAProxy without Retry-After; ${faultLine(r)}`,
+      {
+        ...r,
+        probes: probes.length,
+        probesUnanswered: unanswered(probes).length,
+        probeFailures: breakdown(probes.filter((s) => s.status !== 200)),
+        slowestProbeMs: slowest,
+        pass,
+      },
+    );
+  }
+
+  // (k) one API host cut off from Redis (a blackhole route to Redis and the sentinels)
+  if (want('k')) {
+    const victim = hosts[0]!;
+    if (!victim.netns || !net) {
+      say('k', 'one host cut off from Redis: SKIPPED (needs the network namespaces: run as root)', {
+        pass: true,
+      });
+    } else {
+      const route = (op: 'add' | 'del') =>
+        spawnSync('ip', ['-n', victim.netns!, 'route', op, 'blackhole', `${net.redis}/32`], {
+          encoding: 'utf8',
+        });
+      const r = await underFault(kP, [victim.url, lb], async () => {
+        const from = performance.now();
+        const added = route('add');
+        if (added.status !== 0) throw new Error(`ip route add blackhole: ${added.stderr}`);
+        let degradedAfter = Number.NaN;
+        while (performance.now() - from < CUT_S * 1000) {
+          if ((await hostStatus(victim)) === 'degraded') {
+            degradedAfter = (performance.now() - from) / 1000;
+            break;
+          }
+          await sleep(200);
+        }
+        const others = await Promise.all(hosts.slice(1).map(hostStatus));
+        const direct = await call(victim.url, 'mood.list', kP.token, { limit: 5 }, 'GET');
+        await sleep(from + CUT_S * 1000 - performance.now());
+        const othersFailed = samples.filter(
+          (s) => s.at >= from && s.status !== 200 && s.op !== 'auth.login',
+        ).length;
+        route('del');
+        const back = performance.now();
+        let readyAgain = Number.NaN;
+        while (performance.now() - back < 30_000) {
+          if ((await hostStatus(victim)) === 'ready') {
+            readyAgain = (performance.now() - back) / 1000;
+            break;
+          }
+          await sleep(200);
+        }
+        return { back, degradedAfter, others, directRead: direct.status, othersFailed, readyAgain };
+      });
+      say(
+        'k',
+        `${victim.name} cut off from Redis for ${CUT_S} s: degraded after ${r.degradedAfter.toFixed(1)} s (the others: ${r.others.join(',')}), a direct read ${r.directRead}, ${r.othersFailed} requests (not logins) failed through HAProxy; ready again ${r.readyAgain.toFixed(1)} s after the cut ended; ${faultLine(r)}`,
+        {
+          ...r,
+          pass:
+            r.sound &&
+            r.degradedAfter < CUT_S &&
+            r.others.every((st) => st === 'ready') &&
+            r.directRead === 200 &&
+            r.othersFailed === 0 &&
+            r.readyAgain < 10,
+        },
+      );
+    }
+  }
+
   running = false;
   await Promise.all([...workers, loginLoop]);
   // Acknowledged writes against rows (read on the primary).
-  const rows = await primary<
-    { user_id: string; n: number }[]
-  >`SELECT user_id, count(*)::int AS n FROM mood_entries GROUP BY user_id`;
+  const rows = await onPrimary(
+    () =>
+      primary<
+        { user_id: string; n: number }[]
+      >`SELECT user_id, count(*)::int AS n FROM mood_entries GROUP BY user_id`,
+  );
   const stored = new Map(rows.map((r) => [r.user_id, r.n]));
   const lostMood = [...moodAcks].reduce(
     (sum, [id, acks]) => sum + Math.max(0, acks - (stored.get(id) ?? 0)),
     0,
   );
-  const [ackRows] = await primary<
-    { n: number }[]
-  >`SELECT count(*)::int AS n FROM crisis_alerts WHERE status = 'acknowledged'`;
+  const [ackRows] = await onPrimary(
+    () =>
+      primary<{ n: number }[]>`SELECT count(*)::int AS n FROM crisis_alerts WHERE status = 'acknowledged'`,
+  );
   const moodAckTotal = [...moodAcks.values()].reduce((a, b) => a + b, 0);
   say(
     'acks',
-    `acknowledged writes vs rows: mood.log ${moodAckTotal} OK / ${[...stored.values()].reduce((a, b) => a + b, 0)} rows (${lostMood} lost); crisis.acknowledge ${crisisAcks} OK / ${ackRows!.n} acknowledged rows`,
+    `acknowledged writes vs rows: mood.log ${moodAckTotal} OK / ${[...moodAcks.keys()].reduce((a, id) => a + (stored.get(id) ?? 0), 0)} rows of the load's patients (${lostMood} lost; more rows: writes answered 503 or not at all that committed, sent without a key); crisis.acknowledge ${crisisAcks} OK / ${ackRows!.n} acknowledged rows`,
     {
       moodAcks: moodAckTotal,
       moodLost: lostMood,
@@ -734,18 +1234,26 @@ function hostNamespaces(ns: string): string[] {
 
 /**
  * Three API hosts with a network namespace each, on a bridge in this (the run's) namespace:
- * this namespace is 10.36.0.1 (HAProxy, PgBouncer, PostgreSQL, Redis and the sentinels
- * listen there), the hosts are 10.36.0.11-13 and reach the services only over the bridge,
+ * this namespace is 10.36.0.1 (HAProxy, PgBouncer, PostgreSQL listen there) and 10.36.0.2
+ * (Redis and the sentinels), the hosts are 10.36.0.11-13 and reach the services only over the bridge,
  * as separate machines would. The namespaces are deleted at the end.
  */
-function hostNetworks(ns: string): { services: string; hosts: string[]; namespaces: string[] } {
+function hostNetworks(ns: string): {
+  services: string;
+  redis: string;
+  hosts: string[];
+  namespaces: string[];
+} {
   const ip = (...args: string[]) => {
     const r = spawnSync('ip', args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
   };
   const services = '10.36.0.1';
+  // Redis and the sentinels on an address of their own, which a host's route can cut alone (k).
+  const redis = '10.36.0.2';
   ip('link', 'add', 'm360', 'type', 'bridge');
   ip('addr', 'add', `${services}/24`, 'dev', 'm360');
+  ip('addr', 'add', `${redis}/24`, 'dev', 'm360');
   ip('link', 'set', 'm360', 'up');
   const namespaces = hostNamespaces(ns);
   const hosts = namespaces.map((host, i) => {
@@ -760,7 +1268,25 @@ function hostNetworks(ns: string): { services: string; hosts: string[]; namespac
     ip('-n', host, 'link', 'set', 'lo', 'up');
     return addr;
   });
-  return { services, hosts, namespaces };
+  return { services, redis, hosts, namespaces };
+}
+
+/** A host's /readyz status ('ready', 'degraded', 'unavailable', 'draining'), or 'no answer'. */
+function hostStatus(h: { url: string }): Promise<string> {
+  return fetch(`${h.url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+    async (r) => ((await r.json()) as { status?: string }).status ?? `HTTP ${r.status}`,
+    () => 'no answer',
+  );
+}
+
+/** utime + stime of a process (/proc/PID/stat), or -1: a host's progress while it starts. */
+function cpuTicks(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return -1;
+  }
 }
 
 async function ok(url: string): Promise<boolean> {
@@ -770,6 +1296,12 @@ async function ok(url: string): Promise<boolean> {
   );
 }
 
+const limit = setTimeout(() => {
+  console.error(`topology run failed: over ${RUN_LIMIT_MS / 1000} s (TOPOLOGY_LIMIT_S), ${step}`);
+  process.exitCode = 1;
+  void cleanup().then(() => process.exit(1));
+}, RUN_LIMIT_MS);
+limit.unref();
 try {
   await main();
 } catch (err) {

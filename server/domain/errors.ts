@@ -85,6 +85,12 @@ export function preconditionFailed(message: string): DomainError {
   return new DomainError('precondition_failed', message);
 }
 
-export function unavailable(message: string, cause?: unknown): DomainError {
-  return new DomainError('unavailable', message, undefined, { cause });
+/** A dependency is away: 503, with Retry-After when `retryAfterSeconds` says when to try again. */
+export function unavailable(message: string, cause?: unknown, retryAfterSeconds?: number): DomainError {
+  return new DomainError(
+    'unavailable',
+    message,
+    retryAfterSeconds === undefined ? undefined : { retryAfterSeconds },
+    { cause },
+  );
 }

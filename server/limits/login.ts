@@ -47,9 +47,21 @@ export function emailIpKey(email: string, ip: string): string {
   return `${email.trim().toLowerCase()}|${ip}`;
 }
 
-/** The answer when the shared limiter store cannot be reached. */
+/**
+ * When to try a login again while the limiter's store is away: a Sentinel failover takes a
+ * few seconds (the topology run: logins back within 5 s).
+ */
+export const LIMITER_RETRY_AFTER_S = 5;
+
+/** The answer when the shared limiter store cannot be reached: 503 with Retry-After. */
 export function limiterUnavailable(cause?: unknown): TRPCError {
-  return toTRPCError(unavailable('Sign-in and sign-up are temporarily unavailable; retry shortly', cause));
+  return toTRPCError(
+    unavailable(
+      'Sign-in and sign-up are temporarily unavailable; retry shortly',
+      cause,
+      LIMITER_RETRY_AFTER_S,
+    ),
+  );
 }
 
 /** Process-memory login limiter (single instance; the Redis one is shared). */

@@ -111,6 +111,8 @@ describe.skipIf(!REAL_REDIS_URL || !HAVE_REDIS_SERVER)('fault: Redis stops while
     const failClosedMs = performance.now() - started;
     expect(login.status).toBe(503);
     expect(register.status).toBe(503);
+    // A clean 503: it says when to try again (issue 24: the topology's logins had no Retry-After).
+    expect([login.headers.get('retry-after'), register.headers.get('retry-after')]).toEqual(['5', '5']);
     expect(
       ((await login.json()) as { error: { json: { data: { code: string } } } }).error.json.data.code,
     ).toBe('SERVICE_UNAVAILABLE');

@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../faults/support.ts';
+import { killPostmaster, runAsync, startDataDir } from './pg-server.ts';
 
 const BIN = ['/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'].find((d) =>
   existsSync(join(d, 'initdb')),
@@ -31,6 +32,12 @@ export interface PgPair {
   resumeReplay(): void;
   /** Stop the replica at once (a replica that is down). */
   stopReplica(): void;
+  /** `pg_ctl -m fast restart` of the primary (sessions end, a clean shutdown, started again). */
+  restartPrimary(): Promise<void>;
+  /** SIGKILL of the primary's postmaster (a crash). */
+  killPrimary(): void;
+  /** Start the primary again on its port and data (after a crash: with crash recovery). */
+  startPrimary(): Promise<void>;
   stop(): void;
 }
 
@@ -87,6 +94,10 @@ export async function startPgPair({ address = '127.0.0.1' }: { address?: string 
     pauseReplay: () => void psql(replicaPort, 'SELECT pg_wal_replay_pause()'),
     resumeReplay: () => void psql(replicaPort, 'SELECT pg_wal_replay_resume()'),
     stopReplica: () => void run('pg_ctl', ['-D', replicaDir, '-m', 'immediate', '-w', 'stop']),
+    restartPrimary: () =>
+      runAsync('pg_ctl', ['-D', primaryDir, '-l', join(dir, 'primary.log'), '-m', 'fast', '-w', 'restart']),
+    killPrimary: () => killPostmaster(primaryDir),
+    startPrimary: () => startDataDir(primaryDir, join(dir, 'primary.log')),
     stop() {
       if (stopped) return;
       stopped = true;

@@ -26,11 +26,33 @@ function run(cmd: string, args: string[]): string {
 }
 
 /** The same command without blocking the event loop (the test's load keeps running meanwhile). */
-async function runAsync(cmd: string, args: string[]): Promise<void> {
+export async function runAsync(cmd: string, args: string[]): Promise<void> {
   const [file, argv] = AS_ROOT
     ? ['runuser', ['-u', 'postgres', '--', join(BIN!, cmd), ...args]]
     : [join(BIN!, cmd), args];
   await promisify(execFile)(file, argv);
+}
+
+/**
+ * `pg_ctl start` on a data directory, waiting until it accepts. After a SIGKILL of the
+ * postmaster a start fails while its old backends (which exit when they notice the
+ * postmaster is gone) still hold its shared memory: it tries again a few times.
+ */
+export async function startDataDir(data: string, logFile: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runAsync('pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '120', 'start']);
+      return;
+    } catch (err) {
+      if (attempt >= 40) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** SIGKILL of the postmaster of a data directory (a crash). */
+export function killPostmaster(data: string): void {
+  process.kill(Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGKILL');
 }
 
 export interface PgServer {
@@ -66,29 +88,14 @@ export function startPgServer({ address = '127.0.0.1' }: { address?: string } = 
       ].join('\n'),
     );
     writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nhost all all samenet trust\n');
-    const start = async () => {
-      // After a SIGKILL, a start fails while the old backends (which exit when they notice
-      // the postmaster is gone) still hold its shared memory: try again a few times.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await runAsync('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', 'start']);
-          return;
-        } catch (err) {
-          if (attempt >= 40) throw err;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    };
+    const start = () => startDataDir(data, join(dir, 'server.log'));
     run('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '120', 'start']);
     let stopped = false;
     return {
       port,
       url: (db: string) => `postgres://postgres@${address}:${port}/${db}`,
       stopFast: () => runAsync('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
-      kill() {
-        const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        process.kill(pid, 'SIGKILL');
-      },
+      kill: () => killPostmaster(data),
       start,
       stop() {
         if (stopped) return;

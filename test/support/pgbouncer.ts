@@ -90,7 +90,8 @@ export async function startPgBouncer(opts: PgBouncerOptions): Promise<PgBouncer>
       proc.once('exit', done);
       proc.kill('SIGTERM');
     });
-  for (let i = 0; i < 100; i++) {
+  // Up to 30 s (a loaded machine), over at once if it exited.
+  for (let i = 0; i < 600; i++) {
     if (proc.exitCode !== null) break;
     if (await canConnect(opts.port, address)) {
       const url = new URL(opts.target);

@@ -470,7 +470,16 @@ function replaceableClient(make: () => postgres.Sql): { pg: postgres.Sql; replac
     pg,
     replace() {
       const old = current;
-      current = make();
+      const fresh = make();
+      // The array types the old client fetched: postgres.js fetches them on a connection's
+      // first start and does not try again when that fails (the database still away), so a
+      // new client would return arrays as text (test/faults/db-restart.test.ts saw it).
+      type Types = { parsers: object; serializers: object; shared: { typeArrayMap: object } };
+      const [from, to] = [old.options as unknown as Types, fresh.options as unknown as Types];
+      Object.assign(to.parsers, from.parsers);
+      Object.assign(to.serializers, from.serializers);
+      Object.assign(to.shared.typeArrayMap, from.shared.typeArrayMap);
+      current = fresh;
       old.end({ timeout: 0 }).catch(() => {});
     },
   };

@@ -21,7 +21,7 @@ import { auditInsert, recordAudit } from '../audit.ts';
 import type { ClientInfo } from '../auth/refresh.ts';
 import { revokeAllRefreshTokensOf } from '../auth/refresh.ts';
 import { bumpTokensValidAfter, userRevocation } from '../auth/revocation.ts';
-import { LINK_PATHS, queueEmail } from '../email/outbox.ts';
+import { addressedTo, LINK_PATHS, queueEmail } from '../email/outbox.ts';
 import { localeOf } from '../email/templates.ts';
 import type { AppDeps } from '../services.ts';
 import { reauthenticate } from './auth.ts';
@@ -171,8 +171,7 @@ export async function resetPassword(
     if (!row) return undefined;
     await queueEmail(deps, tx, {
       template: 'passwordChanged',
-      to: row.email,
-      locale: localeOf(row.language),
+      ...addressedTo(row),
       vars: { name: row.name },
     });
     return row;

@@ -5,8 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { type Executor, queryRows } from '../../db/client.ts';
-import { LINK_PATHS, queueEmail } from '../email/outbox.ts';
-import { localeOf } from '../email/templates.ts';
+import { addressedTo, LINK_PATHS, queueEmail } from '../email/outbox.ts';
 import type { AppDeps } from '../services.ts';
 
 export const PASSWORD_RESET_TTL_SECONDS = 30 * 60;
@@ -87,8 +86,7 @@ export async function queueEmailVerification(
   const token = await issueToken(tx, user.id, 'verify_email', user.email, VERIFY_EMAIL_TTL_SECONDS);
   await queueEmail(deps, tx, {
     template: 'verifyEmail',
-    to: user.email,
-    locale: localeOf(user.language),
+    ...addressedTo(user),
     vars: { name: user.name },
     link: { path: LINK_PATHS.verifyEmail, token },
   });

@@ -17,8 +17,8 @@ import { claimsRow, claimsSelect, issuedAt, tokenSubject } from '../auth/claims.
 import type { ClientInfo } from '../auth/refresh.ts';
 import { bumpedRow, bumpTokensValidAfter, userRevocation } from '../auth/revocation.ts';
 import type { AccessClaims } from '../auth/tokens.ts';
-import { queueEmail } from '../email/outbox.ts';
-import { emailTime, localeOf } from '../email/templates.ts';
+import { addressedTo, queueEmail } from '../email/outbox.ts';
+import { emailTime } from '../email/templates.ts';
 import { decodeCursor, toPage } from '../keyset.ts';
 import type { AppDeps } from '../services.ts';
 import { assertCurrentNotice, reauthenticate } from './auth.ts';
@@ -135,8 +135,7 @@ export async function requestDeletion(
     if (scheduled?.fresh)
       await queueEmail(deps, tx, {
         template: 'erasureScheduled',
-        to: scheduled.email,
-        locale: localeOf(scheduled.language),
+        ...addressedTo(scheduled),
         vars: { name: scheduled.name, dueAt: emailTime(scheduled.due) },
       });
     return scheduled;
@@ -170,8 +169,7 @@ export async function cancelDeletion(
     if (cancelled)
       await queueEmail(deps, tx, {
         template: 'erasureCancelled',
-        to: cancelled.email,
-        locale: localeOf(cancelled.language),
+        ...addressedTo(cancelled),
         vars: { name: cancelled.name },
       });
     return cancelled;
@@ -285,7 +283,7 @@ export async function eraseDueAccounts(
       await queueEmail(
         deps,
         tx,
-        { template: 'erasureDone', to: r.email, locale: localeOf(r.language) },
+        { template: 'erasureDone', ...addressedTo(r) },
         { deleteAfterSeconds: ERASED_EMAIL_RETENTION_SECONDS },
       );
     if (rows.length > 0) await deps.revocations.announce(...rows.map((r) => userRevocation(r.id, r.tva)));

@@ -18,8 +18,8 @@ import type { AuditAction } from '../../shared/audit.ts';
 import { auditInsert } from '../audit.ts';
 import { subscriptionInEffect } from '../auth/claims.ts';
 import { bumpedRow, bumpTokensOf, type RevocationList, userRevocation } from '../auth/revocation.ts';
-import { queueEmail } from '../email/outbox.ts';
-import { emailTime, localeOf } from '../email/templates.ts';
+import { addressedTo, queueEmail } from '../email/outbox.ts';
+import { emailTime } from '../email/templates.ts';
 import {
   DISPUTE_EVENTS,
   type PaymentProvider,
@@ -294,8 +294,7 @@ export async function applyWebhookEvent(
     if (to && r?.applied && payment)
       await queueEmail(deps, tx, {
         template: 'paymentReceipt',
-        to: to.email,
-        locale: localeOf(to.language),
+        ...addressedTo(to),
         vars: {
           name: to.name,
           plan: to.plan,
@@ -307,8 +306,7 @@ export async function applyWebhookEvent(
     else if (to && event.event === 'payment.failed')
       await queueEmail(deps, tx, {
         template: 'paymentFailed',
-        to: to.email,
-        locale: localeOf(to.language),
+        ...addressedTo(to),
         vars: { name: to.name, plan: to.plan, paymentId: payment?.id ?? '' },
       });
     return r;

@@ -7,7 +7,7 @@ import type { Executor } from '../../db/client.ts';
 import type { SealedNote } from '../crypto/notes.ts';
 import type { EnqueueOptions } from '../jobs/queue.ts';
 import type { AppDeps } from '../services.ts';
-import type { Locale, TemplateName } from './templates.ts';
+import { type Locale, localeOf, type TemplateName } from './templates.ts';
 
 /** Where a link of an email points: APP_URL + path, the token in the fragment (never sent to a server). */
 export const LINK_PATHS = {
@@ -33,6 +33,18 @@ export interface EmailMessage {
   /** A link carrying a secret token (sealed before it is stored). */
   link?: { path: LinkPath; token: string };
 }
+
+/** Who an email goes to, as an account row has it: its address, and the language of its locale. */
+export interface Recipient {
+  email: string;
+  language?: string | null | undefined;
+}
+
+/** The `to` and `locale` of an email to `r`. */
+export const addressedTo = (r: Recipient): Pick<EmailMessage, 'to' | 'locale'> => ({
+  to: r.email,
+  locale: localeOf(r.language),
+});
 
 /** The context a link token is sealed with: opened only for the same recipient. */
 export const linkContext = (to: string) => `email-link:${to.toLowerCase()}`;

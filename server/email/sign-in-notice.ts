@@ -3,16 +3,15 @@
 import type { Executor } from '../../db/client.ts';
 import type { SignInNotifier } from '../auth/sign-in-notice.ts';
 import type { AppDeps } from '../services.ts';
-import { queueEmail } from './outbox.ts';
-import { emailTime, localeOf } from './templates.ts';
+import { addressedTo, queueEmail } from './outbox.ts';
+import { emailTime } from './templates.ts';
 
 export function emailSignInNotifier(deps: Pick<AppDeps, 'queue' | 'notes'>, db: Executor): SignInNotifier {
   return {
     async newDevice(event) {
       await queueEmail(deps, db, {
         template: 'newDeviceSignIn',
-        to: event.email,
-        locale: localeOf(event.language),
+        ...addressedTo(event),
         vars: {
           name: event.name,
           device: (event.userAgent ?? 'an unknown browser').slice(0, 120),

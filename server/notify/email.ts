@@ -2,8 +2,7 @@
 // transaction that records the notification (server/email/outbox.ts), so a committed
 // notification is sent (with the queue's retries) and a rolled-back one never is.
 import type { Executor } from '../../db/client.ts';
-import { queueEmail } from '../email/outbox.ts';
-import { localeOf } from '../email/templates.ts';
+import { addressedTo, queueEmail } from '../email/outbox.ts';
 import type { AppDeps } from '../services.ts';
 import type { CrisisNotice, NotificationChannel, StaffRecipient } from './index.ts';
 
@@ -16,8 +15,7 @@ export function emailChannel(deps: Pick<AppDeps, 'queue' | 'notes'>): Notificati
     async notify(tx: Executor, to: StaffRecipient, notice: CrisisNotice) {
       await queueEmail(deps, tx, {
         template: notice.kind === 'raised' ? 'crisisAlertRaised' : 'crisisAlertEscalated',
-        to: to.email,
-        locale: localeOf(to.language),
+        ...addressedTo(to),
         vars: {
           name: to.name,
           alertRef: alertRef(notice.alertId),
